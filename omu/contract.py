@@ -1,0 +1,122 @@
+"""The HIS extract contract, version 1 (shared/docs/his-extract-contract.md), as data.
+
+One description of the delivery layout that the generator writes, the reader checks and the
+Great Expectations suites state, so the three cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONTRACT_VERSION = 1
+MANIFEST = "manifest.json"
+
+# Patterns of the contract, written once. DuckDB (RE2) and Python's re both read them.
+PATIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+WIJK_CODE_PATTERN = r"^WK[0-9]{6}$"
+PC4_PATTERN = r"^[0-9]{4}$"
+ICPC_PATTERN = r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$"
+ATC_PATTERN = r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$"
+INTEGER_PATTERN = r"^[0-9]+$"
+NUMBER_PATTERN = r"^-?[0-9]+([.,][0-9]+)?$"
+ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+DUTCH_DATE_PATTERN = r"^[0-9]{2}-[0-9]{2}-[0-9]{4}$"
+
+SEXES = ("M", "V", "O")
+SEX_ALIASES = {"F": "V", "U": "O"}  # the contract reads F and U as V and O
+END_REASONS = ("verhuisd", "overleden", "overig")
+CONTACT_KINDS = ("consult", "visite", "telefonisch", "e-consult", "huisartsenpost")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # text | int | number | date | code
+    required: bool = True
+    pattern: str | None = None
+    allowed: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class ContractFile:
+    name: str
+    columns: tuple[Column, ...]
+    required: bool = True
+    unique: tuple[str, ...] = ()
+    references_patients: bool = True
+
+    @property
+    def table(self) -> str:
+        return self.name.removesuffix(".csv")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def date_columns(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns if column.kind == "date")
+
+
+_PATIENT_ID = Column("patient_id", "text", pattern=PATIENT_ID_PATTERN)
+
+FILES: tuple[ContractFile, ...] = (
+    ContractFile(
+        "patients.csv",
+        (
+            _PATIENT_ID,
+            Column("birth_year", "int", minimum=1900),  # maximum: the extraction year
+            Column("birth_month", "int", required=False, minimum=1, maximum=12),
+            Column("sex", "code", allowed=SEXES),
+            Column("wijk_code", "text", pattern=WIJK_CODE_PATTERN),
+            Column("pc4", "text", required=False, pattern=PC4_PATTERN),
+            Column("registered_from", "date"),
+            Column("registered_until", "date", required=False),
+            Column("end_reason", "code", required=False, allowed=END_REASONS),
+        ),
+        unique=("patient_id",),
+        references_patients=False,
+    ),
+    ContractFile(
+        "episodes.csv",
+        (
+            _PATIENT_ID,
+            Column("icpc", "text", pattern=ICPC_PATTERN),
+            Column("start_date", "date"),
+            Column("end_date", "date", required=False),
+        ),
+    ),
+    ContractFile(
+        "prescriptions.csv",
+        (
+            _PATIENT_ID,
+            Column("atc", "text", pattern=ATC_PATTERN),
+            Column("prescribed_on", "date"),
+            Column("quantity", "number", required=False),
+            Column("duration_days", "int", required=False),
+        ),
+    ),
+    ContractFile(
+        "determinations.csv",
+        (
+            _PATIENT_ID,
+            Column("code", "int"),
+            Column("measured_on", "date"),
+            Column("value", "text"),
+        ),
+    ),
+    ContractFile(
+        "contacts.csv",
+        (
+            _PATIENT_ID,
+            Column("contact_on", "date"),
+            Column("kind", "code", allowed=CONTACT_KINDS),
+        ),
+        required=False,
+    ),
+)
+
+FILES_BY_NAME = {file.name: file for file in FILES}
+REQUIRED_FILES = tuple(file.name for file in FILES if file.required)

@@ -1,0 +1,89 @@
+"""The omu home: one folder that holds the store, the outputs and Dagster's own storage.
+
+    <home>/omu.duckdb            the DuckDB store
+    <home>/out/<quarter>/...     everything a person opens (lists, reports, dashboards)
+    <home>/quarantine/           rows kept aside, per delivery
+    <home>/staging/              per-partition Parquet staged before the single-writer merge
+    <home>/dagster/              DAGSTER_HOME: dagster.yaml (telemetry off) and run storage
+    <home>/models/               saved risk models
+    <home>/config.yaml           optional settings (capacity per practice, retention, ...)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = Path("omu-home")
+DAGSTER_YAML_TEMPLATE = REPO_ROOT / "dagster.yaml"
+
+
+@dataclass(frozen=True)
+class OmuHome:
+    root: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike | None = None) -> OmuHome:
+        """--home beats $OMU_HOME beats ./omu-home."""
+        chosen = home or os.environ.get("OMU_HOME") or DEFAULT_HOME
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def database(self) -> Path:
+        return self.root / "omu.duckdb"
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.yaml"
+
+    def quarter_out(self, quarter: str) -> Path:
+        return self.out / str(quarter)
+
+    def delivery_out(self, quarter: str, practice_id: str) -> Path:
+        return self.quarter_out(quarter) / "deliveries" / practice_id
+
+    def practice_out(self, quarter: str, practice_id: str) -> Path:
+        return self.quarter_out(quarter) / "practices" / practice_id
+
+    def region_out(self, quarter: str) -> Path:
+        return self.quarter_out(quarter) / "region"
+
+    def prepare(self) -> OmuHome:
+        """Create the folders and Dagster's instance config; point Dagster and GX at them, analytics off."""
+        for folder in (self.root, self.out, self.quarantine, self.staging, self.dagster_home, self.models):
+            folder.mkdir(parents=True, exist_ok=True)
+        instance_yaml = self.dagster_home / "dagster.yaml"
+        if not instance_yaml.exists() or instance_yaml.read_bytes() != DAGSTER_YAML_TEMPLATE.read_bytes():
+            shutil.copyfile(DAGSTER_YAML_TEMPLATE, instance_yaml)
+        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+        disable_analytics()
+        return self
+
+
+def disable_analytics() -> None:
+    """Nothing leaves the machine. Dagster's telemetry is switched off by the dagster.yaml that
+    prepare() puts in DAGSTER_HOME (Dagster has no environment switch for it); GX reads this one."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
