@@ -1,0 +1,142 @@
+"""Ingest one delivery into the store: check outside the lock, then one short transaction.
+
+A delivery is identified by the sha256 of its manifest (which holds every file's sha256): the
+same delivery twice changes nothing; a changed one for the same practice and quarter replaces
+the earlier as a whole; a refused one leaves the store's rows as they were and is recorded in
+`deliveries` with its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from omu import store
+from omu.contract import FILES, MANIFEST
+from omu.home import OmuHome
+from omu.ingest.delivery import DeliveryCheck, check_delivery, delivery_location
+from omu.ingest.manifest import sha256_of
+from omu.ingest.report import write_delivery_outputs
+from omu.sql import run_sql
+
+DEFAULT_RETENTION = 4
+
+
+@dataclass
+class IngestOutcome:
+    practice_id: str
+    quarter: str
+    status: str  # loaded | refused | unchanged
+    check: DeliveryCheck | None = None
+    outputs: dict[str, Path] | None = None
+
+    @property
+    def reason(self) -> str | None:
+        return self.check.refusal_reason if self.check else None
+
+
+def store_facts(conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: str) -> tuple[str | None, str | None, str | None]:
+    """(sha of the delivery in force, the practice's pseudonym key, sha of the latest attempt)."""
+    in_force = conn.execute(
+        "SELECT manifest_sha256 FROM current_deliveries WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
+    ).fetchone()
+    key = conn.execute(
+        "SELECT pseudonym_key_id FROM deliveries WHERE practice_id = ? AND status = 'loaded' "
+        "ORDER BY received_at DESC LIMIT 1",
+        [practice_id],
+    ).fetchone()
+    latest = conn.execute(
+        "SELECT manifest_sha256 FROM deliveries WHERE practice_id = ? AND quarter = ? ORDER BY received_at DESC LIMIT 1",
+        [practice_id, quarter],
+    ).fetchone()
+    return (in_force[0] if in_force else None, key[0] if key else None, latest[0] if latest else None)
+
+
+def delivery_row(check: DeliveryCheck, received_at: dt.datetime) -> pl.DataFrame:
+    manifest = check.manifest.raw if check.manifest else {}
+    row: dict[str, object] = {
+        "practice_id": check.practice_id,
+        "quarter": check.quarter,
+        "manifest_sha256": check.manifest_sha256 or "missing",
+        "received_at": received_at,
+        "status": "loaded" if check.accepted else "refused",
+        "reason": check.refusal_reason,
+        "contract_version": manifest.get("contract_version") if isinstance(manifest.get("contract_version"), int) else None,
+        "extracted_on": _date_or_none(manifest.get("extracted_on")),
+        "his_vendor": manifest.get("his_vendor"),
+        "pseudonym_key_id": manifest.get("pseudonym_key_id"),
+    }
+    for file in FILES:
+        account = check.files.get(file.name)
+        row[f"{file.table}_rows_manifest"] = account.rows_in_manifest if account else None
+        row[f"{file.table}_rows_loaded"] = account.rows_loaded if account and check.accepted else None
+        row[f"{file.table}_rows_quarantined"] = account.rows_quarantined if account and check.accepted else None
+    return pl.DataFrame([row], schema_overrides={key: pl.Int64 for key in row if key.endswith(
+        ("_manifest", "_loaded", "_quarantined"))} | {"contract_version": pl.Int32, "reason": pl.String,
+                                                       "his_vendor": pl.String, "pseudonym_key_id": pl.String})
+
+
+def _date_or_none(text: object) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def merge_delivery(conn: duckdb.DuckDBPyConnection, check: DeliveryCheck, received_at: dt.datetime,
+                   retention: int = DEFAULT_RETENTION) -> None:
+    """The single writer's part: replace the practice-quarter as a whole, in one transaction."""
+    assert check.accepted and check.stage_dir is not None
+    conn.register("delivery_row", delivery_row(check, received_at))
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        run_sql(conn, "ingest/merge", {"practice_id": check.practice_id, "quarter": check.quarter,
+                                       "stage_dir": str(check.stage_dir)})
+        run_sql(conn, "ingest/retention", {"practice_id": check.practice_id, "retention": retention})
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.unregister("delivery_row")
+
+
+def record_refusal(conn: duckdb.DuckDBPyConnection, check: DeliveryCheck, received_at: dt.datetime) -> None:
+    conn.register("delivery_row", delivery_row(check, received_at))
+    try:
+        conn.execute("INSERT INTO deliveries BY NAME SELECT * FROM delivery_row")
+    finally:
+        conn.unregister("delivery_row")
+
+
+def ingest_delivery(home: OmuHome, delivery_dir: Path, *, retention: int = DEFAULT_RETENTION,
+                    received_at: dt.datetime | None = None) -> IngestOutcome:
+    delivery_dir = Path(delivery_dir)
+    practice_id, quarter = delivery_location(delivery_dir)
+    if practice_id is None or quarter is None:
+        raise ValueError(f"{delivery_dir} is not a landing/<practice_id>/<quarter>/ folder")
+    manifest_path = delivery_dir / MANIFEST
+    sha = sha256_of(manifest_path) if manifest_path.is_file() else None
+    with store.connect(home.database) as conn:
+        in_force, key_id, latest_attempt = store_facts(conn, practice_id, quarter)
+    if sha is not None and sha in (in_force, latest_attempt):
+        return IngestOutcome(practice_id, quarter, "unchanged")
+
+    stage_dir = home.staging / practice_id / quarter / (sha or "no-manifest")[:16]
+    check = check_delivery(delivery_dir, stage_dir, previous_key_id=key_id)
+    outputs = write_delivery_outputs(check, home.delivery_out(quarter, practice_id))
+    received_at = received_at or dt.datetime.now()
+    try:
+        with store.connect(home.database) as conn:
+            if check.accepted:
+                merge_delivery(conn, check, received_at, retention)
+            else:
+                record_refusal(conn, check, received_at)
+    finally:
+        shutil.rmtree(stage_dir, ignore_errors=True)
+    return IngestOutcome(practice_id, quarter, "loaded" if check.accepted else "refused", check, outputs)

@@ -1,0 +1,42 @@
+"""Run the project's SQL files (sql/<step>/<name>.sql) against a DuckDB connection.
+
+Set-based work lives in those files; Python only chooses which file runs, with which
+parameters (as DuckDB variables, read in SQL with getvariable('name')).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import duckdb
+
+from omu.home import REPO_ROOT
+
+SQL_DIR = REPO_ROOT / "sql"
+
+
+@cache
+def sql_text(name: str) -> str:
+    """'ingest/patients' -> the text of sql/ingest/patients.sql."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def set_variables(conn: duckdb.DuckDBPyConnection, variables: Mapping[str, Any]) -> None:
+    for name, value in variables.items():
+        conn.execute(f"SET VARIABLE {name} = $1", [value])
+
+
+def run_sql(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, Any] | None = None) -> None:
+    """Run every statement of sql/<name>.sql, after setting the given variables."""
+    if variables:
+        set_variables(conn, variables)
+    conn.execute(sql_text(name))
+
+
+def query(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, Any] | None = None):
+    """Run a SQL file whose last statement is a SELECT and return it as a DuckDB relation."""
+    if variables:
+        set_variables(conn, variables)
+    return conn.sql(sql_text(name))

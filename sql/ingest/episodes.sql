@@ -1,0 +1,32 @@
+-- episodes.csv (ICPC-1). Input: raw_episodes, accepted_patients. Output: checked_episodes.
+CREATE OR REPLACE TEMP TABLE checked_episodes AS
+WITH copies AS (
+    SELECT *,
+        row_number() OVER whole_row AS copy_no,
+        min(line) OVER whole_row AS first_line
+    FROM raw_episodes
+    WINDOW whole_row AS (PARTITION BY patient_id, icpc, start_date, end_date ORDER BY line)
+)
+SELECT
+    line,
+    patient_id,
+    icpc,
+    omu_date(start_date) AS start_date,
+    omu_date(end_date) AS end_date,
+    omu_problems([
+        omu_duplicate(copy_no, first_line),
+        omu_missing('patient_id', patient_id),
+        CASE WHEN patient_id NOT IN (SELECT patient_id FROM accepted_patients)
+             THEN omu_problem('patient_id', patient_id, 'unknown patient_id (not loaded from patients.csv)') END,
+        omu_missing('icpc', icpc),
+        omu_check_pattern('icpc', icpc, getvariable('icpc_pattern'), 'ICPC, e.g. R96 or F94.01'),
+        omu_missing('start_date', start_date),
+        omu_check_date('start_date', start_date),
+        omu_check_date('end_date', end_date),
+        CASE WHEN omu_date(end_date) < omu_date(start_date)
+             THEN omu_problem('end_date', end_date, 'end_date before start_date') END
+    ]) AS problems
+FROM copies;
+
+CREATE OR REPLACE TEMP TABLE accepted_episodes AS
+SELECT * EXCLUDE (problems) FROM checked_episodes WHERE len(problems) = 0;

@@ -1,0 +1,32 @@
+-- prescriptions.csv (ATC). Input: raw_prescriptions, accepted_patients. Output: checked_prescriptions.
+CREATE OR REPLACE TEMP TABLE checked_prescriptions AS
+WITH copies AS (
+    SELECT *,
+        row_number() OVER whole_row AS copy_no,
+        min(line) OVER whole_row AS first_line
+    FROM raw_prescriptions
+    WINDOW whole_row AS (PARTITION BY patient_id, atc, prescribed_on, quantity, duration_days ORDER BY line)
+)
+SELECT
+    line,
+    patient_id,
+    atc,
+    omu_date(prescribed_on) AS prescribed_on,
+    omu_number(quantity) AS quantity,
+    omu_int(duration_days)::INTEGER AS duration_days,
+    omu_problems([
+        omu_duplicate(copy_no, first_line),
+        omu_missing('patient_id', patient_id),
+        CASE WHEN patient_id NOT IN (SELECT patient_id FROM accepted_patients)
+             THEN omu_problem('patient_id', patient_id, 'unknown patient_id (not loaded from patients.csv)') END,
+        omu_missing('atc', atc),
+        omu_check_pattern('atc', atc, getvariable('atc_pattern'), 'ATC, e.g. C07AB02'),
+        omu_missing('prescribed_on', prescribed_on),
+        omu_check_date('prescribed_on', prescribed_on),
+        omu_check_number('quantity', quantity),
+        omu_check_int('duration_days', duration_days, 0, 100000)
+    ]) AS problems
+FROM copies;
+
+CREATE OR REPLACE TEMP TABLE accepted_prescriptions AS
+SELECT * EXCLUDE (problems) FROM checked_prescriptions WHERE len(problems) = 0;

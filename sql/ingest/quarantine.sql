@@ -1,0 +1,26 @@
+-- Every problem of every file in one table: one row per problem (a line may have several).
+-- Input: checked_<file> tables and malformed_lines(file, line, text, reason) from the reader.
+CREATE OR REPLACE TEMP TABLE quarantined AS
+SELECT 'patients.csv' AS file, line, unnest(problems, recursive := true) FROM checked_patients
+UNION ALL BY NAME
+SELECT 'episodes.csv' AS file, line, unnest(problems, recursive := true) FROM checked_episodes
+UNION ALL BY NAME
+SELECT 'prescriptions.csv' AS file, line, unnest(problems, recursive := true) FROM checked_prescriptions
+UNION ALL BY NAME
+SELECT 'determinations.csv' AS file, line, unnest(problems, recursive := true) FROM checked_determinations
+UNION ALL BY NAME
+SELECT 'contacts.csv' AS file, line, unnest(problems, recursive := true) FROM checked_contacts
+UNION ALL BY NAME
+SELECT file, line, NULL AS "column", left(text, 500) AS value, reason FROM malformed_lines;
+
+-- Rows per file: loaded, and quarantined (distinct lines).
+CREATE OR REPLACE TEMP TABLE file_accounts AS
+SELECT file, loaded, coalesce(q.quarantined, 0) AS quarantined
+FROM (
+    SELECT 'patients.csv' AS file, count(*) AS loaded FROM accepted_patients
+    UNION ALL SELECT 'episodes.csv', count(*) FROM accepted_episodes
+    UNION ALL SELECT 'prescriptions.csv', count(*) FROM accepted_prescriptions
+    UNION ALL SELECT 'determinations.csv', count(*) FROM accepted_determinations
+    UNION ALL SELECT 'contacts.csv', count(*) FROM accepted_contacts
+) AS l
+LEFT JOIN (SELECT file, count(DISTINCT line) AS quarantined FROM quarantined GROUP BY file) AS q USING (file);
