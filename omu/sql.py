@@ -40,3 +40,10 @@ def query(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, An
     if variables:
         set_variables(conn, variables)
     return conn.sql(sql_text(name))
+
+
+def fetch_one(conn: duckdb.DuckDBPyConnection, statement: str, parameters: list | None = None) -> tuple | None:
+    """The first row of a query, or None. (DuckDB 2 keeps a result open until it is read to the end,
+    so fetchone() would block the connection; this reads it whole.)"""
+    rows = conn.execute(statement, parameters or []).fetchall()
+    return rows[0] if rows else None

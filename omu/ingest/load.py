@@ -22,7 +22,7 @@ from omu.home import OmuHome
 from omu.ingest.delivery import DeliveryCheck, check_delivery, delivery_location
 from omu.ingest.manifest import sha256_of
 from omu.ingest.report import write_delivery_outputs
-from omu.sql import run_sql
+from omu.sql import fetch_one, run_sql
 
 DEFAULT_RETENTION = 4
 
@@ -42,18 +42,20 @@ class IngestOutcome:
 
 def store_facts(conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: str) -> tuple[str | None, str | None, str | None]:
     """(sha of the delivery in force, the practice's pseudonym key, sha of the latest attempt)."""
-    in_force = conn.execute(
-        "SELECT manifest_sha256 FROM current_deliveries WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
-    ).fetchone()
-    key = conn.execute(
+    in_force = fetch_one(
+        conn, "SELECT manifest_sha256 FROM current_deliveries WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
+    )
+    key = fetch_one(
+        conn,
         "SELECT pseudonym_key_id FROM deliveries WHERE practice_id = ? AND status = 'loaded' "
         "ORDER BY received_at DESC LIMIT 1",
         [practice_id],
-    ).fetchone()
-    latest = conn.execute(
+    )
+    latest = fetch_one(
+        conn,
         "SELECT manifest_sha256 FROM deliveries WHERE practice_id = ? AND quarter = ? ORDER BY received_at DESC LIMIT 1",
         [practice_id, quarter],
-    ).fetchone()
+    )
     return (in_force[0] if in_force else None, key[0] if key else None, latest[0] if latest else None)
 
 

@@ -1,0 +1,262 @@
+"""Screening profiles and codelists: clinical definitions as data, loaded and checked here.
+
+A profile (YAML in clinical/profiles/) names its characteristics; each characteristic is one or
+more criteria that must all hold (a criterion with `absent: true` must not hold). Every
+criterion type has its own set-based SQL in sql/screening/criteria/<type>.sql, so a new profile
+can combine them freely without code. Codelists are CSV (code, description, source; plus value
+for determinations) in clinical/codelists/.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from omu.home import REPO_ROOT
+
+CLINICAL_DIR = REPO_ROOT / "clinical"
+PROFILES_DIR = CLINICAL_DIR / "profiles"
+CODELISTS_DIR = CLINICAL_DIR / "codelists"
+DEFAULT_PROFILE = PROFILES_DIR / "omu-basis-v1.yaml"
+
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+# criterion type -> (coding system of its codelist or None, parameters it takes, parameters it needs)
+CRITERION_TYPES: dict[str, tuple[str | None, set[str], set[str]]] = {
+    "age_at_least": (None, {"years"}, {"years"}),
+    "active_episode": ("icpc", {"codelist"}, {"codelist"}),
+    "episode_started": ("icpc", {"codelist", "window_days"}, {"codelist", "window_days"}),
+    "prescription": ("atc", {"codelist", "window_days", "min_count", "min_quantity"}, {"codelist", "window_days"}),
+    "distinct_medicines": (None, {"window_days", "min_count"}, {"window_days", "min_count"}),
+    "latest_determination": ("nhg45", {"codelist", "window_days"}, {"codelist"}),
+    "contact": ("contact_kind", {"codelist", "window_days", "min_count"}, {"window_days"}),
+}
+
+# Code shapes per coding system, as ehrQL checks codelists when it loads them.
+CODE_PATTERNS = {
+    "icpc": re.compile(r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$"),
+    "atc": re.compile(r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$"),
+    "nhg45": re.compile(r"^[0-9]+$"),
+    "contact_kind": re.compile(r"^[a-z-]+$"),
+}
+
+
+class ProfileError(ValueError):
+    """A profile or codelist that cannot be used, with a message saying where and why."""
+
+
+@dataclass(frozen=True)
+class Criterion:
+    type: str
+    codelist: str | None = None
+    window_days: int | None = None
+    years: int | None = None
+    min_count: int | None = None
+    min_quantity: float | None = None
+    absent: bool = False
+
+
+@dataclass(frozen=True)
+class Characteristic:
+    id: str
+    label: str
+    weight: int
+    criteria: tuple[Criterion, ...]
+    scored: bool = True  # notes are shown on the list but never scored
+
+
+@dataclass
+class Profile:
+    name: str
+    version: int
+    threshold: int
+    backfill_quarters: int
+    characteristics: tuple[Characteristic, ...]
+    description: str = ""
+    path: Path | None = None
+    codelists: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @property
+    def scored(self) -> tuple[Characteristic, ...]:
+        return tuple(c for c in self.characteristics if c.scored)
+
+    @property
+    def characteristic_ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.characteristics)
+
+    def label(self, characteristic_id: str) -> str:
+        return next(c.label for c in self.characteristics if c.id == characteristic_id)
+
+    def characteristics_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "characteristic": [c.id for c in self.characteristics],
+                "label": [c.label for c in self.characteristics],
+                "weight": [c.weight for c in self.characteristics],
+                "scored": [c.scored for c in self.characteristics],
+            },
+            schema={"characteristic": pl.String, "label": pl.String, "weight": pl.Int32, "scored": pl.Boolean},
+        )
+
+    def criteria_frame(self) -> pl.DataFrame:
+        rows = [
+            {
+                "characteristic": c.id,
+                "criterion_no": number,
+                "type": criterion.type,
+                "codelist": criterion.codelist,
+                "window_days": criterion.window_days,
+                "years": criterion.years,
+                "min_count": criterion.min_count,
+                "min_quantity": criterion.min_quantity,
+                "absent": criterion.absent,
+            }
+            for c in self.characteristics
+            for number, criterion in enumerate(c.criteria, start=1)
+        ]
+        return pl.DataFrame(
+            rows,
+            schema={"characteristic": pl.String, "criterion_no": pl.Int32, "type": pl.String, "codelist": pl.String,
+                    "window_days": pl.Int32, "years": pl.Int32, "min_count": pl.Int32, "min_quantity": pl.Float64,
+                    "absent": pl.Boolean},
+        )
+
+    def codelist_frame(self) -> pl.DataFrame:
+        frames = [
+            frame.select(pl.lit(name).alias("codelist"), "code",
+                         pl.col("value").str.to_lowercase().str.strip_chars() if "value" in frame.columns
+                         else pl.lit(None, pl.String).alias("value"))
+            for name, frame in self.codelists.items()
+        ]
+        return pl.concat(frames) if frames else pl.DataFrame(
+            schema={"codelist": pl.String, "code": pl.String, "value": pl.String})
+
+
+def load_codelist(name: str, system: str | None, codelists_dir: Path = CODELISTS_DIR) -> pl.DataFrame:
+    path = codelists_dir / f"{name}.csv"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in codelists_dir.glob("*.csv")))
+        raise ProfileError(f"unknown codelist {name!r}: no file {path} (known codelists: {known})")
+    frame = pl.read_csv(path, infer_schema=False)
+    missing = {"code", "description", "source"} - set(frame.columns)
+    if missing:
+        raise ProfileError(f"codelist {path.name} lacks the column(s) {', '.join(sorted(missing))}")
+    if system == "nhg45" and "value" not in frame.columns:
+        raise ProfileError(f"codelist {path.name} is used for determinations and needs a value column")
+    frame = frame.with_columns(pl.col("code").str.strip_chars())
+    if system in CODE_PATTERNS:
+        pattern = CODE_PATTERNS[system]
+        for line, code in enumerate(frame["code"].to_list(), start=2):
+            if code is None or not pattern.match(code):
+                raise ProfileError(f"codelist {path.name}, line {line}: {code!r} is not a {system.upper()} code")
+    if frame.height == 0:
+        raise ProfileError(f"codelist {path.name} is empty")
+    return frame
+
+
+def _int(value: Any, where: str, key: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProfileError(f"{where}: {key} must be a whole number, not {value!r}")
+    if value < minimum:
+        raise ProfileError(f"{where}: {key} must be {minimum} or more, not {value}")
+    return value
+
+
+def _criterion(raw: Any, where: str) -> Criterion:
+    if not isinstance(raw, dict) or "type" not in raw:
+        raise ProfileError(f"{where}: each criterion needs a type")
+    kind = raw["type"]
+    if kind not in CRITERION_TYPES:
+        raise ProfileError(f"{where}: unknown characteristic type {kind!r} "
+                           f"(known: {', '.join(sorted(CRITERION_TYPES))})")
+    _, allowed, required = CRITERION_TYPES[kind]
+    keys = set(raw) - {"type", "absent"}
+    if keys - allowed:
+        raise ProfileError(f"{where}: {kind} does not take {', '.join(sorted(keys - allowed))}")
+    if required - keys:
+        raise ProfileError(f"{where}: {kind} needs {', '.join(sorted(required - keys))}")
+    window = raw.get("window_days")
+    if window is not None:
+        window = _int(window, where, "window_days")  # a negative window is refused here
+    min_quantity = raw.get("min_quantity")
+    if min_quantity is not None and (not isinstance(min_quantity, int | float) or min_quantity < 0):
+        raise ProfileError(f"{where}: min_quantity must be a number of 0 or more")
+    absent = raw.get("absent", False)
+    if not isinstance(absent, bool):
+        raise ProfileError(f"{where}: absent must be true or false")
+    return Criterion(
+        type=kind,
+        codelist=raw.get("codelist"),
+        window_days=window,
+        years=_int(raw["years"], where, "years") if "years" in raw else None,
+        min_count=_int(raw["min_count"], where, "min_count", minimum=1) if "min_count" in raw else None,
+        min_quantity=float(min_quantity) if min_quantity is not None else None,
+        absent=absent,
+    )
+
+
+def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODELISTS_DIR) -> Profile:
+    """Read and check a profile; a broken one is refused with a message naming what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProfileError(f"no profile at {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ProfileError(f"{path.name} is not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path.name}: a profile is a mapping with name, version, threshold, characteristics")
+    for key in ("name", "version", "threshold", "characteristics"):
+        if key not in raw:
+            raise ProfileError(f"{path.name}: missing {key!r}")
+    name = str(raw["name"])
+    version = _int(raw["version"], path.name, "version", minimum=1)
+    threshold = _int(raw["threshold"], path.name, "threshold", minimum=1)
+    backfill = _int(raw.get("backfill_quarters", 4), path.name, "backfill_quarters")
+
+    characteristics: list[Characteristic] = []
+    seen: set[str] = set()
+    for section, scored in (("characteristics", True), ("notes", False)):
+        entries = raw.get(section) or []
+        if not isinstance(entries, list):
+            raise ProfileError(f"{path.name}: {section} must be a list")
+        for index, entry in enumerate(entries, start=1):
+            where = f"{path.name}, {section} #{index}"
+            if not isinstance(entry, dict) or "id" not in entry:
+                raise ProfileError(f"{where}: each entry needs an id")
+            ident = str(entry["id"])
+            where = f"{path.name}, {ident}"
+            if not _IDENTIFIER.match(ident):
+                raise ProfileError(f"{where}: an id is lower-case letters, digits and _ (it becomes a column name)")
+            if ident in seen:
+                raise ProfileError(f"{where}: the id is used twice")
+            seen.add(ident)
+            if scored and "weight" not in entry:
+                raise ProfileError(f"{where}: missing weight")
+            weight = _int(entry["weight"], where, "weight") if scored else 0
+            criteria = entry.get("criteria")
+            if not isinstance(criteria, list) or not criteria:
+                raise ProfileError(f"{where}: needs a list of criteria")
+            characteristics.append(Characteristic(
+                id=ident,
+                label=str(entry.get("label", ident)),
+                weight=weight,
+                criteria=tuple(_criterion(c, f"{where}, criterion {n}") for n, c in enumerate(criteria, start=1)),
+                scored=scored,
+            ))
+    if not any(c.scored for c in characteristics):
+        raise ProfileError(f"{path.name}: a profile needs at least one scored characteristic")
+
+    profile = Profile(name, version, threshold, backfill, tuple(characteristics),
+                      description=str(raw.get("description", "")), path=path)
+    for characteristic in characteristics:
+        for criterion in characteristic.criteria:
+            if criterion.codelist and criterion.codelist not in profile.codelists:
+                system = CRITERION_TYPES[criterion.type][0]
+                profile.codelists[criterion.codelist] = load_codelist(criterion.codelist, system, codelists_dir)
+    return profile

@@ -1,0 +1,96 @@
+"""Screen practices: flags, score and score history in DuckDB SQL, driven by a profile.
+
+Python chooses which SQL runs: the plan (which quarters from which delivery), the population,
+one file per criterion type the profile uses, the score, and the history write. All of it is
+set-based over every patient, quarter and practice in the work at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from omu.screening.profile import Profile
+from omu.sql import fetch_one, run_sql, set_variables
+
+
+class ScreeningError(Exception):
+    pass
+
+
+@dataclass
+class ScreenResult:
+    quarters: list[str]
+    rows: int
+    over_threshold: int
+
+
+def prepare_screening_store(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
+    """Score history, one boolean column per characteristic of the profile, and the screening view."""
+    run_sql(conn, "common/quarters")
+    run_sql(conn, "screening/schema")
+    for characteristic_id in profile.characteristic_ids:  # ids are checked lower-case identifiers
+        conn.execute(f'ALTER TABLE score_history ADD COLUMN IF NOT EXISTS "{characteristic_id}" BOOLEAN')
+    run_sql(conn, "screening/view")
+
+
+def register_profile(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
+    for table, frame in (
+        ("profile_criteria", profile.criteria_frame()),
+        ("profile_characteristics", profile.characteristics_frame()),
+        ("codelist_codes", profile.codelist_frame()),
+    ):
+        conn.register(f"{table}_frame", frame)
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
+        conn.unregister(f"{table}_frame")
+    set_variables(conn, {
+        "profile_name": profile.name,
+        "profile_version": profile.version,
+        "threshold": profile.threshold,
+        "backfill_quarters": profile.backfill_quarters,
+    })
+
+
+def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str | None = None,
+           source_quarter: str | None = None) -> ScreenResult:
+    """Screen the planned quarters computed from one delivery (practice_id, source_quarter), or
+    from every delivery in force when both are None. Writes score_history in one transaction."""
+    prepare_screening_store(conn, profile)
+    register_profile(conn, profile)
+    set_variables(conn, {"practice_id": practice_id, "source_quarter": source_quarter})
+    run_sql(conn, "screening/plan")
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE screen_work AS SELECT * FROM screen_plan "
+        "WHERE getvariable('source_quarter') IS NULL OR source_quarter = getvariable('source_quarter')"
+    )
+    missing = conn.sql(
+        "SELECT DISTINCT practice_id, source_quarter FROM screen_work w WHERE NOT EXISTS "
+        "(SELECT 1 FROM patients p WHERE p.practice_id = w.practice_id AND p.quarter = w.source_quarter)"
+    ).fetchall()
+    if missing:
+        listed = ", ".join(f"{p} {q}" for p, q in missing)
+        raise ScreeningError(f"no delivery rows in the store for {listed}: load the delivery first "
+                             "(or its raw rows were dropped by the retention setting)")
+    run_sql(conn, "screening/population")
+    for criterion_type in sorted({c.type for ch in profile.characteristics for c in ch.criteria}):
+        run_sql(conn, f"screening/criteria/{criterion_type}")
+    run_sql(conn, "screening/score")
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        run_sql(conn, "screening/history")
+        conn.execute(
+            "DELETE FROM screening_profiles WHERE profile_name = getvariable('profile_name') "
+            "AND profile_version = getvariable('profile_version')"
+        )
+        conn.execute(
+            "INSERT INTO screening_profiles SELECT getvariable('profile_name'), getvariable('profile_version'), "
+            "characteristic, label, weight, scored, getvariable('threshold') FROM profile_characteristics"
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    quarters = [q for (q,) in conn.sql("SELECT DISTINCT quarter FROM screen_work ORDER BY 1").fetchall()]
+    rows, over = fetch_one(conn, "SELECT count(*), count(*) FILTER (WHERE over_threshold) FROM scored")
+    return ScreenResult(quarters, rows, over)

@@ -1,0 +1,12 @@
+-- active_episode(codelist): an episode active on the reference date (start_date <= date and
+-- end_date empty or >= date) whose ICPC code is in the codelist; sub-codes count (F94 covers F94.01).
+INSERT INTO criterion_hits
+SELECT DISTINCT pop.practice_id, pop.quarter, pop.patient_id, c.characteristic, c.criterion_no
+FROM population AS pop
+JOIN episodes AS e
+  ON e.practice_id = pop.practice_id AND e.quarter = pop.source_quarter AND e.patient_id = pop.patient_id
+JOIN profile_criteria AS c ON c.type = 'active_episode'
+JOIN codelist_codes AS cl
+  ON cl.codelist = c.codelist AND (e.icpc = cl.code OR starts_with(e.icpc, cl.code || '.'))
+WHERE e.start_date <= pop.reference_date
+  AND (e.end_date IS NULL OR e.end_date >= pop.reference_date);

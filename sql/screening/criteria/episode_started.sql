@@ -1,0 +1,11 @@
+-- episode_started(codelist, window_days): an episode with a code in the codelist (sub-codes
+-- count) that started in the window: reference_date - window_days <= start_date <= reference_date.
+INSERT INTO criterion_hits
+SELECT DISTINCT pop.practice_id, pop.quarter, pop.patient_id, c.characteristic, c.criterion_no
+FROM population AS pop
+JOIN episodes AS e
+  ON e.practice_id = pop.practice_id AND e.quarter = pop.source_quarter AND e.patient_id = pop.patient_id
+JOIN profile_criteria AS c ON c.type = 'episode_started'
+JOIN codelist_codes AS cl
+  ON cl.codelist = c.codelist AND (e.icpc = cl.code OR starts_with(e.icpc, cl.code || '.'))
+WHERE e.start_date BETWEEN pop.reference_date - c.window_days AND pop.reference_date;
