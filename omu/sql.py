@@ -47,3 +47,10 @@ def fetch_one(conn: duckdb.DuckDBPyConnection, statement: str, parameters: list 
     so fetchone() would block the connection; this reads it whole.)"""
     rows = conn.execute(statement, parameters or []).fetchall()
     return rows[0] if rows else None
+
+
+def fetch_dicts(conn: duckdb.DuckDBPyConnection, statement: str, parameters: list | None = None) -> list[dict]:
+    cursor = conn.execute(statement, parameters or [])
+    rows = cursor.fetchall()
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in rows]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,14 +119,19 @@ def record_refusal(conn: duckdb.DuckDBPyConnection, check: DeliveryCheck, receiv
 
 
 def ingest_delivery(home: OmuHome, delivery_dir: Path, *, retention: int = DEFAULT_RETENTION,
-                    received_at: dt.datetime | None = None) -> IngestOutcome:
+                    received_at: dt.datetime | None = None,
+                    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None = None,
+                    ) -> IngestOutcome:
+    """Check a delivery outside the store lock, then load it (or record its refusal) in one short
+    transaction. `connect` opens the store (the Dagster resource passes its own)."""
+    connect = connect or (lambda: store.connect(home.database))
     delivery_dir = Path(delivery_dir)
     practice_id, quarter = delivery_location(delivery_dir)
     if practice_id is None or quarter is None:
         raise ValueError(f"{delivery_dir} is not a landing/<practice_id>/<quarter>/ folder")
     manifest_path = delivery_dir / MANIFEST
     sha = sha256_of(manifest_path) if manifest_path.is_file() else None
-    with store.connect(home.database) as conn:
+    with connect() as conn:
         in_force, key_id, latest_attempt = store_facts(conn, practice_id, quarter)
     if sha is not None and sha in (in_force, latest_attempt):
         return IngestOutcome(practice_id, quarter, "unchanged")
@@ -134,7 +141,7 @@ def ingest_delivery(home: OmuHome, delivery_dir: Path, *, retention: int = DEFAU
     outputs = write_delivery_outputs(check, home.delivery_out(quarter, practice_id))
     received_at = received_at or dt.datetime.now()
     try:
-        with store.connect(home.database) as conn:
+        with connect() as conn:
             if check.accepted:
                 merge_delivery(conn, check, received_at, retention)
             else:

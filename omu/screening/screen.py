@@ -8,11 +8,13 @@ set-based over every patient, quarter and practice in the work at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from omu.screening.profile import Profile
-from omu.sql import fetch_one, run_sql, set_variables
+from omu.sql import fetch_one, query, run_sql, set_variables
 
 
 class ScreeningError(Exception):
@@ -52,10 +54,10 @@ def register_profile(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
     })
 
 
-def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str | None = None,
-           source_quarter: str | None = None) -> ScreenResult:
-    """Screen the planned quarters computed from one delivery (practice_id, source_quarter), or
-    from every delivery in force when both are None. Writes score_history in one transaction."""
+def plan_work(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str | None = None,
+              source_quarter: str | None = None) -> list[str]:
+    """Tables screen_plan (every quarter to screen, from which delivery) and screen_work (the part
+    computed from one delivery, or all of it); returns the work's quarters."""
     prepare_screening_store(conn, profile)
     register_profile(conn, profile)
     set_variables(conn, {"practice_id": practice_id, "source_quarter": source_quarter})
@@ -64,6 +66,14 @@ def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: st
         "CREATE OR REPLACE TEMP TABLE screen_work AS SELECT * FROM screen_plan "
         "WHERE getvariable('source_quarter') IS NULL OR source_quarter = getvariable('source_quarter')"
     )
+    return [q for (q,) in conn.execute("SELECT DISTINCT quarter FROM screen_work ORDER BY 1").fetchall()]
+
+
+def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str | None = None,
+           source_quarter: str | None = None) -> ScreenResult:
+    """Screen the planned quarters computed from one delivery (practice_id, source_quarter), or
+    from every delivery in force when both are None. Writes score_history in one transaction."""
+    quarters = plan_work(conn, profile, practice_id=practice_id, source_quarter=source_quarter)
     missing = conn.sql(
         "SELECT DISTINCT practice_id, source_quarter FROM screen_work w WHERE NOT EXISTS "
         "(SELECT 1 FROM patients p WHERE p.practice_id = w.practice_id AND p.quarter = w.source_quarter)"
@@ -91,6 +101,24 @@ def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: st
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    quarters = [q for (q,) in conn.sql("SELECT DISTINCT quarter FROM screen_work ORDER BY 1").fetchall()]
     rows, over = fetch_one(conn, "SELECT count(*), count(*) FILTER (WHERE over_threshold) FROM scored")
     return ScreenResult(quarters, rows, over)
+
+
+def screening_checks(conn: duckdb.DuckDBPyConnection, profile: Profile) -> dict[str, pl.DataFrame]:
+    """The rows breaking each rule of a screening run (empty frames pass); after screen()."""
+    set_variables(conn, {"characteristic_ids": list(profile.characteristic_ids)})
+    run_sql(conn, "screening/checks")
+    return {name: conn.table(f"check_{name}").pl() for name in ("screened_once", "score_sum", "first_time")}
+
+
+def export_screening(conn: duckdb.DuckDBPyConnection, profile: Profile, practice_id: str, quarter: str,
+                     path: Path) -> int:
+    """Write one practice-quarter of the screening view to CSV; returns the rows written."""
+    frame = query(conn, "screening/export", {
+        "practice_id": practice_id, "quarter": quarter, "profile_name": profile.name,
+        "profile_version": profile.version, "characteristic_ids": list(profile.characteristic_ids),
+    }).pl()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(path)
+    return frame.height

@@ -1,0 +1,135 @@
+"""Ingest: one HIS delivery (practice x quarter) into the store's raw tables.
+
+The multi-asset reads, checks and stages the delivery outside the store lock (omu/ingest/),
+then loads it in one transaction: the raw tables, the quarantine and the deliveries log change
+together or not at all. A refused delivery fails the run with its reasons and loads nothing.
+SQL: sql/ingest/.
+"""
+
+
+import json
+
+import dagster as dg
+import polars as pl
+
+from omu.contract import FILES
+from omu.ingest.load import IngestOutcome, ingest_delivery
+from omu.markdown import markdown_table
+from omu.sql import fetch_dicts
+from pipelines.partitions import practice_and_quarter, practice_quarter
+from pipelines.resources import DuckDBStore, OmuSettings
+
+RAW_TABLES = tuple(file.table for file in FILES)
+
+_DESCRIPTIONS = {
+    "patients": "patients.csv of each delivery: registration, birth year/month, sex, wijk.",
+    "episodes": "episodes.csv: the ICPC problem list with start and end dates.",
+    "prescriptions": "prescriptions.csv: every ATC prescription with date, quantity and duration.",
+    "determinations": "determinations.csv: NHG-Tabel 45 determinations (incl. living situation).",
+    "contacts": "contacts.csv (optional): consultations, visits, out-of-hours contacts.",
+}
+
+INGEST_SPECS = [
+    dg.AssetSpec(table, description=_DESCRIPTIONS[table], group_name="ingest", kinds={"duckdb"})
+    for table in RAW_TABLES
+] + [
+    dg.AssetSpec("quarantine", description="Rows kept aside per delivery: file, line, column, value, reason.",
+                 group_name="ingest", kinds={"duckdb"}),
+    dg.AssetSpec("deliveries", description="Every delivery received, loaded or refused, with row accounting.",
+                 group_name="ingest", kinds={"duckdb"}),
+]
+
+INGEST_CHECKS = [
+    spec
+    for table in RAW_TABLES
+    for spec in (
+        dg.AssetCheckSpec("rows_add_up", asset=table,
+                          description="loaded + quarantined = rows in the manifest, for this file"),
+        dg.AssetCheckSpec("contract_expectations", asset=table,
+                          description="Great Expectations: the loaded rows meet HIS extract contract v1"),
+    )
+]
+
+
+def _delivery_in_force(store: DuckDBStore, practice_id: str, quarter: str) -> dict:
+    with store.connect() as conn:
+        rows = fetch_dicts(conn, "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
+                           [practice_id, quarter])
+    return rows[0] if rows else {}
+
+
+@dg.multi_asset(
+    name="ingest_delivery",
+    specs=INGEST_SPECS,
+    check_specs=INGEST_CHECKS,
+    partitions_def=practice_quarter,
+    can_subset=False,
+    description=__doc__,
+)
+def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore):
+    practice_id, quarter = practice_and_quarter(context)
+    home = omu.omu_home()
+    outcome: IngestOutcome = ingest_delivery(
+        home, omu.delivery_dir(practice_id, quarter), retention=omu.retention, connect=store.connect
+    )
+    if outcome.status == "refused":
+        raise dg.Failure(
+            description=outcome.reason,
+            metadata={"status": "refused", "report": dg.MetadataValue.path(str(outcome.outputs["report"]))},
+        )
+    context.log.info(f"{practice_id} {quarter}: delivery {outcome.status}")
+    row = _delivery_in_force(store, practice_id, quarter)
+    validation = _validation(home.delivery_out(quarter, practice_id) / "validation.json")
+    for table in RAW_TABLES:
+        in_manifest = row.get(f"{table}_rows_manifest")
+        loaded = row.get(f"{table}_rows_loaded") or 0
+        quarantined = row.get(f"{table}_rows_quarantined") or 0
+        suite = validation.get(f"{table}.csv", {})
+        yield dg.MaterializeResult(
+            asset_key=table,
+            metadata={
+                "status": outcome.status,
+                "rows_in_manifest": in_manifest if in_manifest is not None else "file not delivered",
+                "rows_loaded": loaded,
+                "rows_quarantined": quarantined,
+                "manifest_sha256": row.get("manifest_sha256", ""),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    asset_key=table, check_name="rows_add_up",
+                    passed=in_manifest is None or in_manifest == loaded + quarantined,
+                    metadata={"manifest": in_manifest or 0, "loaded": loaded, "quarantined": quarantined},
+                ),
+                dg.AssetCheckResult(
+                    asset_key=table, check_name="contract_expectations",
+                    passed=bool(suite.get("success", True)),
+                    metadata={"expectations": suite.get("evaluated", 0), "failed": suite.get("failed", 0)},
+                ),
+            ],
+        )
+    reasons = (
+        outcome.check.quarantine_by_reason() if outcome.check is not None
+        else pl.DataFrame({"note": ["delivery unchanged since it was loaded"]})
+    )
+    yield dg.MaterializeResult(
+        asset_key="quarantine",
+        metadata={
+            "rows_quarantined": sum(row.get(f"{t}_rows_quarantined") or 0 for t in RAW_TABLES),
+            "reasons": dg.MetadataValue.md(markdown_table(reasons)),
+            "quarantine_csv": dg.MetadataValue.path(str(home.delivery_out(quarter, practice_id) / "quarantine.csv")),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="deliveries",
+        metadata={
+            "status": outcome.status,
+            "received_at": str(row.get("received_at", "")),
+            "report": dg.MetadataValue.path(str(home.delivery_out(quarter, practice_id) / "report.md")),
+        },
+    )
+
+
+def _validation(path) -> dict:
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8")).get("great_expectations", {})

@@ -1,0 +1,46 @@
+"""Why is this patient on the list? Every characteristic with the records behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from omu.screening.profile import Profile
+from omu.screening.screen import prepare_screening_store, register_profile
+from omu.sql import fetch_dicts, query
+
+
+class NotScreened(LookupError):
+    pass
+
+
+@dataclass
+class Explanation:
+    screening: dict  # the patient's score_history row
+    evidence: pl.DataFrame  # characteristic, criterion_no, type, record, code, date, until, detail, counts
+    profile: Profile
+
+
+def explain(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
+            patient_id: str) -> Explanation:
+    prepare_screening_store(conn, profile)
+    register_profile(conn, profile)
+    rows = fetch_dicts(
+        conn,
+        "SELECT * FROM screening WHERE practice_id = ? AND quarter = ? AND patient_id = ? "
+        "AND profile_name = ? AND profile_version = ?",
+        [practice_id, quarter, patient_id, profile.name, profile.version],
+    )
+    if not rows:
+        raise NotScreened(
+            f"patient {patient_id} was not screened for practice {practice_id} in {quarter} under "
+            f"{profile.name} v{profile.version} (not registered on the reference date, or the quarter is not run yet)"
+        )
+    row = rows[0]
+    evidence = query(conn, "screening/evidence", {
+        "practice_id": practice_id, "patient_id": patient_id,
+        "source_quarter": row["source_quarter"], "reference_date": row["reference_date"],
+    }).pl()
+    return Explanation(row, evidence, profile)

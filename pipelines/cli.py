@@ -1,0 +1,269 @@
+"""The omu command line. Exit codes: 0 success, 1 refused or failed, 2 usage error."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from omu.home import REPO_ROOT, OmuHome, disable_analytics
+
+disable_analytics()
+
+app = typer.Typer(
+    name="omu",
+    help="Population-health screening for Dutch general practice: HIS extracts -> first-time risk "
+    "crossers -> outreach lists and regional dashboards.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SAMPLE_LANDING = REPO_ROOT / "sample_data" / "landing"
+
+
+class State:
+    quiet = False
+
+
+state = State()
+console = Console(stderr=False, highlight=False)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="The omu home (store, outputs, Dagster storage). Default: $OMU_HOME or ./omu-home."),
+]
+ProfileOption = Annotated[
+    Path | None,
+    typer.Option("--profile", help="A screening profile YAML. Default: clinical/profiles/omu-basis-v1.yaml."),
+]
+
+
+def say(message: str = "") -> None:
+    if not state.quiet:
+        console.print(message)
+
+
+def fail(message: str) -> typer.Exit:
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, disable=state.quiet, transient=False,
+    )
+
+
+@app.callback()
+def main_options(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final result.")] = False,
+) -> None:
+    state.quiet = quiet
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Landing folder to write: <out>/<practice_id>/<quarter>/.")],
+    practices: Annotated[int, typer.Option("--practices", min=1, help="Number of practices.")] = 3,
+    quarters: Annotated[str, typer.Option("--quarters", help="Quarter or range, e.g. 2025Q3:2026Q3.")] = "2026Q2:2026Q3",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")] = 1,
+    patients: Annotated[str, typer.Option("--patients", help="Practice size range MIN:MAX.")] = "2000:12000",
+    truth: Annotated[Path | None, typer.Option("--truth", help="Also write the ground truth here "
+                                               "(outside the landing folder).")] = None,
+) -> None:
+    """Generate synthetic Utrecht HIS deliveries (never real patients)."""
+    from omu.quarters import quarter_range
+    from omu.synthetic import generate as run_generator
+
+    try:
+        quarter_list = quarter_range(quarters)
+        low, _, high = patients.partition(":")
+        size = (int(low), int(high or low))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    if size[0] < 1 or size[1] < size[0]:
+        raise typer.BadParameter("--patients must be MIN:MAX with 1 <= MIN <= MAX")
+    if truth is not None and truth.resolve().is_relative_to(out.resolve()):
+        raise typer.BadParameter("--truth must lie outside the landing folder --out")
+    with progress() as bar:
+        task = bar.add_task("generating practices", total=practices)
+        summary = run_generator(out, practices=practices, quarters=quarter_list, seed=seed, patients=size,
+                                truth_dir=truth, progress=lambda _: bar.advance(task))
+    say(f"wrote {summary.deliveries} deliveries for {practices} practices to {out}")
+    if truth is not None:
+        say(f"ground truth in {truth}")
+
+
+@app.command()
+def validate(
+    delivery_dir: Annotated[Path, typer.Argument(help="One delivery: landing/<practice_id>/<quarter>/.")],
+    home: HomeOption = None,
+) -> None:
+    """Check a delivery without loading it: accepted or refused, and rows to be quarantined.
+
+    Exit 0 when it would load, 1 when refused. With --home (or $OMU_HOME holding a store) the
+    pseudonym key is also compared with the practice's earlier deliveries."""
+    import tempfile
+
+    from omu import store
+    from omu.ingest.delivery import check_delivery, delivery_location
+    from omu.ingest.load import store_facts
+    from omu.ingest.report import render_report
+
+    if not delivery_dir.is_dir():
+        raise typer.BadParameter(f"{delivery_dir} is not a folder")
+    previous_key = None
+    omu_home = OmuHome.resolve(home) if (home or os.environ.get("OMU_HOME")) else None
+    practice_id, quarter = delivery_location(delivery_dir.resolve())
+    if omu_home and omu_home.database.exists() and practice_id and quarter:
+        with store.connect(omu_home.database) as conn:
+            previous_key = store_facts(conn, practice_id, quarter)[1]
+    with tempfile.TemporaryDirectory(prefix="omu-validate-") as stage:
+        check = check_delivery(delivery_dir.resolve(), Path(stage) / "stage", previous_key_id=previous_key)
+    console.print(render_report(check), markup=False)
+    if not check.accepted:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def run(
+    landing: Annotated[Path, typer.Option("--landing", help="The landing folder: <landing>/<practice_id>/<quarter>/.")],
+    home: HomeOption = None,
+    quarter: Annotated[str | None, typer.Option("--quarter", help="Only this quarter (default: all found, "
+                                                "oldest first).")] = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Materialise everything for the quarter(s) found in the landing folder, through Dagster."""
+    summary = _run(OmuHome.resolve(home), landing, quarter, profile)
+    if not summary.success:
+        raise typer.Exit(code=1)
+
+
+def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None):
+    from omu.screening.profile import ProfileError, load_profile
+    from pipelines.runner import run_chain, select_deliveries
+
+    if not landing.is_dir():
+        raise fail(f"no landing folder at {landing}")
+    if profile is not None:
+        try:
+            load_profile(profile)
+        except ProfileError as error:
+            raise fail(f"profile refused: {error}") from error
+    if quarter:
+        from omu.quarters import Quarter
+
+        try:
+            Quarter.parse(quarter)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from error
+    deliveries = select_deliveries(landing, quarter)
+    if not deliveries:
+        raise fail(f"no deliveries (<practice_id>/<quarter>/manifest.json) in {landing}"
+                   + (f" for {quarter}" if quarter else ""))
+    with progress() as bar:
+        task = bar.add_task("deliveries", total=len(deliveries))
+
+        def step(description: str) -> None:
+            bar.update(task, description=description)
+
+        summary = run_chain(home, landing, quarter=quarter, profile=str(profile) if profile else None,
+                            on_step=step, on_delivery_done=lambda: bar.advance(task))
+        bar.update(task, description="done")
+    _print_summary(summary)
+    return summary
+
+
+def _print_summary(summary) -> None:
+    table = Table(title="omu run", show_lines=False)
+    for column in ("practice", "quarter", "result", "Dagster run"):
+        table.add_column(column)
+    for outcome in summary.deliveries:
+        result = "[green]ok[/]" if outcome.success else "[red]failed[/]"
+        table.add_row(outcome.practice_id, outcome.quarter, result, outcome.run_id[:8])
+    if not state.quiet:
+        console.print(table)
+    for outcome in summary.deliveries:
+        if not outcome.success:
+            Console(stderr=True).print(f"[bold red]{outcome.practice_id} {outcome.quarter}:[/] {outcome.message}",
+                                       markup=True, highlight=False)
+    home = summary.home
+    say(f"\nstore:           {home.database}")
+    for label, path in summary.outputs.items():
+        say(f"{label + ':':<16} {path}")
+    say(f"all outputs:     {home.out}")
+
+
+@app.command()
+def demo(home: HomeOption = None) -> None:
+    """Run the whole chain on the committed sample_data/ landing folder and say where everything is."""
+    omu_home = OmuHome.resolve(home)
+    say(f"omu demo: sample deliveries from {SAMPLE_LANDING}")
+    summary = _run(omu_home, SAMPLE_LANDING, None, None)
+    if not summary.success:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def explain(
+    patient_id: Annotated[str, typer.Argument(help="The pseudonymous patient_id.")],
+    practice: Annotated[str, typer.Option("--practice", help="Practice id, e.g. P0001.")],
+    quarter: Annotated[str, typer.Option("--quarter", help="Quarter, e.g. 2026Q3.")],
+    home: HomeOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Show why a patient scored as they did: each characteristic with the records behind it."""
+    from omu import store
+    from omu.screening.explain import NotScreened, explain as explain_patient
+    from omu.screening.profile import DEFAULT_PROFILE, load_profile
+
+    omu_home = OmuHome.resolve(home)
+    if not omu_home.database.exists():
+        raise fail(f"no store at {omu_home.database}: run `omu run` first")
+    loaded_profile = load_profile(profile or DEFAULT_PROFILE)
+    with store.connect(omu_home.database) as conn:
+        try:
+            result = explain_patient(conn, loaded_profile, practice_id=practice, quarter=quarter, patient_id=patient_id)
+        except NotScreened as error:
+            raise fail(str(error)) from error
+    row = result.screening
+    console.print(
+        f"[bold]{patient_id}[/] — practice {practice}, {quarter} (reference date {row['reference_date']}), "
+        f"profile {loaded_profile.name} v{loaded_profile.version}; computed from the {row['source_quarter']} delivery"
+        + (" (backfill)" if row["backfilled"] else "")
+    )
+    console.print(f"age {row['age']}, sex {row['sex']}, wijk {row['wijk_code']}")
+    for characteristic in loaded_profile.characteristics:
+        holds = row.get(characteristic.id)
+        mark = "[green]yes[/]" if holds else "[dim]no[/]"
+        points = f"+{characteristic.weight}" if holds and characteristic.scored else ("note" if not characteristic.scored else "0")
+        console.print(f"\n{mark} {characteristic.id} ({characteristic.label}) {points}")
+        evidence = result.evidence.filter(result.evidence["characteristic"] == characteristic.id)
+        if evidence.is_empty():
+            console.print("    no records for this characteristic")
+        for item in evidence.iter_rows(named=True):
+            used = "counts" if item["counts"] else "does not count"
+            when = f" {item['date']}" if item["date"] else ""
+            until = f" until {item['until']}" if item["until"] else (" (still active)" if item["record"] == "episode" else "")
+            negation = " (this criterion must be absent)" if characteristic.criteria[item["criterion_no"] - 1].absent else ""
+            console.print(f"    {item['record']} {item['code']}{when}{until}: {item['detail']} -> {used}{negation}",
+                          markup=False)
+    verdict = "at or over" if row["over_threshold"] else "below"
+    console.print(f"\n[bold]score {row['score']}[/] ({verdict} the threshold {loaded_profile.threshold}); "
+                  f"first time over: {'yes' if row['first_time'] else 'no'}"
+                  + (f"; first crossed in {row['first_crossed_quarter']}" if row["first_crossed_quarter"] else ""))
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    finally:
+        sys.stdout.flush()

@@ -1,0 +1,43 @@
+"""The Dagster code location of omu: `dagster dev -m pipelines.definitions` (or `omu ui`).
+
+Settings come from the environment when Dagster loads this module: OMU_HOME (default
+./omu-home), OMU_LANDING (the landing folder the sensor watches), OMU_PROFILE (a screening
+profile YAML; default clinical/profiles/omu-basis-v1.yaml).
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from assets.ingest import ingest_delivery_asset
+from assets.screening import first_time_crossers, score_history
+from omu.home import OmuHome
+from omu.screening.profile import DEFAULT_PROFILE
+from pipelines.jobs import deliveries_job
+from pipelines.resources import DuckDBStore, OmuSettings
+from pipelines.schedules import quarterly_screening
+from pipelines.sensors import landing_sensor
+
+
+def build_definitions(home: OmuHome | None = None, landing: str | None = None,
+                      profile: str | None = None) -> dg.Definitions:
+    home = home or OmuHome.resolve()
+    return dg.Definitions(
+        assets=[ingest_delivery_asset, score_history, first_time_crossers],
+        jobs=[deliveries_job],
+        sensors=[landing_sensor],
+        schedules=[quarterly_screening],
+        resources={
+            "store": DuckDBStore(database=str(home.database)),
+            "omu": OmuSettings(
+                home=str(home.root),
+                landing=landing if landing is not None else os.environ.get("OMU_LANDING", ""),
+                profile=profile or os.environ.get("OMU_PROFILE", str(DEFAULT_PROFILE)),
+            ),
+        },
+    )
+
+
+defs = build_definitions()

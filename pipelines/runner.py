@@ -1,0 +1,106 @@
+"""Run the chain through Dagster for `omu run` and `omu demo`.
+
+Every step is a real Dagster run on the persistent instance in the omu home (so `dagster dev`
+shows the same history): one run of the deliveries job per practice-quarter, oldest quarter
+first, then the region and model steps as they exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from omu.home import OmuHome
+from omu.quarters import Quarter
+from pipelines.definitions import build_definitions
+from pipelines.partitions import partition_key
+from pipelines.sensors import landed_deliveries
+
+
+# The run's full event log stays in Dagster's storage (see `dagster dev`); the terminal gets warnings.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class RunOutcome:
+    practice_id: str
+    quarter: str
+    success: bool
+    run_id: str
+    message: str = ""
+
+
+@dataclass
+class ChainSummary:
+    home: OmuHome
+    deliveries: list[RunOutcome] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return all(outcome.success for outcome in self.deliveries)
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The description of the first step failure (a refusal carries its reasons there)."""
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            data = event.step_failure_data
+            if data.user_failure_data and data.user_failure_data.description:
+                return data.user_failure_data.description
+            if data.error:
+                return data.error.message.strip()
+    return "the run failed"
+
+
+def select_deliveries(landing: Path, quarter: str | None) -> list[tuple[str, str]]:
+    landed = sorted(((q, p) for p, q, _ in landed_deliveries(landing).values()))
+    if quarter:
+        wanted = str(Quarter.parse(quarter))
+        landed = [(q, p) for q, p in landed if q == wanted]
+    return [(p, q) for q, p in landed]
+
+
+def run_chain(
+    home: OmuHome,
+    landing: Path,
+    *,
+    quarter: str | None = None,
+    profile: str | None = None,
+    on_step: Callable[[str], None] | None = None,
+    on_delivery_done: Callable[[], None] | None = None,
+) -> ChainSummary:
+    home.prepare()
+    landing = Path(landing).resolve()
+    deliveries = select_deliveries(landing, quarter)
+    summary = ChainSummary(home)
+    if not deliveries:
+        return summary
+    definitions = build_definitions(home, str(landing), profile)
+    instance = dg.DagsterInstance.get()
+    for dimension, wanted in (("practice", {p for p, _ in deliveries}), ("quarter", {q for _, q in deliveries})):
+        missing = sorted(wanted - set(instance.get_dynamic_partitions(dimension)))
+        if missing:
+            instance.add_dynamic_partitions(dimension, missing)
+
+    job = definitions.resolve_job_def("deliveries_job")
+    for practice_id, delivery_quarter in deliveries:
+        if on_step:
+            on_step(f"{practice_id} {delivery_quarter}: ingest and screening")
+        result = job.execute_in_process(
+            partition_key=partition_key(practice_id, delivery_quarter),
+            run_config=QUIET_LOGS,
+            instance=instance,
+            raise_on_error=False,
+            tags={"omu/practice": practice_id, "omu/quarter": delivery_quarter},
+        )
+        summary.deliveries.append(RunOutcome(
+            practice_id, delivery_quarter, result.success, result.run_id,
+            "" if result.success else failure_message(result),
+        ))
+        if on_delivery_done:
+            on_delivery_done()
+    return summary

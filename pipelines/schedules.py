@@ -1,0 +1,31 @@
+"""The quarterly schedule: screens the completed quarter once its deliveries are in."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from omu.quarters import Quarter
+from pipelines.jobs import deliveries_job
+from pipelines.resources import OmuSettings
+from pipelines.sensors import delivery_run_request, landed_deliveries
+
+# The 15th of the month after each quarter, 07:00: deliveries are extracted in the first days.
+QUARTERLY_CRON = "0 7 15 1,4,7,10 *"
+
+
+@dg.schedule(cron_schedule=QUARTERLY_CRON, job=deliveries_job, execution_timezone="Europe/Amsterdam",
+             default_status=dg.DefaultScheduleStatus.STOPPED,
+             description="Each quarter: load and screen every delivery of the quarter just completed.")
+def quarterly_screening(context: dg.ScheduleEvaluationContext, omu: OmuSettings):
+    completed = str(Quarter.containing(context.scheduled_execution_time.date()).previous())
+    landed = [item for item in landed_deliveries(Path(omu.landing)).values() if item[1] == completed] \
+        if omu.landing and Path(omu.landing).is_dir() else []
+    if not landed:
+        return dg.SkipReason(f"no deliveries for {completed} in {omu.landing!r} yet")
+    instance = context.instance
+    for practice_id in sorted({p for p, _, _ in landed} - set(instance.get_dynamic_partitions("practice"))):
+        instance.add_dynamic_partitions("practice", [practice_id])
+    if completed not in instance.get_dynamic_partitions("quarter"):
+        instance.add_dynamic_partitions("quarter", [completed])
+    return [delivery_run_request(*item) for item in sorted(landed)]

@@ -1,0 +1,62 @@
+"""The landing sensor: notices a new or changed delivery by its manifest hash."""
+
+
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.jobs import deliveries_job
+from pipelines.partitions import partition_key, practices, quarters
+from pipelines.resources import OmuSettings
+
+
+def landed_deliveries(landing: Path) -> dict[str, tuple[str, str, str]]:
+    """'P0001|2026Q3' -> (practice_id, quarter, manifest sha256) for every delivery with a manifest."""
+    from omu.quarters import Quarter
+
+    found: dict[str, tuple[str, str, str]] = {}
+    for manifest in sorted(landing.glob("*/*/manifest.json")):
+        quarter_dir = manifest.parent
+        try:
+            quarter = str(Quarter.parse(quarter_dir.name))
+        except ValueError:
+            continue
+        practice_id = quarter_dir.parent.name
+        sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
+        found[f"{practice_id}|{quarter}"] = (practice_id, quarter, sha)
+    return found
+
+
+def delivery_run_request(practice_id: str, quarter: str, sha: str) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=f"{practice_id}|{quarter}|{sha[:16]}",
+        partition_key=partition_key(practice_id, quarter),
+        tags={"omu/practice": practice_id, "omu/quarter": quarter},
+    )
+
+
+@dg.sensor(job=deliveries_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Watches the landing folder; a new or changed manifest.json starts that delivery's run.")
+def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
+    if not omu.landing or not Path(omu.landing).is_dir():
+        return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    landed = landed_deliveries(Path(omu.landing))
+    changed = {key: value for key, value in landed.items() if seen.get(key) != value[2]}
+    if not changed:
+        return dg.SkipReason("no new or changed deliveries")
+    new_practices = sorted({p for p, _, _ in changed.values()} - set(context.instance.get_dynamic_partitions("practice")))
+    new_quarters = sorted({q for _, q, _ in changed.values()} - set(context.instance.get_dynamic_partitions("quarter")))
+    ordered = sorted(changed.values(), key=lambda item: (item[1], item[0]))  # oldest quarter first
+    return dg.SensorResult(
+        run_requests=[delivery_run_request(*item) for item in ordered],
+        dynamic_partitions_requests=[
+            request for request in (
+                practices.build_add_request(new_practices) if new_practices else None,
+                quarters.build_add_request(new_quarters) if new_quarters else None,
+            ) if request is not None
+        ],
+        cursor=json.dumps({**seen, **{key: value[2] for key, value in changed.items()}}, sort_keys=True),
+    )
