@@ -35,6 +35,21 @@ def run_sql(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, 
     conn.execute(sql_text(name))
 
 
+def run_sql_in_transaction(conn: duckdb.DuckDBPyConnection, names: str | list[str],
+                           variables: Mapping[str, Any] | None = None) -> None:
+    """Run sql/<name>.sql file(s) as one transaction: all of it takes effect, or none (also on a kill)."""
+    if variables:
+        set_variables(conn, variables)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for name in [names] if isinstance(names, str) else names:
+            conn.execute(sql_text(name))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def query(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, Any] | None = None):
     """Run a SQL file whose last statement is a SELECT and return it as a DuckDB relation."""
     if variables:

@@ -149,7 +149,7 @@ def run(
 
 def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None):
     from omu.screening.profile import ProfileError, load_profile
-    from pipelines.runner import run_chain, select_deliveries
+    from pipelines.runner import run_chain, select_deliveries, step_count
 
     if not landing.is_dir():
         raise fail(f"no landing folder at {landing}")
@@ -165,33 +165,35 @@ def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None
             Quarter.parse(quarter)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from error
-    deliveries = select_deliveries(landing, quarter)
-    if not deliveries:
+    if not select_deliveries(landing, quarter):
         raise fail(f"no deliveries (<practice_id>/<quarter>/manifest.json) in {landing}"
                    + (f" for {quarter}" if quarter else ""))
     with progress() as bar:
-        task = bar.add_task("deliveries", total=len(deliveries))
+        task = bar.add_task("starting", total=step_count(landing, quarter))
+        started = []
 
         def step(description: str) -> None:
+            if started:
+                bar.advance(task)
+            started.append(description)
             bar.update(task, description=description)
 
-        summary = run_chain(home, landing, quarter=quarter, profile=str(profile) if profile else None,
-                            on_step=step, on_delivery_done=lambda: bar.advance(task))
-        bar.update(task, description="done")
+        summary = run_chain(home, landing, quarter=quarter, profile=str(profile) if profile else None, on_step=step)
+        bar.update(task, completed=bar.tasks[0].total, description="done")
     _print_summary(summary)
     return summary
 
 
 def _print_summary(summary) -> None:
     table = Table(title="omu run", show_lines=False)
-    for column in ("practice", "quarter", "result", "Dagster run"):
+    for column in ("practice", "quarter", "step", "result", "Dagster run"):
         table.add_column(column)
-    for outcome in summary.deliveries:
+    for outcome in summary.runs:
         result = "[green]ok[/]" if outcome.success else "[red]failed[/]"
-        table.add_row(outcome.practice_id, outcome.quarter, result, outcome.run_id[:8])
+        table.add_row(outcome.practice_id, outcome.quarter, outcome.job, result, outcome.run_id[:8])
     if not state.quiet:
         console.print(table)
-    for outcome in summary.deliveries:
+    for outcome in summary.runs:
         if not outcome.success:
             Console(stderr=True).print(f"[bold red]{outcome.practice_id} {outcome.quarter}:[/] {outcome.message}",
                                        markup=True, highlight=False)

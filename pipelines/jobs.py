@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import dagster as dg
 
-# One delivery end to end: ingest, screening (and later steps of the same practice-quarter).
+# One delivery end to end (the sensor and the quarterly schedule start this one).
 deliveries_job = dg.define_asset_job(
     "deliveries_job",
-    selection=dg.AssetSelection.groups("ingest", "screening"),
-    description="Load one practice-quarter delivery and screen it.",
+    selection=dg.AssetSelection.groups("ingest", "screening", "outreach"),
+    description="Load one practice-quarter delivery, screen it and write its outreach list.",
     tags={"omu/job": "deliveries"},
+)
+
+# `omu run` goes phase by phase over all deliveries, so the risk model can learn from every
+# screened practice before the lists are ordered by it.
+screening_job = dg.define_asset_job(
+    "screening_job",
+    selection=dg.AssetSelection.groups("ingest", "screening"),
+    description="Load and screen one practice-quarter delivery.",
+)
+outreach_job = dg.define_asset_job(
+    "outreach_job",
+    selection=dg.AssetSelection.groups("outreach"),
+    description="Write one practice-quarter's outreach list.",
 )

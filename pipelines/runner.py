@@ -26,6 +26,7 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 @dataclass
 class RunOutcome:
+    job: str
     practice_id: str
     quarter: str
     success: bool
@@ -36,12 +37,15 @@ class RunOutcome:
 @dataclass
 class ChainSummary:
     home: OmuHome
-    deliveries: list[RunOutcome] = field(default_factory=list)
+    runs: list[RunOutcome] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
-        return all(outcome.success for outcome in self.deliveries)
+        return all(outcome.success for outcome in self.runs)
+
+    def failed(self, practice_id: str, quarter: str) -> bool:
+        return any(not o.success for o in self.runs if (o.practice_id, o.quarter) == (practice_id, quarter))
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -64,6 +68,10 @@ def select_deliveries(landing: Path, quarter: str | None) -> list[tuple[str, str
     return [(p, q) for q, p in landed]
 
 
+# Per practice-quarter phases, each over every delivery (oldest quarter first) before the next.
+PHASES = (("screening_job", "ingest and screening"), ("outreach_job", "outreach list"))
+
+
 def run_chain(
     home: OmuHome,
     landing: Path,
@@ -71,8 +79,8 @@ def run_chain(
     quarter: str | None = None,
     profile: str | None = None,
     on_step: Callable[[str], None] | None = None,
-    on_delivery_done: Callable[[], None] | None = None,
 ) -> ChainSummary:
+    """Run every phase through Dagster; `on_step` hears each step's description as it starts."""
     home.prepare()
     landing = Path(landing).resolve()
     deliveries = select_deliveries(landing, quarter)
@@ -86,21 +94,24 @@ def run_chain(
         if missing:
             instance.add_dynamic_partitions(dimension, missing)
 
-    job = definitions.resolve_job_def("deliveries_job")
-    for practice_id, delivery_quarter in deliveries:
-        if on_step:
-            on_step(f"{practice_id} {delivery_quarter}: ingest and screening")
-        result = job.execute_in_process(
-            partition_key=partition_key(practice_id, delivery_quarter),
-            run_config=QUIET_LOGS,
-            instance=instance,
-            raise_on_error=False,
-            tags={"omu/practice": practice_id, "omu/quarter": delivery_quarter},
-        )
-        summary.deliveries.append(RunOutcome(
-            practice_id, delivery_quarter, result.success, result.run_id,
-            "" if result.success else failure_message(result),
-        ))
-        if on_delivery_done:
-            on_delivery_done()
+    for job_name, description in PHASES:
+        job = definitions.resolve_job_def(job_name)
+        for practice_id, delivery_quarter in deliveries:
+            if summary.failed(practice_id, delivery_quarter):
+                continue  # a refused delivery has nothing further to do
+            if on_step:
+                on_step(f"{practice_id} {delivery_quarter}: {description}")
+            result = job.execute_in_process(
+                partition_key=partition_key(practice_id, delivery_quarter),
+                run_config=QUIET_LOGS,
+                instance=instance,
+                raise_on_error=False,
+                tags={"omu/practice": practice_id, "omu/quarter": delivery_quarter},
+            )
+            summary.runs.append(RunOutcome(job_name, practice_id, delivery_quarter, result.success, result.run_id,
+                                           "" if result.success else failure_message(result)))
     return summary
+
+
+def step_count(landing: Path, quarter: str | None) -> int:
+    return len(select_deliveries(landing, quarter)) * len(PHASES)

@@ -24,7 +24,7 @@ from omu.home import OmuHome
 from omu.ingest.delivery import DeliveryCheck, check_delivery, delivery_location
 from omu.ingest.manifest import sha256_of
 from omu.ingest.report import write_delivery_outputs
-from omu.sql import fetch_one, run_sql
+from omu.sql import fetch_one, run_sql_in_transaction
 
 DEFAULT_RETENTION = 4
 
@@ -97,15 +97,11 @@ def merge_delivery(conn: duckdb.DuckDBPyConnection, check: DeliveryCheck, receiv
     """The single writer's part: replace the practice-quarter as a whole, in one transaction."""
     assert check.accepted and check.stage_dir is not None
     conn.register("delivery_row", delivery_row(check, received_at))
-    conn.execute("BEGIN TRANSACTION")
     try:
-        run_sql(conn, "ingest/merge", {"practice_id": check.practice_id, "quarter": check.quarter,
-                                       "stage_dir": str(check.stage_dir)})
-        run_sql(conn, "ingest/retention", {"practice_id": check.practice_id, "retention": retention})
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        run_sql_in_transaction(conn, ["ingest/merge", "ingest/retention"], {
+            "practice_id": check.practice_id, "quarter": check.quarter, "stage_dir": str(check.stage_dir),
+            "retention": retention,
+        })
     finally:
         conn.unregister("delivery_row")
 

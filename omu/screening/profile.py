@@ -62,12 +62,19 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class NextStep:
+    text: str  # Dutch, shown on the outreach list
+    with_characteristic: str | None = None  # only when this other characteristic holds too
+
+
+@dataclass(frozen=True)
 class Characteristic:
     id: str
     label: str
     weight: int
     criteria: tuple[Criterion, ...]
     scored: bool = True  # notes are shown on the list but never scored
+    next_steps: tuple[NextStep, ...] = ()
 
 
 @dataclass
@@ -99,8 +106,10 @@ class Profile:
                 "label": [c.label for c in self.characteristics],
                 "weight": [c.weight for c in self.characteristics],
                 "scored": [c.scored for c in self.characteristics],
+                "position": list(range(1, len(self.characteristics) + 1)),
             },
-            schema={"characteristic": pl.String, "label": pl.String, "weight": pl.Int32, "scored": pl.Boolean},
+            schema={"characteristic": pl.String, "label": pl.String, "weight": pl.Int32, "scored": pl.Boolean,
+                    "position": pl.Int32},
         )
 
     def criteria_frame(self) -> pl.DataFrame:
@@ -125,6 +134,15 @@ class Profile:
                     "window_days": pl.Int32, "years": pl.Int32, "min_count": pl.Int32, "min_quantity": pl.Float64,
                     "absent": pl.Boolean},
         )
+
+    def next_steps_frame(self) -> pl.DataFrame:
+        rows = [
+            {"characteristic": c.id, "step_no": number, "text": step.text, "with_characteristic": step.with_characteristic}
+            for c in self.characteristics
+            for number, step in enumerate(c.next_steps, start=1)
+        ]
+        return pl.DataFrame(rows, schema={"characteristic": pl.String, "step_no": pl.Int32, "text": pl.String,
+                                          "with_characteristic": pl.String})
 
     def codelist_frame(self) -> pl.DataFrame:
         frames = [
@@ -200,6 +218,20 @@ def _criterion(raw: Any, where: str) -> Criterion:
     )
 
 
+def _next_steps(raw: Any, where: str) -> tuple[NextStep, ...]:
+    if not isinstance(raw, list):
+        raise ProfileError(f"{where}: next_steps must be a list")
+    steps = []
+    for item in raw:
+        if isinstance(item, str):
+            steps.append(NextStep(item))
+        elif isinstance(item, dict) and isinstance(item.get("text"), str) and set(item) <= {"text", "with"}:
+            steps.append(NextStep(item["text"], item.get("with")))
+        else:
+            raise ProfileError(f"{where}: a next step is a text or {{text: ..., with: <characteristic id>}}")
+    return tuple(steps)
+
+
 def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODELISTS_DIR) -> Profile:
     """Read and check a profile; a broken one is refused with a message naming what is wrong."""
     path = Path(path)
@@ -248,7 +280,13 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
                 weight=weight,
                 criteria=tuple(_criterion(c, f"{where}, criterion {n}") for n, c in enumerate(criteria, start=1)),
                 scored=scored,
+                next_steps=_next_steps(entry.get("next_steps") or [], where),
             ))
+    for characteristic in characteristics:
+        for step in characteristic.next_steps:
+            if step.with_characteristic and step.with_characteristic not in seen:
+                raise ProfileError(f"{path.name}, {characteristic.id}: next step {step.text!r} refers to the "
+                                   f"unknown characteristic {step.with_characteristic!r}")
     if not any(c.scored for c in characteristics):
         raise ProfileError(f"{path.name}: a profile needs at least one scored characteristic")
 

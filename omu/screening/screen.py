@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from omu.screening.profile import Profile
-from omu.sql import fetch_one, query, run_sql, set_variables
+from omu.sql import fetch_one, query, run_sql, run_sql_in_transaction, set_variables
 
 
 class ScreeningError(Exception):
@@ -42,6 +42,7 @@ def register_profile(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
         ("profile_criteria", profile.criteria_frame()),
         ("profile_characteristics", profile.characteristics_frame()),
         ("codelist_codes", profile.codelist_frame()),
+        ("profile_next_steps", profile.next_steps_frame()),
     ):
         conn.register(f"{table}_frame", frame)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
@@ -86,21 +87,7 @@ def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: st
     for criterion_type in sorted({c.type for ch in profile.characteristics for c in ch.criteria}):
         run_sql(conn, f"screening/criteria/{criterion_type}")
     run_sql(conn, "screening/score")
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        run_sql(conn, "screening/history")
-        conn.execute(
-            "DELETE FROM screening_profiles WHERE profile_name = getvariable('profile_name') "
-            "AND profile_version = getvariable('profile_version')"
-        )
-        conn.execute(
-            "INSERT INTO screening_profiles SELECT getvariable('profile_name'), getvariable('profile_version'), "
-            "characteristic, label, weight, scored, getvariable('threshold') FROM profile_characteristics"
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    run_sql_in_transaction(conn, "screening/history")
     rows, over = fetch_one(conn, "SELECT count(*), count(*) FILTER (WHERE over_threshold) FROM scored")
     return ScreenResult(quarters, rows, over)
 

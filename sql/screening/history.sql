@@ -14,3 +14,10 @@ WHERE h.profile_name = getvariable('profile_name') AND h.profile_version = getva
   AND EXISTS (SELECT 1 FROM screen_work AS w WHERE w.practice_id = h.practice_id AND w.quarter = h.quarter);
 
 INSERT INTO score_history BY NAME SELECT * FROM scored;
+
+DELETE FROM screening_profiles
+WHERE profile_name = getvariable('profile_name') AND profile_version = getvariable('profile_version');
+INSERT INTO screening_profiles
+SELECT getvariable('profile_name'), getvariable('profile_version'), characteristic, label, weight, scored,
+       getvariable('threshold')
+FROM profile_characteristics;

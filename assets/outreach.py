@@ -1,0 +1,62 @@
+"""Outreach lists per practice and quarter, for the POH (Dutch): outreach.xlsx/.csv/.html.
+
+Who is on the list, in which order and what rolls over is SQL (sql/outreach/build.sql); the
+files are written from the stored list (omu/outreach/files.py). A practice's folder holds only
+its own patients: a check reads the files back and proves it.
+"""
+
+import dagster as dg
+import polars as pl
+
+from assets.screening import first_time_crossers
+from omu.config import load_config
+from omu.outreach.files import column_header, write_practice_lists
+from omu.outreach.outcomes import read_outcome_file
+from omu.outreach.lists import build_lists
+from pipelines.partitions import practice_and_quarter, practice_quarter
+from pipelines.resources import DuckDBStore, OmuSettings
+
+
+@dg.asset(
+    partitions_def=practice_quarter,
+    deps=[first_time_crossers],
+    group_name="outreach",
+    kinds={"duckdb", "excel"},
+    check_specs=[dg.AssetCheckSpec("only_this_practice", asset="outreach_list",
+                                   description="every patient in the practice's files is that practice's own")],
+)
+def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
+    """The quarter's outreach list (first-time crossers, not reached, carried over; capacity from
+    config.yaml) in table outreach_lists and as files in out/<quarter>/practices/<practice_id>/."""
+    practice_id, quarter = practice_and_quarter(context)
+    profile = omu.screening_profile()
+    home = omu.omu_home()
+    capacity = load_config(home.config_file).capacity_for(practice_id)
+    with store.connect() as conn:
+        lists = build_lists(conn, profile, practice_id=practice_id, quarter=quarter, capacity=capacity)
+        own = {patient_id for (patient_id,) in conn.execute(
+            "SELECT patient_id FROM screening WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
+        ).fetchall()}
+    folder = home.practice_out(quarter, practice_id)
+    paths = write_practice_lists(folder, lists, profile, practice_id=practice_id, quarter=quarter)
+    in_files: set[str] = set()
+    for name in ("outreach.xlsx", "baseline.xlsx"):
+        if name in paths:
+            in_files |= set(read_outcome_file(paths[name])["patient_id"].drop_nulls().to_list())
+    in_files |= set(pl.read_csv(paths["outreach.csv"], separator=";", infer_schema=False)
+                    [column_header("patient_id")].to_list())
+    foreign = in_files - own
+    inclusion = lists.outreach.group_by("inclusion").len().sort("inclusion") if lists.outreach.height else None
+    return dg.MaterializeResult(
+        metadata={
+            "listed": lists.outreach.height,
+            "carried_over_to_next_quarter": lists.carried_over,
+            "baseline": lists.baseline.height if lists.is_first_quarter else 0,
+            "capacity": capacity if capacity is not None else "unlimited",
+            "ordered_by": "predicted risk" if lists.has_risk_model else "score, then age",
+            "by_inclusion": dg.MetadataValue.json(dict(inclusion.iter_rows()) if inclusion is not None else {}),
+            "files": dg.MetadataValue.json({name: str(path) for name, path in paths.items()}),
+        },
+        check_results=[dg.AssetCheckResult(check_name="only_this_practice", passed=not foreign,
+                                           metadata={"foreign_patients": len(foreign)})],
+    )

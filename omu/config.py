@@ -1,0 +1,50 @@
+"""Optional settings in <omu home>/config.yaml. Example:
+
+    outreach:
+      capacity:            # patients a practice can call per quarter; the rest rolls over
+        default: 40
+        P0001: 25
+    retention: 4           # raw deliveries kept per practice
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class OmuConfig:
+    capacity: dict[str, int | None] = field(default_factory=dict)
+    retention: int | None = None
+
+    def capacity_for(self, practice_id: str) -> int | None:
+        return self.capacity.get(practice_id, self.capacity.get("default"))
+
+
+def load_config(path: Path) -> OmuConfig:
+    if not path.is_file():
+        return OmuConfig()
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping")
+    capacity = (raw.get("outreach") or {}).get("capacity") or {}
+    if not isinstance(capacity, dict):
+        raise ConfigError(f"{path}: outreach.capacity maps practice ids (or default) to a number")
+    for key, value in capacity.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ConfigError(f"{path}: outreach.capacity.{key} must be a whole number of 0 or more")
+    retention = raw.get("retention")
+    if retention is not None and (not isinstance(retention, int) or retention < 1):
+        raise ConfigError(f"{path}: retention must be a whole number of 1 or more")
+    return OmuConfig(capacity={str(k): v for k, v in capacity.items()}, retention=retention)

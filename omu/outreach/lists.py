@@ -1,0 +1,76 @@
+"""Build a practice's outreach list for a quarter (sql/outreach/) and read it back for writing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from omu.screening.profile import Profile
+from omu.screening.screen import prepare_screening_store, register_profile
+from omu.sql import fetch_dicts, run_sql, run_sql_in_transaction
+
+OUTCOMES = ("bereikt", "niet_bereikt", "afgezien", "verwezen", "al_in_zorg")
+REFERRAL_TARGETS = ("welzijn_op_recept", "buurtteam", "praktijkverpleegkundige", "apotheker", "valpreventie", "anders")
+MAX_ATTEMPTS = 3  # stated in sql/outreach/build.sql: the third failed attempt stops
+
+INCLUSION_LABELS = {
+    "nieuw": "nieuw boven de drempel",
+    "niet_bereikt": "eerder niet bereikt",
+    "geen_uitkomst": "eerder op de lijst, geen uitkomst teruggemeld",
+    "doorgeschoven": "doorgeschoven (capaciteit vorig kwartaal)",
+    "baseline": "al eerder boven de drempel (startlijst)",
+}
+
+
+@dataclass
+class BuiltLists:
+    outreach: pl.DataFrame  # listed rows, in rank order
+    carried_over: int  # candidates beyond capacity, rolled to next quarter
+    baseline: pl.DataFrame
+    has_risk_model: bool
+    is_first_quarter: bool
+
+
+def prepare_outreach_store(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
+    prepare_screening_store(conn, profile)
+    run_sql(conn, "outreach/schema")
+
+
+def build_lists(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
+                capacity: int | None) -> BuiltLists:
+    prepare_outreach_store(conn, profile)
+    register_profile(conn, profile)
+    run_sql(conn, "outreach/build", {
+        "practice_id": practice_id, "quarter": quarter, "capacity": capacity,
+        "characteristic_ids": list(profile.characteristic_ids),
+    })
+    run_sql_in_transaction(conn, "outreach/write")
+    return read_lists(conn, profile, practice_id=practice_id, quarter=quarter)
+
+
+def read_lists(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str) -> BuiltLists:
+    rows = conn.execute(
+        "SELECT * FROM outreach_lists WHERE practice_id = ? AND quarter = ? AND profile_name = ? "
+        "AND profile_version = ? ORDER BY list_kind, rank",
+        [practice_id, quarter, profile.name, profile.version],
+    )
+    names = [column[0] for column in rows.description]
+    frame = pl.DataFrame(rows.fetchall(), schema=names, orient="row", infer_schema_length=None)
+    if frame.is_empty():
+        frame = pl.DataFrame(schema={name: pl.String for name in names})
+    outreach = frame.filter((pl.col("list_kind") == "outreach") & pl.col("listed").cast(pl.Boolean))
+    first = fetch_dicts(
+        conn,
+        "SELECT min(quarter) AS first FROM score_history WHERE practice_id = ? AND NOT backfilled "
+        "AND profile_name = ? AND profile_version = ?",
+        [practice_id, profile.name, profile.version],
+    )
+    return BuiltLists(
+        outreach=outreach,
+        carried_over=frame.filter((pl.col("list_kind") == "outreach") & ~pl.col("listed").cast(pl.Boolean)).height,
+        baseline=frame.filter(pl.col("list_kind") == "baseline"),
+        has_risk_model=bool(frame.height and frame["predicted_risk"].drop_nulls().len()),
+        is_first_quarter=bool(first and first[0]["first"] == quarter),
+    )

@@ -1,0 +1,105 @@
+"""`omu outcomes import`: outcomes handed back by the practice, in the filled-in xlsx or a CSV.
+
+All or nothing: one bad row (unknown patient, unknown outcome, wrong practice, ...) refuses the
+whole file with a message naming its row and column; importing the same file twice changes
+nothing. The checks are SQL (sql/outreach/import_check.sql).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
+from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET
+from omu.sql import run_sql, run_sql_in_transaction
+
+FIELDS = ("practice_id", "quarter", "patient_id", "outcome", "referral_target", "outcome_date", "note")
+ALIASES = {
+    "referral target": "referral_target", "target": "referral_target", "date": "outcome_date",
+    "practice": "practice_id", "notes": "note", "patient": "patient_id",
+}
+
+
+class OutcomeFileError(ValueError):
+    """The file is refused as a whole; the message names rows and columns."""
+
+
+@dataclass
+class ImportSummary:
+    new: int
+    changed: int
+    unchanged: int
+    skipped_blank: int
+
+
+def _key(header: str) -> str | None:
+    name = header.strip().lower()
+    return HEADER_TO_KEY.get(name) or ALIASES.get(name)
+
+
+def read_outcome_file(path: Path) -> pl.DataFrame:
+    """The file's rows as text in the fields above, with row_no = the row in the file (header = 1)."""
+    path = Path(path)
+    if not path.is_file():
+        raise OutcomeFileError(f"{path}: no such file")
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        sheets = openpyxl.load_workbook(path, read_only=True).sheetnames
+        sheet = next((s for s in (LIST_SHEET, BASELINE_SHEET) if s in sheets), sheets[0])
+        frame = pl.read_excel(path, sheet_name=sheet, engine="openpyxl", infer_schema_length=0)
+        frame = frame.with_row_index("row_no", offset=2).with_columns(pl.col("row_no").cast(pl.Int64))
+        # dates arrive as datetimes from Excel cells; keep them as ISO text for the SQL checks
+        frame = frame.with_columns(
+            pl.col(c).str.slice(0, 10) if frame.schema[c] == pl.String else pl.col(c).cast(pl.String)
+            for c in frame.columns if _key(c) == "outcome_date"
+        )
+    elif path.suffix.lower() in (".csv", ".txt"):
+        try:
+            read = read_delivery_csv(path)
+        except UnreadableFile as error:
+            raise OutcomeFileError(str(error)) from error
+        if read.malformed.height:
+            line = read.malformed[LINE][0]
+            raise OutcomeFileError(f"{path.name}, row {line}: {read.malformed['reason'][0]}")
+        frame = read.rows.rename({LINE: "row_no"})
+    else:
+        raise OutcomeFileError(f"{path.name}: expected the outreach .xlsx or a .csv")
+    renamed = {c: _key(c) for c in frame.columns if c != "row_no" and _key(c) in FIELDS}
+    if "patient_id" not in renamed.values() or "outcome" not in renamed.values():
+        raise OutcomeFileError(f"{path.name}, row 1: needs the columns patient_id and outcome "
+                               f"(or Patiënt (pseudoniem) and Uitkomst); found {', '.join(frame.columns)}")
+    frame = frame.select("row_no", *(pl.col(c).cast(pl.String).alias(k) for c, k in renamed.items()))
+    return frame.with_columns(pl.lit(None, pl.String).alias(f) for f in FIELDS if f not in frame.columns)
+
+
+def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: str | None = None,
+                    quarter: str | None = None) -> ImportSummary:
+    frame = read_outcome_file(path)
+    if quarter:
+        frame = frame.with_columns(pl.col("quarter").fill_null(quarter))
+    run_sql(conn, "outreach/schema")
+    conn.register("incoming_frame", frame.select("row_no", *FIELDS))
+    conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
+    conn.unregister("incoming_frame")
+    run_sql(conn, "outreach/import_check", {"practice": practice})
+    problems = conn.table("import_problems").pl()
+    if problems.height:
+        shown = "\n".join(
+            f"- {Path(path).name}, row {row['row_no']}, column {row['column']}: {row['problem']}"
+            + (f" (value {row['value']!r})" if row["value"] else "")
+            for row in problems.head(20).iter_rows(named=True)
+        )
+        more = f"\n- ... and {problems.height - 20} more" if problems.height > 20 else ""
+        raise OutcomeFileError(f"{Path(path).name} refused; no outcome was imported:\n{shown}{more}")
+    counts = conn.table("import_ready").pl()
+    run_sql_in_transaction(conn, "outreach/import_write", {"source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}"})
+    new = int(counts["is_new"].sum()) if counts.height else 0
+    changed = int(counts["is_changed"].sum()) if counts.height else 0
+    return ImportSummary(new=new, changed=changed, unchanged=counts.height - new - changed,
+                         skipped_blank=frame.height - counts.height)

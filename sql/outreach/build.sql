@@ -1,0 +1,86 @@
+-- The outreach list of one practice and quarter, as the brief's rules say:
+--   who:   first-time crossers of this quarter; patients listed earlier and not reached (outcome
+--          niet_bereikt, or no outcome handed back) with fewer than 3 such attempts; and
+--          candidates that did not fit an earlier quarter's capacity. Anyone with a final
+--          outcome (bereikt, afgezien, verwezen, al_in_zorg) is done. Only patients still
+--          registered this quarter (in its screening) can be listed.
+--   order: the risk model's predicted risk when there is one, else the score; then the oldest
+--          first; patient_id last, so the order is reproducible.
+--   capacity (NULL = no limit): the first `capacity` are listed; the rest roll to next quarter.
+-- The baseline list (the practice's first quarter: already over the threshold before) is separate.
+-- Variables: practice_id, quarter, profile_name, profile_version, capacity, characteristic_ids.
+-- Input: screening, outreach_lists, outreach_outcomes, risk_scores, profile_characteristics,
+--        profile_next_steps.
+
+CREATE OR REPLACE TEMP TABLE this_quarter AS
+SELECT * FROM screening
+WHERE practice_id = getvariable('practice_id') AND quarter = getvariable('quarter')
+  AND profile_name = getvariable('profile_name') AND profile_version = getvariable('profile_version');
+
+CREATE OR REPLACE TEMP TABLE patient_history AS
+SELECT l.patient_id,
+       bool_or(o.outcome IN ('bereikt', 'afgezien', 'verwezen', 'al_in_zorg')) AS done,
+       count(*) FILTER (WHERE l.listed AND (o.outcome IS NULL OR o.outcome = 'niet_bereikt')) AS attempts,
+       bool_or(l.listed) AS ever_listed,
+       arg_max(o.outcome, l.quarter) FILTER (WHERE l.listed) AS last_outcome
+FROM outreach_lists AS l
+LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id)
+WHERE l.practice_id = getvariable('practice_id') AND l.quarter < getvariable('quarter')
+  AND l.list_kind = 'outreach'
+  AND l.profile_name = getvariable('profile_name') AND l.profile_version = getvariable('profile_version')
+GROUP BY l.patient_id;
+
+CREATE OR REPLACE TEMP TABLE candidates AS
+SELECT t.patient_id, 'outreach' AS list_kind,
+       CASE WHEN h.patient_id IS NULL THEN 'nieuw'
+            WHEN NOT h.ever_listed THEN 'doorgeschoven'
+            WHEN h.last_outcome = 'niet_bereikt' THEN 'niet_bereikt'
+            ELSE 'geen_uitkomst' END AS inclusion,
+       coalesce(h.attempts, 0) AS earlier_attempts
+FROM this_quarter AS t
+LEFT JOIN patient_history AS h USING (patient_id)
+WHERE (t.first_time AND h.patient_id IS NULL)
+   OR (h.patient_id IS NOT NULL AND NOT coalesce(h.done, false) AND (NOT h.ever_listed OR h.attempts < 3))
+UNION ALL
+SELECT patient_id, 'baseline', 'baseline', 0 FROM this_quarter WHERE baseline;
+
+-- the characteristics that hold, long, in the profile's order
+CREATE OR REPLACE TEMP TABLE holding AS
+SELECT f.patient_id, f.characteristic, ch.label, ch.scored, ch.position
+FROM (
+    UNPIVOT (SELECT patient_id, COLUMNS(lambda c: list_contains(getvariable('characteristic_ids'), c))
+             FROM this_quarter WHERE patient_id IN (SELECT patient_id FROM candidates))
+    ON COLUMNS(lambda c: list_contains(getvariable('characteristic_ids'), c))
+    INTO NAME characteristic VALUE holds
+) AS f
+JOIN profile_characteristics AS ch USING (characteristic)
+WHERE f.holds;
+
+CREATE OR REPLACE TEMP TABLE explained AS
+SELECT c.patient_id,
+       coalesce((SELECT string_agg(h.label, '; ' ORDER BY h.position) FROM holding AS h
+                 WHERE h.patient_id = c.patient_id AND h.scored), '') AS reasons,
+       coalesce((SELECT string_agg(h.label, '; ' ORDER BY h.position) FROM holding AS h
+                 WHERE h.patient_id = c.patient_id AND NOT h.scored), '') AS notes,
+       coalesce((SELECT string_agg(DISTINCT s.text, '; ' ORDER BY s.text) FROM holding AS h
+                 JOIN profile_next_steps AS s ON s.characteristic = h.characteristic
+                 WHERE h.patient_id = c.patient_id
+                   AND (s.with_characteristic IS NULL
+                        OR EXISTS (SELECT 1 FROM holding AS w WHERE w.patient_id = c.patient_id
+                                   AND w.characteristic = s.with_characteristic))), '') AS next_steps
+FROM (SELECT DISTINCT patient_id FROM candidates) AS c;
+
+CREATE OR REPLACE TEMP TABLE built_list AS
+SELECT getvariable('practice_id') AS practice_id, getvariable('quarter') AS quarter, c.patient_id,
+       getvariable('profile_name') AS profile_name, getvariable('profile_version') AS profile_version,
+       c.list_kind, c.inclusion,
+       CAST(row_number() OVER (PARTITION BY c.list_kind
+            ORDER BY r.predicted_risk DESC NULLS LAST, t.score DESC, t.age DESC, c.patient_id) AS INTEGER) AS rank,
+       r.predicted_risk, r.model_version,
+       t.score, t.age, t.sex, e.reasons, e.next_steps, e.notes, t.first_crossed_quarter, c.earlier_attempts,
+       current_timestamp AS created_at
+FROM candidates AS c
+JOIN this_quarter AS t USING (patient_id)
+JOIN explained AS e USING (patient_id)
+LEFT JOIN risk_scores AS r
+  ON r.practice_id = getvariable('practice_id') AND r.quarter = getvariable('quarter') AND r.patient_id = c.patient_id;

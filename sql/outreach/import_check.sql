@@ -1,0 +1,94 @@
+-- Check handed-back outcomes before any is stored. Input: incoming(row_no, practice_id, quarter,
+-- patient_id, outcome, referral_target, outcome_date, note) as text, row_no = the row in the
+-- file (header = 1). Variable: practice (from --practice, or NULL).
+-- Output: import_problems(row_no, "column", value, problem) and import_ready (the good rows).
+CREATE OR REPLACE TEMP TABLE incoming_normalised AS
+SELECT row_no,
+       trim(coalesce(practice_id, getvariable('practice'))) AS practice_id,
+       upper(trim(quarter)) AS quarter,
+       trim(patient_id) AS patient_id,
+       nullif(replace(lower(trim(outcome)), ' ', '_'), '') AS outcome,
+       nullif(replace(lower(trim(referral_target)), ' ', '_'), '') AS referral_target,
+       trim(outcome_date) AS outcome_date_text,
+       CASE WHEN regexp_full_match(trim(outcome_date), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+                 THEN try_strptime(trim(outcome_date), '%Y-%m-%d')::DATE
+            WHEN regexp_full_match(trim(outcome_date), '[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}')
+                 THEN try_strptime(trim(outcome_date), '%d-%m-%Y')::DATE END AS outcome_date,
+       nullif(trim(note), '') AS note
+FROM incoming
+-- a row the POH left without an outcome (and without anything else to record) is skipped
+WHERE nullif(trim(outcome), '') IS NOT NULL
+   OR nullif(trim(referral_target), '') IS NOT NULL OR nullif(trim(outcome_date), '') IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE import_problems AS
+SELECT row_no, "column", value, problem FROM (
+    SELECT row_no, 'practice_id' AS "column", practice_id AS value,
+           'no practice: add a column Praktijk or pass --practice' AS problem
+    FROM incoming_normalised WHERE practice_id IS NULL
+    UNION ALL
+    SELECT row_no, 'practice_id', practice_id,
+           'wrong practice: this import is for practice ' || getvariable('practice')
+    FROM incoming_normalised
+    WHERE getvariable('practice') IS NOT NULL AND practice_id <> getvariable('practice')
+    UNION ALL
+    SELECT row_no, 'practice_id', practice_id,
+           'wrong practice: one file holds the outcomes of one practice (first row: ' || first_practice || ')'
+    FROM (SELECT *, first_value(practice_id) OVER (ORDER BY row_no ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_practice FROM incoming_normalised)
+    WHERE getvariable('practice') IS NULL AND practice_id <> first_practice
+    UNION ALL
+    SELECT row_no, 'quarter', quarter, 'not a quarter like 2026Q3'
+    FROM incoming_normalised WHERE quarter IS NULL OR NOT regexp_full_match(quarter, '[0-9]{4}Q[1-4]')
+    UNION ALL
+    SELECT row_no, 'patient_id', patient_id, 'missing patient_id' FROM incoming_normalised WHERE patient_id IS NULL
+    UNION ALL
+    SELECT i.row_no, 'patient_id', i.patient_id,
+           'unknown patient: not on the list of practice ' || i.practice_id || ' for ' || i.quarter
+    FROM incoming_normalised AS i
+    WHERE i.patient_id IS NOT NULL AND i.practice_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM outreach_lists AS l
+        WHERE l.practice_id = i.practice_id AND l.quarter = i.quarter AND l.patient_id = i.patient_id)
+    UNION ALL
+    SELECT row_no, 'outcome', outcome, 'missing outcome (bereikt, niet_bereikt, afgezien, verwezen, al_in_zorg)'
+    FROM incoming_normalised WHERE outcome IS NULL
+    UNION ALL
+    SELECT row_no, 'outcome', outcome,
+           'unknown outcome (allowed: bereikt, niet_bereikt, afgezien, verwezen, al_in_zorg)'
+    FROM incoming_normalised
+    WHERE outcome IS NOT NULL AND outcome NOT IN ('bereikt', 'niet_bereikt', 'afgezien', 'verwezen', 'al_in_zorg')
+    UNION ALL
+    SELECT row_no, 'referral_target', referral_target,
+           'verwezen needs a referral target (welzijn_op_recept, buurtteam, praktijkverpleegkundige, apotheker, '
+           || 'valpreventie, anders)'
+    FROM incoming_normalised WHERE outcome = 'verwezen' AND referral_target IS NULL
+    UNION ALL
+    SELECT row_no, 'referral_target', referral_target,
+           'unknown referral target (allowed: welzijn_op_recept, buurtteam, praktijkverpleegkundige, apotheker, '
+           || 'valpreventie, anders)'
+    FROM incoming_normalised
+    WHERE referral_target IS NOT NULL AND referral_target NOT IN
+          ('welzijn_op_recept', 'buurtteam', 'praktijkverpleegkundige', 'apotheker', 'valpreventie', 'anders')
+    UNION ALL
+    SELECT row_no, 'referral_target', referral_target, 'a referral target belongs to the outcome verwezen only'
+    FROM incoming_normalised
+    WHERE referral_target IS NOT NULL AND outcome IS NOT NULL AND outcome <> 'verwezen'
+    UNION ALL
+    SELECT row_no, 'outcome_date', outcome_date_text, 'not a date (dd-mm-jjjj or yyyy-mm-dd)'
+    FROM incoming_normalised WHERE outcome_date_text IS NOT NULL AND outcome_date_text <> '' AND outcome_date IS NULL
+    UNION ALL
+    SELECT row_no, 'outcome_date', outcome_date_text, 'date lies in the future'
+    FROM incoming_normalised WHERE outcome_date > current_date
+    UNION ALL
+    SELECT row_no, 'patient_id', patient_id, 'the same patient appears twice for this quarter'
+    FROM (SELECT *, count(*) OVER (PARTITION BY practice_id, quarter, patient_id) AS n FROM incoming_normalised)
+    WHERE n > 1 AND patient_id IS NOT NULL
+)
+ORDER BY row_no, "column";
+
+CREATE OR REPLACE TEMP TABLE import_ready AS
+SELECT i.practice_id, i.quarter, i.patient_id, i.outcome, i.referral_target, i.outcome_date, i.note,
+       e.patient_id IS NULL AS is_new,
+       e.patient_id IS NOT NULL AND (e.outcome IS DISTINCT FROM i.outcome
+            OR e.referral_target IS DISTINCT FROM i.referral_target OR e.outcome_date IS DISTINCT FROM i.outcome_date
+            OR e.note IS DISTINCT FROM i.note) AS is_changed
+FROM incoming_normalised AS i
+LEFT JOIN outreach_outcomes AS e USING (practice_id, quarter, patient_id);
