@@ -129,7 +129,7 @@ def ingest_delivery(home: OmuHome, delivery_dir: Path, *, retention: int = DEFAU
     sha = sha256_of(manifest_path) if manifest_path.is_file() else None
     with connect() as conn:
         in_force, key_id, latest_attempt = store_facts(conn, practice_id, quarter)
-    if sha is not None and sha in (in_force, latest_attempt):
+    if sha is not None and sha == in_force:
         return IngestOutcome(practice_id, quarter, "unchanged")
 
     stage_dir = home.staging / practice_id / quarter / (sha or "no-manifest")[:16]
@@ -140,7 +140,7 @@ def ingest_delivery(home: OmuHome, delivery_dir: Path, *, retention: int = DEFAU
         with connect() as conn:
             if check.accepted:
                 merge_delivery(conn, check, received_at, retention)
-            else:
+            elif sha is None or sha != latest_attempt:  # the same refused delivery is logged once
                 record_refusal(conn, check, received_at)
     finally:
         shutil.rmtree(stage_dir, ignore_errors=True)
