@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -264,8 +265,116 @@ def explain(
                   + (f"; first crossed in {row['first_crossed_quarter']}" if row["first_crossed_quarter"] else ""))
 
 
+@app.command()
+def dashboard(
+    quarter: Annotated[str, typer.Option("--quarter", help="Quarter, e.g. 2026Q3.")],
+    home: HomeOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Write the regional dashboard of a quarter: out/<quarter>/region/dashboard.html, indicators.csv/.xlsx.
+
+    Recomputes the (suppressed) indicators of every delivered quarter up to QUARTER from the store
+    first, so the trend and late outreach outcomes are current."""
+    from dashboards.indicators import NotDelivered
+    from dashboards.region import write_region
+    from omu import store
+    from omu.quarters import Quarter
+    from omu.screening.profile import DEFAULT_PROFILE, ProfileError, load_profile
+
+    try:
+        wanted = str(Quarter.parse(quarter))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    omu_home = OmuHome.resolve(home)
+    if not omu_home.database.exists():
+        raise fail(f"no store at {omu_home.database}: run `omu run` first")
+    try:
+        loaded_profile = load_profile(profile or DEFAULT_PROFILE)
+    except ProfileError as error:
+        raise fail(f"profile refused: {error}") from error
+    with store.connect(omu_home.database) as conn:
+        try:
+            outputs = write_region(conn, omu_home, loaded_profile, wanted)
+        except NotDelivered as error:
+            raise fail(str(error)) from error
+    say(f"regional dashboard {wanted} (profile {loaded_profile.name} v{loaded_profile.version}; "
+        f"quarters {', '.join(outputs.quarters)})")
+    say(f"highest age-standardised share over the threshold: {outputs.highest_wijk or 'no wijk shown'}")
+    say(f"practices outside the 99.8% funnel limits: {', '.join(outputs.outside_998) or 'none'}")
+    for name, path in outputs.files.items():
+        say(f"{name + ':':<17} {path}")
+
+
+model_app = typer.Typer(name="model", help="The risk model that orders the outreach lists.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("report")
+def model_report(
+    home: HomeOption = None,
+    truth: Annotated[Path | None, typer.Option("--truth", help="The generator's truth folder (generated data "
+                                               "only): compare with the true probabilities.")] = None,
+    version: Annotated[str | None, typer.Option("--version", help="A saved model version (default: the latest).")] = None,
+) -> None:
+    """Evaluate the saved risk model on its held-out practices: out/model/report.html and report.json."""
+    from models.report import ReportError, write_report
+
+    omu_home = OmuHome.resolve(home)
+    if truth is not None and not truth.is_dir():
+        raise typer.BadParameter(f"{truth} is not a folder")
+    try:
+        paths = write_report(omu_home, truth_dir=truth, version=version)
+    except ReportError as error:
+        raise fail(str(error)) from error
+    say(paths.report["summary"])
+    say(f"report:          {paths.html}")
+    say(f"metrics (JSON):  {paths.json}")
+
+
+outcomes_app = typer.Typer(name="outcomes", help="Outcomes of the outreach calls, handed back by the practice.",
+                           no_args_is_help=True)
+app.add_typer(outcomes_app, name="outcomes")
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    file: Annotated[Path, typer.Argument(help="The filled-in outreach.xlsx, or a CSV with patient_id, quarter, "
+                                         "outcome, referral_target, date, note (and practice_id).")],
+    home: HomeOption = None,
+    practice: Annotated[str | None, typer.Option("--practice", help="The practice the file belongs to (needed "
+                                                 "when the file has no practice column).")] = None,
+    quarter: Annotated[str | None, typer.Option("--quarter", help="The list's quarter, for a file without a "
+                                                "quarter column.")] = None,
+) -> None:
+    """Import outcomes; one bad row refuses the whole file. Importing the same file twice changes nothing."""
+    from omu import store
+    from omu.outreach.outcomes import OutcomeFileError, import_outcomes
+
+    omu_home = OmuHome.resolve(home)
+    if not omu_home.database.exists():
+        raise fail(f"no store at {omu_home.database}: run `omu run` first")
+    with store.connect(omu_home.database) as conn:
+        try:
+            summary = import_outcomes(conn, file, practice=practice, quarter=quarter)
+        except OutcomeFileError as error:
+            raise fail(str(error)) from error
+    say(f"{file.name}: {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged outcome(s); "
+        f"{summary.skipped_blank} row(s) without an outcome skipped. They shape next quarter's list "
+        "(run `omu run` for it).")
+
+
 def main() -> None:
+    """Entry point of the `omu` script.
+
+    Ends the process with os._exit once everything is flushed: DuckDB 2's nanobind bindings print
+    a benign "leaked instances" report at interpreter shutdown after Great Expectations has used
+    DuckDB, which would only alarm a user (nanobind's docs: refleaks.html)."""
     try:
         app(standalone_mode=True)
-    finally:
-        sys.stdout.flush()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

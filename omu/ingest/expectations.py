@@ -116,6 +116,9 @@ def validate_staged_delivery(stage_dir: Path, extracted_on: dt.date) -> dict[str
         )
         outcome = validation.run(result_format="SUMMARY")
         results[file.name] = summarise(outcome)
+    # close GX's DuckDB connections now: left to interpreter exit they end in nanobind leak warnings
+    source.get_execution_engine().close()
+    source.get_engine().dispose()
     return results
 
 
