@@ -1,0 +1,259 @@
+"""Outreach lists as the brief's rules say, and the files a POH works with (read back for real)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import polars as pl
+import pytest
+
+from omu import store
+from omu.home import OmuHome
+from omu.outreach.files import column_header, write_practice_lists
+from omu.outreach.lists import OUTCOMES, REFERRAL_TARGETS, build_lists
+from omu.outreach.outcomes import OutcomeFileError, import_outcomes
+from omu.quarters import Quarter
+from omu.screening.profile import load_profile
+from omu.synthetic import VENDOR_DIALECTS, write_delivery
+from tests.test_screening_spec import load_and_screen
+
+D = dt.date
+PRACTICE = "P0700"
+QUARTERS = ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]
+# Five 80-year-olds living alone (2 points) who start a beta-blocker in November 2025 (the third
+# point) and keep it: all five cross the threshold for the first time in 2025Q4.
+CROSSERS = ["crossA000000001", "crossB000000002", "crossC000000003", "crossD000000004", "crossE000000005"]
+# One was already over the threshold long before: the baseline list.
+ALREADY = "alreadyF0000006"
+
+
+def tables(extracted_on: dt.date) -> dict[str, pl.DataFrame]:
+    ids = CROSSERS + [ALREADY]
+    refills = [D(2025, 11, 1) + dt.timedelta(days=90 * k) for k in range(5)]
+    prescriptions = [(pid, "C07AB02", day) for pid in CROSSERS for day in refills if day <= extracted_on]
+    prescriptions += [(ALREADY, "C07AB02", D(2020, 1, 1) + dt.timedelta(days=90 * k)) for k in range(28)]
+    prescriptions = [row for row in prescriptions if row[2] <= extracted_on]
+    return {
+        "patients.csv": pl.DataFrame({"patient_id": ids, "birth_year": [1945, 1944, 1943, 1942, 1941, 1940],
+                                      "sex": ["V", "M"] * 3, "wijk_code": ["WK034403"] * 6,
+                                      "registered_from": [D(2000, 1, 1)] * 6}),
+        "episodes.csv": pl.DataFrame(schema={"patient_id": pl.String, "icpc": pl.String, "start_date": pl.Date}),
+        "prescriptions.csv": pl.DataFrame(prescriptions, orient="row",
+                                          schema={"patient_id": pl.String, "atc": pl.String, "prescribed_on": pl.Date}),
+        "determinations.csv": pl.DataFrame({"patient_id": ids, "code": [9001] * 6,
+                                            "measured_on": [D(2015, 1, 1)] * 6, "value": ["alleen"] * 6}),
+    }
+
+
+@pytest.fixture
+def practice(tmp_path) -> tuple[OmuHome, Path]:
+    landing = tmp_path / "landing"
+    for quarter in QUARTERS:
+        extracted = Quarter.parse(quarter).reference_date + dt.timedelta(days=4)
+        write_delivery(landing / PRACTICE / quarter, practice_id=PRACTICE, quarter=quarter, extracted_on=extracted,
+                       tables=tables(extracted), dialect=VENDOR_DIALECTS[3])
+    return OmuHome.resolve(tmp_path / "home").prepare(), landing
+
+
+def make_list(home: OmuHome, landing: Path, quarter: str, capacity: int | None = None):
+    load_and_screen(home, landing, [(PRACTICE, quarter)])
+    profile = load_profile()
+    with store.connect(home.database) as conn:
+        lists = build_lists(conn, profile, practice_id=PRACTICE, quarter=quarter, capacity=capacity)
+    write_practice_lists(home.practice_out(quarter, PRACTICE), lists, profile, practice_id=PRACTICE, quarter=quarter)
+    return lists
+
+
+def on_list(lists) -> dict[str, tuple[str, int]]:
+    return {row["patient_id"]: (row["inclusion"], row["earlier_attempts"])
+            for row in lists.outreach.iter_rows(named=True)}
+
+
+def hand_back(home: OmuHome, tmp_path: Path, quarter: str, outcomes: dict[str, tuple[str, str | None]]) -> Path:
+    path = tmp_path / f"outcomes-{quarter}.csv"
+    pl.DataFrame({
+        "patient_id": list(outcomes), "quarter": [quarter] * len(outcomes),
+        "outcome": [o for o, _ in outcomes.values()], "referral_target": [t for _, t in outcomes.values()],
+        "date": ["15-" + f"{Quarter.parse(quarter).next().start.month:02d}-" + str(Quarter.parse(quarter).next().year)]
+        * len(outcomes), "note": [None] * len(outcomes), "practice_id": [PRACTICE] * len(outcomes),
+    }).write_csv(path, separator=";")
+    with store.connect(home.database) as conn:
+        import_outcomes(conn, path)
+    return path
+
+
+def test_outcomes_change_the_next_quarters_list_as_the_rules_say(practice, tmp_path):
+    home, landing = practice
+    a, b, c, d, e = CROSSERS
+    first = make_list(home, landing, "2025Q4")
+    assert on_list(first) == {pid: ("nieuw", 0) for pid in CROSSERS}
+    assert [r["patient_id"] for r in first.baseline.iter_rows(named=True)] == [ALREADY]
+
+    hand_back(home, tmp_path, "2025Q4", {a: ("bereikt", None), b: ("niet_bereikt", None),
+                                          d: ("verwezen", "apotheker"), e: ("al_in_zorg", None)})
+    second = make_list(home, landing, "2026Q1")
+    # reached, referred and already-in-care patients are done; not reached returns; no outcome returns too
+    assert on_list(second) == {b: ("niet_bereikt", 1), c: ("geen_uitkomst", 1)}
+    assert second.baseline.is_empty()  # the baseline belongs to the first quarter only
+
+    hand_back(home, tmp_path, "2026Q1", {b: ("niet_bereikt", None), c: ("afgezien", None)})
+    third = make_list(home, landing, "2026Q2")
+    assert on_list(third) == {b: ("niet_bereikt", 2)}
+
+    hand_back(home, tmp_path, "2026Q2", {b: ("niet_bereikt", None)})
+    fourth = make_list(home, landing, "2026Q3")
+    assert on_list(fourth) == {}  # the third failed attempt stops
+
+
+def test_capacity_rolls_the_rest_to_the_next_quarter_highest_score_then_oldest_first(practice, tmp_path):
+    home, landing = practice
+    first = make_list(home, landing, "2025Q4", capacity=2)
+    # equal scores: the oldest first (born 1941 and 1942)
+    assert [r["patient_id"] for r in first.outreach.iter_rows(named=True)] == [CROSSERS[4], CROSSERS[3]]
+    assert first.carried_over == 3
+    hand_back(home, tmp_path, "2025Q4", {CROSSERS[4]: ("bereikt", None), CROSSERS[3]: ("bereikt", None)})
+    second = make_list(home, landing, "2026Q1", capacity=2)
+    assert on_list(second) == {CROSSERS[2]: ("doorgeschoven", 0), CROSSERS[1]: ("doorgeschoven", 0)}
+    assert second.carried_over == 1
+
+
+def test_the_xlsx_is_a_working_file_for_the_poh(practice, tmp_path):
+    home, landing = practice
+    make_list(home, landing, "2025Q4")
+    folder = home.practice_out("2025Q4", PRACTICE)
+    book = openpyxl.load_workbook(folder / "outreach.xlsx")
+    assert book.sheetnames == ["Belijst", "Toelichting"]
+    sheet = book["Belijst"]
+    headers = [cell.value for cell in sheet[1]]
+    assert headers[:5] == ["Volgorde", "Patiënt (pseudoniem)", "Leeftijd", "Geslacht", "Score"]
+    assert {"Redenen", "Mogelijke vervolgstap", "Op de lijst omdat", "Eerste keer boven drempel", "Eerdere pogingen",
+            "Uitkomst", "Verwezen naar", "Notities"} <= set(headers)
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref.startswith("A1:")
+    lists = {v.formula1.strip('"'): str(v.sqref) for v in sheet.data_validations.dataValidation if v.type == "list"}
+    outcome_column = openpyxl.utils.get_column_letter(headers.index("Uitkomst") + 1)
+    assert lists[",".join(OUTCOMES)].startswith(f"{outcome_column}2:")
+    assert ",".join(REFERRAL_TARGETS) in lists
+    assert all(sheet.column_dimensions[letter].width >= 7 for letter in "ABCDEFG")
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 5
+    reasons = rows[0][headers.index("Redenen")]
+    assert reasons == "ouder dan 55; woont alleen; gebruikt bètablokker"
+    steps = rows[0][headers.index("Mogelijke vervolgstap")]
+    assert "Welzijn op Recept" in steps and "medicatiebeoordeling" in steps and "valpreventie" in steps
+    help_text = " ".join(str(c.value) for row in book["Toelichting"] for c in row if c.value)
+    assert "omu-basis versie 1" in help_text and "drempel" in help_text.lower()
+    assert (folder / "baseline.xlsx").is_file()
+    assert openpyxl.load_workbook(folder / "baseline.xlsx").sheetnames == ["Startlijst", "Toelichting"]
+
+
+def test_the_csv_opens_in_dutch_excel(practice):
+    home, landing = practice
+    make_list(home, landing, "2025Q4")
+    data = (home.practice_out("2025Q4", PRACTICE) / "outreach.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    header = data[3:].split(b"\n")[0].decode()
+    assert header.split(";")[:2] == ["Volgorde", column_header("patient_id")]
+    assert len(data.decode("utf-8-sig").strip().split("\n")) == 6
+
+
+def test_the_printable_page_renders_in_chromium(practice, browser, artifacts):
+    home, landing = practice
+    make_list(home, landing, "2025Q4")
+    page = browser.new_page(viewport={"width": 1123, "height": 794})  # A4 landscape at 96 dpi
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((home.practice_out("2025Q4", PRACTICE) / "outreach.html").as_uri())
+    assert page.locator("tbody tr").count() == 5
+    assert "Belijst praktijk P0700" in page.locator("h1").inner_text()
+    page.screenshot(path=str(artifacts / "outreach-list.png"), full_page=True)
+    page.pdf(path=str(artifacts / "outreach-list.pdf"), format="A4", landscape=True)
+    assert errors == []
+    page.close()
+
+
+def test_the_xlsx_comes_back_filled_in(practice, tmp_path):
+    home, landing = practice
+    make_list(home, landing, "2025Q4")
+    path = home.practice_out("2025Q4", PRACTICE) / "outreach.xlsx"
+    book = openpyxl.load_workbook(path)
+    sheet = book["Belijst"]
+    headers = [cell.value for cell in sheet[1]]
+    column = {name: headers.index(name) + 1 for name in ("Uitkomst", "Verwezen naar", "Datum contact", "Notities")}
+    sheet.cell(row=2, column=column["Uitkomst"], value="verwezen")
+    sheet.cell(row=2, column=column["Verwezen naar"], value="welzijn_op_recept")
+    sheet.cell(row=2, column=column["Datum contact"], value=dt.datetime(2026, 1, 12))
+    sheet.cell(row=3, column=column["Uitkomst"], value="niet bereikt")  # a space instead of _ is understood
+    sheet.cell(row=3, column=column["Notities"], value="voicemail ingesproken")
+    filled = tmp_path / "teruggemeld.xlsx"
+    book.save(filled)
+    with store.connect(home.database) as conn:
+        summary = import_outcomes(conn, filled)
+        again = import_outcomes(conn, filled)
+        stored = conn.execute("SELECT outcome, referral_target, outcome_date FROM outreach_outcomes ORDER BY 1"
+                              ).fetchall()
+    assert (summary.new, summary.skipped_blank) == (2, 3)
+    assert (again.new, again.changed, again.unchanged) == (0, 0, 2)  # the same file twice changes nothing
+    assert stored == [("niet_bereikt", None, None), ("verwezen", "welzijn_op_recept", D(2026, 1, 12))]
+
+
+BAD_ROWS = {
+    "unknown patient": ({"patient_id": "nobody000000000"}, "patient_id", "unknown patient"),
+    "unknown outcome": ({"outcome": "gebeld"}, "outcome", "unknown outcome"),
+    "wrong practice": ({"practice_id": "P0999"}, "practice_id", "wrong practice"),
+    "referral without a target": ({"outcome": "verwezen", "referral_target": None}, "referral_target",
+                                  "needs a referral target"),
+    "target without referral": ({"referral_target": "buurtteam"}, "referral_target", "verwezen only"),
+    "not a date": ({"date": "gisteren"}, "outcome_date", "not a date"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ROWS)
+def test_a_bad_row_refuses_the_whole_file_naming_row_and_column(practice, tmp_path, case):
+    home, landing = practice
+    make_list(home, landing, "2025Q4")
+    change, column, words = BAD_ROWS[case]
+    rows = [{"patient_id": pid, "quarter": "2025Q4", "outcome": "bereikt", "referral_target": None,
+             "date": "10-01-2026", "note": None, "practice_id": PRACTICE} for pid in CROSSERS[:3]]
+    rows[1].update(change)
+    path = tmp_path / "outcomes.csv"
+    pl.DataFrame(rows, schema={k: pl.String for k in rows[0]}).write_csv(path, separator=";")
+    with store.connect(home.database) as conn, pytest.raises(OutcomeFileError) as refused:
+        import_outcomes(conn, path, practice=PRACTICE if case == "wrong practice" else None)
+    assert f"row 3, column {column}: " in str(refused.value) and words in str(refused.value)
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM outreach_outcomes").fetchall() == [(0,)]
+
+
+def test_a_practice_folder_holds_only_its_own_patients(tmp_path):
+    from omu.quarters import quarter_range
+    from omu.synthetic import generate
+
+    generate(tmp_path / "landing", practices=3, quarters=quarter_range("2026Q3"), seed=21, patients=(120, 200))
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    practices = sorted(p.name for p in (tmp_path / "landing").iterdir())
+    load_and_screen(home, tmp_path / "landing", [(p, "2026Q3") for p in practices])
+    profile = load_profile()
+    with store.connect(home.database) as conn:
+        own = {p: {pid for (pid,) in conn.execute("SELECT patient_id FROM patients WHERE practice_id = ?", [p])
+                   .fetchall()} for p in practices}
+        for p in practices:
+            lists = build_lists(conn, profile, practice_id=p, quarter="2026Q3", capacity=None)
+            write_practice_lists(home.practice_out("2026Q3", p), lists, profile, practice_id=p, quarter="2026Q3")
+    for p in practices:
+        others = set().union(*(own[q] for q in practices if q != p))
+        folder = home.practice_out("2026Q3", p)
+        files = list(folder.iterdir())
+        assert {f.name for f in files} >= {"outreach.xlsx", "outreach.csv", "outreach.html", "baseline.xlsx"}
+        text = "\n".join(
+            f.read_text(encoding="utf-8-sig") if f.suffix in (".csv", ".html") else
+            "\n".join(str(c) for sheet in openpyxl.load_workbook(f).worksheets
+                      for row in sheet.iter_rows(values_only=True) for c in row)
+            for f in files
+        )
+        assert not [pid for pid in others if pid in text]
+        assert any(pid in text for pid in own[p])
