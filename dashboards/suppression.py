@@ -190,7 +190,7 @@ def suppress_table(
     count_columns: Sequence[str],
     groups: Sequence[str] = (),
     total_flag: str | None = None,
-    column_totals: Mapping[str, Sequence[str]] | None = None,
+    column_totals: Mapping[str, Sequence[str]] | Sequence[tuple[str, Sequence[str]]] | None = None,
     rates: Mapping[str, Rate] | None = None,
     derived: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame:
@@ -218,7 +218,11 @@ def suppress_table(
         (disjoint) parts of the total, all of them or only some, e.g. ``{"registered":
         ["at_or_over", "below"]}``, ``{"registered": ["at_or_over"]}``, ``{"invited":
         ["reached"]}``.  All named columns must be count columns, and in every row the parts
-        must add up to at most the total.  When they do not always add up to it, the
+        must add up to at most the total.  Where one total heads several relations whose parts
+        overlap (each characteristic is a part of ``registered`` on its own), pass a sequence of
+        ``(total, [parts...])`` pairs instead of a mapping, e.g. ``[("registered", ["over"]),
+        ("registered", ["lives_alone"])]``: each pair is its own relation with its own
+        remainder.  When they do not always add up to it, the
         *remainder* ``total - sum(parts)`` (the number below the threshold, the number not
         reached) is published too - by subtraction - so it is protected as an extra,
         never-shown cell: a remainder of 1-7 forces a second hidden cell exactly like a shown
@@ -283,7 +287,7 @@ def suppress_table(
     """
     count_columns = list(count_columns)
     groups = list(groups)
-    column_totals = {k: list(v) for k, v in (column_totals or {}).items()}
+    column_totals = _relation_pairs(column_totals)
     rates = dict(rates or {})
     derived = {k: list(v) for k, v in (derived or {}).items()}
     _validate(df, count_columns, groups, total_flag, column_totals, rates, derived)
@@ -303,7 +307,7 @@ def suppress_table(
     columns = [_as_counts(canon.get_column(c).to_numpy(), c) for c in count_columns]
     col_index = {c: j for j, c in enumerate(count_columns)}
     relations: list[tuple[int, list[int]]] = []  # (total column, part columns incl. remainder)
-    for total, parts in column_totals.items():
+    for total, parts in column_totals:
         part_idx = [col_index[p] for p in parts]
         remainder = columns[col_index[total]] - sum(
             (columns[j] for j in part_idx), np.zeros(n_rows, np.int64)
@@ -355,6 +359,22 @@ def suppress_table(
     return result
 
 
+def _relation_pairs(
+    column_totals: Mapping[str, Sequence[str]] | Sequence[tuple[str, Sequence[str]]] | None,
+) -> list[tuple[str, list[str]]]:
+    """``column_totals`` as a list of ``(total, parts)`` pairs (a mapping allows one per total)."""
+    if not column_totals:
+        return []
+    pairs = column_totals.items() if isinstance(column_totals, Mapping) else column_totals
+    out = []
+    for pair in pairs:
+        total, parts = pair
+        if isinstance(parts, str):
+            raise ValueError(f"column_totals: the parts of {total!r} must be a list of column names")
+        out.append((total, list(parts)))
+    return out
+
+
 def _sortable(dtype: pl.DataType) -> bool:
     return not isinstance(dtype, (pl.List, pl.Array, pl.Struct, pl.Object))
 
@@ -364,7 +384,7 @@ def _validate(
     count_columns: list[str],
     groups: list[str],
     total_flag: str | None,
-    column_totals: dict[str, list[str]],
+    column_totals: list[tuple[str, list[str]]],
     rates: dict[str, Rate],
     derived: dict[str, list[str]],
 ) -> None:
@@ -397,7 +417,7 @@ def _validate(
         )
         if per_group.get_column("n").max() is not None and per_group.get_column("n").max() > 1:
             raise ValueError("more than one total row in a group")
-    for total, parts in column_totals.items():
+    for total, parts in column_totals:
         for c in (total, *parts):
             if c not in count_columns:
                 raise ValueError(f"column_totals names {c!r}, which is not a count column")

@@ -11,12 +11,13 @@ import os
 
 import dagster as dg
 
+from assets.dashboards import regional_dashboard, regional_indicators
 from assets.ingest import ingest_delivery_asset
 from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
 from omu.screening.profile import DEFAULT_PROFILE
-from pipelines.jobs import deliveries_job, outreach_job, screening_job
+from pipelines.jobs import deliveries_job, outreach_job, region_job, screening_job
 from pipelines.resources import DuckDBStore, OmuSettings
 from pipelines.schedules import quarterly_screening
 from pipelines.sensors import landing_sensor
@@ -26,8 +27,9 @@ def build_definitions(home: OmuHome | None = None, landing: str | None = None,
                       profile: str | None = None) -> dg.Definitions:
     home = home or OmuHome.resolve()
     return dg.Definitions(
-        assets=[ingest_delivery_asset, score_history, first_time_crossers, outreach_list],
-        jobs=[deliveries_job, screening_job, outreach_job],
+        assets=[ingest_delivery_asset, score_history, first_time_crossers, outreach_list,
+                regional_indicators, regional_dashboard],
+        jobs=[deliveries_job, screening_job, outreach_job, region_job],
         sensors=[landing_sensor],
         schedules=[quarterly_screening],
         resources={

@@ -24,3 +24,11 @@ outreach_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("outreach"),
     description="Write one practice-quarter's outreach list.",
 )
+
+# Region step, once per quarter after every delivery of it: indicators and the dashboard.
+region_job = dg.define_asset_job(
+    "region_job",
+    selection=dg.AssetSelection.groups("region"),
+    description="Regional indicators (suppressed) and the offline dashboard for one quarter.",
+    tags={"omu/job": "region"},
+)

@@ -70,6 +70,9 @@ def select_deliveries(landing: Path, quarter: str | None) -> list[tuple[str, str
 
 # Per practice-quarter phases, each over every delivery (oldest quarter first) before the next.
 PHASES = (("screening_job", "ingest and screening"), ("outreach_job", "outreach list"))
+# Then once per quarter (oldest first), over every practice that delivered it: the region step.
+REGION_PHASE = ("region_job", "regional indicators and dashboard")
+REGION = "regio"  # the practice column of a region step in the summary
 
 
 def run_chain(
@@ -110,8 +113,28 @@ def run_chain(
             )
             summary.runs.append(RunOutcome(job_name, practice_id, delivery_quarter, result.success, result.run_id,
                                            "" if result.success else failure_message(result)))
+    _run_region(definitions, instance, summary, deliveries, on_step)
     return summary
 
 
+def _run_region(definitions: dg.Definitions, instance: dg.DagsterInstance, summary: ChainSummary,
+                deliveries: list[tuple[str, str]], on_step: Callable[[str], None] | None) -> None:
+    """The region step per quarter that at least one delivery reached without failing."""
+    job_name, description = REGION_PHASE
+    job = definitions.resolve_job_def(job_name)
+    for region_quarter in sorted({q for p, q in deliveries if not summary.failed(p, q)}):
+        if on_step:
+            on_step(f"{region_quarter}: {description}")
+        result = job.execute_in_process(
+            partition_key=region_quarter, run_config=QUIET_LOGS, instance=instance, raise_on_error=False,
+            tags={"omu/quarter": region_quarter},
+        )
+        summary.runs.append(RunOutcome(job_name, REGION, region_quarter, result.success, result.run_id,
+                                       "" if result.success else failure_message(result)))
+        if result.success:
+            summary.outputs["dashboard"] = summary.home.region_out(region_quarter) / "dashboard.html"
+
+
 def step_count(landing: Path, quarter: str | None) -> int:
-    return len(select_deliveries(landing, quarter)) * len(PHASES)
+    deliveries = select_deliveries(landing, quarter)
+    return len(deliveries) * len(PHASES) + len({q for _, q in deliveries})
