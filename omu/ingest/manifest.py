@@ -132,6 +132,6 @@ def check_manifest(
             continue
         path = delivery_dir / name
         if path.is_file() and sha256_of(path) != str(entry["sha256"]).lower():
-            refuse("sha256", f"{name} does not match its sha256 in the manifest: the file changed or arrived "
+            refuse("sha256", "the file does not match its sha256 in manifest.json: it changed or arrived "
                    "incomplete; deliver it again", file=name)
     return findings

@@ -1,0 +1,232 @@
+"""The Dagster code location and the omu command line, used as a data lead would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+
+from assets.ingest import ingest_delivery_asset
+from assets.screening import first_time_crossers, score_history
+from omu.contract import FILES, REQUIRED_FILES
+from omu.home import REPO_ROOT, OmuHome
+from omu.ingest.delivery import check_delivery
+from omu.ingest.manifest import sha256_of
+from omu.quarters import quarter_range
+from omu.synthetic import generate
+from pipelines.definitions import build_definitions, defs
+from pipelines.partitions import partition_key
+from pipelines.resources import DuckDBStore, OmuSettings
+from pipelines.schedules import quarterly_screening
+from pipelines.sensors import landing_sensor
+
+OMU = [sys.executable, "-m", "pipelines.cli"]
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("landing") / "landing"
+    generate(folder, practices=2, quarters=quarter_range("2026Q2:2026Q3"), seed=3, patients=(80, 120))
+    return folder
+
+
+def omu(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", "from pipelines.cli import main; main()", *args]
+    if home is not None:
+        command += ["--home", str(home)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+
+
+def test_the_code_location_loads():
+    job_names = {job.name for job in defs.jobs}
+    assert {"deliveries_job", "screening_job", "outreach_job"} <= job_names
+    assert {s.name for s in defs.sensors} == {"landing_sensor"}
+    assert {s.name for s in defs.schedules} == {"quarterly_screening"}
+    for name in job_names:
+        defs.resolve_job_def(name)
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"patients", "quarantine", "deliveries", "score_history", "first_time_crossers", "outreach_list"} <= keys
+
+
+def test_dagster_telemetry_is_off_and_storage_under_the_omu_home(tmp_path):
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    config = yaml.safe_load((home.dagster_home / "dagster.yaml").read_text())
+    assert config["telemetry"]["enabled"] is False
+    assert config["storage"]["sqlite"]["base_dir"] == {"env": "DAGSTER_HOME"}
+    instance = dg.DagsterInstance.from_config(str(home.dagster_home))
+    assert not instance.telemetry_enabled
+
+
+def test_materialising_one_delivery_loads_and_screens_it(tmp_path, landing):
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("practice", ["P0001"])
+    instance.add_dynamic_partitions("quarter", ["2026Q3"])
+    result = dg.materialize(
+        [ingest_delivery_asset, score_history, first_time_crossers],
+        partition_key=partition_key("P0001", "2026Q3"),
+        instance=instance,
+        resources={"store": DuckDBStore(database=str(home.database)),
+                   "omu": OmuSettings(home=str(home.root), landing=str(landing))},
+    )
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(check.passed for check in checks)
+    assert {c.check_name for c in checks} >= {"rows_add_up", "contract_expectations",
+                                               "every_registered_patient_screened_once",
+                                               "score_is_weighted_sum_of_flags",
+                                               "no_first_time_crosser_was_over_before"}
+    events = {e.asset_key.to_user_string(): e.metadata for e in result.get_asset_materialization_events()
+              for e in [e.event_specific_data.materialization]}
+    assert events["patients"]["rows_quarantined"].value == 0
+    assert (home.practice_out("2026Q3", "P0001") / "screening.csv").is_file()
+
+
+def test_a_refused_delivery_fails_its_run_with_the_reasons(tmp_path, landing):
+    broken = tmp_path / "landing"
+    shutil.copytree(landing / "P0002" / "2026Q3", broken / "P0002" / "2026Q3")
+    (broken / "P0002" / "2026Q3" / "episodes.csv").write_text("patient_id,icpc\n")
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("practice", ["P0002"])
+    instance.add_dynamic_partitions("quarter", ["2026Q3"])
+    result = dg.materialize(
+        [ingest_delivery_asset], partition_key=partition_key("P0002", "2026Q3"), instance=instance,
+        resources={"store": DuckDBStore(database=str(home.database)),
+                   "omu": OmuSettings(home=str(home.root), landing=str(broken))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    reasons = failure.step_failure_data.user_failure_data.description
+    assert "episodes.csv, column sha256: the file does not match its sha256" in reasons
+    assert "episodes.csv, line 1, column start_date: the required column start_date is missing" in reasons
+
+
+def test_the_sensor_requests_exactly_the_new_or_changed_deliveries(tmp_path, landing):
+    copy = tmp_path / "landing"
+    shutil.copytree(landing, copy)
+    instance = dg.DagsterInstance.ephemeral()
+    settings = OmuSettings(home=str(tmp_path / "home"), landing=str(copy))
+    first = landing_sensor(dg.build_sensor_context(instance=instance, resources={"omu": settings}))
+    assert sorted(r.partition_key for r in first.run_requests) == [
+        "P0001|2026Q2", "P0001|2026Q3", "P0002|2026Q2", "P0002|2026Q3"]
+    added = {(r.partitions_def_name, tuple(r.partition_keys)) for r in first.dynamic_partitions_requests}
+    assert added == {("practice", ("P0001", "P0002")), ("quarter", ("2026Q2", "2026Q3"))}
+    for request in first.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+
+    again = landing_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor,
+                                                   resources={"omu": settings}))
+    assert isinstance(again, dg.SkipReason)
+
+    manifest = copy / "P0002" / "2026Q3" / "manifest.json"
+    content = json.loads(manifest.read_text())
+    content["his_vendor"] = "Promedico (re-delivery)"
+    manifest.write_text(json.dumps(content))
+    changed = landing_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor,
+                                                     resources={"omu": settings}))
+    assert [r.partition_key for r in changed.run_requests] == ["P0002|2026Q3"]
+    assert changed.run_requests[0].run_key.startswith(f"P0002|2026Q3|{sha256_of(manifest)[:16]}")
+    assert changed.dynamic_partitions_requests == []
+
+
+def test_the_quarterly_schedule_screens_the_completed_quarter(tmp_path, landing):
+    settings = OmuSettings(home=str(tmp_path / "home"), landing=str(landing))
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, resources={"omu": settings},
+                                            scheduled_execution_time=dt.datetime(2026, 10, 15, 7))
+        requests = quarterly_screening(context)
+        assert sorted(r.partition_key for r in requests) == ["P0001|2026Q3", "P0002|2026Q3"]
+        assert set(instance.get_dynamic_partitions("practice")) == {"P0001", "P0002"}
+        early = dg.build_schedule_context(instance=instance, resources={"omu": settings},
+                                          scheduled_execution_time=dt.datetime(2027, 1, 15, 7))
+        assert isinstance(quarterly_screening(early), dg.SkipReason)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+COMMANDS = [[], ["generate"], ["validate"], ["run"], ["demo"], ["explain"], ["outcomes"], ["outcomes", "import"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "omu")
+def test_every_command_has_help(command):
+    result = omu(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+def test_a_usage_error_exits_2():
+    assert omu("run").returncode == 2  # --landing is required
+    assert omu("generate", "--out", "/tmp/x", "--quarters", "2026Q5").returncode == 2
+    assert omu("nonsense").returncode == 2
+
+
+def test_generate_writes_contract_valid_deliveries(tmp_path):
+    result = omu("generate", "--out", str(tmp_path / "x"), "--practices", "3", "--quarters", "2026Q2:2026Q3",
+                 "--seed", "1", "--patients", "60:90")
+    assert result.returncode == 0, result.stderr
+    deliveries = sorted(tmp_path.glob("x/*/*/manifest.json"))
+    assert [f"{m.parent.parent.name}/{m.parent.name}" for m in deliveries] == [
+        f"P000{p}/{q}" for p in (1, 2, 3) for q in ("2026Q2", "2026Q3")]
+    for number, manifest in enumerate(deliveries):
+        content = json.loads(manifest.read_text())
+        assert set(REQUIRED_FILES) <= set(content["files"]) <= {f.name for f in FILES}
+        check = check_delivery(manifest.parent, tmp_path / f"stage{number}")
+        assert check.accepted and check.quarantine.is_empty(), check.refusal_reason
+    assert omu("validate", str(deliveries[-1].parent)).returncode == 0
+
+
+def test_validate_exits_1_for_a_refused_delivery_and_names_the_problem(tmp_path, landing):
+    folder = tmp_path / "P0001" / "2026Q3"
+    shutil.copytree(landing / "P0001" / "2026Q3", folder)
+    (folder / "manifest.json").unlink()
+    result = omu("validate", str(folder))
+    assert result.returncode == 1
+    assert "Refused" in result.stdout and "manifest.json is missing" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory, landing) -> tuple[Path, subprocess.CompletedProcess]:
+    home = tmp_path_factory.mktemp("ran") / "home"
+    return home, omu("run", "--landing", str(landing), "--quarter", "2026Q3", home=home)
+
+
+def test_run_then_explain(ran):
+    home, result = ran
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "omu.duckdb" in result.stdout
+    with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
+        patient, = conn.execute("SELECT patient_id FROM screening WHERE quarter = '2026Q3' AND over_threshold "
+                                "ORDER BY patient_id LIMIT 1").fetchall()[0]
+        counts = conn.execute("SELECT count(*) FROM deliveries WHERE status = 'loaded'").fetchall()[0][0]
+    assert counts == 2
+    explained = omu("explain", patient, "--practice", "P0001", "--quarter", "2026Q3", home=home)
+    if explained.returncode == 1:  # the patient is in P0002
+        explained = omu("explain", patient, "--practice", "P0002", "--quarter", "2026Q3", home=home)
+    assert explained.returncode == 0, explained.stderr
+    assert "at or over the threshold 3" in explained.stdout
+    assert "older_than_55" in explained.stdout and "-> counts" in explained.stdout
+
+
+def test_explain_says_clearly_when_a_patient_was_not_screened(ran):
+    home, _ = ran
+    result = omu("explain", "nobody0000000000", "--practice", "P0001", "--quarter", "2026Q3", home=home)
+    assert result.returncode == 1
+    assert "was not screened" in result.stderr
+
+
+def test_build_definitions_takes_its_settings_from_the_arguments(tmp_path):
+    home = OmuHome.resolve(tmp_path / "h")
+    definitions = build_definitions(home, "/data/landing", str(REPO_ROOT / "clinical/profiles/omu-basis-v1.yaml"))
+    resources = definitions.resources
+    assert resources["store"].database == str(home.database)
+    assert resources["omu"].landing == "/data/landing"
