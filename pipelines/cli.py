@@ -331,6 +331,25 @@ def model_report(
     say(f"metrics (JSON):  {paths.json}")
 
 
+@app.command()
+def ui(
+    home: HomeOption = None,
+    landing: Annotated[Path | None, typer.Option("--landing", help="The landing folder the sensor watches "
+                                                 "(default: $OMU_LANDING, else sample_data/landing).")] = None,
+    port: Annotated[int, typer.Option("--port", help="Port of the web UI (on 127.0.0.1 only).")] = 3000,
+) -> None:
+    """Open Dagster's UI (`dagster dev`) on this omu home: assets, checks, runs, the sensor and the schedule."""
+    omu_home = OmuHome.resolve(home).prepare()
+    chosen = landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)
+    environment = {**os.environ, "OMU_HOME": str(omu_home.root), "OMU_LANDING": str(chosen.resolve()),
+                   "DAGSTER_HOME": str(omu_home.dagster_home)}
+    say(f"Dagster UI on http://127.0.0.1:{port} (home {omu_home.root}, landing {chosen}); stop with Ctrl-C")
+    os.chdir(omu_home.root)  # so no other dagster.yaml is in view
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execve(str(dagster), [str(dagster), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
+              environment)
+
+
 outcomes_app = typer.Typer(name="outcomes", help="Outcomes of the outreach calls, handed back by the practice.",
                            no_args_is_help=True)
 app.add_typer(outcomes_app, name="outcomes")

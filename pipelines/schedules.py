@@ -29,3 +29,13 @@ def quarterly_screening(context: dg.ScheduleEvaluationContext, omu: OmuSettings)
     if completed not in instance.get_dynamic_partitions("quarter"):
         instance.add_dynamic_partitions("quarter", [completed])
     return [delivery_run_request(*item) for item in sorted(landed)]
+
+
+@dg.schedule(cron_schedule="0 7 16 1,4,7,10 *", job_name="region_job", execution_timezone="Europe/Amsterdam",
+             default_status=dg.DefaultScheduleStatus.STOPPED,
+             description="The day after the quarterly screening: regional indicators and dashboard of the quarter.")
+def quarterly_dashboard(context: dg.ScheduleEvaluationContext):
+    completed = str(Quarter.containing(context.scheduled_execution_time.date()).previous())
+    if completed not in context.instance.get_dynamic_partitions("quarter"):
+        return dg.SkipReason(f"no delivery of {completed} has been loaded yet")
+    return [dg.RunRequest(run_key=f"region|{completed}", partition_key=completed)]

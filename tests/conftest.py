@@ -34,3 +34,24 @@ def browser():
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+# DuckDB 2's nanobind bindings print a benign "leaked instances" report at interpreter shutdown
+# once Great Expectations has used DuckDB; it would bury pytest's closing summary. End the
+# process right after pytest is done, with pytest's own exit status (as `omu` itself does).
+def pytest_sessionfinish(session, exitstatus):
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    if _EXIT_STATUS in config.stash:
+        import logging
+        import sys
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(config.stash[_EXIT_STATUS])
+
+
+_EXIT_STATUS = pytest.StashKey[int]()

@@ -25,7 +25,7 @@ from omu.synthetic import generate
 from pipelines.definitions import build_definitions, defs
 from pipelines.partitions import partition_key
 from pipelines.resources import DuckDBStore, OmuSettings
-from pipelines.schedules import quarterly_screening
+from pipelines.schedules import quarterly_dashboard, quarterly_screening
 from pipelines.sensors import landing_sensor
 
 OMU = [sys.executable, "-m", "pipelines.cli"]
@@ -49,7 +49,7 @@ def test_the_code_location_loads():
     job_names = {job.name for job in defs.jobs}
     assert {"deliveries_job", "screening_job", "outreach_job"} <= job_names
     assert {s.name for s in defs.sensors} == {"landing_sensor"}
-    assert {s.name for s in defs.schedules} == {"quarterly_screening"}
+    assert {s.name for s in defs.schedules} == {"quarterly_screening", "quarterly_dashboard"}
     for name in job_names:
         defs.resolve_job_def(name)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
@@ -150,6 +150,10 @@ def test_the_quarterly_schedule_screens_the_completed_quarter(tmp_path, landing)
         early = dg.build_schedule_context(instance=instance, resources={"omu": settings},
                                           scheduled_execution_time=dt.datetime(2027, 1, 15, 7))
         assert isinstance(quarterly_screening(early), dg.SkipReason)
+        instance.add_dynamic_partitions("quarter", ["2026Q3"])
+        region = quarterly_dashboard(dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=dt.datetime(2026, 10, 16, 7)))
+        assert [r.partition_key for r in region] == ["2026Q3"]
 
 
 # --- the command line ---------------------------------------------------------------------------
