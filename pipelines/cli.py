@@ -47,8 +47,14 @@ ProfileOption = Annotated[
 
 
 def say(message: str = "") -> None:
+    """Progress and detail: silent under --quiet."""
     if not state.quiet:
         console.print(message)
+
+
+def result(message: str) -> None:
+    """The command's result: printed even under --quiet."""
+    console.print(message)
 
 
 def fail(message: str) -> typer.Exit:
@@ -98,7 +104,7 @@ def generate(
         task = bar.add_task("generating practices", total=practices)
         summary = run_generator(out, practices=practices, quarters=quarter_list, seed=seed, patients=size,
                                 truth_dir=truth, progress=lambda _: bar.advance(task))
-    say(f"wrote {summary.deliveries} deliveries for {practices} practices to {out}")
+    result(f"wrote {summary.deliveries} deliveries for {practices} practices to {out}")
     if truth is not None:
         say(f"ground truth in {truth}")
 
@@ -129,7 +135,10 @@ def validate(
             previous_key = store_facts(conn, practice_id, quarter)[1]
     with tempfile.TemporaryDirectory(prefix="omu-validate-") as stage:
         check = check_delivery(delivery_dir.resolve(), Path(stage) / "stage", previous_key_id=previous_key)
-    console.print(render_report(check), markup=False)
+    if state.quiet:
+        result(f"{delivery_dir}: {'accepted' if check.accepted else 'refused'}")
+    else:
+        console.print(render_report(check), markup=False)
     if not check.accepted:
         raise typer.Exit(code=1)
 
@@ -190,8 +199,8 @@ def _print_summary(summary) -> None:
     for column in ("practice", "quarter", "step", "result", "Dagster run"):
         table.add_column(column)
     for outcome in summary.runs:
-        result = "[green]ok[/]" if outcome.success else "[red]failed[/]"
-        table.add_row(outcome.practice_id, outcome.quarter, outcome.job, result, outcome.run_id[:8])
+        verdict = "[green]ok[/]" if outcome.success else "[red]failed[/]"
+        table.add_row(outcome.practice_id, outcome.quarter, outcome.job, verdict, outcome.run_id[:8])
     if not state.quiet:
         console.print(table)
     for outcome in summary.runs:
@@ -203,6 +212,8 @@ def _print_summary(summary) -> None:
     for label, path in summary.outputs.items():
         say(f"{label + ':':<16} {path}")
     say(f"all outputs:     {home.out}")
+    failed = sum(not outcome.success for outcome in summary.runs)
+    result(f"omu run: {len(summary.runs) - failed} of {len(summary.runs)} Dagster runs succeeded; outputs in {home.out}")
 
 
 @app.command()
@@ -225,7 +236,8 @@ def explain(
 ) -> None:
     """Show why a patient scored as they did: each characteristic with the records behind it."""
     from omu import store
-    from omu.screening.explain import NotScreened, explain as explain_patient
+    from omu.screening.explain import NotScreened
+    from omu.screening.explain import explain as explain_patient
     from omu.screening.profile import DEFAULT_PROFILE, load_profile
 
     omu_home = OmuHome.resolve(home)
@@ -377,7 +389,7 @@ def outcomes_import(
             summary = import_outcomes(conn, file, practice=practice, quarter=quarter)
         except OutcomeFileError as error:
             raise fail(str(error)) from error
-    say(f"{file.name}: {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged outcome(s); "
+    result(f"{file.name}: {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged outcome(s); "
         f"{summary.skipped_blank} row(s) without an outcome skipped. They shape next quarter's list "
         "(run `omu run` for it).")
 
