@@ -259,18 +259,22 @@ def explain(
     for characteristic in loaded_profile.characteristics:
         holds = row.get(characteristic.id)
         mark = "[green]yes[/]" if holds else "[dim]no[/]"
-        points = f"+{characteristic.weight}" if holds and characteristic.scored else ("note" if not characteristic.scored else "0")
-        console.print(f"\n{mark} {characteristic.id} ({characteristic.label}) {points}")
-        evidence = result.evidence.filter(result.evidence["characteristic"] == characteristic.id)
-        if evidence.is_empty():
-            console.print("    no records for this characteristic")
-        for item in evidence.iter_rows(named=True):
-            used = "counts" if item["counts"] else "does not count"
-            when = f" {item['date']}" if item["date"] else ""
-            until = f" until {item['until']}" if item["until"] else (" (still active)" if item["record"] == "episode" else "")
-            negation = " (this criterion must be absent)" if characteristic.criteria[item["criterion_no"] - 1].absent else ""
-            console.print(f"    {item['record']} {item['code']}{when}{until}: {item['detail']} -> {used}{negation}",
-                          markup=False)
+        points = ("note, not scored" if not characteristic.scored
+                  else f"+{characteristic.weight}" if holds else "0 points")
+        console.print(f"\n{mark} {characteristic.id} ({characteristic.label}): {points}")
+        for number, criterion in enumerate(characteristic.criteria, start=1):
+            console.print(f"  {criterion.describe()}", markup=False)
+            evidence = result.evidence.filter((result.evidence["characteristic"] == characteristic.id)
+                                              & (result.evidence["criterion_no"] == number))
+            if evidence.is_empty():
+                console.print("    no matching records", markup=False)
+            for item in evidence.iter_rows(named=True):
+                when = f" {item['date']}" if item["date"] else ""
+                until = f" until {item['until']}" if item["until"] else (
+                    " (still open)" if item["record"] == "episode" else "")
+                used = "counts" if item["counts"] else "does not count"
+                console.print(f"    {item['record']} {item['code']}{when}{until}: {item['detail']} -> {used}",
+                              markup=False)
     verdict = "at or over" if row["over_threshold"] else "below"
     console.print(f"\n[bold]score {row['score']}[/] ({verdict} the threshold {loaded_profile.threshold}); "
                   f"first time over: {'yes' if row['first_time'] else 'no'}"

@@ -60,6 +60,24 @@ class Criterion:
     min_quantity: float | None = None
     absent: bool = False
 
+    def describe(self) -> str:
+        """In words, for `omu explain`."""
+        window = f" in the {self.window_days} days up to the reference date" if self.window_days is not None else ""
+        text = {
+            "age_at_least": f"age at least {self.years}",
+            "active_episode": f"an active episode in codelist {self.codelist}",
+            "episode_started": f"an episode in codelist {self.codelist} started{window}",
+            "prescription": f"a prescription in codelist {self.codelist}{window}",
+            "distinct_medicines": f"at least {self.min_count} different medicines{window}",
+            "latest_determination": f"the latest answer to a code in codelist {self.codelist} is listed there",
+            "contact": f"a contact{' of a kind in ' + self.codelist if self.codelist else ''}{window}",
+        }[self.type]
+        if self.min_count and self.type in ("prescription", "contact"):
+            text += f", at least {self.min_count}"
+        if self.min_quantity is not None:
+            text += f", at least {self.min_quantity:g} units in total"
+        return f"excludes: {text}" if self.absent else f"requires: {text}"
+
 
 @dataclass(frozen=True)
 class NextStep:
