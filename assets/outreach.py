@@ -19,7 +19,7 @@ from pipelines.resources import DuckDBStore, OmuSettings
 
 @dg.asset(
     partitions_def=practice_quarter,
-    deps=[first_time_crossers],
+    deps=[first_time_crossers, "risk_scores"],
     group_name="outreach",
     kinds={"duckdb", "excel"},
     check_specs=[dg.AssetCheckSpec("only_this_practice", asset="outreach_list",

@@ -13,11 +13,12 @@ import dagster as dg
 
 from assets.dashboards import regional_dashboard, regional_indicators
 from assets.ingest import ingest_delivery_asset
+from assets.model import risk_model, risk_scores
 from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
 from omu.screening.profile import DEFAULT_PROFILE
-from pipelines.jobs import deliveries_job, outreach_job, region_job, screening_job
+from pipelines.jobs import deliveries_job, model_job, outreach_job, region_job, screening_job
 from pipelines.resources import DuckDBStore, OmuSettings
 from pipelines.schedules import quarterly_screening
 from pipelines.sensors import landing_sensor
@@ -28,8 +29,8 @@ def build_definitions(home: OmuHome | None = None, landing: str | None = None,
     home = home or OmuHome.resolve()
     return dg.Definitions(
         assets=[ingest_delivery_asset, score_history, first_time_crossers, outreach_list,
-                regional_indicators, regional_dashboard],
-        jobs=[deliveries_job, screening_job, outreach_job, region_job],
+                regional_indicators, regional_dashboard, risk_model, risk_scores],
+        jobs=[deliveries_job, screening_job, model_job, outreach_job, region_job],
         sensors=[landing_sensor],
         schedules=[quarterly_screening],
         resources={

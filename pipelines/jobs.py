@@ -24,6 +24,14 @@ outreach_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("outreach"),
     description="Write one practice-quarter's outreach list.",
 )
+# Between the screening and the outreach phase, once: the risk model learns from (or is loaded
+# for) every screened practice; outreach_job's risk_scores then order the lists by it.
+model_job = dg.define_asset_job(
+    "model_job",
+    selection=dg.AssetSelection.assets("risk_model"),
+    description="Train (or load) the risk model that orders the outreach lists.",
+    tags={"omu/job": "model"},
+)
 
 # Region step, once per quarter after every delivery of it: indicators and the dashboard.
 region_job = dg.define_asset_job(

@@ -70,6 +70,10 @@ def select_deliveries(landing: Path, quarter: str | None) -> list[tuple[str, str
 
 # Per practice-quarter phases, each over every delivery (oldest quarter first) before the next.
 PHASES = (("screening_job", "ingest and screening"), ("outreach_job", "outreach list"))
+# Once, before the outreach phase: the risk model learns from (or is loaded for) every screened
+# practice, so the outreach phase's risk_scores order the lists by it (or by score without one).
+MODEL_PHASE = ("model_job", "risk model: train or load")
+MODEL = "model"  # the practice column of the model step in the summary
 # Then once per quarter (oldest first), over every practice that delivered it: the region step.
 REGION_PHASE = ("region_job", "regional indicators and dashboard")
 REGION = "regio"  # the practice column of a region step in the summary
@@ -98,6 +102,8 @@ def run_chain(
             instance.add_dynamic_partitions(dimension, missing)
 
     for job_name, description in PHASES:
+        if job_name == "outreach_job":
+            _run_model(definitions, instance, summary, on_step)
         job = definitions.resolve_job_def(job_name)
         for practice_id, delivery_quarter in deliveries:
             if summary.failed(practice_id, delivery_quarter):
@@ -115,6 +121,21 @@ def run_chain(
                                            "" if result.success else failure_message(result)))
     _run_region(definitions, instance, summary, deliveries, on_step)
     return summary
+
+
+def _run_model(definitions: dg.Definitions, instance: dg.DagsterInstance, summary: ChainSummary,
+               on_step: Callable[[str], None] | None) -> None:
+    """The model step, once; a failure is reported but the lists are still written (score order)."""
+    job_name, description = MODEL_PHASE
+    if on_step:
+        on_step(description)
+    result = definitions.resolve_job_def(job_name).execute_in_process(
+        run_config=QUIET_LOGS, instance=instance, raise_on_error=False)
+    summary.runs.append(RunOutcome(job_name, MODEL, "", result.success, result.run_id,
+                                   "" if result.success else failure_message(result)))
+    for materialization in result.asset_materializations_for_node("risk_model") if result.success else []:
+        if "model_dir" in materialization.metadata:
+            summary.outputs["risk model"] = Path(str(materialization.metadata["model_dir"].value))
 
 
 def _run_region(definitions: dg.Definitions, instance: dg.DagsterInstance, summary: ChainSummary,
@@ -137,4 +158,4 @@ def _run_region(definitions: dg.Definitions, instance: dg.DagsterInstance, summa
 
 def step_count(landing: Path, quarter: str | None) -> int:
     deliveries = select_deliveries(landing, quarter)
-    return len(deliveries) * len(PHASES) + len({q for _, q in deliveries})
+    return len(deliveries) * len(PHASES) + len({q for _, q in deliveries}) + 1  # + the model step

@@ -1,0 +1,116 @@
+"""The risk model's examples: features at a reference date R and the outcome after it, in SQL.
+
+The work (which practices, reference dates and source deliveries) comes from sql/model/work_*.sql;
+the population and the profile's flags from the screening's own SQL (sql/screening/population.sql,
+the criteria files and score.sql) run over that work; the remaining features from
+sql/model/features.sql and the outcome from sql/model/outcome.sql. Python only chooses the files
+and reads the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from models.outcome import Outcome
+from omu.screening.profile import CLINICAL_DIR, Profile, load_codelist
+from omu.screening.screen import prepare_screening_store, register_profile
+from omu.sql import fetch_one, run_sql, set_variables
+
+WIJKEN = CLINICAL_DIR / "reference" / "wijken.csv"
+CHRONIC_CODELIST = "chronic_conditions"  # clinical/codelists/chronic_conditions.csv
+LOOKBACK_DAYS = 365  # the "past year" of the count features
+DEPRIVATION_LEVELS = {"laag": 0, "midden": 1, "hoog": 2}
+
+# Features besides the profile's own flags (one 0/1 column per characteristic id, notes included).
+BASE_FEATURES = (
+    "age",
+    "female",
+    "n_chronic_episodes",
+    "n_medicines_past_year",
+    "n_contacts_past_year",
+    "unplanned_care_past_year",
+    "days_since_last_contact",
+    "deprivation",
+)
+# Kept with every example for evaluation and fairness checks, never used to predict.
+DESCRIPTIVE = ("practice_id", "quarter", "patient_id", "reference_date", "source_quarter", "sex", "wijk_code",
+               "deprivation_group", "score", "over_threshold")
+
+
+@dataclass(frozen=True)
+class TrainingWindow:
+    reference_quarters: int = 4  # reference dates per practice (quarter L-4 and the ones before it)
+    history_days: int = LOOKBACK_DAYS  # the delivery must reach this far back before R
+
+
+def feature_names(profile: Profile) -> list[str]:
+    return [*profile.characteristic_ids, *BASE_FEATURES]
+
+
+def register_model_tables(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome) -> None:
+    """Profile tables (as screening registers them), the outcome's and the chronic codes, the wijken."""
+    prepare_screening_store(conn, profile)
+    register_profile(conn, profile)
+    chronic = load_codelist(CHRONIC_CODELIST, "icpc").select(pl.lit("chronic").alias("role"), "code")
+    codes = pl.concat([outcome.codes_frame(), chronic])
+    wijken = pl.read_csv(WIJKEN, infer_schema=False).select(
+        "wijk_code", "deprivation_group",
+        pl.col("deprivation_group").replace_strict(DEPRIVATION_LEVELS, default=None, return_dtype=pl.Int32)
+        .alias("deprivation"),
+    )
+    for table, frame in (("model_codes", codes), ("model_wijken", wijken)):
+        conn.register(f"{table}_frame", frame)
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
+        conn.unregister(f"{table}_frame")
+    set_variables(conn, {
+        "characteristic_ids": list(profile.characteristic_ids),
+        "window_days": outcome.window_days,
+        "lookback_days": LOOKBACK_DAYS,
+    })
+
+
+def _run_work(conn: duckdb.DuckDBPyConnection, profile: Profile, *, with_outcome: bool) -> pl.DataFrame:
+    """Population, flags, features (and outcome) for the screen_work already in place."""
+    run_sql(conn, "screening/population")
+    for criterion_type in sorted({c.type for ch in profile.characteristics for c in ch.criteria}):
+        run_sql(conn, f"screening/criteria/{criterion_type}")
+    run_sql(conn, "screening/score")
+    (people,) = fetch_one(conn, "SELECT count(*) FROM population")
+    names = feature_names(profile)
+    if not people:
+        return pl.DataFrame(schema={**{c: pl.String for c in DESCRIPTIVE}, **{c: pl.Float64 for c in names},
+                                    **({"outcome": pl.Boolean} if with_outcome else {})})
+    run_sql(conn, "model/features")
+    statement = "SELECT f.* FROM model_features AS f"
+    if with_outcome:
+        run_sql(conn, "model/outcome")
+        statement = ("SELECT f.*, o.outcome FROM model_features AS f "
+                     "JOIN model_outcomes AS o USING (practice_id, quarter, patient_id)")
+    frame = conn.sql(statement + " ORDER BY practice_id, quarter, patient_id").pl()
+    flags = list(profile.characteristic_ids)
+    return frame.with_columns(pl.col(flags).cast(pl.Int8), pl.col("reference_date").cast(pl.Date))
+
+
+def training_examples(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome,
+                      window: TrainingWindow = TrainingWindow()) -> pl.DataFrame:
+    """Every patient registered on each training reference date of every practice (see
+    sql/model/work_training.sql), with the features at R and the observed outcome after R."""
+    register_model_tables(conn, profile, outcome)
+    set_variables(conn, {"reference_quarters": window.reference_quarters, "history_days": window.history_days})
+    run_sql(conn, "model/work_training")
+    return _run_work(conn, profile, with_outcome=True)
+
+
+def features_at(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome, *, practice_id: str,
+                quarter: str, source_quarter: str | None = None, with_outcome: bool = False) -> pl.DataFrame:
+    """Features of every patient registered at the end of `quarter`, from the delivery of
+    `source_quarter` (default: the quarter's own). with_outcome adds the outcome after R as far
+    as that delivery shows it (only meaningful for a delivery extracted after the window)."""
+    register_model_tables(conn, profile, outcome)
+    set_variables(conn, {"practice_id": practice_id, "quarter": quarter,
+                         "source_quarter": source_quarter or quarter})
+    run_sql(conn, "model/work_scoring")
+    return _run_work(conn, profile, with_outcome=with_outcome)

@@ -1,0 +1,407 @@
+"""`omu model report`: how well the saved risk model does on the held-out practices.
+
+Reads <home>/models/<name>/<version>/ (model.joblib, model.json, evaluation.parquet: the held-out
+practices' patients at their most recent training reference date, with outcome and predicted risk)
+and writes <home>/out/model/report.html (plotly, self-contained) and report.json:
+  * discrimination: AUC of the model, of the points score and (on generated data, with the truth
+    folder) of the generator's true probabilities, each with a paired bootstrap 95% interval, and
+    the differences model - score and truth - model with theirs; also within the patients at or
+    over the threshold (the list the model orders);
+  * Brier score, calibration plot (deciles), calibration intercept and slope;
+  * calibration by sex and by wijk deprivation group (observed / expected with Wilson intervals);
+  * permutation importance (drop in AUC when one feature is shuffled).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+from scipy.optimize import brentq
+from scipy.special import expit
+from scipy.stats import rankdata
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_curve
+
+from dashboards.stats import wilson_interval
+from models.outcome import load_outcome
+from models.risk import EVALUATION_FILE, ModelError, RiskModel, design_matrix, load_model, model_name
+from omu.home import OmuHome
+
+BOOTSTRAP = 1000
+SEED = 8
+IMPORTANCE_REPEATS = 5
+IMPORTANCE_ROWS = 20_000  # permutation importance on at most this many held-out rows
+SEX_LABELS = {"M": "man", "V": "vrouw", "O": "onbekend/anders"}
+
+
+class ReportError(Exception):
+    pass
+
+
+@dataclass
+class ReportPaths:
+    html: Path
+    json: Path
+    report: dict
+
+
+def auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties count half)."""
+    positives = int(y.sum())
+    negatives = y.size - positives
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def bootstrap_aucs(y: np.ndarray, scorers: dict[str, np.ndarray], repeats: int = BOOTSTRAP,
+                   seed: int = SEED) -> dict[str, np.ndarray]:
+    """AUC of each scorer on the same resamples of patients (paired), `repeats` times."""
+    rng = np.random.default_rng(seed)
+    out = {name: np.empty(repeats) for name in scorers}
+    for b in range(repeats):
+        index = rng.integers(0, y.size, y.size)
+        for name, score in scorers.items():
+            out[name][b] = auc(y[index], score[index])
+    return out
+
+
+def _interval(values: np.ndarray) -> list[float]:
+    values = values[~np.isnan(values)]
+    return [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))] if values.size else [None, None]
+
+
+def discrimination(y: np.ndarray, scorers: dict[str, np.ndarray], repeats: int = BOOTSTRAP) -> dict:
+    samples = bootstrap_aucs(y, scorers, repeats)
+    result = {name: {"auc": auc(y, score), "ci95": _interval(samples[name])} for name, score in scorers.items()}
+    for first, second in (("model", "score"), ("truth", "model")):
+        if first in scorers and second in scorers:
+            result[f"{first}_minus_{second}"] = {
+                "delta": result[first]["auc"] - result[second]["auc"],
+                "ci95": _interval(samples[first] - samples[second]),
+            }
+    result["examples"], result["events"] = int(y.size), int(y.sum())
+    return result
+
+
+def calibration_line(y: np.ndarray, risk: np.ndarray) -> dict:
+    """Calibration-in-the-large (the shift a of the log-odds, slope fixed at 1, that makes the mean
+    predicted equal the observed share; ideal 0) and the calibration slope (logistic regression of
+    the outcome on logit(risk); ideal 1, below 1 means too extreme predictions)."""
+    clipped = np.clip(risk, 1e-6, 1 - 1e-6)
+    logit = np.log(clipped / (1 - clipped))
+    observed = float(np.mean(y))
+    intercept = float(brentq(lambda a: float(np.mean(expit(logit + a))) - observed, -10, 10)) \
+        if 0 < observed < 1 else float("nan")
+    fitted = LogisticRegression(C=np.inf).fit(logit.reshape(-1, 1), y)
+    return {"intercept": intercept, "slope": float(fitted.coef_[0, 0])}
+
+
+def calibration_bins(y: np.ndarray, risk: np.ndarray, bins: int = 10) -> list[dict]:
+    """Groups of equal size by predicted risk: mean predicted, observed share and its Wilson 95% interval."""
+    order = np.argsort(risk, kind="stable")
+    rows = []
+    for part in np.array_split(order, min(bins, max(1, y.size))):
+        if part.size == 0:
+            continue
+        events = int(y[part].sum())
+        low, high = wilson_interval(events, part.size)
+        rows.append({"n": int(part.size), "events": events, "mean_predicted": float(risk[part].mean()),
+                     "observed": events / part.size, "observed_ci95": [float(low), float(high)]})
+    return rows
+
+
+def calibration_by(frame: pl.DataFrame, group: str, labels: dict[str, str] | None = None) -> list[dict]:
+    """Per group: observed share (Wilson 95%), mean predicted, observed / expected and the AUC."""
+    rows = []
+    for (value,), part in frame.group_by([group], maintain_order=True):
+        y = part["outcome"].to_numpy()
+        risk = part["predicted_risk"].to_numpy()
+        events = int(y.sum())
+        low, high = wilson_interval(events, y.size)
+        expected = float(risk.sum())
+        rows.append({
+            "group": str(value) if value is not None else "onbekend",
+            "label": (labels or {}).get(str(value), str(value) if value is not None else "onbekend"),
+            "n": int(y.size), "events": events, "observed": events / y.size,
+            "observed_ci95": [float(low), float(high)], "mean_predicted": expected / y.size,
+            "observed_over_expected": events / expected if expected else None,
+            "auc": auc(y, risk) if 0 < events < y.size else None,
+        })
+    order = {"M": 0, "V": 1, "O": 2, "laag": 0, "midden": 1, "hoog": 2, "onbekend": 9}
+    return sorted(rows, key=lambda r: (order.get(r["group"], 5), r["group"]))
+
+
+def importance(model: RiskModel, frame: pl.DataFrame, seed: int = SEED) -> list[dict]:
+    sample = frame if frame.height <= IMPORTANCE_ROWS else frame.sample(IMPORTANCE_ROWS, seed=seed)
+    result = permutation_importance(model.estimator, design_matrix(sample, model.features),
+                                    sample["outcome"].to_numpy(), scoring="roc_auc",
+                                    n_repeats=IMPORTANCE_REPEATS, random_state=seed)
+    rows = [{"feature": name, "auc_drop": float(mean), "std": float(std)}
+            for name, mean, std in zip(model.features, result.importances_mean, result.importances_std, strict=True)]
+    return sorted(rows, key=lambda r: -r["auc_drop"])
+
+
+def read_truth(truth_dir: Path, practices: list[str]) -> pl.DataFrame:
+    files = [truth_dir / f"{p}.parquet" for p in practices]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise ReportError(f"the truth folder {truth_dir} lacks {', '.join(missing)} (the held-out practices)")
+    return pl.concat([pl.read_parquet(f, columns=["practice_id", "patient_id", "quarter", "outcome_probability",
+                                                  "outcome_12m"]) for f in files])
+
+
+def build_report(model: RiskModel, evaluation: pl.DataFrame, truth_dir: Path | None = None,
+                 repeats: int = BOOTSTRAP) -> dict:
+    frame = evaluation
+    truth_check = None
+    if truth_dir is not None:
+        truth = read_truth(Path(truth_dir), sorted(frame["practice_id"].unique().to_list()))
+        frame = frame.join(truth, on=["practice_id", "patient_id", "quarter"], how="left")
+        joined = frame.filter(pl.col("outcome_probability").is_not_null())
+        truth_check = {
+            "truth_dir": str(truth_dir),
+            "examples_with_truth": joined.height,
+            "examples_without_truth": frame.height - joined.height,
+            "outcome_agreement": float((joined["outcome"] == joined["outcome_12m"]).mean()) if joined.height else None,
+        }
+        frame = joined
+    y = frame["outcome"].to_numpy().astype(bool)
+    risk = frame["predicted_risk"].to_numpy()
+    scorers = {"model": risk, "score": frame["score"].to_numpy().astype(float)}
+    if truth_check:
+        scorers["truth"] = frame["outcome_probability"].to_numpy()
+    over = frame["over_threshold"].to_numpy().astype(bool)
+    over_threshold = (discrimination(y[over], {k: v[over] for k, v in scorers.items()}, repeats)
+                      if 0 < y[over].sum() < over.sum() else {"examples": int(over.sum()), "events": int(y[over].sum())})
+    brier = {"model": float(brier_score_loss(y, risk)), "prevalence_only": float(y.mean() * (1 - y.mean()))}
+    if truth_check:
+        brier["truth"] = float(brier_score_loss(y, scorers["truth"]))
+    with_groups = frame.with_columns(pl.col("deprivation_group").fill_null("onbekend"))
+    meta = model.meta
+    report = {
+        "model": {k: meta[k] for k in ("name", "version", "trained_at", "estimator", "profile", "outcome",
+                                       "training_window", "practices", "training", "sha256") if k in meta},
+        "model_dir": str(model.path),
+        "held_out": {"practices": meta["practices"]["held_out"], "examples": int(y.size), "events": int(y.sum()),
+                     "prevalence": float(y.mean()),
+                     "reference_dates": sorted({d.isoformat() for d in frame["reference_date"].to_list()})},
+        "discrimination": discrimination(y, scorers, repeats),
+        "over_threshold": over_threshold,
+        "brier": brier,
+        "calibration": {"bins": calibration_bins(y, risk), **calibration_line(y, risk),
+                        "mean_predicted": float(risk.mean()), "observed": float(y.mean())},
+        "calibration_truth": calibration_bins(y, scorers["truth"]) if truth_check else None,
+        "calibration_by_sex": calibration_by(frame, "sex", SEX_LABELS),
+        "calibration_by_deprivation": calibration_by(with_groups, "deprivation_group"),
+        "permutation_importance": importance(model, frame),
+        "truth_check": truth_check,
+        "bootstrap_repeats": repeats,
+    }
+    report["summary"] = summary_text(report)
+    return report
+
+
+def _fmt(entry: dict) -> str:
+    low, high = entry["ci95"]
+    return f"{entry['auc']:.3f} (95% CI {low:.3f}-{high:.3f})"
+
+
+def summary_text(report: dict) -> str:
+    d = report["discrimination"]
+    held = report["held_out"]
+    text = (f"On {held['examples']} patients of {len(held['practices'])} held-out practice(s) "
+            f"({held['events']} with the outcome, {held['prevalence']:.1%}), the model's AUC is {_fmt(d['model'])}; "
+            f"the points score's is {_fmt(d['score'])}. ")
+    delta = d["model_minus_score"]
+    verdict = "better than" if delta["ci95"][0] > 0 else ("worse than" if delta["ci95"][1] < 0
+                                                          else "not clearly different from")
+    text += (f"The model ranks {verdict} the points score (difference {delta['delta']:+.3f}, "
+             f"95% CI {delta['ci95'][0]:+.3f} to {delta['ci95'][1]:+.3f}). ")
+    if "truth" in d:
+        gap = d["truth_minus_model"]
+        text += (f"The generator's true probabilities, the best any model can do, reach {_fmt(d['truth'])}: "
+                 f"the model is {gap['delta']:.3f} below them (95% CI {gap['ci95'][0]:.3f} to {gap['ci95'][1]:.3f}). ")
+    calibration = report["calibration"]
+    text += (f"Brier score {report['brier']['model']:.4f} (prevalence only: {report['brier']['prevalence_only']:.4f}); "
+             f"calibration-in-the-large {calibration['intercept']:+.2f} (ideal 0), slope {calibration['slope']:.2f} (ideal 1).")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------- figures
+
+
+def _figures(report: dict, model: RiskModel, evaluation: pl.DataFrame) -> list[tuple[str, go.Figure]]:
+    figures = []
+    d = report["discrimination"]
+    names = {"score": "points score", "model": "risk model", "truth": "true probability (generator)"}
+    present = [k for k in ("score", "model", "truth") if k in d]
+    bars = go.Figure(go.Bar(
+        x=[names[k] for k in present], y=[d[k]["auc"] for k in present],
+        error_y={"type": "data", "symmetric": False,
+                 "array": [d[k]["ci95"][1] - d[k]["auc"] for k in present],
+                 "arrayminus": [d[k]["auc"] - d[k]["ci95"][0] for k in present]},
+        text=[f"{d[k]['auc']:.3f}" for k in present], textposition="outside"))
+    bars.update_layout(title="AUC on the held-out practices (bootstrap 95% interval)", yaxis_title="AUC",
+                       yaxis_range=[0.5, 1.0], height=420)
+    figures.append(("auc", bars))
+
+    y = evaluation["outcome"].to_numpy().astype(bool)
+    roc = go.Figure()
+    columns = {"model": "predicted_risk", "score": "score", "truth": "outcome_probability"}
+    for key in present:
+        fpr, tpr, _ = roc_curve(y, evaluation[columns[key]].to_numpy().astype(float))
+        roc.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{names[key]} ({d[key]['auc']:.3f})"))
+    roc.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
+                             name="chance", showlegend=False))
+    roc.update_layout(title="ROC curves", xaxis_title="false positive rate", yaxis_title="true positive rate",
+                      height=480)
+    figures.append(("roc", roc))
+
+    calibration = go.Figure()
+    top = 0.0
+    for label, bins in (("risk model", report["calibration"]["bins"]), ("true probability", report["calibration_truth"])):
+        if not bins:
+            continue
+        x = [b["mean_predicted"] for b in bins]
+        obs = [b["observed"] for b in bins]
+        top = max(top, *x, *[b["observed_ci95"][1] for b in bins])
+        calibration.add_trace(go.Scatter(
+            x=x, y=obs, mode="lines+markers", name=label,
+            error_y={"type": "data", "symmetric": False,
+                     "array": [b["observed_ci95"][1] - b["observed"] for b in bins],
+                     "arrayminus": [b["observed"] - b["observed_ci95"][0] for b in bins]}))
+    calibration.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", line={"dash": "dot", "color": "grey"},
+                                     name="perfect calibration"))
+    calibration.update_layout(title="Calibration: observed vs predicted, per decile of predicted risk",
+                              xaxis_title="mean predicted risk", yaxis_title="observed share with the outcome",
+                              height=480)
+    figures.append(("calibration", calibration))
+
+    for key, title in (("calibration_by_sex", "sex"), ("calibration_by_deprivation", "wijk deprivation group")):
+        rows = report[key]
+        figure = go.Figure()
+        figure.add_trace(go.Bar(x=[r["label"] for r in rows], y=[r["mean_predicted"] for r in rows],
+                                name="mean predicted risk", opacity=0.6))
+        figure.add_trace(go.Scatter(
+            x=[r["label"] for r in rows], y=[r["observed"] for r in rows], mode="markers", name="observed share",
+            marker={"size": 11, "color": "black"},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [r["observed_ci95"][1] - r["observed"] for r in rows],
+                     "arrayminus": [r["observed"] - r["observed_ci95"][0] for r in rows]}))
+        figure.update_layout(title=f"Calibration by {title} (observed with Wilson 95% interval)",
+                             yaxis_title="share with the outcome", height=420)
+        figures.append((key, figure))
+
+    rows = report["permutation_importance"][::-1]
+    importance_figure = go.Figure(go.Bar(x=[r["auc_drop"] for r in rows], y=[r["feature"] for r in rows],
+                                         orientation="h", error_x={"type": "data", "array": [r["std"] for r in rows]}))
+    importance_figure.update_layout(title="Permutation importance: drop in AUC when the feature is shuffled",
+                                    xaxis_title="AUC drop", height=max(380, 26 * len(rows)))
+    figures.append(("importance", importance_figure))
+    return figures
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    def cell(value):
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        if isinstance(value, list):
+            return "-".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in value)
+        return html.escape("" if value is None else str(value))
+
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(row.get(key))}</td>" for key, _ in columns) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(report: dict, figures: list[tuple[str, go.Figure]]) -> str:
+    m = report["model"]
+    d = report["discrimination"]
+    auc_rows = [{"what": name, "auc": d[key]["auc"], "ci95": d[key]["ci95"]}
+                for key, name in (("score", "points score"), ("model", "risk model"),
+                                  ("truth", "true probability (generator)")) if key in d]
+    auc_rows += [{"what": f"difference {key.replace('_minus_', ' - ')}", "auc": d[key]["delta"], "ci95": d[key]["ci95"]}
+                 for key in ("model_minus_score", "truth_minus_model") if key in d]
+    over = report["over_threshold"]
+    over_rows = [{"what": key, "auc": over[key]["auc"], "ci95": over[key]["ci95"]}
+                 for key in ("score", "model", "truth") if key in over]
+    group_columns = [("label", "group"), ("n", "patients"), ("events", "with outcome"), ("observed", "observed"),
+                     ("observed_ci95", "95% CI"), ("mean_predicted", "mean predicted"),
+                     ("observed_over_expected", "observed / expected"), ("auc", "AUC")]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>omu risk model report - {html.escape(m['name'])} {html.escape(m['version'])}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "th{background:#f2f2f2}td:first-child{text-align:left}.note{color:#555}</style></head><body>",
+        f"<h1>Risk model report: {html.escape(m['name'])} {html.escape(m['version'])}</h1>",
+        "<p class='note'>The model orders the outreach list of first-time crossers so the most at risk are called "
+        "first. It never removes anyone from a list and never decides care.</p>",
+        f"<p><strong>{html.escape(report['summary'])}</strong></p>",
+        "<h2>Model</h2><ul>",
+        f"<li>estimator: {html.escape(m['estimator'])}</li>",
+        f"<li>profile: {html.escape(m['profile']['name'])} v{m['profile']['version']}; outcome: "
+        f"{html.escape(m['outcome']['name'])} v{m['outcome']['version']} ({m['outcome']['window_days']} days)</li>",
+        f"<li>training reference dates: {html.escape(', '.join(m['training_window']['reference_dates']))} "
+        f"(outcomes observed in the deliveries up to {html.escape(m['training_window']['outcomes_observed_until'])})</li>",
+        f"<li>training practices: {html.escape(', '.join(m['practices']['training']))} "
+        f"({m['training']['examples']} examples, {m['training']['events']} with the outcome)</li>",
+        f"<li>held-out practices: {html.escape(', '.join(m['practices']['held_out']))} at "
+        f"{html.escape(', '.join(report['held_out']['reference_dates']))}</li>",
+        f"<li>model file sha256: <code>{html.escape(m['sha256']['model.joblib'])}</code></li></ul>",
+        "<h2>Discrimination (held-out practices)</h2>",
+        _table(auc_rows, [("what", ""), ("auc", "AUC"), ("ci95", "bootstrap 95% CI")]),
+        f"<p>Within the patients at or over the threshold (the list the model orders): {over['examples']} patients, "
+        f"{over['events']} with the outcome.</p>",
+        _table(over_rows, [("what", ""), ("auc", "AUC"), ("ci95", "bootstrap 95% CI")]) if over_rows else "",
+        "<h2>Accuracy and calibration</h2>",
+        _table([{"what": k.replace("_", " "), "brier": v} for k, v in report["brier"].items()],
+               [("what", "Brier score"), ("brier", "")]),
+        f"<p>Calibration-in-the-large {report['calibration']['intercept']:+.3f}, slope "
+        f"{report['calibration']['slope']:.3f} (ideal 0 and 1); mean predicted "
+        f"{report['calibration']['mean_predicted']:.3f}, observed {report['calibration']['observed']:.3f}.</p>",
+        "<h3>By sex</h3>", _table(report["calibration_by_sex"], group_columns),
+        "<h3>By wijk deprivation group</h3>", _table(report["calibration_by_deprivation"], group_columns),
+    ]
+    if report["truth_check"]:
+        t = report["truth_check"]
+        parts.append(f"<p class='note'>Truth: {html.escape(t['truth_dir'])}; {t['examples_with_truth']} held-out "
+                     f"patients matched, {t['examples_without_truth']} not; the outcome read from the deliveries "
+                     f"agrees with the generator's in {t['outcome_agreement']:.1%}.</p>")
+    parts.append("<h2>Figures</h2>")
+    for index, (_, figure) in enumerate(figures):
+        parts.append(figure.to_html(full_html=False, include_plotlyjs=index == 0, default_width="100%"))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(home: OmuHome, *, truth_dir: Path | None = None, version: str | None = None,
+                 name: str | None = None, repeats: int = BOOTSTRAP) -> ReportPaths:
+    name = name or model_name(load_outcome())
+    try:
+        model = load_model(home, name, version)
+    except ModelError as error:
+        raise ReportError(str(error)) from error
+    if model is None:
+        raise ReportError(f"no saved model {name}{' ' + version if version else ''} in {home.models}: "
+                          "run `omu run` first (the model step trains it when there is enough history)")
+    evaluation = pl.read_parquet(model.path / EVALUATION_FILE)
+    report = build_report(model, evaluation, truth_dir, repeats)
+    if truth_dir is not None:
+        evaluation = evaluation.join(read_truth(Path(truth_dir), report["held_out"]["practices"]),
+                                     on=["practice_id", "patient_id", "quarter"], how="inner")
+    folder = home.out / "model"
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path, json_path = folder / "report.html", folder / "report.json"
+    html_path.write_text(render_html(report, _figures(report, model, evaluation)), encoding="utf-8")
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    return ReportPaths(html_path, json_path, report)
