@@ -314,5 +314,8 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
         for criterion in characteristic.criteria:
             if criterion.codelist and criterion.codelist not in profile.codelists:
                 system = CRITERION_TYPES[criterion.type][0]
-                profile.codelists[criterion.codelist] = load_codelist(criterion.codelist, system, codelists_dir)
+                try:
+                    profile.codelists[criterion.codelist] = load_codelist(criterion.codelist, system, codelists_dir)
+                except ProfileError as error:
+                    raise ProfileError(f"{path.name}, {characteristic.id}: {error}") from error
     return profile
