@@ -20,7 +20,7 @@ from omu.home import OmuHome
 from omu.screening.profile import DEFAULT_PROFILE
 from pipelines.jobs import deliveries_job, model_job, outreach_job, region_job, screening_job
 from pipelines.resources import DuckDBStore, OmuSettings
-from pipelines.schedules import quarterly_screening
+from pipelines.schedules import quarterly_dashboard, quarterly_screening
 from pipelines.sensors import landing_sensor
 
 
@@ -32,7 +32,7 @@ def build_definitions(home: OmuHome | None = None, landing: str | None = None,
                 regional_indicators, regional_dashboard, risk_model, risk_scores],
         jobs=[deliveries_job, screening_job, model_job, outreach_job, region_job],
         sensors=[landing_sensor],
-        schedules=[quarterly_screening],
+        schedules=[quarterly_screening, quarterly_dashboard],
         resources={
             "store": DuckDBStore(database=str(home.database)),
             "omu": OmuSettings(
