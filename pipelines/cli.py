@@ -34,7 +34,7 @@ class State:
 
 
 state = State()
-console = Console(stderr=False, highlight=False)
+console = Console(stderr=False, highlight=False, soft_wrap=True)
 
 HomeOption = Annotated[
     Path | None,
@@ -209,6 +209,13 @@ def _print_summary(summary) -> None:
                                        markup=True, highlight=False)
     home = summary.home
     say(f"\nstore:           {home.database}")
+    quarters = sorted({o.quarter for o in summary.runs if o.quarter and o.success})
+    if quarters:
+        latest = home.quarter_out(quarters[-1])
+        practices = sorted({o.practice_id for o in summary.runs if o.quarter == quarters[-1] and o.success}
+                           - {"regio", "model"})
+        say(f"delivery reports: {latest / 'deliveries' / '<practice>' / 'report.md'} ({', '.join(practices)})")
+        say(f"outreach lists:  {latest / 'practices' / '<practice>' / 'outreach.xlsx'} (also .csv, .html)")
     for label, path in summary.outputs.items():
         say(f"{label + ':':<16} {path}")
     say(f"all outputs:     {home.out}")
@@ -364,6 +371,17 @@ def ui(
     dagster = Path(sys.executable).with_name("dagster")
     os.execve(str(dagster), [str(dagster), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
               environment)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                               "help_option_names": []})
+def bench(ctx: typer.Context) -> None:
+    """Benchmarks: time every stage at --scale sample|city|national (all options: omu bench --help).
+
+    The same as `python -m benchmarks`; writes benchmarks/results/<name>.json and .md."""
+    from benchmarks.run import main as run_benchmark
+
+    run_benchmark(list(ctx.args))
 
 
 outcomes_app = typer.Typer(name="outcomes", help="Outcomes of the outreach calls, handed back by the practice.",
