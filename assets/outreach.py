@@ -11,8 +11,8 @@ import polars as pl
 from assets.screening import first_time_crossers
 from omu.config import load_config
 from omu.outreach.files import column_header, write_practice_lists
-from omu.outreach.outcomes import read_outcome_file
 from omu.outreach.lists import build_lists
+from omu.outreach.outcomes import read_outcome_file
 from pipelines.partitions import practice_and_quarter, practice_quarter
 from pipelines.resources import DuckDBStore, OmuSettings
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-import yaml
 
+from omu.files import load_yaml_mapping, whole_number
 from omu.screening.profile import CLINICAL_DIR, CODELISTS_DIR, ProfileError, load_codelist
 
 OUTCOMES_DIR = CLINICAL_DIR / "outcomes"
@@ -48,34 +48,19 @@ class Outcome:
         return pl.concat(frames)
 
 
-def _whole(value, where: str, key: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise OutcomeError(f"{where}: {key} must be a whole number of {minimum} or more, not {value!r}")
-    return value
-
-
 def load_outcome(path: Path | str = DEFAULT_OUTCOME, codelists_dir: Path = CODELISTS_DIR) -> Outcome:
     """Read and check an outcome definition; a broken one is refused with a message naming what is wrong."""
     path = Path(path)
-    if not path.is_file():
-        raise OutcomeError(f"no outcome definition at {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise OutcomeError(f"{path.name} is not valid YAML: {error}") from error
-    if not isinstance(raw, dict):
-        raise OutcomeError(f"{path.name}: an outcome is a mapping with name, version, window_days and codelists")
-    for key in ("name", "version", "window_days"):
-        if key not in raw:
-            raise OutcomeError(f"{path.name}: missing {key!r}")
+    raw = load_yaml_mapping(path, kind="outcome definition", required=("name", "version", "window_days"),
+                            error=OutcomeError)
     contact_kinds = raw.get("contact_kinds")
     episode_codelist = raw.get("episode_codelist")
     if not contact_kinds and not episode_codelist:
         raise OutcomeError(f"{path.name}: needs contact_kinds and/or episode_codelist")
     outcome = Outcome(
         name=str(raw["name"]),
-        version=_whole(raw["version"], path.name, "version", 1),
-        window_days=_whole(raw["window_days"], path.name, "window_days", 1),
+        version=whole_number(raw["version"], path.name, "version", minimum=1, error=OutcomeError),
+        window_days=whole_number(raw["window_days"], path.name, "window_days", minimum=1, error=OutcomeError),
         contact_kinds=str(contact_kinds) if contact_kinds else None,
         episode_codelist=str(episode_codelist) if episode_codelist else None,
         description=str(raw.get("description", "")),

@@ -44,6 +44,7 @@ from sklearn.preprocessing import FunctionTransformer, SplineTransformer, Standa
 
 from models.features import DESCRIPTIVE, TrainingWindow, feature_names, features_at, training_examples
 from models.outcome import Outcome
+from omu.files import sha256_of
 from omu.home import OmuHome
 from omu.screening.profile import Profile
 from omu.sql import run_sql, run_sql_in_transaction
@@ -230,14 +231,6 @@ def fit(examples: pl.DataFrame, profile: Profile, outcome: Outcome,
     return RiskModel(estimator, meta), evaluation
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_dir(home: OmuHome, name: str, version: str) -> Path:
     return home.models / name / version
 
@@ -250,8 +243,8 @@ def save_model(home: OmuHome, model: RiskModel, evaluation: pl.DataFrame) -> Pat
     partial.mkdir(parents=True)
     joblib.dump(model.estimator, partial / MODEL_FILE)
     evaluation.write_parquet(partial / EVALUATION_FILE)
-    meta = dict(model.meta, sha256={MODEL_FILE: _sha256(partial / MODEL_FILE),
-                                    EVALUATION_FILE: _sha256(partial / EVALUATION_FILE)})
+    meta = dict(model.meta, sha256={MODEL_FILE: sha256_of(partial / MODEL_FILE),
+                                    EVALUATION_FILE: sha256_of(partial / EVALUATION_FILE)})
     (partial / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
@@ -290,7 +283,7 @@ def load_model(home: OmuHome, name: str, version: str | None = None, *,
     if meta.get("format") != MODEL_FORMAT:
         raise ModelError(f"model {name} {meta['version']} has format {meta.get('format')}; this omu reads "
                          f"format {MODEL_FORMAT}: train it again (omu run)")
-    if _sha256(folder / MODEL_FILE) != meta["sha256"][MODEL_FILE]:
+    if sha256_of(folder / MODEL_FILE) != meta["sha256"][MODEL_FILE]:
         raise ModelError(f"{folder / MODEL_FILE} does not match the sha256 it was saved with; not using it")
     return RiskModel(joblib.load(folder / MODEL_FILE), meta, folder)
 

@@ -19,7 +19,6 @@ from pipelines.definitions import build_definitions
 from pipelines.partitions import partition_key
 from pipelines.sensors import landed_deliveries
 
-
 # The run's full event log stays in Dagster's storage (see `dagster dev`); the terminal gets warnings.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

@@ -17,9 +17,9 @@ import yaml
 from assets.ingest import ingest_delivery_asset
 from assets.screening import first_time_crossers, score_history
 from omu.contract import FILES, REQUIRED_FILES
+from omu.files import sha256_of
 from omu.home import REPO_ROOT, OmuHome
 from omu.ingest.delivery import check_delivery
-from omu.ingest.manifest import sha256_of
 from omu.quarters import quarter_range
 from omu.synthetic import generate
 from pipelines.definitions import build_definitions, defs

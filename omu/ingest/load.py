@@ -20,9 +20,9 @@ import polars as pl
 
 from omu import store
 from omu.contract import FILES, MANIFEST
+from omu.files import sha256_of
 from omu.home import OmuHome
 from omu.ingest.delivery import DeliveryCheck, check_delivery, delivery_location
-from omu.ingest.manifest import sha256_of
 from omu.ingest.report import write_delivery_outputs
 from omu.sql import fetch_one, run_sql_in_transaction
 

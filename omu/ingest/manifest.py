@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from omu.contract import CONTRACT_VERSION, FILES_BY_NAME, MANIFEST, REQUIRED_FILES
+from omu.files import sha256_of
 from omu.ingest.findings import Finding
 from omu.quarters import Quarter
 
@@ -40,14 +41,6 @@ class Manifest:
     def rows(self, file_name: str) -> int | None:
         entry = self.files.get(file_name)
         return entry.get("rows") if isinstance(entry, dict) else None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(delivery_dir: Path) -> tuple[Manifest | None, list[Finding]]:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
+from omu.files import load_yaml_mapping, whole_number
 from omu.home import REPO_ROOT
 
 CLINICAL_DIR = REPO_ROOT / "clinical"
@@ -196,11 +196,7 @@ def load_codelist(name: str, system: str | None, codelists_dir: Path = CODELISTS
 
 
 def _int(value: Any, where: str, key: str, *, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProfileError(f"{where}: {key} must be a whole number, not {value!r}")
-    if value < minimum:
-        raise ProfileError(f"{where}: {key} must be {minimum} or more, not {value}")
-    return value
+    return whole_number(value, where, key, minimum=minimum, error=ProfileError)
 
 
 def _criterion(raw: Any, where: str) -> Criterion:
@@ -253,17 +249,8 @@ def _next_steps(raw: Any, where: str) -> tuple[NextStep, ...]:
 def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODELISTS_DIR) -> Profile:
     """Read and check a profile; a broken one is refused with a message naming what is wrong."""
     path = Path(path)
-    if not path.is_file():
-        raise ProfileError(f"no profile at {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ProfileError(f"{path.name} is not valid YAML: {error}") from error
-    if not isinstance(raw, dict):
-        raise ProfileError(f"{path.name}: a profile is a mapping with name, version, threshold, characteristics")
-    for key in ("name", "version", "threshold", "characteristics"):
-        if key not in raw:
-            raise ProfileError(f"{path.name}: missing {key!r}")
+    raw = load_yaml_mapping(path, kind="profile", required=("name", "version", "threshold", "characteristics"),
+                            error=ProfileError)
     name = str(raw["name"])
     version = _int(raw["version"], path.name, "version", minimum=1)
     threshold = _int(raw["threshold"], path.name, "threshold", minimum=1)
