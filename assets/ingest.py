@@ -51,11 +51,18 @@ INGEST_CHECKS = [
 ]
 
 
-def _delivery_in_force(store: DuckDBStore, practice_id: str, quarter: str) -> dict:
+def _delivery_in_force(store: DuckDBStore, practice_id: str, quarter: str) -> tuple[dict, dict[str, pl.DataFrame]]:
+    """The deliveries row in force, and a five-row preview of each loaded table."""
     with store.connect() as conn:
         rows = fetch_dicts(conn, "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
                            [practice_id, quarter])
-    return rows[0] if rows else {}
+        previews = {
+            table: pl.DataFrame(fetch_dicts(
+                conn, f"SELECT * EXCLUDE (practice_id, quarter) FROM {table} "
+                "WHERE practice_id = ? AND quarter = ? ORDER BY line LIMIT 5", [practice_id, quarter]))
+            for table in RAW_TABLES
+        }
+    return (rows[0] if rows else {}), previews
 
 
 @dg.multi_asset(
@@ -78,7 +85,7 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
             metadata={"status": "refused", "report": dg.MetadataValue.path(str(outcome.outputs["report"]))},
         )
     context.log.info(f"{practice_id} {quarter}: delivery {outcome.status}")
-    row = _delivery_in_force(store, practice_id, quarter)
+    row, previews = _delivery_in_force(store, practice_id, quarter)
     validation = _validation(home.delivery_out(quarter, practice_id) / "validation.json")
     for table in RAW_TABLES:
         in_manifest = row.get(f"{table}_rows_manifest")
@@ -93,6 +100,7 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
                 "rows_loaded": loaded,
                 "rows_quarantined": quarantined,
                 "manifest_sha256": row.get("manifest_sha256", ""),
+                "preview": dg.MetadataValue.md(markdown_table(previews[table])),
             },
             check_results=[
                 dg.AssetCheckResult(
