@@ -130,7 +130,7 @@ def test_the_xlsx_is_a_working_file_for_the_poh(practice, tmp_path):
     headers = [cell.value for cell in sheet[1]]
     assert headers[:5] == ["Volgorde", "Patiënt (pseudoniem)", "Leeftijd", "Geslacht", "Score"]
     assert {"Redenen", "Mogelijke vervolgstap", "Op de lijst omdat", "Eerste keer boven drempel", "Eerdere pogingen",
-            "Uitkomst", "Verwezen naar", "Notities"} <= set(headers)
+            "Uitkomst", "Verwezen naar", "Notities", "Profiel"} <= set(headers)
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref.startswith("A1:")
     lists = {v.formula1.strip('"'): str(v.sqref) for v in sheet.data_validations.dataValidation if v.type == "list"}
@@ -140,6 +140,7 @@ def test_the_xlsx_is_a_working_file_for_the_poh(practice, tmp_path):
     assert all(sheet.column_dimensions[letter].width >= 7 for letter in "ABCDEFG")
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 5
+    assert {row[headers.index("Profiel")] for row in rows} == {"omu-basis v1"}  # every output names its profile
     reasons = rows[0][headers.index("Redenen")]
     assert reasons == "ouder dan 55; woont alleen; gebruikt bètablokker"
     steps = rows[0][headers.index("Mogelijke vervolgstap")]

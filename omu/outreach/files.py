@@ -68,6 +68,7 @@ COLUMNS: tuple[ListColumn, ...] = (
     ListColumn("note", "Notities", 40, "Vrije tekst voor de praktijk. Zet hier geen namen of BSN.", fill_in=True),
     ListColumn("practice_id", "Praktijk", 9, "Praktijkcode (nodig bij het terugmelden)."),
     ListColumn("quarter", "Kwartaal", 9, "Kwartaal van deze lijst (nodig bij het terugmelden)."),
+    ListColumn("profile", "Profiel", 14, "Screeningsprofiel en versie waarmee deze lijst is gemaakt."),
 )
 HEADER_TO_KEY = {column.header.lower(): column.key for column in COLUMNS} | {c.key: c.key for c in COLUMNS}
 
@@ -84,6 +85,7 @@ def _list_frame(rows: pl.DataFrame, columns: tuple[ListColumn, ...]) -> pl.DataF
     """The rows as the practice sees them: Dutch inclusion labels, empty fill-in columns."""
     frame = rows.with_columns(
         pl.col("inclusion").replace_strict(INCLUSION_LABELS, default=pl.col("inclusion")),
+        pl.format("{} v{}", "profile_name", "profile_version").alias("profile"),
         *(pl.lit(None, pl.String).alias(c.key) for c in columns if c.fill_in),
     )
     return frame.select(c.key for c in columns)
