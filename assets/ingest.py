@@ -12,6 +12,7 @@ import json
 import dagster as dg
 import polars as pl
 
+from omu.config import load_config
 from omu.contract import FILES
 from omu.ingest.load import IngestOutcome, ingest_delivery
 from omu.markdown import markdown_table
@@ -76,8 +77,9 @@ def _delivery_in_force(store: DuckDBStore, practice_id: str, quarter: str) -> tu
 def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore):
     practice_id, quarter = practice_and_quarter(context)
     home = omu.omu_home()
+    retention = load_config(home.config_file).retention or omu.retention
     outcome: IngestOutcome = ingest_delivery(
-        home, omu.delivery_dir(practice_id, quarter), retention=omu.retention, connect=store.connect
+        home, omu.delivery_dir(practice_id, quarter), retention=retention, connect=store.connect
     )
     if outcome.status == "refused":
         raise dg.Failure(
