@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from assets.ingest import ingest_delivery_asset
+from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
 from omu.contract import FILES, REQUIRED_FILES
 from omu.files import sha256_of
@@ -65,13 +66,14 @@ def test_dagster_telemetry_is_off_and_storage_under_the_omu_home(tmp_path):
     assert not instance.telemetry_enabled
 
 
-def test_materialising_one_delivery_loads_and_screens_it(tmp_path, landing):
+def test_materialising_one_delivery_loads_screens_and_lists_it(tmp_path, landing):
     home = OmuHome.resolve(tmp_path / "home").prepare()
+    home.config_file.write_text("outreach:\n  capacity:\n    P0001: 1\n")
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("practice", ["P0001"])
     instance.add_dynamic_partitions("quarter", ["2026Q3"])
     result = dg.materialize(
-        [ingest_delivery_asset, score_history, first_time_crossers],
+        [ingest_delivery_asset, score_history, first_time_crossers, outreach_list],
         partition_key=partition_key("P0001", "2026Q3"),
         instance=instance,
         resources={"store": DuckDBStore(database=str(home.database)),
@@ -88,6 +90,8 @@ def test_materialising_one_delivery_loads_and_screens_it(tmp_path, landing):
               for e in [e.event_specific_data.materialization]}
     assert events["patients"]["rows_quarantined"].value == 0
     assert (home.practice_out("2026Q3", "P0001") / "screening.csv").is_file()
+    assert events["outreach_list"]["capacity"].value == 1  # from <home>/config.yaml
+    assert events["outreach_list"]["listed"].value <= 1
 
 
 def test_a_refused_delivery_fails_its_run_with_the_reasons(tmp_path, landing):
