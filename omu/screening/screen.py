@@ -52,6 +52,7 @@ def register_profile(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
         "profile_version": profile.version,
         "threshold": profile.threshold,
         "backfill_quarters": profile.backfill_quarters,
+        "characteristic_ids": list(profile.characteristic_ids),
     })
 
 
