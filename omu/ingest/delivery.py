@@ -186,25 +186,30 @@ def _direct_identifiers(conn: duckdb.DuckDBPyConnection, read_files: dict[str, R
         schema={"file": pl.String, "column": pl.String},
         orient="row",
     )
+    # Each distinct value of a column is judged once (with its first line and number of lines):
+    # a delivery repeats its patient_ids, dates and codes on many lines.
     value_frames = [
-        read.rows.unpivot(index=LINE, variable_name="column", value_name="cell_value")  # a column may be 'value'
-        .rename({"cell_value": "value"})
+        read.rows.select(pl.col(LINE), pl.col(column).alias("value"))  # a column may be 'value'
         .drop_nulls("value")
-        .with_columns(file=pl.lit(name))
+        .group_by("value")
+        .agg(pl.col(LINE).min(), pl.len().cast(pl.Int64).alias("n"))
+        .select(LINE, column=pl.lit(column), value="value", file=pl.lit(name), n="n")
         for name, read in read_files.items()
+        for column in read.rows.columns if column != LINE
     ] + [  # malformed lines are scanned whole, so identifiers in them are found too
-        read.malformed.select(LINE, column=pl.lit(WHOLE_LINE), value="text", file=pl.lit(name))
+        read.malformed.select(LINE, column=pl.lit(WHOLE_LINE), value="text", file=pl.lit(name),
+                              n=pl.lit(1, pl.Int64))
         for name, read in read_files.items()
     ]
     values = pl.concat(value_frames, how="vertical_relaxed") if value_frames else pl.DataFrame(
-        schema={LINE: pl.Int64, "column": pl.String, "value": pl.String, "file": pl.String})
+        schema={LINE: pl.Int64, "column": pl.String, "value": pl.String, "file": pl.String, "n": pl.Int64})
     conn.register("raw_columns", columns)
     conn.register("raw_values", values)
     conn.execute("CREATE OR REPLACE TEMP TABLE common_names AS SELECT lower(name) AS name FROM read_csv($1)",
                  [str(COMMON_NAMES)])
     run_sql(conn, "ingest/direct_identifiers")
     found = conn.sql(
-        """SELECT file, "column", kind, min(line) AS first_line, count(*) AS n
+        """SELECT file, "column", kind, min(line) AS first_line, sum(n)::BIGINT AS n
            FROM direct_identifier_findings GROUP BY ALL ORDER BY file, first_line, "column" """
     ).fetchall()
     return [

@@ -1,7 +1,10 @@
 -- Direct identifiers in a delivery: omu takes pseudonymised extracts only, so any of these
 -- refuses the whole delivery. Inputs: raw_columns(file, "column") - every header name;
--- raw_values(file, line, "column", value) - every non-empty value; common_names(name).
--- Output: one row per finding (file, line, column, kind); line 1 = the header.
+-- raw_values(file, line, "column", value, n) - every distinct non-empty value of a column, with
+-- the first line it is on and the number of lines holding it (each value is judged once, however
+-- often it occurs); common_names(name).
+-- Output: one row per finding (file, line, column, kind, n): the first line and the number of
+-- lines of that value; line 1 = the header.
 CREATE OR REPLACE TEMP MACRO omu_digit(t, i) AS try_cast(t[i] AS INTEGER);
 
 -- BSN: nine digits passing the 11-proef (9*d1 + 8*d2 + ... + 2*d8 - 1*d9 divisible by 11).
@@ -12,7 +15,7 @@ CREATE OR REPLACE TEMP MACRO omu_is_bsn(t) AS
      - omu_digit(t, 9)) % 11 = 0;
 
 CREATE OR REPLACE TEMP TABLE direct_identifier_findings AS
-SELECT file, 1 AS line, "column", kind
+SELECT file, 1 AS line, "column", kind, 1 AS n
 FROM (
     SELECT file, "column", CASE
         WHEN regexp_full_match(lower("column"), '(bsn|burgerservicenummer|sofinummer|sofi_nummer|sofi)')
@@ -40,9 +43,9 @@ WHERE kind IS NOT NULL
 
 UNION ALL
 
-SELECT file, line, "column", kind
+SELECT file, line, "column", kind, n
 FROM (
-    SELECT file, line, "column", CASE
+    SELECT file, line, "column", n, CASE
         WHEN omu_is_bsn(value) THEN 'a BSN (9 digits passing the 11-proef)'
         WHEN regexp_full_match(value, '[1-9][0-9]{3} ?[A-Za-z]{2}') THEN 'a full 6-character postcode'
         WHEN regexp_matches(value, '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}') THEN 'an e-mail address'
