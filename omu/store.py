@@ -60,6 +60,10 @@ def connect(database: Path, *, memory_limit: str | None = None) -> Iterator[duck
     with store_lock(database):
         conn = duckdb.connect(str(database))
         try:
+            # DuckDB 2.0's dictionary-aware caching operator fails with an internal "dict-surviving
+            # cache" error on some city-scale joins (sql/model/features.sql) and then invalidates the
+            # database for this process (duckdb/duckdb#23447; docs/scaling.md). Off for the store.
+            conn.execute("SET enable_caching_operators = false")
             if memory_limit:
                 conn.execute(f"SET memory_limit = '{memory_limit}'")
             run_sql(conn, "store/schema")

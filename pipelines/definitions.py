@@ -31,6 +31,9 @@ def build_definitions(home: OmuHome | None = None, landing: str | None = None,
         assets=[ingest_delivery_asset, score_history, first_time_crossers, outreach_list,
                 regional_indicators, regional_dashboard, risk_model, risk_scores],
         jobs=[deliveries_job, screening_job, model_job, outreach_job, region_job],
+        # A delivery's steps form a chain: run them in the run's own process (per-step processes
+        # cost ~20 s of imports each and buy no parallelism); runs go side by side via the run queue.
+        executor=dg.in_process_executor,
         sensors=[landing_sensor],
         schedules=[quarterly_screening, quarterly_dashboard],
         resources={
