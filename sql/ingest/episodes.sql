@@ -16,8 +16,7 @@ SELECT
     omu_problems([
         omu_duplicate(copy_no, first_line),
         omu_missing('patient_id', patient_id),
-        CASE WHEN patient_id NOT IN (SELECT patient_id FROM accepted_patients)
-             THEN omu_problem('patient_id', patient_id, 'unknown patient_id (not loaded from patients.csv)') END,
+        omu_check_known_patient(patient_id),
         omu_missing('icpc', icpc),
         omu_check_pattern('icpc', icpc, getvariable('icpc_pattern'), 'ICPC, e.g. R96 or F94.01'),
         omu_missing('start_date', start_date),

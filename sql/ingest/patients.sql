@@ -53,3 +53,8 @@ FROM versions;
 -- The patients that load; the other files may only refer to these.
 CREATE OR REPLACE TEMP TABLE accepted_patients AS
 SELECT * EXCLUDE (problems) FROM checked_patients WHERE len(problems) = 0;
+
+-- Rows of the other files must belong to a patient that loads (one definition of the check).
+CREATE OR REPLACE TEMP MACRO omu_check_known_patient(pid) AS
+    CASE WHEN pid NOT IN (SELECT patient_id FROM accepted_patients)
+         THEN omu_problem('patient_id', pid, 'unknown patient_id (not loaded from patients.csv)') END;

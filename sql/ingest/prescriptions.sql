@@ -17,8 +17,7 @@ SELECT
     omu_problems([
         omu_duplicate(copy_no, first_line),
         omu_missing('patient_id', patient_id),
-        CASE WHEN patient_id NOT IN (SELECT patient_id FROM accepted_patients)
-             THEN omu_problem('patient_id', patient_id, 'unknown patient_id (not loaded from patients.csv)') END,
+        omu_check_known_patient(patient_id),
         omu_missing('atc', atc),
         omu_check_pattern('atc', atc, getvariable('atc_pattern'), 'ATC, e.g. C07AB02'),
         omu_missing('prescribed_on', prescribed_on),
