@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -58,8 +59,15 @@ def result(message: str) -> None:
 
 
 def fail(message: str) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}")
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code=1)
+
+
+def chosen_profile(profile: Path | None) -> Path:
+    """--profile, else $OMU_PROFILE, else the default omu-basis v1."""
+    from omu.screening.profile import DEFAULT_PROFILE
+
+    return Path(profile or os.environ.get("OMU_PROFILE") or DEFAULT_PROFILE)
 
 
 def progress() -> Progress:
@@ -163,11 +171,11 @@ def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None
 
     if not landing.is_dir():
         raise fail(f"no landing folder at {landing}")
-    if profile is not None:
-        try:
-            load_profile(profile)
-        except ProfileError as error:
-            raise fail(f"profile refused: {error}") from error
+    profile = chosen_profile(profile)
+    try:
+        load_profile(profile)  # a broken profile is refused before any run starts
+    except ProfileError as error:
+        raise fail(f"profile refused: {error}") from error
     if quarter:
         from omu.quarters import Quarter
 
@@ -245,12 +253,12 @@ def explain(
     from omu import store
     from omu.screening.explain import NotScreened
     from omu.screening.explain import explain as explain_patient
-    from omu.screening.profile import DEFAULT_PROFILE, load_profile
+    from omu.screening.profile import load_profile
 
     omu_home = OmuHome.resolve(home)
     if not omu_home.database.exists():
         raise fail(f"no store at {omu_home.database}: run `omu run` first")
-    loaded_profile = load_profile(profile or DEFAULT_PROFILE)
+    loaded_profile = load_profile(chosen_profile(profile))
     with store.connect(omu_home.database) as conn:
         try:
             result = explain_patient(conn, loaded_profile, practice_id=practice, quarter=quarter, patient_id=patient_id)
@@ -302,7 +310,7 @@ def dashboard(
     from dashboards.region import write_region
     from omu import store
     from omu.quarters import Quarter
-    from omu.screening.profile import DEFAULT_PROFILE, ProfileError, load_profile
+    from omu.screening.profile import ProfileError, load_profile
 
     try:
         wanted = str(Quarter.parse(quarter))
@@ -312,7 +320,7 @@ def dashboard(
     if not omu_home.database.exists():
         raise fail(f"no store at {omu_home.database}: run `omu run` first")
     try:
-        loaded_profile = load_profile(profile or DEFAULT_PROFILE)
+        loaded_profile = load_profile(chosen_profile(profile))
     except ProfileError as error:
         raise fail(f"profile refused: {error}") from error
     with store.connect(omu_home.database) as conn:

@@ -238,3 +238,13 @@ def test_build_definitions_takes_its_settings_from_the_arguments(tmp_path):
     resources = definitions.resources
     assert resources["store"].database == str(home.database)
     assert resources["omu"].landing == "/data/landing"
+
+
+def test_run_refuses_a_broken_profile_before_any_run(tmp_path, landing):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nversion: 1\nthreshold: 3\ncharacteristics:\n"
+                      "  - {id: a, weight: 1, criteria: [{type: age_above, years: 5}]}\n")
+    result = omu("run", "--landing", str(landing), "--profile", str(broken), home=tmp_path / "home")
+    assert result.returncode == 1
+    assert "unknown characteristic type 'age_above'" in " ".join(result.stderr.split())
+    assert not (tmp_path / "home" / "omu.duckdb").exists()
