@@ -1,8 +1,8 @@
 """The omu home: one folder that holds the store, the outputs and Dagster's own storage.
 
-    <home>/omu.duckdb            the DuckDB store
-    <home>/out/<quarter>/...     everything a person opens (lists, reports, dashboards)
-    <home>/quarantine/           rows kept aside, per delivery
+    <home>/omu.duckdb            the DuckDB store (incl. table `quarantine`: every row kept aside)
+    <home>/out/<quarter>/...     everything a person opens (lists, reports, dashboards; per delivery
+                                 the report and quarantine.csv in deliveries/<practice_id>/)
     <home>/staging/              per-partition Parquet staged before the single-writer merge
     <home>/dagster/              DAGSTER_HOME: dagster.yaml (telemetry off) and run storage
     <home>/models/               saved risk models
@@ -40,10 +40,6 @@ class OmuHome:
         return self.root / "out"
 
     @property
-    def quarantine(self) -> Path:
-        return self.root / "quarantine"
-
-    @property
     def staging(self) -> Path:
         return self.root / "staging"
 
@@ -73,7 +69,7 @@ class OmuHome:
 
     def prepare(self) -> OmuHome:
         """Create the folders and Dagster's instance config; point Dagster and GX at them, analytics off."""
-        for folder in (self.root, self.out, self.quarantine, self.staging, self.dagster_home, self.models):
+        for folder in (self.root, self.out, self.staging, self.dagster_home, self.models):
             folder.mkdir(parents=True, exist_ok=True)
         instance_yaml = self.dagster_home / "dagster.yaml"
         if not instance_yaml.exists() or instance_yaml.read_bytes() != DAGSTER_YAML_TEMPLATE.read_bytes():
