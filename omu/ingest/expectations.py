@@ -11,10 +11,15 @@ stated as UnexpectedRowsExpectation queries with DuckDB's regexp_full_match.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import functools
 import json
 import logging
 import os
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +42,12 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''").replace("{", "{{").replace("}", "}}") + "'"
 
 
-def _suite_expectations(file: ContractFile, stage_dir: Path, extracted_on: dt.date) -> list[Any]:
+# The extraction date differs per delivery: a suite parameter, given when a delivery is validated.
+EXTRACTED_ON = {"$PARAMETER": "extracted_on"}
+EXTRACTION_YEAR = {"$PARAMETER": "extraction_year"}
+
+
+def _suite_expectations(file: ContractFile, stage_dir: Path) -> list[Any]:
     import great_expectations.expectations as gxe
 
     expectations: list[Any] = [
@@ -60,12 +70,10 @@ def _suite_expectations(file: ContractFile, stage_dir: Path, extracted_on: dt.da
             expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.allowed)))
         if column.kind == "date":
             expectations.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=column.name, min_value="1900-01-01", max_value=extracted_on.isoformat()
-                )
+                gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value="1900-01-01", max_value=EXTRACTED_ON)
             )
         if column.minimum is not None or column.maximum is not None:
-            maximum = extracted_on.year if column.name == "birth_year" else column.maximum
+            maximum = EXTRACTION_YEAR if column.name == "birth_year" else column.maximum
             expectations.append(
                 gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value=column.minimum, max_value=maximum)
             )
@@ -92,34 +100,59 @@ def _suite_expectations(file: ContractFile, stage_dir: Path, extracted_on: dt.da
     return expectations
 
 
+class _ContractValidator:
+    """The GX context, suites and validation definitions, built once per process (building them
+    costs about as much as running them). Each delivery's staged Parquet is reached through a
+    per-process link that is pointed at the delivery's stage folder; its extraction date is a
+    suite parameter."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        from omu.ingest.gx_duckdb import connection_string
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        self.link = Path(tempfile.mkdtemp(prefix="omu-gx-")) / "staged"
+        atexit.register(shutil.rmtree, self.link.parent, ignore_errors=True)
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.source = context.data_sources.add_sql("staged_delivery", connection_string=connection_string(":memory:"))
+        self.validations = {}
+        for file in FILES:
+            parquet = self.link / f"{file.table}.parquet"
+            asset = self.source.add_query_asset(file.table, query=f"SELECT * FROM read_parquet({_quote(str(parquet))})")
+            suite = context.suites.add(gx.ExpectationSuite(name=f"his_contract_v1_{file.table}"))
+            for expectation in _suite_expectations(file, self.link):
+                suite.add_expectation(expectation)
+            self.validations[file.name] = context.validation_definitions.add(gx.ValidationDefinition(
+                name=f"validate_{file.table}", data=asset.add_batch_definition_whole_table("delivery"), suite=suite))
+        self.lock = threading.Lock()
+
+    def validate(self, stage_dir: Path, extracted_on: dt.date) -> dict[str, Any]:
+        parameters = {"extracted_on": extracted_on.isoformat(), "extraction_year": extracted_on.year}
+        with self.lock:
+            pointer = self.link.with_name("staged.next")
+            pointer.unlink(missing_ok=True)
+            pointer.symlink_to(Path(stage_dir).resolve(), target_is_directory=True)
+            os.replace(pointer, self.link)
+            try:
+                return {name: summarise(validation.run(expectation_parameters=parameters, result_format="SUMMARY"))
+                        for name, validation in self.validations.items()}
+            finally:
+                # GX's DuckDB connections are closed after each delivery (left to interpreter exit
+                # they end in nanobind leak reports); the engine opens new ones next time.
+                self.source.get_engine().dispose()
+
+
+@functools.cache
+def _validator() -> _ContractValidator:
+    return _ContractValidator()
+
+
 def validate_staged_delivery(stage_dir: Path, extracted_on: dt.date) -> dict[str, Any]:
     """Run the contract suites on the staged Parquet files; returns {file: summary}, JSON-ready."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    from omu.ingest.gx_duckdb import connection_string
-
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_sql("staged_delivery", connection_string=connection_string(":memory:"))
-    results: dict[str, Any] = {}
-    for file in FILES:
-        parquet = stage_dir / f"{file.table}.parquet"
-        asset = source.add_query_asset(file.table, query=f"SELECT * FROM read_parquet({_quote(str(parquet))})")
-        batch = asset.add_batch_definition_whole_table("delivery")
-        suite = context.suites.add(gx.ExpectationSuite(name=f"his_contract_v1_{file.table}"))
-        for expectation in _suite_expectations(file, stage_dir, extracted_on):
-            suite.add_expectation(expectation)
-        validation = context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"validate_{file.table}", data=batch, suite=suite)
-        )
-        outcome = validation.run(result_format="SUMMARY")
-        results[file.name] = summarise(outcome)
-    # close GX's DuckDB connections now: left to interpreter exit they end in nanobind leak warnings
-    source.get_execution_engine().close()
-    source.get_engine().dispose()
-    return results
+    return _validator().validate(stage_dir, extracted_on)
 
 
 def summarise(outcome: Any) -> dict[str, Any]:
