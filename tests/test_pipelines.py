@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -29,7 +34,7 @@ from pipelines.resources import DuckDBStore, OmuSettings
 from pipelines.schedules import quarterly_dashboard, quarterly_screening
 from pipelines.sensors import landing_sensor
 
-OMU = [sys.executable, "-m", "pipelines.cli"]
+OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +45,7 @@ def landing(tmp_path_factory) -> Path:
 
 
 def omu(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-c", "from pipelines.cli import main; main()", *args]
+    command = [*OMU, *args]
     if home is not None:
         command += ["--home", str(home)]
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
@@ -248,3 +253,57 @@ def test_run_refuses_a_broken_profile_before_any_run(tmp_path, landing):
     assert result.returncode == 1
     assert "unknown characteristic type 'age_above'" in " ".join(result.stderr.split())
     assert not (tmp_path / "home" / "omu.duckdb").exists()
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)["data"]
+
+
+def test_dagster_dev_shows_the_assets_the_sensor_the_schedules_and_the_checks(ran, landing):
+    """`omu ui` starts the real `dagster dev` on the omu home; its GraphQL API shows what the data lead sees."""
+    home, result = ran
+    assert result.returncode == 0, result.stdout + result.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ui = subprocess.Popen([*OMU, "ui", "--home", str(home), "--landing", str(landing), "--port", str(port)],
+                          cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5):
+                    break
+            except OSError:
+                assert ui.poll() is None, "dagster dev stopped before it served the UI"
+                assert time.monotonic() < deadline, "dagster dev did not serve the UI within 3 minutes"
+                time.sleep(1)
+        code_location = _graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
+                                       "sensors { name } schedules { name } } } } assetNodes { assetKey { path } } }")
+        repository, = code_location["repositoriesOrError"]["nodes"]
+        assert [sensor["name"] for sensor in repository["sensors"]] == ["landing_sensor"]
+        assert {schedule["name"] for schedule in repository["schedules"]} == {"quarterly_screening",
+                                                                               "quarterly_dashboard"}
+        shown = {node["assetKey"]["path"][0] for node in code_location["assetNodes"]}
+        assert {"patients", "episodes", "prescriptions", "determinations", "contacts", "deliveries",
+                "quarantine", "score_history", "first_time_crossers", "outreach_list"} <= shown
+
+        patients = _graphql(port, '{ assetNodes(assetKeys: [{path: ["patients"]}]) { '
+                                  'latestMaterializationByPartition(partitions: ["P0001|2026Q3"]) { '
+                                  "metadataEntries { label } } assetChecksOrError { ... on AssetChecks { "
+                                  "checks { name executionForLatestMaterialization { status } } } } } }")["assetNodes"][0]
+        materialisation, = patients["latestMaterializationByPartition"]
+        assert {"rows_loaded", "rows_quarantined", "preview"} <= {e["label"] for e in materialisation["metadataEntries"]}
+        checks = {check["name"]: check["executionForLatestMaterialization"]["status"]
+                  for check in patients["assetChecksOrError"]["checks"]}
+        assert checks == {"contract_expectations": "SUCCEEDED", "rows_add_up": "SUCCEEDED"}
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        try:
+            ui.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(ui.pid, signal.SIGKILL)
+            ui.wait()
