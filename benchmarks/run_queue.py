@@ -28,6 +28,17 @@ from omu.home import REPO_ROOT
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
+def stop_process_group(process: subprocess.Popen, grace_seconds: float) -> None:
+    """End a process started with start_new_session=True and all it started (Dagster's daemon and
+    `dagster dev` run their parts as child processes): SIGTERM, then SIGKILL after the grace time."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def _most_overlapping(spans: list[tuple[float, float]]) -> int:
     events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     most = running = 0
@@ -74,11 +85,7 @@ def run(work: Path, *, practices: int = 3, quarters: str = "2026Q2:2026Q3", time
                 raise RuntimeError(f"dagster-daemon stopped (exit {daemon.returncode}); see {work / 'daemon.log'}")
             time.sleep(2)
     finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
+        stop_process_group(daemon, grace_seconds=60)
         log.close()
     seconds = time.time() - began
     runs = []

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +20,7 @@ import yaml
 from assets.ingest import ingest_delivery_asset
 from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
+from benchmarks.run_queue import stop_process_group
 from omu.contract import FILES, REQUIRED_FILES
 from omu.files import sha256_of
 from omu.home import REPO_ROOT, OmuHome
@@ -301,9 +300,4 @@ def test_dagster_dev_shows_the_assets_the_sensor_the_schedules_and_the_checks(ra
                   for check in patients["assetChecksOrError"]["checks"]}
         assert checks == {"contract_expectations": "SUCCEEDED", "rows_add_up": "SUCCEEDED"}
     finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        try:
-            ui.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(ui.pid, signal.SIGKILL)
-            ui.wait()
+        stop_process_group(ui, grace_seconds=30)
