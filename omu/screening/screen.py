@@ -31,6 +31,7 @@ class ScreenResult:
 def prepare_screening_store(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
     """Score history, one boolean column per characteristic of the profile, and the screening view."""
     run_sql(conn, "common/quarters")
+    run_sql(conn, "common/codes")
     run_sql(conn, "screening/schema")
     for characteristic_id in profile.characteristic_ids:  # ids are checked lower-case identifiers
         conn.execute(f'ALTER TABLE score_history ADD COLUMN IF NOT EXISTS "{characteristic_id}" BOOLEAN')

@@ -2,8 +2,7 @@
 -- 18 = 90+), per quarter and area: the input of the directly age-standardised rate.
 SELECT
     quarter,
-    CASE WHEN grouping(wijk_area) = 0 THEN 'wijk' WHEN grouping(practice_id) = 0 THEN 'praktijk'
-         ELSE 'regio' END AS level,
+    omu_area_level(grouping(wijk_area), grouping(practice_id)) AS level,
     coalesce(wijk_area, practice_id, 'REGIO') AS area_code,
     band,
     count(*) AS population,

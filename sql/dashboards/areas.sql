@@ -4,8 +4,7 @@
 WITH quarters AS (SELECT DISTINCT quarter FROM dash_people),
 practices AS (
     SELECT quarter,
-           CASE WHEN grouping(wijk_area) = 0 THEN 'wijk' WHEN grouping(practice_id) = 0 THEN 'praktijk'
-                ELSE 'regio' END AS level,
+           omu_area_level(grouping(wijk_area), grouping(practice_id)) AS level,
            coalesce(wijk_area, practice_id, 'REGIO') AS area_code,
            count(DISTINCT practice_id) AS practices
     FROM dash_people

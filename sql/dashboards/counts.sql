@@ -25,8 +25,7 @@ WITH events AS (
 )
 SELECT
     quarter,
-    CASE WHEN grouping(wijk_area) = 0 THEN 'wijk' WHEN grouping(practice_id) = 0 THEN 'praktijk'
-         ELSE 'regio' END AS level,
+    omu_area_level(grouping(wijk_area), grouping(practice_id)) AS level,
     coalesce(wijk_area, practice_id, 'REGIO') AS area_code,
     measure,
     count(*) AS n

@@ -2,6 +2,12 @@
 -- (backfilled quarters never make regional figures; docs/dashboards.md), up to and including
 -- the dashboard's quarter, under one profile version. Temp tables: raw, never persisted.
 -- Variables: quarter, profile_name, profile_version, characteristics (list of ids), wijken_csv.
+
+-- The level of a row of a GROUPING SETS query over wijk_area and practice_id (the figures are per
+-- wijk, per practice and for the region); called with grouping(wijk_area), grouping(practice_id).
+CREATE OR REPLACE TEMP MACRO omu_area_level(by_wijk, by_practice) AS
+    CASE WHEN by_wijk = 0 THEN 'wijk' WHEN by_practice = 0 THEN 'praktijk' ELSE 'regio' END;
+
 CREATE OR REPLACE TEMP TABLE dash_wijken AS
 SELECT wijk_code, wijk_name, deprivation_group
 FROM read_csv(getvariable('wijken_csv'), header = true, all_varchar = true);

@@ -18,7 +18,7 @@ WITH chronic AS (
     JOIN episodes AS e
       ON e.practice_id = pop.practice_id AND e.quarter = pop.source_quarter AND e.patient_id = pop.patient_id
     JOIN model_codes AS k
-      ON k.role = 'chronic' AND (e.icpc = k.code OR starts_with(e.icpc, k.code || '.'))
+      ON k.role = 'chronic' AND omu_icpc_matches(e.icpc, k.code)
     WHERE e.start_date <= pop.reference_date
       AND (e.end_date IS NULL OR e.end_date >= pop.reference_date)
     GROUP BY ALL
@@ -52,7 +52,7 @@ unplanned_episodes AS (
       ON e.practice_id = pop.practice_id AND e.quarter = pop.source_quarter AND e.patient_id = pop.patient_id
     WHERE e.start_date BETWEEN pop.reference_date - getvariable('lookback_days')::INTEGER AND pop.reference_date
       AND EXISTS (SELECT 1 FROM model_codes AS k
-                  WHERE k.role = 'episode' AND (e.icpc = k.code OR starts_with(e.icpc, k.code || '.')))
+                  WHERE k.role = 'episode' AND omu_icpc_matches(e.icpc, k.code))
     GROUP BY ALL
 )
 SELECT s.practice_id, s.quarter, s.patient_id, s.reference_date, s.source_quarter,

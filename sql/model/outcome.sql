@@ -19,7 +19,7 @@ WITH events AS (
     JOIN episodes AS e
       ON e.practice_id = pop.practice_id AND e.quarter = pop.source_quarter AND e.patient_id = pop.patient_id
     JOIN model_codes AS k
-      ON k.role = 'episode' AND (e.icpc = k.code OR starts_with(e.icpc, k.code || '.'))
+      ON k.role = 'episode' AND omu_icpc_matches(e.icpc, k.code)
     WHERE e.start_date > pop.reference_date
       AND e.start_date <= pop.reference_date + getvariable('window_days')::INTEGER
 )

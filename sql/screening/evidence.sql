@@ -24,7 +24,7 @@ SELECT c.characteristic, c.criterion_no, c.type, 'episode', e.icpc, e.start_date
             ELSE e.start_date BETWEEN ref.d - c.window_days AND ref.d END
 FROM profile_criteria AS c
 JOIN codelist_codes AS cl ON cl.codelist = c.codelist
-JOIN episodes AS e ON e.icpc = cl.code OR starts_with(e.icpc, cl.code || '.')
+JOIN episodes AS e ON omu_icpc_matches(e.icpc, cl.code)
 CROSS JOIN ref
 WHERE c.type IN ('active_episode', 'episode_started')
   AND e.practice_id = getvariable('practice_id') AND e.quarter = getvariable('source_quarter')

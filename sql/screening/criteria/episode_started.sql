@@ -7,5 +7,5 @@ JOIN episodes AS e
   ON e.practice_id = pop.practice_id AND e.quarter = pop.source_quarter AND e.patient_id = pop.patient_id
 JOIN profile_criteria AS c ON c.type = 'episode_started'
 JOIN codelist_codes AS cl
-  ON cl.codelist = c.codelist AND (e.icpc = cl.code OR starts_with(e.icpc, cl.code || '.'))
+  ON cl.codelist = c.codelist AND omu_icpc_matches(e.icpc, cl.code)
 WHERE e.start_date BETWEEN pop.reference_date - c.window_days AND pop.reference_date;
