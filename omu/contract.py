@@ -1,4 +1,4 @@
-"""The HIS extract contract, version 1 (shared/docs/his-extract-contract.md), as data.
+"""The HIS extract contract, version 1 (docs/his-extract-contract.md), as data.
 
 One description of the delivery layout that the generator writes, the reader checks and the
 Great Expectations suites state, so the three cannot drift apart.

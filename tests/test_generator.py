@@ -385,7 +385,7 @@ def test_truth_has_one_row_per_registered_patient_per_quarter(small):
 
 def _recompute(frames: dict[str, pl.DataFrame], patient_id: str, reference: dt.date,
                saba: tuple[str, ...], ics: tuple[str, ...]) -> dict[str, object]:
-    """The profile definitions written out plainly for one patient (shared/docs/domain-brief.md)."""
+    """The profile definitions written out plainly for one patient (docs/screening.md)."""
     patient = frames["patients.csv"].filter(pl.col("patient_id") == patient_id).row(0, named=True)
     age = reference.year - patient["birth_year"]
     if patient["birth_month"] is not None and patient["birth_month"] > reference.month:

@@ -1,6 +1,6 @@
 """How each HIS vendor writes its CSV export (the synthetic vendors' dialects).
 
-The contract (shared/docs/his-extract-contract.md, "CSV dialect") allows all of these; the four vendors below
+The contract (docs/his-extract-contract.md, "CSV dialect") allows all of these; the four vendors below
 differ in every dimension across the set, so a reader that handles the synthetic landing folder handles each
 variant the contract allows. The mapping vendor -> dialect is an assumption of the synthetic data, not a
 statement about how the real products export.
