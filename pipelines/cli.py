@@ -421,13 +421,14 @@ def audit_log(
         shown = audit.read(conn, practice_id=practice, since=from_date) if (practice or from_date) else everything
     table = Table(title=f"omu access log ({omu_home.root})")
     for column in ("#", "when (UTC)", "who", "action", "practice", "quarter", "patients", "pseudonym", "detail"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "detail")
     for entry in shown:
         table.add_row(str(entry["entry_no"]), f"{entry['logged_at']:%Y-%m-%d %H:%M:%S}",
                       f"{entry['os_user']}@{entry['host']}", entry["action"], entry["practice_id"] or "",
                       entry["quarter"] or "", "" if entry["patients"] is None else str(entry["patients"]),
                       entry["patient_id"] or "", escape(entry["detail"] or ""))
-    console.print(table)
+    # a log is read whole: wide enough for every column, also when piped to a file
+    Console(highlight=False, soft_wrap=True, width=max(console.width, 200)).print(table)
     problems = audit.verify(everything)
     if problems:
         for problem in problems:
