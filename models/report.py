@@ -144,7 +144,8 @@ def calibration_bins(y: np.ndarray, risk: np.ndarray, bins: int = 10) -> list[di
     for part in np.array_split(order, min(bins, max(1, y.size))):
         if part.size == 0:
             continue
-        rows.append({**shown_counts(part.size, int(y[part].sum())), "mean_predicted": float(risk[part].mean())})
+        shown = shown_counts(part.size, int(y[part].sum()))
+        rows.append({**shown, "mean_predicted": float(risk[part].mean()) if shown["n"] else None})
     return rows
 
 
@@ -157,7 +158,8 @@ def calibration_by(frame: pl.DataFrame, group: str, labels: dict[str, str] | Non
         risk = part["predicted_risk"].to_numpy()
         events = int(y.sum())
         shown = shown_counts(y.size, events)
-        mean_predicted = float(risk.mean())
+        # a hidden group's mean prediction is hidden too: it is about 1-7 people
+        mean_predicted = float(risk.mean()) if shown["n"] else None
         expected = mean_predicted * shown["n"] if shown["n"] else 0.0
         rows.append({
             "group": str(value) if value is not None else "onbekend",

@@ -27,7 +27,7 @@ from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
 from models.features import feature_names, features_at, training_examples
 from models.outcome import OutcomeError, load_outcome
-from models.report import auc, build_report, write_report
+from models.report import auc, build_report, render_html, write_report
 from models.risk import (
     ModelError,
     ModelSpec,
@@ -308,6 +308,8 @@ def test_a_tiny_group_is_hidden_with_its_share(trained):
     tiny, = [row for row in report["calibration_by_sex"] if row["group"] == "O"]
     assert tiny["n"] is None and tiny["events"] is None and tiny["observed"] is None and tiny["auc"] is None
     assert tiny["observed_over_expected"] is None and tiny["observed_ci95"] == [None, None]
+    assert tiny["mean_predicted"] is None  # the average of 3 people's predictions is about them
+    render_html(report, [])  # a hidden group renders as empty cells
 
 
 # ---------------------------------------------------------------------------------------- Dagster
