@@ -138,6 +138,25 @@ def verify(entries: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def compare_copy(entries: list[dict[str, Any]], copy: Path) -> list[str]:
+    """Problems between the table and its JSON-lines copy (empty: they agree): an entry in one and
+    not the other, e.g. after the table was dropped and made again."""
+    if not copy.is_file():
+        return [f"the copy {copy} is missing"] if entries else []
+    try:
+        copied = [json.loads(line)["entry_sha256"] for line in copy.read_text(encoding="utf-8").splitlines()
+                  if line.strip()]
+    except (ValueError, KeyError, TypeError, OSError):
+        return [f"the copy {copy} is not readable as JSON lines"]
+    in_table = [entry["entry_sha256"] for entry in entries]
+    problems = []
+    if missing := len(set(copied) - set(in_table)):
+        problems.append(f"{missing} entr{'y' if missing == 1 else 'ies'} of the copy are not in the table")
+    if absent := len(set(in_table) - set(copied)):
+        problems.append(f"{absent} entr{'y' if absent == 1 else 'ies'} of the table are not in the copy")
+    return problems
+
+
 def patients_screened(conn: duckdb.DuckDBPyConnection, quarter: str, practice_id: str | None = None) -> int:
     """How many patients were screened in a quarter (of one practice, or of every practice)."""
     row = fetch_one(conn, "SELECT count(DISTINCT (practice_id, patient_id)) FROM score_history "
@@ -145,4 +164,4 @@ def patients_screened(conn: duckdb.DuckDBPyConnection, quarter: str, practice_id
     return int(row[0]) if row else 0
 
 
-__all__ = ["ACTIONS", "AuditError", "log_file", "patients_screened", "read", "record", "verify"]
+__all__ = ["ACTIONS", "AuditError", "compare_copy", "log_file", "patients_screened", "read", "record", "verify"]

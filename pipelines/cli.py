@@ -404,7 +404,8 @@ def audit_log(
 ) -> None:
     """Show the access log: who ran, wrote, imported or explained which patients' data, and when.
 
-    Exit 1 when the log's chain of hashes shows an entry was changed or removed afterwards."""
+    Exit 1 when the log's chain of hashes shows an entry was changed or removed afterwards, or
+    the table and its copy <home>/audit/access-log.jsonl disagree."""
     import datetime as dt
 
     from omu import audit, store
@@ -415,7 +416,8 @@ def audit_log(
         raise typer.BadParameter(f"--since must be a date YYYY-MM-DD, not {since!r}") from error
     omu_home = OmuHome.resolve(home)
     if not omu_home.database.exists():
-        raise fail(f"no store at {omu_home.database}: nothing has been logged")
+        result(f"no store at {omu_home.database}: nothing has been logged there")
+        return
     with store.connect(omu_home.database) as conn:
         everything = audit.read(conn)
         shown = audit.read(conn, practice_id=practice, since=from_date) if (practice or from_date) else everything
@@ -429,7 +431,7 @@ def audit_log(
                       entry["patient_id"] or "", escape(entry["detail"] or ""))
     # a log is read whole: wide enough for every column, also when piped to a file
     Console(highlight=False, soft_wrap=True, width=max(console.width, 200)).print(table)
-    problems = audit.verify(everything)
+    problems = audit.verify(everything) + audit.compare_copy(everything, audit.log_file(omu_home.root))
     if problems:
         for problem in problems:
             Console(stderr=True, highlight=False).print(f"[bold red]access log:[/] {escape(problem)}")
