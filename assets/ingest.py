@@ -105,11 +105,12 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
     home = omu.omu_home()
     retention = load_config(home.config_file).retention or omu.retention
     delivery_dir = omu.delivery_dir(practice_id, quarter)
-    manifest, _ = read_manifest(delivery_dir)
+    manifest, _ = read_manifest(delivery_dir)  # its problems are the ingest's to report
+    patients = manifest.rows("patients.csv") if manifest else None
     with store.connect() as conn:  # no access log entry, no run
         try:
             audit.record(conn, "run", practice_id=practice_id, quarter=quarter,
-                         patients=manifest.rows("patients.csv") if manifest else None,
+                         patients=patients if isinstance(patients, int) and patients >= 0 else None,
                          dagster_run_id=context.run_id, detail=f"{context.job_name}: ingest and screening")
         except audit.AuditError as error:
             raise dg.Failure(str(error)) from None
