@@ -16,11 +16,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from assets.errors import values_withheld
 from assets.outreach import outreach_list
 from assets.screening import score_history
 from dashboards.indicators import NotDelivered, person_count_columns, read_indicators
 from dashboards.region import patient_ids_in, refresh_indicators, write_dashboard_page, write_indicator_files
 from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
+from omu import audit
 from pipelines.partitions import quarters
 from pipelines.resources import DuckDBStore, OmuSettings
 
@@ -38,6 +40,15 @@ def _shown_small_counts(wide: pl.DataFrame, columns: list[str]) -> int:
     return bad
 
 
+def _log_written(conn, context: dg.AssetExecutionContext, quarter: str, files: str) -> None:
+    """No access log entry, no regional files."""
+    try:
+        audit.record(conn, "dashboard_written", quarter=quarter, patients=audit.patients_screened(conn, quarter),
+                     dagster_run_id=context.run_id, detail=files)
+    except audit.AuditError as error:
+        raise dg.Failure(str(error)) from None
+
+
 @dg.asset(
     partitions_def=quarters,
     deps=[dg.AssetDep(score_history, partition_mapping=ALL_PRACTICES_OF_THE_QUARTER),
@@ -49,6 +60,7 @@ def _shown_small_counts(wide: pl.DataFrame, columns: list[str]) -> int:
                           description="no stored person count is 1-7 and every one is a multiple of 5"),
     ],
 )
+@values_withheld
 def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
                         store: DuckDBStore) -> dg.MaterializeResult:
     """Indicators per wijk, practice and region for every delivered quarter up to this one,
@@ -57,6 +69,7 @@ def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
     profile = omu.screening_profile()
     home = omu.omu_home()
     with store.connect() as conn:
+        _log_written(conn, context, quarter, "indicators.csv, indicators.xlsx")
         try:
             refresh_indicators(conn, profile, quarter)
         except NotDelivered as error:
@@ -95,6 +108,7 @@ def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
                           description="no patient_id of the store appears in any file under region/"),
     ],
 )
+@values_withheld
 def regional_dashboard(context: dg.AssetExecutionContext, omu: OmuSettings,
                        store: DuckDBStore) -> dg.MaterializeResult:
     """The offline Dutch dashboard out/<quarter>/region/dashboard.html (plotly inlined)."""
@@ -102,6 +116,7 @@ def regional_dashboard(context: dg.AssetExecutionContext, omu: OmuSettings,
     profile = omu.screening_profile()
     home = omu.omu_home()
     with store.connect() as conn:
+        _log_written(conn, context, quarter, "dashboard.html")
         outputs = write_dashboard_page(conn, home, profile, quarter)
         patient_ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
     leaks = patient_ids_in(outputs.folder, patient_ids)

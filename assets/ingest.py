@@ -12,15 +12,19 @@ import json
 import dagster as dg
 import polars as pl
 
+from assets.errors import values_withheld
+from omu import audit
 from omu.config import load_config
 from omu.contract import FILES
 from omu.ingest.load import IngestOutcome, ingest_delivery
+from omu.ingest.manifest import read_manifest
 from omu.markdown import markdown_table
 from omu.sql import fetch_dicts
 from pipelines.partitions import practice_and_quarter, practice_quarter
 from pipelines.resources import DuckDBStore, OmuSettings
 
 RAW_TABLES = tuple(file.table for file in FILES)
+FILES_BY_TABLE = {file.table: file for file in FILES}
 
 _DESCRIPTIONS = {
     "patients": "patients.csv of each delivery: registration, birth year/month, sex, wijk.",
@@ -52,18 +56,39 @@ INGEST_CHECKS = [
 ]
 
 
-def _delivery_in_force(store: DuckDBStore, practice_id: str, quarter: str) -> tuple[dict, dict[str, pl.DataFrame]]:
-    """The deliveries row in force, and a five-row preview of each loaded table."""
+def _profile_sql(file) -> str:
+    """Aggregates of one loaded table: rows, distinct patients, and per column its nulls, distinct
+    values and (dates) range. Never a value of a patient: no preview rows, no min/max of an identifier
+    or birth year."""
+    parts = ["count(*) AS rows", "count(DISTINCT patient_id) AS patients"]
+    for column in file.columns:
+        if column.name == "patient_id":
+            continue
+        parts += [f'count(*) - count("{column.name}") AS "{column.name}.nulls"',
+                  f'count(DISTINCT "{column.name}") AS "{column.name}.distinct"']
+        if column.kind == "date":
+            parts += [f'min("{column.name}")::VARCHAR AS "{column.name}.from"',
+                      f'max("{column.name}")::VARCHAR AS "{column.name}.until"']
+    return f"SELECT {', '.join(parts)} FROM {file.table} WHERE practice_id = ? AND quarter = ?"
+
+
+def _column_profile(file, totals: dict) -> pl.DataFrame:
+    return pl.DataFrame([
+        {"column": column.name, "nulls": totals[f"{column.name}.nulls"],
+         "distinct": totals[f"{column.name}.distinct"],
+         "range": (f"{totals[f'{column.name}.from']} .. {totals[f'{column.name}.until']}"
+                   if column.kind == "date" and totals[f"{column.name}.from"] else "")}
+        for column in file.columns if column.name != "patient_id"
+    ])
+
+
+def _delivery_in_force(store: DuckDBStore, practice_id: str, quarter: str) -> tuple[dict, dict[str, dict]]:
+    """The deliveries row in force, and the aggregate profile of each loaded table."""
     with store.connect() as conn:
         rows = fetch_dicts(conn, "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
                            [practice_id, quarter])
-        previews = {
-            table: pl.DataFrame(fetch_dicts(
-                conn, f"SELECT * EXCLUDE (practice_id, quarter) FROM {table} "
-                "WHERE practice_id = ? AND quarter = ? ORDER BY line LIMIT 5", [practice_id, quarter]))
-            for table in RAW_TABLES
-        }
-    return (rows[0] if rows else {}), previews
+        profiles = {file.table: fetch_dicts(conn, _profile_sql(file), [practice_id, quarter])[0] for file in FILES}
+    return (rows[0] if rows else {}), profiles
 
 
 @dg.multi_asset(
@@ -74,12 +99,23 @@ def _delivery_in_force(store: DuckDBStore, practice_id: str, quarter: str) -> tu
     can_subset=False,
     description=__doc__,
 )
+@values_withheld
 def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore):
     practice_id, quarter = practice_and_quarter(context)
     home = omu.omu_home()
     retention = load_config(home.config_file).retention or omu.retention
+    delivery_dir = omu.delivery_dir(practice_id, quarter)
+    manifest, _ = read_manifest(delivery_dir)  # its problems are the ingest's to report
+    patients = manifest.rows("patients.csv") if manifest else None
+    with store.connect() as conn:  # no access log entry, no run
+        try:
+            audit.record(conn, "run", practice_id=practice_id, quarter=quarter,
+                         patients=patients if isinstance(patients, int) and patients >= 0 else None,
+                         dagster_run_id=context.run_id, detail=f"{context.job_name}: ingest and screening")
+        except audit.AuditError as error:
+            raise dg.Failure(str(error)) from None
     outcome: IngestOutcome = ingest_delivery(
-        home, omu.delivery_dir(practice_id, quarter), retention=retention, connect=store.connect
+        home, delivery_dir, retention=retention, connect=store.connect
     )
     if outcome.status == "refused":
         raise dg.Failure(
@@ -87,7 +123,7 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
             metadata={"status": "refused", "report": dg.MetadataValue.path(str(outcome.outputs["report"]))},
         )
     context.log.info(f"{practice_id} {quarter}: delivery {outcome.status}")
-    row, previews = _delivery_in_force(store, practice_id, quarter)
+    row, profiles = _delivery_in_force(store, practice_id, quarter)
     validation = _validation(home.delivery_out(quarter, practice_id) / "validation.json")
     for table in RAW_TABLES:
         in_manifest = row.get(f"{table}_rows_manifest")
@@ -102,7 +138,9 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
                 "rows_loaded": loaded,
                 "rows_quarantined": quarantined,
                 "manifest_sha256": row.get("manifest_sha256", ""),
-                "preview": dg.MetadataValue.md(markdown_table(previews[table])),
+                "distinct_patients": profiles[table]["patients"],
+                "profile": dg.MetadataValue.md(markdown_table(_column_profile(FILES_BY_TABLE[table],
+                                                                              profiles[table]))),
             },
             check_results=[
                 dg.AssetCheckResult(

@@ -7,16 +7,19 @@ there is no model: the step says why and the lists stay in score order (models/r
 import dagster as dg
 import polars as pl
 
+from assets.errors import values_withheld
 from assets.ingest import RAW_TABLES
 from assets.screening import first_time_crossers
 from models.features import training_examples
 from models.outcome import load_outcome
 from models.risk import ModelError, ModelSpec, load_model, model_name, score_quarter, train_or_load
+from omu import audit
 from pipelines.partitions import practice_and_quarter, practice_quarter
 from pipelines.resources import DuckDBStore, OmuSettings
 
 
 @dg.asset(deps=list(RAW_TABLES), group_name="model", kinds={"duckdb", "scikitlearn"})
+@values_withheld
 def risk_model(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
     """Risk of unplanned care (out-of-hours contact or fall injury) within a year: features at
     reference dates of quarter Q-4 and earlier from each practice's latest delivery, evaluated on
@@ -27,6 +30,12 @@ def risk_model(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckD
     spec = ModelSpec()
     with store.connect() as conn:
         examples = training_examples(conn, profile, outcome, spec.window)
+        try:  # no access log entry, no training on the patients' data
+            audit.record(conn, "run", patients=examples.select(["practice_id", "patient_id"]).n_unique()
+                         if examples.height else 0, dagster_run_id=context.run_id,
+                         detail=f"{context.job_name}: risk model trained or loaded")
+        except audit.AuditError as error:
+            raise dg.Failure(str(error)) from None
     result = train_or_load(examples, home, profile, outcome, spec)  # fitting needs no store lock
     if result.model is None:
         try:
@@ -66,6 +75,7 @@ def risk_model(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckD
     group_name="outreach",
     kinds={"duckdb"},
 )
+@values_withheld
 def risk_scores(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
     """Predicted risk of every patient screened in this practice-quarter (table risk_scores), from
     the latest saved model for the profile; none without a model (the list is then in score order)."""

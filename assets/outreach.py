@@ -8,7 +8,9 @@ its own patients: a check reads the files back and proves it.
 import dagster as dg
 import polars as pl
 
+from assets.errors import values_withheld
 from assets.screening import first_time_crossers
+from omu import audit
 from omu.config import load_config
 from omu.outreach.files import column_header, write_practice_lists
 from omu.outreach.lists import build_lists
@@ -25,6 +27,7 @@ from pipelines.resources import DuckDBStore, OmuSettings
     check_specs=[dg.AssetCheckSpec("only_this_practice", asset="outreach_list",
                                    description="every patient in the practice's files is that practice's own")],
 )
+@values_withheld
 def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
     """The quarter's outreach list (first-time crossers, not reached, carried over; capacity from
     config.yaml) in table outreach_lists and as files in out/<quarter>/practices/<practice_id>/."""
@@ -37,6 +40,13 @@ def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
         own = {patient_id for (patient_id,) in conn.execute(
             "SELECT patient_id FROM screening WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
         ).fetchall()}
+        listed = lists.outreach.height + (lists.baseline.height if lists.is_first_quarter else 0)
+        try:  # no access log entry, no files
+            audit.record(conn, "list_written", practice_id=practice_id, quarter=quarter, patients=listed,
+                         dagster_run_id=context.run_id, detail="outreach.xlsx/.csv/.html"
+                         + (", baseline.xlsx" if lists.is_first_quarter else ""))
+        except audit.AuditError as error:
+            raise dg.Failure(str(error)) from None
     folder = home.practice_out(quarter, practice_id)
     paths = write_practice_lists(folder, lists, profile, practice_id=practice_id, quarter=quarter)
     in_files: set[str] = set()

@@ -11,6 +11,7 @@ out/<quarter>/practices/<practice_id>/screening.csv.
 import dagster as dg
 import polars as pl
 
+from assets.errors import values_withheld
 from assets.ingest import RAW_TABLES
 from omu.markdown import markdown_table
 from omu.screening.screen import export_screening, plan_work, screen, screening_checks
@@ -30,6 +31,7 @@ from pipelines.resources import DuckDBStore, OmuSettings
                           description="score = sum of the weights of the scored characteristics that hold"),
     ],
 )
+@values_withheld
 def score_history(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
     """Risk flags and score per registered patient for the quarters this delivery screens (with
     backfill on a practice's first delivery), kept per profile version in table score_history."""
@@ -71,6 +73,7 @@ def score_history(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
                           description="a first-time crosser was below the threshold in every earlier quarter"),
     ],
 )
+@values_withheld
 def first_time_crossers(context: dg.AssetExecutionContext, omu: OmuSettings,
                         store: DuckDBStore) -> dg.MaterializeResult:
     """First-time crossers and the baseline (view `screening`), written per screened quarter to

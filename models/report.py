@@ -10,6 +10,12 @@ and writes <home>/out/model/report.html (plotly, self-contained) and report.json
   * Brier score, calibration plot (deciles), calibration intercept and slope;
   * calibration by sex and by wijk deprivation group (observed / expected with Wilson intervals);
   * permutation importance (drop in AUC when one feature is shuffled).
+
+Every count it shows follows the regional rules (dashboards.suppression.suppress_count): 1-7
+hidden, others rounded to 5; every share, interval and observed/expected is computed from those
+shown counts, or hidden with them; AUCs are rounded to 3 decimals (within a group shown only when
+its outcome and non-outcome counts are both shown) and the ROC curves are drawn on a fixed grid,
+so no figure pins an exact count. The report is also an access: it is logged first (omu.audit).
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_curve
 
 from dashboards.stats import wilson_interval
+from dashboards.suppression import suppress_count
 from models.outcome import load_outcome
 from models.risk import EVALUATION_FILE, ModelError, RiskModel, design_matrix, load_model, model_name
+from omu import audit, store
 from omu.home import OmuHome
 
 BOOTSTRAP = 1000
@@ -39,6 +47,26 @@ SEED = 8
 IMPORTANCE_REPEATS = 5
 IMPORTANCE_ROWS = 20_000  # permutation importance on at most this many held-out rows
 SEX_LABELS = {"M": "man", "V": "vrouw", "O": "onbekend/anders"}
+AUC_DECIMALS = 3
+ROC_GRID = np.linspace(0.0, 1.0, 51)  # false positive rates at which the ROC curves are drawn
+
+
+def shown_counts(n: int, events: int) -> dict:
+    """n and events as published (1-7 hidden, else rounded to 5), with the share and its Wilson 95%
+    interval computed from the shown counts, or hidden with them. Events are hidden too when the
+    patients without the outcome number 1-7 (n - events would give them away)."""
+    n_shown = suppress_count(int(n))
+    events_shown = suppress_count(int(events)) if suppress_count(int(n - events)) is not None else None
+    if n_shown and events_shown is not None:
+        events_shown = min(events_shown, n_shown)  # rounding may not show more events than patients
+        low, high = wilson_interval(events_shown, n_shown)
+        return {"n": n_shown, "events": events_shown, "observed": events_shown / n_shown,
+                "observed_ci95": [float(low), float(high)]}
+    return {"n": n_shown, "events": events_shown, "observed": None, "observed_ci95": [None, None]}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), AUC_DECIMALS)
 
 
 class ReportError(Exception):
@@ -76,19 +104,22 @@ def bootstrap_aucs(y: np.ndarray, scorers: dict[str, np.ndarray], repeats: int =
 
 def _interval(values: np.ndarray) -> list[float]:
     values = values[~np.isnan(values)]
-    return [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))] if values.size else [None, None]
+    return ([_rounded(np.quantile(values, 0.025)), _rounded(np.quantile(values, 0.975))] if values.size
+            else [None, None])
 
 
 def discrimination(y: np.ndarray, scorers: dict[str, np.ndarray], repeats: int = BOOTSTRAP) -> dict:
     samples = bootstrap_aucs(y, scorers, repeats)
-    result = {name: {"auc": auc(y, score), "ci95": _interval(samples[name])} for name, score in scorers.items()}
+    exact = {name: auc(y, score) for name, score in scorers.items()}
+    result = {name: {"auc": _rounded(exact[name]), "ci95": _interval(samples[name])} for name in scorers}
     for first, second in (("model", "score"), ("truth", "model")):
         if first in scorers and second in scorers:
             result[f"{first}_minus_{second}"] = {
-                "delta": result[first]["auc"] - result[second]["auc"],
+                "delta": _rounded(exact[first] - exact[second]),
                 "ci95": _interval(samples[first] - samples[second]),
             }
-    result["examples"], result["events"] = int(y.size), int(y.sum())
+    shown = shown_counts(y.size, int(y.sum()))
+    result["examples"], result["events"] = shown["n"], shown["events"]
     return result
 
 
@@ -106,35 +137,36 @@ def calibration_line(y: np.ndarray, risk: np.ndarray) -> dict:
 
 
 def calibration_bins(y: np.ndarray, risk: np.ndarray, bins: int = 10) -> list[dict]:
-    """Groups of equal size by predicted risk: mean predicted, observed share and its Wilson 95% interval."""
+    """Groups of equal size by predicted risk: mean predicted, observed share and its Wilson 95%
+    interval (counts as published, the share from them: `shown_counts`)."""
     order = np.argsort(risk, kind="stable")
     rows = []
     for part in np.array_split(order, min(bins, max(1, y.size))):
         if part.size == 0:
             continue
-        events = int(y[part].sum())
-        low, high = wilson_interval(events, part.size)
-        rows.append({"n": int(part.size), "events": events, "mean_predicted": float(risk[part].mean()),
-                     "observed": events / part.size, "observed_ci95": [float(low), float(high)]})
+        shown = shown_counts(part.size, int(y[part].sum()))
+        rows.append({**shown, "mean_predicted": float(risk[part].mean()) if shown["n"] else None})
     return rows
 
 
 def calibration_by(frame: pl.DataFrame, group: str, labels: dict[str, str] | None = None) -> list[dict]:
-    """Per group: observed share (Wilson 95%), mean predicted, observed / expected and the AUC."""
+    """Per group: observed share (Wilson 95%), mean predicted, observed / expected and the AUC, from
+    the counts as published (`shown_counts`); hidden with them."""
     rows = []
     for (value,), part in frame.group_by([group], maintain_order=True):
         y = part["outcome"].to_numpy()
         risk = part["predicted_risk"].to_numpy()
         events = int(y.sum())
-        low, high = wilson_interval(events, y.size)
-        expected = float(risk.sum())
+        shown = shown_counts(y.size, events)
+        # a hidden group's mean prediction is hidden too: it is about 1-7 people
+        mean_predicted = float(risk.mean()) if shown["n"] else None
+        expected = mean_predicted * shown["n"] if shown["n"] else 0.0
         rows.append({
             "group": str(value) if value is not None else "onbekend",
             "label": (labels or {}).get(str(value), str(value) if value is not None else "onbekend"),
-            "n": int(y.size), "events": events, "observed": events / y.size,
-            "observed_ci95": [float(low), float(high)], "mean_predicted": expected / y.size,
-            "observed_over_expected": events / expected if expected else None,
-            "auc": auc(y, risk) if 0 < events < y.size else None,
+            **shown, "mean_predicted": mean_predicted,
+            "observed_over_expected": shown["events"] / expected if expected and shown["events"] is not None else None,
+            "auc": _rounded(auc(y, risk)) if shown["events"] and shown["events"] < shown["n"] else None,
         })
     order = {"M": 0, "V": 1, "O": 2, "laag": 0, "midden": 1, "hoog": 2, "onbekend": 9}
     return sorted(rows, key=lambda r: (order.get(r["group"], 5), r["group"]))
@@ -169,9 +201,10 @@ def build_report(model: RiskModel, evaluation: pl.DataFrame, truth_dir: Path | N
         joined = frame.filter(pl.col("outcome_probability").is_not_null())
         truth_check = {
             "truth_dir": str(truth_dir),
-            "examples_with_truth": joined.height,
-            "examples_without_truth": frame.height - joined.height,
-            "outcome_agreement": float((joined["outcome"] == joined["outcome_12m"]).mean()) if joined.height else None,
+            "examples_with_truth": suppress_count(joined.height),
+            "examples_without_truth": suppress_count(frame.height - joined.height),
+            "outcome_agreement": (_rounded((joined["outcome"] == joined["outcome_12m"]).mean())
+                                  if joined.height else None),
         }
         frame = joined
     y = frame["outcome"].to_numpy().astype(bool)
@@ -180,25 +213,33 @@ def build_report(model: RiskModel, evaluation: pl.DataFrame, truth_dir: Path | N
     if truth_check:
         scorers["truth"] = frame["outcome_probability"].to_numpy()
     over = frame["over_threshold"].to_numpy().astype(bool)
+    over_shown = shown_counts(int(over.sum()), int(y[over].sum()))
     over_threshold = (discrimination(y[over], {k: v[over] for k, v in scorers.items()}, repeats)
-                      if 0 < y[over].sum() < over.sum() else {"examples": int(over.sum()), "events": int(y[over].sum())})
-    brier = {"model": float(brier_score_loss(y, risk)), "prevalence_only": float(y.mean() * (1 - y.mean()))}
+                      if over_shown["events"] and over_shown["events"] < over_shown["n"]
+                      else {"examples": over_shown["n"], "events": over_shown["events"]})
+    held = shown_counts(y.size, int(y.sum()))
+    prevalence = held["observed"]
+    brier = {"model": float(brier_score_loss(y, risk)),
+             "prevalence_only": prevalence * (1 - prevalence) if prevalence is not None else None}
     if truth_check:
         brier["truth"] = float(brier_score_loss(y, scorers["truth"]))
     with_groups = frame.with_columns(pl.col("deprivation_group").fill_null("onbekend"))
     meta = model.meta
+    training = shown_counts(meta["training"]["examples"], meta["training"]["events"])
     report = {
         "model": {k: meta[k] for k in ("name", "version", "trained_at", "estimator", "profile", "outcome",
-                                       "training_window", "practices", "training", "sha256") if k in meta},
+                                       "training_window", "practices", "sha256") if k in meta}
+        | {"training": {"examples": training["n"], "events": training["events"]}},
         "model_dir": str(model.path),
-        "held_out": {"practices": meta["practices"]["held_out"], "examples": int(y.size), "events": int(y.sum()),
-                     "prevalence": float(y.mean()),
+        "held_out": {"practices": meta["practices"]["held_out"], "examples": held["n"], "events": held["events"],
+                     "prevalence": prevalence,
                      "reference_dates": sorted({d.isoformat() for d in frame["reference_date"].to_list()})},
         "discrimination": discrimination(y, scorers, repeats),
         "over_threshold": over_threshold,
         "brier": brier,
-        "calibration": {"bins": calibration_bins(y, risk), **calibration_line(y, risk),
-                        "mean_predicted": float(risk.mean()), "observed": float(y.mean())},
+        "calibration": {"bins": calibration_bins(y, risk),
+                        **{k: _rounded(v) for k, v in calibration_line(y, risk).items()},
+                        "mean_predicted": float(risk.mean()), "observed": prevalence},
         "calibration_truth": calibration_bins(y, scorers["truth"]) if truth_check else None,
         "calibration_by_sex": calibration_by(frame, "sex", SEX_LABELS),
         "calibration_by_deprivation": calibration_by(with_groups, "deprivation_group"),
@@ -215,12 +256,21 @@ def _fmt(entry: dict) -> str:
     return f"{entry['auc']:.3f} (95% CI {low:.3f}-{high:.3f})"
 
 
+def count_text(value: int | None) -> str:
+    """A published count: rounded to 5, or 'hidden' (1-7, or it would give one away)."""
+    return "hidden" if value is None else str(value)
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "hidden" if value is None else format(value, spec)
+
+
 def summary_text(report: dict) -> str:
     d = report["discrimination"]
     held = report["held_out"]
-    text = (f"On {held['examples']} patients of {len(held['practices'])} held-out practice(s) "
-            f"({held['events']} with the outcome, {held['prevalence']:.1%}), the model's AUC is {_fmt(d['model'])}; "
-            f"the points score's is {_fmt(d['score'])}. ")
+    text = (f"On about {count_text(held['examples'])} patients of {len(held['practices'])} held-out practice(s) "
+            f"({count_text(held['events'])} with the outcome, {_number(held['prevalence'], '.1%')}; counts rounded "
+            f"to 5), the model's AUC is {_fmt(d['model'])}; the points score's is {_fmt(d['score'])}. ")
     delta = d["model_minus_score"]
     verdict = "better than" if delta["ci95"][0] > 0 else ("worse than" if delta["ci95"][1] < 0
                                                           else "not clearly different from")
@@ -231,8 +281,10 @@ def summary_text(report: dict) -> str:
         text += (f"The generator's true probabilities, the best any model can do, reach {_fmt(d['truth'])}: "
                  f"the model is {gap['delta']:.3f} below them (95% CI {gap['ci95'][0]:.3f} to {gap['ci95'][1]:.3f}). ")
     calibration = report["calibration"]
-    text += (f"Brier score {report['brier']['model']:.4f} (prevalence only: {report['brier']['prevalence_only']:.4f}); "
-             f"calibration-in-the-large {calibration['intercept']:+.2f} (ideal 0), slope {calibration['slope']:.2f} (ideal 1).")
+    text += (f"Brier score {report['brier']['model']:.4f} (prevalence only: "
+             f"{_number(report['brier']['prevalence_only'], '.4f')}); calibration-in-the-large "
+             f"{_number(calibration['intercept'], '+.2f')} (ideal 0), slope {_number(calibration['slope'], '.2f')} "
+             "(ideal 1).")
     return text
 
 
@@ -259,7 +311,9 @@ def _figures(report: dict, model: RiskModel, evaluation: pl.DataFrame) -> list[t
     columns = {"model": "predicted_risk", "score": "score", "truth": "outcome_probability"}
     for key in present:
         fpr, tpr, _ = roc_curve(y, evaluation[columns[key]].to_numpy().astype(float))
-        roc.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{names[key]} ({d[key]['auc']:.3f})"))
+        # on a fixed grid, 2 decimals: the curve's own steps (multiples of 1/events) would give the counts
+        grid_tpr = np.round(np.interp(ROC_GRID, fpr, tpr), 2)
+        roc.add_trace(go.Scatter(x=ROC_GRID, y=grid_tpr, mode="lines", name=f"{names[key]} ({d[key]['auc']:.3f})"))
     roc.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
                              name="chance", showlegend=False))
     roc.update_layout(title="ROC curves", xaxis_title="false positive rate", yaxis_title="true positive rate",
@@ -269,6 +323,7 @@ def _figures(report: dict, model: RiskModel, evaluation: pl.DataFrame) -> list[t
     calibration = go.Figure()
     top = 0.0
     for label, bins in (("risk model", report["calibration"]["bins"]), ("true probability", report["calibration_truth"])):
+        bins = [b for b in bins or [] if b["observed"] is not None]  # hidden with their counts
         if not bins:
             continue
         x = [b["mean_predicted"] for b in bins]
@@ -288,15 +343,16 @@ def _figures(report: dict, model: RiskModel, evaluation: pl.DataFrame) -> list[t
 
     for key, title in (("calibration_by_sex", "sex"), ("calibration_by_deprivation", "wijk deprivation group")):
         rows = report[key]
+        shown = [r for r in rows if r["observed"] is not None]  # hidden with their counts
         figure = go.Figure()
         figure.add_trace(go.Bar(x=[r["label"] for r in rows], y=[r["mean_predicted"] for r in rows],
                                 name="mean predicted risk", opacity=0.6))
         figure.add_trace(go.Scatter(
-            x=[r["label"] for r in rows], y=[r["observed"] for r in rows], mode="markers", name="observed share",
+            x=[r["label"] for r in shown], y=[r["observed"] for r in shown], mode="markers", name="observed share",
             marker={"size": 11, "color": "black"},
             error_y={"type": "data", "symmetric": False,
-                     "array": [r["observed_ci95"][1] - r["observed"] for r in rows],
-                     "arrayminus": [r["observed"] - r["observed_ci95"][0] for r in rows]}))
+                     "array": [r["observed_ci95"][1] - r["observed"] for r in shown],
+                     "arrayminus": [r["observed"] - r["observed_ci95"][0] for r in shown]}))
         figure.update_layout(title=f"Calibration by {title} (observed with Wilson 95% interval)",
                              yaxis_title="share with the outcome", height=420)
         figures.append((key, figure))
@@ -315,7 +371,8 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
         if isinstance(value, float):
             return f"{value:.3f}"
         if isinstance(value, list):
-            return "-".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in value)
+            return "" if all(v is None for v in value) else "-".join(
+                f"{v:.3f}" if isinstance(v, float) else str(v) for v in value)
         return html.escape("" if value is None else str(value))
 
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
@@ -354,29 +411,32 @@ def render_html(report: dict, figures: list[tuple[str, go.Figure]]) -> str:
         f"<li>training reference dates: {html.escape(', '.join(m['training_window']['reference_dates']))} "
         f"(outcomes observed in the deliveries up to {html.escape(m['training_window']['outcomes_observed_until'])})</li>",
         f"<li>training practices: {html.escape(', '.join(m['practices']['training']))} "
-        f"({m['training']['examples']} examples, {m['training']['events']} with the outcome)</li>",
+        f"({count_text(m['training']['examples'])} examples, {count_text(m['training']['events'])} with the "
+        "outcome)</li>",
         f"<li>held-out practices: {html.escape(', '.join(m['practices']['held_out']))} at "
         f"{html.escape(', '.join(report['held_out']['reference_dates']))}</li>",
         f"<li>model file sha256: <code>{html.escape(m['sha256']['model.joblib'])}</code></li></ul>",
         "<h2>Discrimination (held-out practices)</h2>",
         _table(auc_rows, [("what", ""), ("auc", "AUC"), ("ci95", "bootstrap 95% CI")]),
-        f"<p>Within the patients at or over the threshold (the list the model orders): {over['examples']} patients, "
-        f"{over['events']} with the outcome.</p>",
+        f"<p>Within the patients at or over the threshold (the list the model orders): "
+        f"{count_text(over['examples'])} patients, {count_text(over['events'])} with the outcome.</p>",
         _table(over_rows, [("what", ""), ("auc", "AUC"), ("ci95", "bootstrap 95% CI")]) if over_rows else "",
         "<h2>Accuracy and calibration</h2>",
         _table([{"what": k.replace("_", " "), "brier": v} for k, v in report["brier"].items()],
                [("what", "Brier score"), ("brier", "")]),
-        f"<p>Calibration-in-the-large {report['calibration']['intercept']:+.3f}, slope "
-        f"{report['calibration']['slope']:.3f} (ideal 0 and 1); mean predicted "
-        f"{report['calibration']['mean_predicted']:.3f}, observed {report['calibration']['observed']:.3f}.</p>",
+        f"<p>Calibration-in-the-large {_number(report['calibration']['intercept'], '+.3f')}, slope "
+        f"{_number(report['calibration']['slope'], '.3f')} (ideal 0 and 1); mean predicted "
+        f"{report['calibration']['mean_predicted']:.3f}, observed {_number(report['calibration']['observed'], '.3f')}.</p>",
+        "<p class='note'>Counts follow the regional rules: 1-7 hidden (empty cell), others rounded to 5; shares, "
+        "intervals and observed/expected are computed from the rounded counts, or hidden with them.</p>",
         "<h3>By sex</h3>", _table(report["calibration_by_sex"], group_columns),
         "<h3>By wijk deprivation group</h3>", _table(report["calibration_by_deprivation"], group_columns),
     ]
     if report["truth_check"]:
         t = report["truth_check"]
-        parts.append(f"<p class='note'>Truth: {html.escape(t['truth_dir'])}; {t['examples_with_truth']} held-out "
-                     f"patients matched, {t['examples_without_truth']} not; the outcome read from the deliveries "
-                     f"agrees with the generator's in {t['outcome_agreement']:.1%}.</p>")
+        parts.append(f"<p class='note'>Truth: {html.escape(t['truth_dir'])}; {count_text(t['examples_with_truth'])} "
+                     f"held-out patients matched, {count_text(t['examples_without_truth'])} not; the outcome read "
+                     f"from the deliveries agrees with the generator's in {_number(t['outcome_agreement'], '.1%')}.</p>")
     parts.append("<h2>Figures</h2>")
     for index, (_, figure) in enumerate(figures):
         parts.append(figure.to_html(full_html=False, include_plotlyjs=index == 0, default_width="100%"))
@@ -396,6 +456,13 @@ def write_report(home: OmuHome, *, truth_dir: Path | None = None, version: str |
                           "run `omu run` first (the model step trains it when there is enough history)")
     evaluation = pl.read_parquet(model.path / EVALUATION_FILE)
     report = build_report(model, evaluation, truth_dir, repeats)
+    with store.connect(home.database) as conn:  # no access log entry, no report
+        try:
+            audit.record(conn, "model_report", patients=evaluation.select("practice_id", "patient_id").n_unique(),
+                         detail=f"{model.name} {model.version}: held-out practices "
+                         + ", ".join(report["held_out"]["practices"]))
+        except audit.AuditError as error:
+            raise ReportError(str(error)) from None
     if truth_dir is not None:
         evaluation = evaluation.join(read_truth(Path(truth_dir), report["held_out"]["practices"]),
                                      on=["practice_id", "patient_id", "quarter"], how="inner")

@@ -6,6 +6,7 @@
     <home>/staging/              per-partition Parquet staged before the single-writer merge
     <home>/dagster/              DAGSTER_HOME: dagster.yaml (telemetry off) and run storage
     <home>/models/               saved risk models
+    <home>/audit/access-log.jsonl  the copy of the access log (table access_log; omu/audit.py)
     <home>/config.yaml           optional settings (capacity per practice, retention, ...)
 """
 

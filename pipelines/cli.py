@@ -250,7 +250,7 @@ def explain(
     profile: ProfileOption = None,
 ) -> None:
     """Show why a patient scored as they did: each characteristic with the records behind it."""
-    from omu import store
+    from omu import audit, store
     from omu.screening.explain import NotScreened
     from omu.screening.explain import explain as explain_patient
     from omu.screening.profile import load_profile
@@ -264,6 +264,10 @@ def explain(
             result = explain_patient(conn, loaded_profile, practice_id=practice, quarter=quarter, patient_id=patient_id)
         except NotScreened as error:
             raise fail(str(error)) from error
+        try:  # no access log entry, nothing shown
+            audit.record(conn, "explain", practice_id=practice, quarter=quarter, patients=1, patient_id=patient_id)
+        except audit.AuditError as error:
+            raise fail(str(error)) from None
     row = result.screening
     console.print(
         f"[bold]{patient_id}[/] — practice {practice}, {quarter} (reference date {row['reference_date']}), "
@@ -308,7 +312,7 @@ def dashboard(
     first, so the trend and late outreach outcomes are current."""
     from dashboards.indicators import NotDelivered
     from dashboards.region import write_region
-    from omu import store
+    from omu import audit, store
     from omu.quarters import Quarter
     from omu.screening.profile import ProfileError, load_profile
 
@@ -324,10 +328,14 @@ def dashboard(
     except ProfileError as error:
         raise fail(f"profile refused: {error}") from error
     with store.connect(omu_home.database) as conn:
-        try:
+        try:  # no access log entry, no regional files
+            audit.record(conn, "dashboard_written", quarter=wanted, patients=audit.patients_screened(conn, wanted),
+                         detail="omu dashboard: dashboard.html, indicators.csv, indicators.xlsx")
             outputs = write_region(conn, omu_home, loaded_profile, wanted)
         except NotDelivered as error:
             raise fail(str(error)) from error
+        except audit.AuditError as error:
+            raise fail(str(error)) from None
     say(f"regional dashboard {wanted} (profile {loaded_profile.name} v{loaded_profile.version}; "
         f"quarters {', '.join(outputs.quarters)})")
     say(f"highest age-standardised share over the threshold: {outputs.highest_wijk or 'no wijk shown'}")
@@ -370,8 +378,15 @@ def ui(
     port: Annotated[int, typer.Option("--port", help="Port of the web UI (on 127.0.0.1 only).")] = 3000,
 ) -> None:
     """Open Dagster's UI (`dagster dev`) on this omu home: assets, checks, runs, the sensor and the schedule."""
+    from omu import audit, store
+
     omu_home = OmuHome.resolve(home).prepare()
     chosen = landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)
+    with store.connect(omu_home.database) as conn:
+        try:  # no access log entry, no UI
+            audit.record(conn, "ui_started", detail=f"dagster dev on 127.0.0.1:{port}")
+        except audit.AuditError as error:
+            raise fail(str(error)) from None
     environment = {**os.environ, "OMU_HOME": str(omu_home.root), "OMU_LANDING": str(chosen.resolve()),
                    "DAGSTER_HOME": str(omu_home.dagster_home)}
     say(f"Dagster UI on http://127.0.0.1:{port} (home {omu_home.root}, landing {chosen}); stop with Ctrl-C")
@@ -379,6 +394,50 @@ def ui(
     dagster = Path(sys.executable).with_name("dagster")
     os.execve(str(dagster), [str(dagster), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
               environment)
+
+
+@app.command("audit")
+def audit_log(
+    home: HomeOption = None,
+    practice: Annotated[str | None, typer.Option("--practice", help="Only entries of this practice.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only entries from this date (YYYY-MM-DD, UTC) on.")] = None,
+) -> None:
+    """Show the access log: who ran, wrote, imported or explained which patients' data, and when.
+
+    Exit 1 when the log's chain of hashes shows an entry was changed or removed afterwards, or
+    the table and its copy <home>/audit/access-log.jsonl disagree."""
+    import datetime as dt
+
+    from omu import audit, store
+
+    try:
+        from_date = dt.date.fromisoformat(since) if since else None
+    except ValueError as error:
+        raise typer.BadParameter(f"--since must be a date YYYY-MM-DD, not {since!r}") from error
+    omu_home = OmuHome.resolve(home)
+    if not omu_home.database.exists():
+        result(f"no store at {omu_home.database}: nothing has been logged there")
+        return
+    with store.connect(omu_home.database) as conn:
+        everything = audit.read(conn)
+        shown = audit.read(conn, practice_id=practice, since=from_date) if (practice or from_date) else everything
+    table = Table(title=f"omu access log ({omu_home.root})")
+    for column in ("#", "when (UTC)", "who", "action", "practice", "quarter", "patients", "pseudonym", "detail"):
+        table.add_column(column, no_wrap=column != "detail")
+    for entry in shown:
+        table.add_row(str(entry["entry_no"]), f"{entry['logged_at']:%Y-%m-%d %H:%M:%S}",
+                      f"{entry['os_user']}@{entry['host']}", entry["action"], entry["practice_id"] or "",
+                      entry["quarter"] or "", "" if entry["patients"] is None else str(entry["patients"]),
+                      entry["patient_id"] or "", escape(entry["detail"] or ""))
+    # a log is read whole: wide enough for every column, also when piped to a file
+    Console(highlight=False, soft_wrap=True, width=max(console.width, 200)).print(table)
+    problems = audit.verify(everything) + audit.compare_copy(everything, audit.log_file(omu_home.root))
+    if problems:
+        for problem in problems:
+            Console(stderr=True, highlight=False).print(f"[bold red]access log:[/] {escape(problem)}")
+        raise fail(f"the access log is not intact ({len(problems)} problem(s)); copy: {audit.log_file(omu_home.root)}")
+    result(f"{len(shown)} of {len(everything)} entries shown; the log is intact (chain of {len(everything)} "
+           f"hashes checked); copy: {audit.log_file(omu_home.root)}")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
@@ -408,7 +467,7 @@ def outcomes_import(
                                                 "quarter column.")] = None,
 ) -> None:
     """Import outcomes; one bad row refuses the whole file. Importing the same file twice changes nothing."""
-    from omu import store
+    from omu import audit, store
     from omu.outreach.outcomes import OutcomeFileError, import_outcomes
 
     omu_home = OmuHome.resolve(home)
@@ -419,6 +478,8 @@ def outcomes_import(
             summary = import_outcomes(conn, file, practice=practice, quarter=quarter)
         except OutcomeFileError as error:
             raise fail(str(error)) from error
+        except audit.AuditError as error:
+            raise fail(str(error)) from None
     result(f"{file.name}: {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged outcome(s); "
         f"{summary.skipped_blank} row(s) without an outcome skipped. They shape next quarter's list "
         "(run `omu run` for it).")

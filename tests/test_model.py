@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
 from models.features import feature_names, features_at, training_examples
 from models.outcome import OutcomeError, load_outcome
-from models.report import auc, build_report, write_report
+from models.report import auc, build_report, render_html, write_report
 from models.risk import (
     ModelError,
     ModelSpec,
@@ -171,7 +172,7 @@ def test_model_is_calibrated_overall_and_by_group(report):
     assert 0.75 < calibration["slope"] < 1.25
     for key in ("calibration_by_sex", "calibration_by_deprivation"):
         for row in report[key]:
-            if row["n"] >= 500:  # large groups: observed / expected near 1
+            if (row["n"] or 0) >= 500:  # large groups: observed / expected near 1
                 assert 0.75 < row["observed_over_expected"] < 1.3, (key, row)
 
 
@@ -251,6 +252,64 @@ def test_report_files(region, trained):
     assert {"model", "score", "truth", "model_minus_score", "truth_minus_model"} <= set(saved["discrimination"])
     assert {r["group"] for r in saved["calibration_by_deprivation"]} <= {"laag", "midden", "hoog", "onbekend"}
     assert {r["feature"] for r in saved["permutation_importance"]} == set(trained.features)
+    with duckdb.connect(str(region["home"].database), read_only=True) as conn:
+        logged = conn.execute("SELECT patients, detail FROM access_log WHERE action = 'model_report'").fetchall()
+    assert logged and logged[-1][0] == pl.read_parquet(trained.path / "evaluation.parquet").height
+    assert logged[-1][1].startswith(f"{trained.name} {trained.version}")
+
+
+COUNT_KEYS = {"n", "events", "examples", "examples_with_truth", "examples_without_truth"}
+
+
+def _shown_counts(value, path="") -> list[tuple[str, int | None]]:
+    """Every count in the report JSON, with where it is."""
+    if isinstance(value, dict):
+        return [item for key, inner in value.items()
+                for item in ([(f"{path}.{key}", inner)] if key in COUNT_KEYS and not isinstance(inner, dict)
+                             else _shown_counts(inner, f"{path}.{key}"))]
+    if isinstance(value, list):
+        return [item for number, inner in enumerate(value) for item in _shown_counts(inner, f"{path}[{number}]")]
+    return []
+
+
+def test_the_report_shows_counts_by_the_regional_rules(region, trained):
+    """Read back from report.json and report.html: no count of 1-7, every count a multiple of 5, and
+    every share computed from the shown counts (or hidden with them)."""
+    paths = write_report(region["home"], truth_dir=region["truth"], repeats=50)
+    saved = json.loads(paths.json.read_text(encoding="utf-8"))
+    counts = _shown_counts(saved)
+    assert len(counts) > 30 and any(where.endswith("calibration_by_sex[2].n") for where, _ in counts)
+    assert [(where, n) for where, n in counts if n is not None and (1 <= n <= 7 or n % 5)] == []
+    for row in saved["calibration"]["bins"] + saved["calibration_by_sex"] + saved["calibration_by_deprivation"]:
+        if row["events"] is None:
+            assert row["observed"] is None and row["observed_ci95"] == [None, None]
+        else:
+            assert row["observed"] == pytest.approx(row["events"] / row["n"])
+    held = saved["held_out"]
+    assert held["prevalence"] == pytest.approx(held["events"] / held["examples"])
+    page = paths.html.read_text(encoding="utf-8")
+    cells = re.findall(r"<tr>(.*?)</tr>", page)
+    group_rows = [re.findall(r"<td>(.*?)</td>", row) for row in cells]
+    group_counts = [cell for row in group_rows if len(row) == 8 for cell in row[1:3]]
+    assert len(group_counts) >= 10
+    in_text = re.findall(r"(\d+) (?:patients|examples|with the outcome|held-out patients)", page)
+    assert in_text
+    for shown in group_counts + in_text:
+        assert shown == "" or (int(shown) % 5 == 0 and not 1 <= int(shown) <= 7), shown
+
+
+def test_a_tiny_group_is_hidden_with_its_share(trained):
+    """Three patients of sex O in the held-out set: their n, events, share and AUC are not shown."""
+    evaluation = pl.read_parquet(trained.path / "evaluation.parquet")
+    evaluation = evaluation.with_columns(
+        pl.when(pl.int_range(pl.len()) < 3).then(pl.lit("O"))
+        .when(pl.col("sex") == "O").then(pl.lit("V")).otherwise(pl.col("sex")).alias("sex"))
+    report = build_report(trained, evaluation, repeats=20)
+    tiny, = [row for row in report["calibration_by_sex"] if row["group"] == "O"]
+    assert tiny["n"] is None and tiny["events"] is None and tiny["observed"] is None and tiny["auc"] is None
+    assert tiny["observed_over_expected"] is None and tiny["observed_ci95"] == [None, None]
+    assert tiny["mean_predicted"] is None  # the average of 3 people's predictions is about them
+    render_html(report, [])  # a hidden group renders as empty cells
 
 
 # ---------------------------------------------------------------------------------------- Dagster

@@ -166,7 +166,7 @@ def test_the_quarterly_schedule_screens_the_completed_quarter(tmp_path, landing)
 
 # --- the command line ---------------------------------------------------------------------------
 
-COMMANDS = [[], ["generate"], ["validate"], ["run"], ["demo"], ["explain"], ["outcomes"], ["outcomes", "import"]]
+COMMANDS = [[], ["generate"], ["validate"], ["run"], ["demo"], ["explain"], ["outcomes"], ["outcomes", "import"], ["audit"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "omu")
@@ -295,9 +295,14 @@ def test_dagster_dev_shows_the_assets_the_sensor_the_schedules_and_the_checks(ra
                                   "metadataEntries { label } } assetChecksOrError { ... on AssetChecks { "
                                   "checks { name executionForLatestMaterialization { status } } } } } }")["assetNodes"][0]
         materialisation, = patients["latestMaterializationByPartition"]
-        assert {"rows_loaded", "rows_quarantined", "preview"} <= {e["label"] for e in materialisation["metadataEntries"]}
+        labels = {e["label"] for e in materialisation["metadataEntries"]}
+        assert {"rows_loaded", "rows_quarantined", "distinct_patients", "profile"} <= labels
+        assert "preview" not in labels  # aggregates only: the UI has no login
         checks = {check["name"]: check["executionForLatestMaterialization"]["status"]
                   for check in patients["assetChecksOrError"]["checks"]}
         assert checks == {"contract_expectations": "SUCCEEDED", "rows_add_up": "SUCCEEDED"}
     finally:
         stop_process_group(ui, grace_seconds=30)
+    with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
+        started = conn.execute("SELECT count(*) FROM access_log WHERE action = 'ui_started'").fetchall()[0][0]
+    assert started == 1  # the access log has it

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from omu import audit
 from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
 from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET
 from omu.sql import run_sql, run_sql_in_transaction
@@ -92,14 +93,25 @@ def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: st
     if problems.height:
         shown = "\n".join(
             f"- {Path(path).name}, row {row['row_no']}, column {row['column']}: {row['problem']}"
-            + (f" (value {row['value']!r})" if row["value"] else "")
+            # a pseudonym or a note is never echoed: error messages carry no patient-level value
+            + (f" (value {row['value']!r})" if row["value"] and row["column"] not in ("patient_id", "note") else "")
             for row in problems.head(20).iter_rows(named=True)
         )
         more = f"\n- ... and {problems.height - 20} more" if problems.height > 20 else ""
         raise OutcomeFileError(f"{Path(path).name} refused; no outcome was imported:\n{shown}{more}")
     counts = conn.table("import_ready").pl()
+    # no access log entry, no import (raises audit.AuditError)
+    audit.record(conn, "outcomes_imported", practice_id=_one_or_all(counts["practice_id"]),
+                 quarter=_one_or_all(counts["quarter"]), patients=counts.select("practice_id", "patient_id").n_unique(),
+                 detail=Path(path).name)
     run_sql_in_transaction(conn, "outreach/import_write", {"source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}"})
     new = int(counts["is_new"].sum()) if counts.height else 0
     changed = int(counts["is_changed"].sum()) if counts.height else 0
     return ImportSummary(new=new, changed=changed, unchanged=counts.height - new - changed,
                          skipped_blank=frame.height - counts.height)
+
+
+def _one_or_all(values: pl.Series) -> str | None:
+    """The practice (quarter) of an imported file, or all of them comma-separated."""
+    found = sorted(values.drop_nulls().unique().to_list())
+    return ", ".join(found) if found else None

@@ -35,7 +35,7 @@ def explain(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: s
     )
     if not rows:
         raise NotScreened(
-            f"patient {patient_id} was not screened for practice {practice_id} in {quarter} under "
+            f"the patient was not screened for practice {practice_id} in {quarter} under "
             f"{profile.name} v{profile.version} (not registered on the reference date, or the quarter is not run yet)"
         )
     row = rows[0]
