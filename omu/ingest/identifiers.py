@@ -1,0 +1,46 @@
+"""Direct identifiers: which rules a column's values are judged by, and the data the SQL reads.
+
+The judging itself is SQL (sql/common/identifiers.sql for one value, sql/ingest/direct_identifiers.sql
+for a delivery). Here: the scope of each column (what it may legitimately hold, from the contract)
+and the two lists kept as data: common names and identifier column names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from omu.contract import FILES_BY_NAME
+from omu.sql import run_sql
+
+COMMON_NAMES = Path(__file__).with_name("common_names.csv")
+IDENTIFIER_COLUMNS = Path(__file__).with_name("identifier_columns.csv")
+
+KEY_COLUMNS = {("determinations.csv", "code")}  # a code number; patient_id (a pseudonym) in every file
+FREE_TEXT = "text"
+
+
+def scope(file_name: str, column: str) -> str:
+    """What a column may hold, which decides the rules its values are judged by (see the SQL)."""
+    contract_file = FILES_BY_NAME.get(file_name)
+    declared = {c.name: c for c in contract_file.columns} if contract_file else {}
+    if column == "patient_id" or (file_name, column) in KEY_COLUMNS:
+        return "key"
+    if column in declared and declared[column].kind == "date":
+        return "date"
+    if file_name == "patients.csv":
+        return "birth"  # any full date here is a date of birth, in a contract column or another
+    return FREE_TEXT
+
+
+def prepare(conn: duckdb.DuckDBPyConnection) -> None:
+    """The lists as temp tables and the judging macros, in this connection."""
+    conn.execute("CREATE OR REPLACE TEMP TABLE common_names AS SELECT lower(name) AS name FROM read_csv($1)",
+                 [str(COMMON_NAMES)])
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE identifier_columns AS "
+        "SELECT row_number() OVER () AS priority, name, match, kind FROM read_csv($1, all_varchar = true)",
+        [str(IDENTIFIER_COLUMNS)],
+    )
+    run_sql(conn, "common/identifiers")

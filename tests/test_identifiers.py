@@ -1,0 +1,265 @@
+"""Direct identifiers never get in: every way people write a BSN, phone number, postcode, birth
+date or e-mail address (in a value, in free text, in a column name, in a malformed line, in an
+outcome note) refuses the delivery or the file, naming file, line and column, never the value.
+And the scan raises no false alarm on clean deliveries of every dialect, nor on pseudonyms and
+codes that happen to be 9 digits passing the 11-proef."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from omu.home import OmuHome
+from omu.ingest.delivery import check_delivery
+from omu.ingest.load import ingest_delivery
+from omu.quarters import Quarter
+from omu.synthetic import VENDOR_DIALECTS, write_delivery
+from pipelines.cli import app
+from tests.test_ingest import (
+    PRACTICE,
+    QUARTER,
+    assert_refused,
+    base_tables,
+    deliver,
+    replace_file,
+    with_rows,
+    with_values,
+)
+from tests.test_outreach import CROSSERS, make_list
+from tests.test_outreach import PRACTICE as OUTREACH_PRACTICE
+from tests.test_outreach import tables as outreach_tables
+
+
+@pytest.fixture
+def home(tmp_path) -> OmuHome:
+    return OmuHome.resolve(tmp_path / "home").prepare()
+
+
+BSN = "111222333"  # passes the 11-proef
+BSN_8 = "12345672"  # 012345672 passes the 11-proef: a BSN whose leading 0 a spreadsheet dropped
+PSEUDONYM_9 = "123456782"  # 9 digits that pass the 11-proef by chance
+
+VALUES = {
+    # written as: (file, column, value); the value goes on data line 3 of that column
+    "BSN with spaces": ("determinations.csv", "value", "111 222 333"),
+    "BSN with dots": ("determinations.csv", "value", "111.222.333"),
+    "BSN with dashes": ("determinations.csv", "value", "111-222-333"),
+    "BSN with a prefix": ("determinations.csv", "value", "BSN:111222333"),
+    "BSN plain": ("determinations.csv", "value", BSN),
+    "BSN of 8 digits in a value": ("determinations.csv", "value", BSN_8),
+    "BSN of 8 digits with a prefix": ("determinations.csv", "value", "BSN: 12345672"),
+    "BSN of 8 digits as a quantity": ("prescriptions.csv", "quantity", BSN_8),
+    "BSN in a birth year": ("patients.csv", "birth_year", "123.456.782"),
+    "phone with spaces and a dash": ("determinations.csv", "value", "06 - 12 34 56 78"),
+    "phone with an area code in brackets": ("determinations.csv", "value", "(030) 2345678"),
+    "phone plain": ("determinations.csv", "value", "0612345678"),
+    "phone with a dash": ("determinations.csv", "value", "06-12345678"),
+    "phone +31": ("determinations.csv", "value", "+31612345678"),
+    "phone +31 (0)": ("determinations.csv", "value", "+31 (0)6 1234 5678"),
+    "phone 0031": ("determinations.csv", "value", "0031 30 234 5678"),
+    "phone in free text": ("determinations.csv", "value", "alleen, dochter bellen 0612345678"),
+    "BSN in free text": ("determinations.csv", "value", "alleen; bsn 111 222 333"),
+    "postcode with a dash": ("patients.csv", "pc4", "3511-AB"),
+    "postcode with a space": ("patients.csv", "pc4", "3511 AB"),
+    "postcode": ("patients.csv", "pc4", "3511AB"),
+    "postcode in free text": ("determinations.csv", "value", "alleen, woont 3511 AB"),
+    "birth date with dots": ("patients.csv", "birth_year", "12.03.1950"),
+    "birth date as 8 digits": ("patients.csv", "birth_year", "19500312"),
+    "birth date with slashes": ("patients.csv", "birth_year", "1950/03/12"),
+    "birth date Dutch": ("patients.csv", "birth_year", "12-03-1950"),
+    "birth date ISO": ("patients.csv", "birth_year", "1950-03-12"),
+    "birth date in a month column": ("patients.csv", "birth_month", "12/03/1950"),
+    "e-mail address": ("determinations.csv", "value", "a.b@example.nl"),
+    "e-mail in free text": ("determinations.csv", "value", "mail naar dochter: j.de.vries@example.com"),
+    "e-mail in a date column": ("episodes.csv", "start_date", "x@example.nl"),
+    "phone in a date column": ("episodes.csv", "end_date", "0612345678"),
+    "BSN in a date column": ("contacts.csv", "contact_on", "111 222 333"),
+    "name": ("determinations.csv", "value", "Jan Jansen"),
+}
+KIND = {"BSN": "BSN", "phone": "phone number", "postcode": "6-character postcode", "birth": "date of birth",
+        "e-mail": "e-mail", "name": "name"}
+
+
+def kind_of(case: str) -> str:
+    return next(kind for word, kind in KIND.items() if word in case.split() or case.startswith(word))
+
+
+def placed(file: str, column: str, value: str) -> dict[str, pl.DataFrame]:
+    values = base_tables()[file][column].cast(pl.String).to_list()
+    values[1] = value  # data line 3
+    return with_values(file, column, values)
+
+
+def assert_not_shown(home: OmuHome, outcome, secret: str) -> None:
+    """The value is nowhere in what omu says or writes: message, report, validation.json,
+    quarantine.csv, the store."""
+    out = home.delivery_out(QUARTER, PRACTICE)
+    texts = [outcome.reason or "", *(p.read_text() for p in out.iterdir())]
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        texts += [str(conn.execute("SELECT * FROM deliveries").fetchall()),
+                  str(conn.execute("SELECT * FROM quarantine").fetchall())]
+    for text in texts:
+        assert secret not in text
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_every_way_of_writing_an_identifier_is_refused_without_showing_it(home, tmp_path, case):
+    file, column, value = VALUES[case]
+    folder = deliver(tmp_path / "landing", placed(file, column, value))
+    outcome = assert_refused(home, folder, file, 3, column, kind_of(case))
+    assert_not_shown(home, outcome, value)
+
+
+HEADERS = {
+    "bsn_nummer": "BSN column", "BSN-nummer": "BSN column", "patient_bsn": "BSN column",
+    "burgerservicenummer": "BSN column", "geboorte datum": "date of birth column",
+    "date of birth": "date of birth column", "Geb.datum": "date of birth column", "tel_nr": "phone number column",
+    "Telefoonnummer": "phone number column", "mobiel": "phone number column", "e-mailadres": "e-mail column",
+    "E-mail": "e-mail column", "woonplaats": "address column", "huisnr": "address column",
+    "straatnaam": "address column", "postcode": "postcode column", "Post code": "postcode column",
+    "Achternaam": "name column", "voor naam": "name column", "naam": "name column",
+}
+
+
+@pytest.mark.parametrize("header", HEADERS)
+def test_a_column_named_as_an_identifier_is_refused_in_any_spelling(home, tmp_path, header):
+    tables = base_tables()
+    tables["patients.csv"] = tables["patients.csv"].with_columns(pl.Series(header, ["x", None, None]))
+    folder = deliver(tmp_path / "landing", tables)
+    # the reader lower-cases header names (the dialect writes them in its own case)
+    assert_refused(home, folder, "patients.csv", 1, header.lower(), HEADERS[header])
+
+
+def test_no_contract_column_name_is_an_identifier_column(tmp_path):
+    check = check_delivery(deliver(tmp_path / "landing"), tmp_path / "stage")
+    assert check.accepted, check.refusal_reason
+
+
+MALFORMED = {
+    # case: (line added to determinations.csv as data line 5, column named, kind, the identifier)
+    "one field too many": ("patientAAAA0001,9001,2024-01-01,alleen,111222333", "field 5", "BSN", "111222333"),
+    "one field too few": ("patientAAAA0001,0612345678", "field 2", "phone number", "0612345678"),
+    "an unclosed quote": ('patientAAAA0001,9001,"2024-01-01,a.b@example.nl', "field 4", "e-mail",
+                          "a.b@example.nl"),
+    "a formatted BSN": ("patientAAAA0001,9001,2024-01-01,alleen,111 222 333,x", "field 5", "BSN", "111 222 333"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_each_field_of_a_malformed_line_is_scanned(home, tmp_path, case):
+    text, column, kind, secret = MALFORMED[case]
+    folder = deliver(tmp_path / "landing")
+    lines = (folder / "determinations.csv").read_bytes().rstrip(b"\n").split(b"\n")
+    replace_file(folder, "determinations.csv", b"\n".join([*lines, text.encode()]) + b"\n", rows=len(lines))
+    outcome = assert_refused(home, folder, "determinations.csv", 5, column, kind)
+    assert "malformed line" in str(outcome.check.refusals[0])
+    assert_not_shown(home, outcome, secret)
+    assert_not_shown(home, outcome, text)
+
+
+def test_quarantine_keeps_the_failed_value_never_a_line_nor_an_identifier(home, tmp_path):
+    """A malformed line is kept as its number and reason; a quarantined pseudonym that passes the
+    11-proef by chance is withheld; other failed values are kept (the practice needs them)."""
+    tables = with_rows("episodes.csv", {"patient_id": PSEUDONYM_9, "icpc": "R96", "start_date": dt.date(2020, 1, 1),
+                                        "end_date": None})
+    tables["episodes.csv"] = tables["episodes.csv"].with_columns(pl.col("icpc").replace({"K86": "k86"}))
+    folder = deliver(tmp_path / "landing", tables)
+    lines = (folder / "episodes.csv").read_bytes().rstrip(b"\n").split(b"\n")
+    malformed = b"patientAAAA0001,R96,2020-01-01,,toelichting"
+    replace_file(folder, "episodes.csv", b"\n".join([*lines, malformed]) + b"\n", rows=len(lines))
+    outcome = ingest_delivery(home, folder)
+    assert outcome.status == "loaded", outcome.reason
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        stored = conn.execute('SELECT line, "column", value, reason FROM quarantine ORDER BY line').fetchall()
+    assert stored == [
+        (5, "icpc", "k86", "code of the wrong shape: ICPC, e.g. R96 or F94.01"),
+        (6, "patient_id", None, "unknown patient_id (not loaded from patients.csv) (value withheld: it looks like "
+                                "a BSN (9 digits passing the 11-proef))"),
+        (7, None, None, "malformed line: 5 fields where the header has 4"),
+    ]
+    csv = (home.delivery_out(QUARTER, PRACTICE) / "quarantine.csv").read_text()
+    assert "toelichting" not in csv and PSEUDONYM_9 not in csv and "k86" in csv
+
+
+def _renamed(tables: dict[str, pl.DataFrame], ids: dict[str, str]) -> dict[str, pl.DataFrame]:
+    return {name: frame.with_columns(pl.col("patient_id").replace(ids)) for name, frame in tables.items()}
+
+
+def test_a_pseudonym_or_code_of_9_digits_passing_the_11_proef_is_no_bsn(home, tmp_path):
+    tables = _renamed(base_tables(), {"patientAAAA0001": PSEUDONYM_9})
+    tables["determinations.csv"] = tables["determinations.csv"].with_columns(
+        pl.Series("code", [9001, 123456794, 9002]))
+    outcome = ingest_delivery(home, deliver(tmp_path / "landing", tables))
+    assert outcome.status == "loaded", outcome.reason
+    assert outcome.check.quarantine.is_empty()
+
+
+def test_a_pseudonym_column_of_bsns_is_refused(home, tmp_path):
+    ids = {"patientAAAA0001": "111222333", "patientBBBB0002": "123456782", "patientCCCC0003": "123-456-794"}
+    folder = deliver(tmp_path / "landing", _renamed(base_tables(), ids))
+    outcome = assert_refused(home, folder, "patients.csv", 2, "patient_id", "BSN")
+    for secret in ids.values():
+        assert_not_shown(home, outcome, secret)
+
+
+CLEAN_VALUES = ["72,5", "7.5", "120/80", "1500 mg", "2500 ML", "alleen", "één keer", "Met partner",
+                "controle 12-03-2026", "1.234.567", "3 x per dag", "HbA1c 53 mmol/mol", "20240101"]
+
+
+def test_clean_values_that_resemble_identifiers_are_not_refused(home, tmp_path):
+    tables = base_tables()
+    det = tables["determinations.csv"]
+    tables["determinations.csv"] = pl.DataFrame({
+        "patient_id": [det["patient_id"][0]] * len(CLEAN_VALUES), "code": list(range(100, 100 + len(CLEAN_VALUES))),
+        "measured_on": [det["measured_on"][0]] * len(CLEAN_VALUES), "value": CLEAN_VALUES})
+    outcome = ingest_delivery(home, deliver(tmp_path / "landing", tables))
+    assert outcome.status == "loaded", outcome.reason
+
+
+def test_clean_generated_deliveries_of_every_dialect_raise_no_false_alarm(tmp_path):
+    from omu.quarters import quarter_range
+    from omu.synthetic import generate
+
+    summary = generate(tmp_path / "landing", practices=len(VENDOR_DIALECTS), quarters=quarter_range("2026Q3"),
+                       seed=14, patients=(150, 250))
+    folders = sorted((tmp_path / "landing").glob("*/2026Q3"))
+    assert len(folders) == summary.deliveries == len(VENDOR_DIALECTS)
+    for folder in folders:
+        check = check_delivery(folder, tmp_path / "stage" / folder.parent.name)
+        assert check.accepted, check.refusal_reason
+        assert check.quarantine.is_empty()
+
+
+# --- outcome files: the note is free text ---------------------------------------------------------
+
+NOTES = {
+    "phone": "dochter bellen 06 - 12 34 56 78",
+    "BSN": "bsn 111.222.333 klopt niet",
+    "e-mail": "mail naar a.b@example.nl",
+    "postcode": "verhuisd naar 3511 AB",
+}
+
+
+@pytest.mark.parametrize("kind", NOTES)
+def test_an_outcome_note_holding_an_identifier_refuses_the_file_through_the_cli(tmp_path, kind):
+    extracted = Quarter.parse("2025Q4").reference_date + dt.timedelta(days=4)
+    landing = tmp_path / "landing"
+    write_delivery(landing / OUTREACH_PRACTICE / "2025Q4", practice_id=OUTREACH_PRACTICE, quarter="2025Q4",
+                   extracted_on=extracted, tables=outreach_tables(extracted), dialect=VENDOR_DIALECTS[3])
+    omu_home = OmuHome.resolve(tmp_path / "home").prepare()
+    make_list(omu_home, landing, "2025Q4")
+    path = tmp_path / "uitkomsten.csv"
+    pl.DataFrame({"patient_id": CROSSERS[:3], "quarter": ["2025Q4"] * 3, "outcome": ["bereikt"] * 3,
+                  "date": ["10-01-2026"] * 3, "note": ["goed gesprek", NOTES[kind], None],
+                  "practice_id": [OUTREACH_PRACTICE] * 3}).write_csv(path, separator=";")
+    result = CliRunner().invoke(app, ["outcomes", "import", str(path), "--home", str(omu_home.root)])
+    assert result.exit_code != 0
+    said = result.output + str(result.exception or "")
+    assert "uitkomsten.csv" in said and "row 3, column note" in said and "direct identifier" in said, said
+    assert NOTES[kind] not in said and NOTES[kind].split()[-1] not in said
+    with duckdb.connect(str(omu_home.database), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM outreach_outcomes").fetchall() == [(0,)]
