@@ -27,10 +27,12 @@ def scope(file_name: str, column: str) -> str:
     declared = {c.name: c for c in contract_file.columns} if contract_file else {}
     if column == "patient_id" or (file_name, column) in KEY_COLUMNS:
         return "key"
-    if column in declared and declared[column].kind == "date":
+    if column not in declared:  # outside the contract: what it may hold is unknown
+        return "extra_birth" if file_name == "patients.csv" else "extra"
+    if declared[column].kind == "date":
         return "date"
     if file_name == "patients.csv":
-        return "birth"  # any full date here is a date of birth, in a contract column or another
+        return "birth"  # any other full date here is a date of birth
     return FREE_TEXT
 
 

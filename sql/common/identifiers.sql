@@ -9,11 +9,13 @@
 --               pass the 11-proef by chance (1 in 11), so BSN and phone shapes are judged over the
 --               whole column (omu_number_kind; direct_identifiers.sql), not per value;
 --   'date'      a contract date column: dates are expected, no 8-digit BSN (a date is 8 digits);
---   'birth'     patients.csv besides the registration dates: also exact dates of birth;
---   'text'      free text (determinations.value, outcome notes, columns outside the contract) and
---               code columns: every rule, postcodes and numbers also inside the text;
---   'field'     a field of a malformed line (its column is unknown): every rule but the birth date
---               and the 8-digit BSN, which need to know the column.
+--   'birth'     patients.csv's other contract columns: also exact dates of birth;
+--   'text'      free text (determinations.value, outcome notes) and the contract's code and number
+--               columns: every rule but the birth date, postcodes and numbers also inside the text;
+--   'extra'     a column outside the contract ('extra_birth' in patients.csv, where any full date
+--               is a date of birth): as 'text', but without the 8-digit BSN, since what such a
+--               column may hold is unknown (an 8-digit number passes 1 time in 11 by chance);
+--   'field'     a field of a malformed line (its column is unknown): as 'extra'.
 CREATE OR REPLACE TEMP MACRO omu_digit(t, i) AS try_cast(t[i] AS INTEGER);
 
 -- BSN: nine digits passing the 11-proef (9*d1 + 8*d2 + ... + 2*d8 - 1*d9 divisible by 11).
@@ -89,7 +91,7 @@ CREATE OR REPLACE TEMP MACRO omu_identifier_kind(t, scope) AS CASE
     -- a date in a date column, the bulk of a delivery's distinct values, holds nothing else
     WHEN scope = 'date' AND regexp_full_match(t, '[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}-[0-9]{2}-[0-9]{4}') THEN NULL
     WHEN omu_has_email(t) THEN 'an e-mail address'
-    WHEN scope = 'birth' AND omu_is_full_date(t) THEN 'an exact date of birth'
+    WHEN scope IN ('birth', 'extra_birth') AND omu_is_full_date(t) THEN 'an exact date of birth'
     ELSE coalesce(
         CASE WHEN scope <> 'key' AND omu_long_number(t) THEN CASE
             WHEN omu_has_bsn(t) THEN 'a BSN (9 digits passing the 11-proef)'
@@ -97,7 +99,7 @@ CREATE OR REPLACE TEMP MACRO omu_identifier_kind(t, scope) AS CASE
                 THEN 'a BSN without its leading 0 (8 digits passing the 11-proef with the 0 put back)'
             WHEN omu_has_phone(t) THEN 'a phone number'
         END END,
-        CASE WHEN regexp_matches(t, '[1-9][0-9]{3}') AND omu_has_postcode(t, scope IN ('text', 'field'))
+        CASE WHEN regexp_matches(t, '[1-9][0-9]{3}') AND omu_has_postcode(t, scope IN ('text', 'extra', 'extra_birth', 'field'))
              THEN 'a full 6-character postcode' END,
         CASE WHEN regexp_matches(t, '[A-Za-z]{2}') AND omu_is_name(t) THEN 'a person''s name' END)
 END;
