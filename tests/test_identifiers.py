@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from omu.home import OmuHome
 from omu.ingest.delivery import check_delivery
 from omu.ingest.load import ingest_delivery
+from omu.ingest.reading import read_delivery_csv
 from omu.quarters import Quarter
 from omu.synthetic import VENDOR_DIALECTS, write_delivery
 from pipelines.cli import app
@@ -183,6 +184,38 @@ def test_quarantine_keeps_the_failed_value_never_a_line_nor_an_identifier(home, 
     ]
     csv = (home.delivery_out(QUARTER, PRACTICE) / "quarantine.csv").read_text()
     assert "toelichting" not in csv and PSEUDONYM_9 not in csv and "k86" in csv
+
+
+def test_quarantine_holds_for_every_reason_one_field_of_the_line_at_most(home, tmp_path):
+    """Every reason: the value kept is the failed cell itself (up to case) or nothing."""
+    tables = base_tables()
+    tables["patients.csv"] = tables["patients.csv"].with_columns(
+        pl.Series("sex", ["V", "X", "O"]), pl.Series("birth_month", ["3", None, "13"]))
+    tables["episodes.csv"] = tables["episodes.csv"].with_columns(
+        pl.Series("start_date", ["2026-02-30", "2020-05-05", "2010-01-01", "1899-01-01"]),
+        pl.Series("icpc", ["F94", "h86", "R96", "K86"]))
+    prescriptions = tables["prescriptions.csv"].with_columns(pl.Series("quantity", ["90", "veel", "1"]))
+    tables["prescriptions.csv"] = pl.concat([prescriptions, prescriptions.head(1)])
+    tables["determinations.csv"] = tables["determinations.csv"].with_columns(pl.Series("value", ["alleen", None, "x"]))
+    tables["contacts.csv"] = tables["contacts.csv"].with_columns(pl.Series("kind", ["spreekuur", "consult"]))
+    folder = deliver(tmp_path / "landing", tables)
+    lines = (folder / "episodes.csv").read_bytes().rstrip(b"\n").split(b"\n")
+    replace_file(folder, "episodes.csv", b"\n".join([*lines, b"patientAAAA0001,R96"]) + b"\n", rows=len(lines))
+    outcome = ingest_delivery(home, folder)
+    assert outcome.status == "loaded", outcome.reason
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        stored = conn.execute('SELECT file, line, "column", value, reason FROM quarantine').fetchall()
+    reasons = {reason.split(" (")[0].split(":")[0] for *_, reason in stored}
+    assert {"missing required value", "unparsable date", "date before 1900", "code of the wrong shape",
+            "unparsable number", "number out of range 1-12", "value not allowed", "exact duplicate of line 2",
+            "unknown patient_id", "malformed line"} <= reasons, reasons
+    cells = {name: read_delivery_csv(folder / name).rows for name in tables}
+    for file, line, column, value, reason in stored:
+        if column is None:
+            assert value is None, reason  # a duplicate or malformed line: nothing of its text
+        elif value is not None:
+            cell = cells[file].filter(pl.col("line") == line)[column].item()
+            assert value.lower() == cell.lower(), (file, line, column, reason)
 
 
 def _renamed(tables: dict[str, pl.DataFrame], ids: dict[str, str]) -> dict[str, pl.DataFrame]:
