@@ -147,13 +147,14 @@ MALFORMED = {
     "an unclosed quote": ('patientAAAA0001,9001,"2024-01-01,a.b@example.nl', "field 4", "e-mail",
                           "a.b@example.nl"),
     "a formatted BSN": ("patientAAAA0001,9001,2024-01-01,alleen,111 222 333,x", "field 5", "BSN", "111 222 333"),
+    "';' as separator": ("abcdefgh01;9001;2024-01-01;alleen;111222333", "field 5", "BSN", "111222333"),
 }
 
 
 @pytest.mark.parametrize("case", MALFORMED)
 def test_each_field_of_a_malformed_line_is_scanned(home, tmp_path, case):
     text, column, kind, secret = MALFORMED[case]
-    folder = deliver(tmp_path / "landing")
+    folder = deliver(tmp_path / "landing", dialect=VENDOR_DIALECTS[0] if ";" in text else VENDOR_DIALECTS[1])
     lines = (folder / "determinations.csv").read_bytes().rstrip(b"\n").split(b"\n")
     replace_file(folder, "determinations.csv", b"\n".join([*lines, text.encode()]) + b"\n", rows=len(lines))
     outcome = assert_refused(home, folder, "determinations.csv", 5, column, kind)
@@ -286,13 +287,15 @@ def test_an_outcome_note_holding_an_identifier_refuses_the_file_through_the_cli(
     omu_home = OmuHome.resolve(tmp_path / "home").prepare()
     make_list(omu_home, landing, "2025Q4")
     path = tmp_path / "uitkomsten.csv"
-    pl.DataFrame({"patient_id": CROSSERS[:3], "quarter": ["2025Q4"] * 3, "outcome": ["bereikt"] * 3,
-                  "date": ["10-01-2026"] * 3, "note": ["goed gesprek", NOTES[kind], None],
+    # row 4: a BSN where the pseudonym belongs is an unknown patient, and is not shown either
+    pl.DataFrame({"patient_id": [*CROSSERS[:2], "111.222.333"], "quarter": ["2025Q4"] * 3,
+                  "outcome": ["bereikt"] * 3, "date": ["10-01-2026"] * 3, "note": ["goed gesprek", NOTES[kind], None],
                   "practice_id": [OUTREACH_PRACTICE] * 3}).write_csv(path, separator=";")
     result = CliRunner().invoke(app, ["outcomes", "import", str(path), "--home", str(omu_home.root)])
     assert result.exit_code != 0
     said = result.output + str(result.exception or "")
     assert "uitkomsten.csv" in said and "row 3, column note" in said and "direct identifier" in said, said
-    assert NOTES[kind] not in said and NOTES[kind].split()[-1] not in said
+    assert "row 4, column patient_id: unknown patient" in said
+    assert NOTES[kind] not in said and NOTES[kind].split()[-1] not in said and "111.222.333" not in said
     with duckdb.connect(str(omu_home.database), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM outreach_outcomes").fetchall() == [(0,)]
