@@ -177,8 +177,12 @@ def _read_files(check: DeliveryCheck, delivery_dir: Path, manifest: Manifest) ->
     return read_files
 
 
+FIELD = "field "  # the column of a malformed line's field: 'field 5'
+
+
 def _direct_identifiers(conn: duckdb.DuckDBPyConnection, read_files: dict[str, ReadFile]) -> list[Finding]:
-    """Every value and column name of the delivery, scanned set-based in SQL."""
+    """Every column name, every value and every field of a malformed line, scanned set-based in SQL
+    by the rules of the column's scope (omu/ingest/identifiers.py)."""
     columns = pl.DataFrame(
         [(name, column, column in FILES_BY_NAME[name].column_names)
          for name, read in read_files.items() for column in read.header],
@@ -218,9 +222,6 @@ def _direct_identifiers(conn: duckdb.DuckDBPyConnection, read_files: dict[str, R
         )
         for file, column, kind, first_line, n in found
     ]
-
-
-FIELD = "field "
 
 
 def malformed_fields(name: str, read: ReadFile) -> pl.DataFrame:

@@ -7,12 +7,15 @@ and the two lists kept as data: common names and identifier column names.
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from omu.contract import FILES_BY_NAME
-from omu.sql import run_sql
+from omu.sql import run_sql, set_variables
 
 COMMON_NAMES = Path(__file__).with_name("common_names.csv")
 IDENTIFIER_COLUMNS = Path(__file__).with_name("identifier_columns.csv")
@@ -36,13 +39,22 @@ def scope(file_name: str, column: str) -> str:
     return FREE_TEXT
 
 
+@cache
+def common_names_pattern() -> str:
+    """The common names as one regular expression (a name matches whole, in lower case)."""
+    names = pl.read_csv(COMMON_NAMES, infer_schema=False)["name"].str.to_lowercase().str.strip_chars()
+    return "(" + "|".join(re.escape(name) for name in sorted(set(names.to_list()))) + ")"
+
+
+@cache
+def identifier_columns() -> pl.DataFrame:
+    """Column names that are identifiers (normalised: lower case, letters and digits only); the
+    first row that matches a column gives its kind."""
+    return pl.read_csv(IDENTIFIER_COLUMNS, infer_schema=False).with_row_index("priority")
+
+
 def prepare(conn: duckdb.DuckDBPyConnection) -> None:
-    """The lists as temp tables and the judging macros, in this connection."""
-    conn.execute("CREATE OR REPLACE TEMP TABLE common_names AS SELECT lower(name) AS name FROM read_csv($1)",
-                 [str(COMMON_NAMES)])
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE identifier_columns AS "
-        "SELECT row_number() OVER () AS priority, name, match, kind FROM read_csv($1, all_varchar = true)",
-        [str(IDENTIFIER_COLUMNS)],
-    )
+    """The two lists and the judging macros, in this connection."""
+    set_variables(conn, {"common_names_pattern": common_names_pattern()})
+    conn.register("identifier_columns", identifier_columns())
     run_sql(conn, "common/identifiers")

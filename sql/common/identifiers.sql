@@ -1,7 +1,8 @@
 -- Direct identifiers in one text value, judged the same way wherever omu takes text in: a
 -- delivery's values (sql/ingest/direct_identifiers.sql), what quarantine may keep
 -- (sql/ingest/quarantine.sql) and an outcome file's note (sql/outreach/import_check.sql).
--- Needs the temp table common_names(name) (omu/ingest/common_names.csv, lower case).
+-- Needs the variable common_names_pattern: the names of omu/ingest/common_names.csv, lower case,
+-- as one regular expression (set by omu/ingest/identifiers.py).
 --
 -- omu_identifier_kind(t, scope) says what t looks like (NULL: nothing). The scope says what the
 -- column may legitimately hold (omu/ingest/identifiers.py):
@@ -71,9 +72,9 @@ CREATE OR REPLACE TEMP MACRO omu_has_email(t) AS
 -- A common first name or surname as the whole value, or a common first name followed by a
 -- capitalised word (Jan Jansen). A heuristic; the list is data.
 CREATE OR REPLACE TEMP MACRO omu_is_name(t) AS
-    lower(trim(t)) IN (SELECT name FROM common_names)
-    OR lower(split_part(trim(t), ' ', 1)) IN (SELECT name FROM common_names)
-       AND regexp_full_match(trim(t), '[A-Z][a-z]+ .*[A-Z][a-z]+.*');
+    regexp_full_match(lower(trim(t)), getvariable('common_names_pattern'))
+    OR regexp_full_match(trim(t), '[A-Z][a-z]+ .*[A-Z][a-z]+.*')
+       AND regexp_full_match(lower(split_part(trim(t), ' ', 1)), getvariable('common_names_pattern'));
 
 -- Digits (8 or more, with separators between them) worth the number rules below; most values
 -- (pseudonyms, dates, codes, lab values) skip them.
@@ -90,6 +91,10 @@ CREATE OR REPLACE TEMP MACRO omu_identifier_kind(t, scope) AS CASE
     WHEN t IS NULL OR trim(t) = '' THEN NULL
     -- a date in a date column, the bulk of a delivery's distinct values, holds nothing else
     WHEN scope = 'date' AND regexp_full_match(t, '[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}-[0-9]{2}-[0-9]{4}') THEN NULL
+    -- every rule below needs an @, 4 digits in a row, a long number or (a name) letters only: a
+    -- pseudonym, code or measurement without any of these is done here
+    WHEN NOT regexp_matches(t, '@|[0-9]{4}|[0-9][0-9 .()/+-]{6,}[0-9]')
+         AND NOT regexp_full_match(t, '[^0-9@]*[A-Za-z][^0-9@]*') THEN NULL
     WHEN omu_has_email(t) THEN 'an e-mail address'
     WHEN scope IN ('birth', 'extra_birth') AND omu_is_full_date(t) THEN 'an exact date of birth'
     ELSE coalesce(
@@ -101,5 +106,5 @@ CREATE OR REPLACE TEMP MACRO omu_identifier_kind(t, scope) AS CASE
         END END,
         CASE WHEN regexp_matches(t, '[1-9][0-9]{3}') AND omu_has_postcode(t, scope IN ('text', 'extra', 'extra_birth', 'field'))
              THEN 'a full 6-character postcode' END,
-        CASE WHEN regexp_matches(t, '[A-Za-z]{2}') AND omu_is_name(t) THEN 'a person''s name' END)
+        CASE WHEN regexp_full_match(t, '[^0-9@]*[A-Za-z][^0-9@]*') AND omu_is_name(t) THEN 'a person''s name' END)
 END;
