@@ -59,6 +59,7 @@ VALUES = {
     "phone with an area code in brackets": ("determinations.csv", "value", "(030) 2345678"),
     "phone plain": ("determinations.csv", "value", "0612345678"),
     "phone with a dash": ("determinations.csv", "value", "06-12345678"),
+    "phone that lost its leading 0": ("determinations.csv", "value", "612345678"),
     "phone +31": ("determinations.csv", "value", "+31612345678"),
     "phone +31 (0)": ("determinations.csv", "value", "+31 (0)6 1234 5678"),
     "phone 0031": ("determinations.csv", "value", "0031 30 234 5678"),

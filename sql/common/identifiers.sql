@@ -103,6 +103,9 @@ CREATE OR REPLACE TEMP MACRO omu_identifier_kind(t, scope) AS CASE
             WHEN scope IN ('birth', 'text') AND omu_is_bsn8(t)
                 THEN 'a BSN without its leading 0 (8 digits passing the 11-proef with the 0 put back)'
             WHEN omu_has_phone(t) THEN 'a phone number'
+            -- a spreadsheet drops the 0 of a mobile number too: 612345678
+            WHEN scope IN ('birth', 'text') AND regexp_full_match(omu_id_bare(t), '6[0-9]{8}')
+                THEN 'a mobile phone number without its leading 0'
         END END,
         CASE WHEN regexp_matches(t, '[1-9][0-9]{3}') AND omu_has_postcode(t, scope IN ('text', 'extra', 'extra_birth', 'field'))
              THEN 'a full 6-character postcode' END,

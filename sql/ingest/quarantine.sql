@@ -4,12 +4,9 @@
 -- kept as its line number and reason only. A value that looks like a direct identifier by itself
 -- (sql/common/identifiers.sql; a pseudonym that passes the 11-proef by chance) is withheld.
 CREATE OR REPLACE TEMP TABLE quarantined AS
-SELECT file, line, "column",
-       CASE WHEN omu_identifier_kind(value, 'text') IS NULL THEN value END AS value,
-       reason || CASE WHEN omu_identifier_kind(value, 'text') IS NOT NULL
-                      THEN ' (value withheld: it looks like ' || omu_identifier_kind(value, 'text') || ')' ELSE '' END
-           AS reason
-FROM (
+SELECT file, line, "column", CASE WHEN kind IS NULL THEN value END AS value,
+       reason || coalesce(' (value withheld: it looks like ' || kind || ')', '') AS reason
+FROM (SELECT *, omu_identifier_kind(value, 'text') AS kind FROM (
 SELECT 'patients.csv' AS file, line, unnest(problems, recursive := true) FROM checked_patients
 UNION ALL BY NAME
 SELECT 'episodes.csv' AS file, line, unnest(problems, recursive := true) FROM checked_episodes
@@ -21,7 +18,7 @@ UNION ALL BY NAME
 SELECT 'contacts.csv' AS file, line, unnest(problems, recursive := true) FROM checked_contacts
 UNION ALL BY NAME
 SELECT file, line, NULL AS "column", NULL AS value, reason FROM malformed_lines
-);
+));
 
 -- Rows per file: loaded, and quarantined (distinct lines).
 CREATE OR REPLACE TEMP TABLE file_accounts AS
