@@ -11,9 +11,12 @@ import datetime as dt
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omu.home import OmuHome
+from omu.ingest import identifiers
 from omu.ingest.delivery import check_delivery
 from omu.ingest.load import ingest_delivery
 from omu.ingest.reading import read_delivery_csv
@@ -300,3 +303,71 @@ def test_an_outcome_note_holding_an_identifier_refuses_the_file_through_the_cli(
     assert NOTES[kind] not in said and NOTES[kind].split()[-1] not in said and "111.222.333" not in said
     with duckdb.connect(str(omu_home.database), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM outreach_outcomes").fetchall() == [(0,)]
+
+
+# --- the rules themselves, on many generated values (SQL only, fast) --------------------------------
+
+@pytest.fixture(scope="module")
+def judge():
+    conn = duckdb.connect()
+    identifiers.prepare(conn)
+
+    def kind(value: str, scope: str = "text") -> str | None:
+        return conn.execute("SELECT omu_identifier_kind($1, $2)", [value, scope]).fetchone()[0]
+
+    yield kind
+    conn.close()
+
+
+def _bsn(digits: list[int]) -> str:
+    """Eight digits -> a nine-digit number that passes the 11-proef (None when no last digit fits)."""
+    total = sum(w * d for w, d in zip(range(9, 1, -1), digits, strict=True))
+    last = total % 11
+    return "".join(map(str, digits)) + str(last) if last < 10 else ""
+
+
+separators = st.sampled_from(["", " ", ".", "-", " - "])
+
+
+@settings(max_examples=150, deadline=None)
+@given(digits=st.lists(st.integers(0, 9), min_size=8, max_size=8).filter(lambda d: d[0] > 0),
+       sep=separators, prefix=st.sampled_from(["", "BSN:", "bsn ", "BSN-nummer: ", "alleen; bsn "]))
+def test_a_bsn_in_any_notation_is_found(judge, digits, sep, prefix):
+    bsn = _bsn(digits)
+    assume(bsn)
+    value = prefix + sep.join([bsn[:3], bsn[3:6], bsn[6:]])
+    assert "BSN" in judge(value), value
+    assert "BSN" in judge(value, "field") and "BSN" in judge(value, "date")
+
+
+@settings(max_examples=150, deadline=None)
+@given(mobile=st.text("0123456789", min_size=8, max_size=8), sep=separators,
+       style=st.sampled_from(["06{s}{a}{s}{b}", "06{s}{a}{b}", "+31 6 {a}{b}", "+31 (0)6 {a}{s}{b}",
+                              "0031 6{a}{b}", "(06) {a}{b}", "bel dochter 06{s}{a}{s}{b} na 17 uur"]))
+def test_a_mobile_number_in_any_notation_is_found(judge, mobile, sep, style):
+    value = style.format(s=sep, a=mobile[:4], b=mobile[4:])
+    assert "phone" in (judge(value) or ""), value
+
+
+@settings(max_examples=150, deadline=None)
+@given(day=st.dates(dt.date(1900, 1, 1), dt.date(2026, 12, 31)),
+       layout=st.sampled_from(["%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "%Y%m%d", "%d/%m/%Y"]))
+def test_a_full_date_is_a_birth_date_among_patient_characteristics_only(judge, day, layout):
+    value = day.strftime(layout)
+    assert judge(value, "birth") == "an exact date of birth", value
+    if layout in ("%Y-%m-%d", "%d-%m-%Y"):  # the contract's date formats
+        assert judge(value, "date") is None, value
+    assert judge(value, "text") is None or "BSN" not in judge(value, "text"), value
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.one_of(
+    st.from_regex(r"\A[A-Za-z][A-Za-z0-9_-]{3}([A-Za-z][A-Za-z0-9_-]{3}){3,5}\Z"),  # generator-style pseudonyms
+    st.floats(0, 400, allow_nan=False).map(lambda x: f"{x:.1f}".replace(".", ",")),
+    st.tuples(st.integers(80, 220), st.integers(40, 130)).map(lambda t: f"{t[0]}/{t[1]}"),
+    st.from_regex(r"\AWK0[0-9]{5}\Z"), st.from_regex(r"\A[1-9][0-9]{3}\Z"),
+    st.from_regex(r"\A[A-Z][0-9]{2}(\.[0-9]{2})?\Z"), st.from_regex(r"\A[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}\Z"),
+))
+def test_ordinary_values_are_no_identifiers(judge, value):
+    for scope in ("key", "birth", "text", "field"):
+        assert judge(value, scope) is None, (value, scope)
