@@ -139,11 +139,6 @@ def test_a_column_named_as_an_identifier_is_refused_in_any_spelling(home, tmp_pa
     assert_refused(home, folder, "patients.csv", 1, header.lower(), HEADERS[header])
 
 
-def test_no_contract_column_name_is_an_identifier_column(tmp_path):
-    check = check_delivery(deliver(tmp_path / "landing"), tmp_path / "stage")
-    assert check.accepted, check.refusal_reason
-
-
 MALFORMED = {
     # case: (line added to determinations.csv as data line 5, column named, kind, the identifier)
     "one field too many": ("patientAAAA0001,9001,2024-01-01,alleen,111222333", "field 5", "BSN", "111222333"),
