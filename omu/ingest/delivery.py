@@ -20,14 +20,12 @@ import polars as pl
 
 from omu import contract
 from omu.contract import FILES, FILES_BY_NAME
+from omu.ingest import identifiers
 from omu.ingest.findings import Finding
 from omu.ingest.manifest import Manifest, check_manifest, read_manifest
 from omu.ingest.reading import LINE, ReadFile, UnreadableFile, read_delivery_csv
 from omu.quarters import Quarter
 from omu.sql import run_sql, set_variables
-
-COMMON_NAMES = Path(__file__).with_name("common_names.csv")
-WHOLE_LINE = "(whole line)"
 
 
 @dataclass
@@ -179,11 +177,16 @@ def _read_files(check: DeliveryCheck, delivery_dir: Path, manifest: Manifest) ->
     return read_files
 
 
+FIELD = "field "  # the column of a malformed line's field: 'field 5'
+
+
 def _direct_identifiers(conn: duckdb.DuckDBPyConnection, read_files: dict[str, ReadFile]) -> list[Finding]:
-    """Every value and column name of the delivery, scanned set-based in SQL."""
+    """Every column name, every value and every field of a malformed line, scanned set-based in SQL
+    by the rules of the column's scope (omu/ingest/identifiers.py)."""
     columns = pl.DataFrame(
-        [(name, column) for name, read in read_files.items() for column in read.header],
-        schema={"file": pl.String, "column": pl.String},
+        [(name, column, column in FILES_BY_NAME[name].column_names)
+         for name, read in read_files.items() for column in read.header],
+        schema={"file": pl.String, "column": pl.String, "in_contract": pl.Boolean},
         orient="row",
     )
     # Each distinct value of a column is judged once (with its first line and number of lines):
@@ -193,20 +196,17 @@ def _direct_identifiers(conn: duckdb.DuckDBPyConnection, read_files: dict[str, R
         .drop_nulls("value")
         .group_by("value")
         .agg(pl.col(LINE).min(), pl.len().cast(pl.Int64).alias("n"))
-        .select(LINE, column=pl.lit(column), value="value", file=pl.lit(name), n="n")
+        .select(LINE, column=pl.lit(column), scope=pl.lit(identifiers.scope(name, column)), value="value",
+                file=pl.lit(name), n="n")
         for name, read in read_files.items()
         for column in read.rows.columns if column != LINE
-    ] + [  # malformed lines are scanned whole, so identifiers in them are found too
-        read.malformed.select(LINE, column=pl.lit(WHOLE_LINE), value="text", file=pl.lit(name),
-                              n=pl.lit(1, pl.Int64))
-        for name, read in read_files.items()
-    ]
+    ] + [malformed_fields(name, read) for name, read in read_files.items()]
     values = pl.concat(value_frames, how="vertical_relaxed") if value_frames else pl.DataFrame(
-        schema={LINE: pl.Int64, "column": pl.String, "value": pl.String, "file": pl.String, "n": pl.Int64})
+        schema={LINE: pl.Int64, "column": pl.String, "scope": pl.String, "value": pl.String, "file": pl.String,
+                "n": pl.Int64})
     conn.register("raw_columns", columns)
     conn.register("raw_values", values)
-    conn.execute("CREATE OR REPLACE TEMP TABLE common_names AS SELECT lower(name) AS name FROM read_csv($1)",
-                 [str(COMMON_NAMES)])
+    identifiers.prepare(conn)
     run_sql(conn, "ingest/direct_identifiers")
     found = conn.sql(
         """SELECT file, "column", kind, min(line) AS first_line, sum(n)::BIGINT AS n
@@ -215,12 +215,26 @@ def _direct_identifiers(conn: duckdb.DuckDBPyConnection, read_files: dict[str, R
     return [
         Finding(
             file, first_line, column,
-            f"looks like {kind}, a direct identifier (value not shown"
+            ("this field of a malformed line " if column.startswith(FIELD) else "")
+            + f"looks like {kind}, a direct identifier (value not shown"
             + (f"; {n} such values in this column" if n > 1 else "")
             + "). omu accepts pseudonymised extracts only: remove it from the export and deliver again.",
         )
         for file, column, kind, first_line, n in found
     ]
+
+
+def malformed_fields(name: str, read: ReadFile) -> pl.DataFrame:
+    """The fields of the file's malformed lines, one by one, as 'field <n>' (their column is unknown)."""
+    return (
+        read.malformed.select(LINE, value=pl.col("text").str.split(read.separator))
+        .with_columns(position=pl.int_ranges(1, pl.col("value").list.len() + 1))
+        .explode("value", "position")
+        .with_columns(pl.col("value").str.strip_chars().str.strip_chars('"').str.strip_chars())
+        .filter(pl.col("value") != "")
+        .select(LINE, column=pl.lit(FIELD) + pl.col("position").cast(pl.String), scope=pl.lit("field"),
+                value="value", file=pl.lit(name), n=pl.lit(1, pl.Int64))
+    )
 
 
 def _type_and_quarantine(
@@ -242,10 +256,10 @@ def _type_and_quarantine(
         conn.register(f"raw_{file.table}_frame", raw)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE raw_{file.table} AS SELECT * FROM raw_{file.table}_frame")
         run_sql(conn, f"ingest/{file.table}")
-    malformed = [read.malformed.select(pl.lit(name).alias("file"), LINE, "text", "reason")
+    malformed = [read.malformed.select(pl.lit(name).alias("file"), LINE, "reason")  # never the line's text
                  for name, read in read_files.items()]
     conn.register("malformed_lines", pl.concat(malformed) if malformed else pl.DataFrame(
-        schema={"file": pl.String, LINE: pl.Int64, "text": pl.String, "reason": pl.String}))
+        schema={"file": pl.String, LINE: pl.Int64, "reason": pl.String}))
     run_sql(conn, "ingest/quarantine")
 
     for file_name, loaded, quarantined in conn.sql("SELECT file, loaded, quarantined FROM file_accounts").fetchall():

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from omu import audit
+from omu.ingest import identifiers
 from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
 from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET
 from omu.sql import run_sql, run_sql_in_transaction
@@ -85,6 +86,7 @@ def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: st
     if quarter:
         frame = frame.with_columns(pl.col("quarter").fill_null(quarter))
     run_sql(conn, "outreach/schema")
+    identifiers.prepare(conn)
     conn.register("incoming_frame", frame.select("row_no", *FIELDS))
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
     conn.unregister("incoming_frame")

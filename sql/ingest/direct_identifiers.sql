@@ -1,64 +1,45 @@
 -- Direct identifiers in a delivery: omu takes pseudonymised extracts only, so any of these
--- refuses the whole delivery. Inputs: raw_columns(file, "column") - every header name;
--- raw_values(file, line, "column", value, n) - every distinct non-empty value of a column, with
--- the first line it is on and the number of lines holding it (each value is judged once, however
--- often it occurs); common_names(name).
+-- refuses the whole delivery. Needs sql/common/identifiers.sql (omu/ingest/identifiers.py).
+-- Inputs: raw_columns(file, "column", in_contract) - every header name;
+-- raw_values(file, line, "column", scope, value, n) - every distinct non-empty value of a column
+-- (and every field of a malformed line), with the first line it is on and the number of lines
+-- holding it: each value is judged once, however often it occurs; identifier_columns(priority,
+-- name, match, kind) - the column names that are identifiers, normalised.
 -- Output: one row per finding (file, line, column, kind, n): the first line and the number of
 -- lines of that value; line 1 = the header.
-CREATE OR REPLACE TEMP MACRO omu_digit(t, i) AS try_cast(t[i] AS INTEGER);
-
--- BSN: nine digits passing the 11-proef (9*d1 + 8*d2 + ... + 2*d8 - 1*d9 divisible by 11).
-CREATE OR REPLACE TEMP MACRO omu_is_bsn(t) AS
-    regexp_full_match(t, '[0-9]{9}') AND t <> '000000000' AND
-    (9 * omu_digit(t, 1) + 8 * omu_digit(t, 2) + 7 * omu_digit(t, 3) + 6 * omu_digit(t, 4)
-     + 5 * omu_digit(t, 5) + 4 * omu_digit(t, 6) + 3 * omu_digit(t, 7) + 2 * omu_digit(t, 8)
-     - omu_digit(t, 9)) % 11 = 0;
+CREATE OR REPLACE TEMP TABLE judged_values AS
+SELECT file, line, "column", scope, n, omu_identifier_kind(value, scope) AS kind,
+       CASE WHEN scope = 'key' THEN omu_number_kind(value) END AS number_kind
+FROM raw_values;
 
 CREATE OR REPLACE TEMP TABLE direct_identifier_findings AS
-SELECT file, 1 AS line, "column", kind, 1 AS n
-FROM (
-    SELECT file, "column", CASE
-        WHEN regexp_full_match(lower("column"), '(bsn|burgerservicenummer|sofinummer|sofi_nummer|sofi)')
-            THEN 'a BSN column'
-        WHEN regexp_full_match(lower("column"),
-            '(naam|name|voornaam|achternaam|roepnaam|geslachtsnaam|voorletters|initialen|tussenvoegsel'
-            || '|first_?name|last_?name|surname|family_?name|given_?name|full_?name|patient_?name|patientnaam)')
-            THEN 'a name column'
-        WHEN regexp_full_match(lower("column"),
-            '(geboortedatum|geb_?datum|geboorte_?datum|birth_?date|birthdate|date_?of_?birth|dob|birth_?day)')
-            THEN 'an exact date of birth column'
-        WHEN regexp_full_match(lower("column"), '(postcode|post_?code|zip|zip_?code|pc6|postcode6|postcode_?6)')
-            THEN 'a full postcode column'
-        WHEN regexp_full_match(lower("column"),
-            '(tel|telefoon|telefoonnummer|telefoon_?nummer|phone|phone_?number|mobiel|mobile|gsm)')
-            THEN 'a phone number column'
-        WHEN regexp_full_match(lower("column"), '(e-?mail|e_mail|emailadres|email_?address|mail)')
-            THEN 'an e-mail column'
-        WHEN regexp_full_match(lower("column"), '(adres|address|straat|straatnaam|street|huisnummer|house_?number)')
-            THEN 'an address column'
-    END AS kind
+WITH header AS (
+    -- case, separators and accents do not matter: 'BSN-nummer', 'geboorte datum', 'e-mailadres'
+    SELECT file, "column", regexp_replace(lower(strip_accents("column")), '[^a-z0-9]', '', 'g') AS normalised
     FROM raw_columns
+    WHERE NOT in_contract
+),
+named AS (
+    SELECT h.file, h."column", arg_min(c.kind, c.priority) AS kind
+    FROM header AS h
+    JOIN identifier_columns AS c
+      ON (c.match = 'exact' AND h.normalised = c.name) OR (c.match = 'part' AND contains(h.normalised, c.name))
+    GROUP BY ALL
+),
+-- A pseudonym or code number passes the 11-proef 1 time in 11 by chance; a column of BSNs (or
+-- phone numbers) always does. Such a column is refused when at least half of its distinct values
+-- (and at least 3, or all when fewer) have that shape.
+key_columns AS (
+    SELECT file, "column", count(*) AS distinct_values FROM judged_values WHERE scope = 'key' GROUP BY ALL
+),
+key_shapes AS (
+    SELECT file, "column", number_kind AS kind, min(line) AS line, sum(n) AS n, count(*) AS shaped
+    FROM judged_values WHERE number_kind IS NOT NULL GROUP BY ALL
 )
-WHERE kind IS NOT NULL
-
+SELECT file, 1 AS line, "column", kind, 1 AS n FROM named
 UNION ALL
-
-SELECT file, line, "column", kind, n
-FROM (
-    SELECT file, line, "column", n, CASE
-        WHEN omu_is_bsn(value) THEN 'a BSN (9 digits passing the 11-proef)'
-        WHEN regexp_full_match(value, '[1-9][0-9]{3} ?[A-Za-z]{2}') THEN 'a full 6-character postcode'
-        WHEN regexp_matches(value, '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}') THEN 'an e-mail address'
-        WHEN regexp_full_match(value, '(\+31|0031|0)[ -]?[1-9]([ -]?[0-9]){8}') THEN 'a phone number'
-        WHEN regexp_full_match(value, '\+[0-9][0-9 ()-]{7,}[0-9]') THEN 'a phone number'
-        WHEN file = 'patients.csv' AND "column" NOT IN ('registered_from', 'registered_until')
-             AND regexp_full_match(value, '([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[-/][0-9]{1,2}[-/][0-9]{4})')
-            THEN 'an exact date of birth'
-        WHEN lower(value) IN (SELECT name FROM common_names)
-             OR lower(split_part(value, ' ', 1)) IN (SELECT name FROM common_names)
-                AND regexp_full_match(value, '[A-Z][a-z]+ .*[A-Z][a-z]+.*')
-            THEN 'a person''s name'
-    END AS kind
-    FROM raw_values
-)
-WHERE kind IS NOT NULL;
+SELECT file, line, "column", kind, n FROM judged_values WHERE kind IS NOT NULL
+UNION ALL
+SELECT s.file, s.line, s."column", s.kind, s.n
+FROM key_shapes AS s JOIN key_columns AS k USING (file, "column")
+WHERE 2 * s.shaped >= k.distinct_values AND s.shaped >= least(3, k.distinct_values);

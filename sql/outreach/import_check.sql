@@ -1,6 +1,8 @@
 -- Check handed-back outcomes before any is stored. Input: incoming(row_no, practice_id, quarter,
 -- patient_id, outcome, referral_target, outcome_date, note) as text, row_no = the row in the
 -- file (header = 1). Variable: practice (from --practice, or NULL).
+-- Needs sql/common/identifiers.sql (omu/ingest/identifiers.py): a note that looks like a direct
+-- identifier refuses the file, and no problem shows a value that looks like one.
 -- Output: import_problems(row_no, "column", value, problem) and import_ready (the good rows).
 CREATE OR REPLACE TEMP TABLE incoming_normalised AS
 SELECT row_no,
@@ -21,7 +23,8 @@ WHERE nullif(trim(outcome), '') IS NOT NULL
    OR nullif(trim(referral_target), '') IS NOT NULL OR nullif(trim(outcome_date), '') IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE import_problems AS
-SELECT row_no, "column", value, problem FROM (
+SELECT row_no, "column", CASE WHEN omu_identifier_kind(value, 'text') IS NULL THEN value END AS value, problem
+FROM (
     SELECT row_no, 'practice_id' AS "column", practice_id AS value,
            'no practice: add a column Praktijk or pass --practice' AS problem
     FROM incoming_normalised WHERE practice_id IS NULL
@@ -81,6 +84,11 @@ SELECT row_no, "column", value, problem FROM (
     SELECT row_no, 'patient_id', patient_id, 'the same patient appears twice for this quarter'
     FROM (SELECT *, count(*) OVER (PARTITION BY practice_id, quarter, patient_id) AS n FROM incoming_normalised)
     WHERE n > 1 AND patient_id IS NOT NULL
+    UNION ALL
+    -- the note is free text; it is stored, so it must hold no direct identifier (value not shown)
+    SELECT row_no, 'note', NULL, 'looks like ' || omu_identifier_kind(note, 'text')
+           || ', a direct identifier (value not shown): omu stores no direct identifiers; remove it and import again'
+    FROM incoming_normalised WHERE omu_identifier_kind(note, 'text') IS NOT NULL
 )
 ORDER BY row_no, "column";
 
