@@ -26,8 +26,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from dashboards.stats import age_standardised_rate, funnel_limits
-from dashboards.suppression import Rate, suppress_table
+from dashboards.disclosure import Version, protect, round_band
+from dashboards.stats import age_standardised_rate, funnel_limits, wilson_interval
+from dashboards.suppression import Rate, rate_if_shown
 from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_TARGETS
 from omu.screening.profile import Profile
@@ -152,8 +153,10 @@ def delivered_quarters(conn: duckdb.DuckDBPyConnection, profile: Profile) -> lis
 # --------------------------------------------------------------------------------------------
 
 
-def _raw_counts(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(wide raw counts per quarter and area, band counts). Never leaves this module unsuppressed."""
+def _raw_counts(conn: duckdb.DuckDBPyConnection, profile: Profile,
+                quarter: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(wide raw counts per quarter and area, band counts, practice/wijk pairs served).
+    Never leaves this module unprotected."""
     run_sql(conn, "dashboards/people", {
         **profile_variables(profile), "quarter": quarter, "characteristics": characteristic_ids(profile),
         "wijken_csv": str(WIJKEN_CSV),
@@ -162,6 +165,7 @@ def _raw_counts(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str)
         areas = query(conn, "dashboards/areas").pl()
         counts = query(conn, "dashboards/counts").pl()
         bands = query(conn, "dashboards/age_bands").pl()
+        served = query(conn, "dashboards/served").pl()
     finally:
         run_sql(conn, "dashboards/cleanup")
     columns = person_count_columns(profile)
@@ -173,14 +177,16 @@ def _raw_counts(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str)
         [pl.col(c).fill_null(0).cast(pl.Int64) if c in wide.columns else pl.lit(0, pl.Int64).alias(c)
          for c in columns]
     ).select(*KEYS, "practices", *columns)
-    return wide, bands
+    return wide, bands, served
 
 
 def _age_standardised(wide: pl.DataFrame, bands: pl.DataFrame) -> pl.DataFrame:
-    """dsr_over, dsr_over_lower, dsr_over_upper (in %) per row of ``wide``, from exact band counts."""
+    """dsr_over, dsr_over_lower, dsr_over_upper (in %) per row of ``wide``, computed from the band
+    counts **rounded to 10** (never from exact counts; docs/privacy.md), and shown only where the
+    published registered and over_threshold of the row are shown."""
     n = wide.height
-    events = np.zeros((n, 19))
-    population = np.zeros((n, 19))
+    events = np.zeros((n, 19), dtype=np.int64)
+    population = np.zeros((n, 19), dtype=np.int64)
     index = {key: i for i, key in enumerate(wide.select("quarter", "level", "area_code").iter_rows())}
     for quarter, level, area, band, pop, ev in bands.select(
         "quarter", "level", "area_code", "band", "population", "events"
@@ -188,33 +194,53 @@ def _age_standardised(wide: pl.DataFrame, bands: pl.DataFrame) -> pl.DataFrame:
         i = index[(quarter, level, area)]
         population[i, band] = pop
         events[i, band] = ev
-    rate, lower, upper = age_standardised_rate(events, population, per=100.0)
+    rate, lower, upper = age_standardised_rate(round_band(events), round_band(population), per=100.0)
+    ok = (wide.get_column("registered").is_not_null() & wide.get_column("over_threshold").is_not_null()).to_numpy()
     return wide.with_columns(
-        pl.Series("dsr_over", rate, dtype=pl.Float64),
-        pl.Series("dsr_over_lower", lower, dtype=pl.Float64),
-        pl.Series("dsr_over_upper", upper, dtype=pl.Float64),
+        pl.Series("dsr_over", np.where(ok, rate, np.nan), dtype=pl.Float64).fill_nan(None),
+        pl.Series("dsr_over_lower", np.where(ok, lower, np.nan), dtype=pl.Float64).fill_nan(None),
+        pl.Series("dsr_over_upper", np.where(ok, upper, np.nan), dtype=pl.Float64).fill_nan(None),
     )
 
 
 def _funnel_positions(wide: pl.DataFrame) -> pl.DataFrame:
     """funnel_95 / funnel_998 per practice: -1 below, 0 inside, +1 above the limits around the
-    region's proportion of its quarter (exact counts; published only where those are shown)."""
+    region's proportion of its quarter, all from the published (rounded) counts; none where one
+    of them is hidden."""
     pos = {0.95: np.full(wide.height, np.nan), 0.998: np.full(wide.height, np.nan)}
     region = {q: (o, r) for q, o, r in wide.filter(pl.col("level") == "regio")
               .select("quarter", "over_threshold", "registered").iter_rows()}
     level = wide.get_column("level").to_numpy()
     quarter = wide.get_column("quarter").to_numpy()
-    over = wide.get_column("over_threshold").to_numpy().astype(float)
-    registered = wide.get_column("registered").to_numpy().astype(float)
-    for i in np.flatnonzero((level == "praktijk") & (registered > 0)):
+    over = wide.get_column("over_threshold").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    registered = wide.get_column("registered").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    for i in np.flatnonzero((level == "praktijk") & (registered > 0) & ~np.isnan(over)):
         o, r = region[quarter[i]]
-        if not 0 < o < r:
+        if o is None or r is None or not 0 < o < r:
             continue
         for confidence, out in pos.items():
             lower, upper = funnel_limits(o / r, registered[i], confidence)
             p = over[i] / registered[i]
             out[i] = FUNNEL_ABOVE if p > upper else FUNNEL_BELOW if p < lower else FUNNEL_INSIDE
-    return wide.with_columns(pl.Series("funnel_95", pos[0.95]), pl.Series("funnel_998", pos[0.998]))
+    return wide.with_columns(pl.Series("funnel_95", pos[0.95]).fill_nan(None),
+                             pl.Series("funnel_998", pos[0.998]).fill_nan(None))
+
+
+def _rates(wide: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    """Percentages, rates per 1,000 and Wilson intervals, from the published (rounded) counts
+    only, and only where numerator and denominator are both shown (denominator > 0)."""
+    new = []
+    for name, rate in suppression_spec(profile)["rates"].items():
+        num = wide.get_column(rate.numerator).cast(pl.Float64).fill_null(np.nan).to_numpy()
+        den = wide.get_column(rate.denominator).cast(pl.Float64).fill_null(np.nan).to_numpy()
+        ok = ~np.isnan(num) & ~np.isnan(den) & (np.nan_to_num(den) > 0)
+        value = rate_if_shown(np.nan_to_num(num), np.nan_to_num(den), ok, ok, per=rate.per)
+        new.append(pl.Series(name, value, dtype=pl.Float64).fill_nan(None))
+        if rate.interval:
+            lower, upper = wilson_interval(np.where(ok, num, 0.0), np.where(ok, den, 1.0))
+            new.append(pl.Series(f"{name}_lower", np.where(ok, lower * rate.per, np.nan)).fill_nan(None))
+            new.append(pl.Series(f"{name}_upper", np.where(ok, upper * rate.per, np.nan)).fill_nan(None))
+    return wide.with_columns(new)
 
 
 def suppression_spec(profile: Profile) -> dict:
@@ -255,16 +281,93 @@ def suppression_spec(profile: Profile) -> dict:
     }
 
 
-def compute_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str) -> pl.DataFrame:
-    """The suppressed indicators (wide) of every delivered quarter up to ``quarter``."""
+def _level_rank(level: str) -> int:
+    return LEVELS.index(level)
+
+
+def _earlier_versions(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str) -> dict[str, list[Version]]:
+    """Every stored ledger version per quarter (oldest first), as :class:`Version` objects."""
+    run_sql(conn, "dashboards/schema")
+    variables = {**profile_variables(profile), "quarter": quarter}
+    rows = query(conn, "dashboards/ledger_read", variables).pl()
+    served = query(conn, "dashboards/served_read", variables).pl()
+    columns = person_count_columns(profile)
+    col = {c: j for j, c in enumerate(columns)}
+    out: dict[str, list[Version]] = {}
+    for (q, version), frame in sorted(rows.group_by(["quarter", "version"]), key=lambda g: g[0]):
+        areas = sorted({(lv, a) for lv, a in frame.select("level", "area_code").iter_rows()},
+                       key=lambda k: (_level_rank(k[0]), k[1]))
+        row = {a: i for i, a in enumerate(areas)}
+        exact = np.zeros((len(areas), len(columns)), dtype=np.int64)
+        hidden = np.zeros((len(areas), len(columns)), dtype=bool)
+        for lv, a, indicator, ex, pub in frame.select("level", "area_code", "indicator", "exact",
+                                                      "published").iter_rows():
+            if indicator in col:
+                exact[row[(lv, a)], col[indicator]] = ex
+                hidden[row[(lv, a)], col[indicator]] = pub is None
+        pairs = sorted(served.filter((pl.col("quarter") == q) & (pl.col("version") == version))
+                       .select("practice_id", "wijk_area").iter_rows())
+        out.setdefault(q, []).append(Version(areas, columns, exact, hidden, pairs))
+    return out
+
+
+def _protect(raw: pl.DataFrame, served: pl.DataFrame, earlier: dict[str, list[Version]], profile: Profile,
+             recorded_at: dt.datetime) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(raw with every person count replaced by its published value, new ledger rows, new served
+    rows): per quarter, the latest version again when nothing changed, else a new version
+    protected together with every earlier one (dashboards/disclosure.py)."""
+    columns = person_count_columns(profile)
+    relations = suppression_spec(profile)["column_totals"]
+    raw = raw.sort([pl.col("quarter"), pl.col("level").replace_strict(
+        {lv: i for i, lv in enumerate(LEVELS)}, return_dtype=pl.Int32), pl.col("area_code")])
+    parts, ledger, served_new = [], [], []
+    for (q,), sub in sorted(raw.group_by(["quarter"], maintain_order=True), key=lambda g: g[0]):
+        areas = list(sub.select("level", "area_code").iter_rows())
+        exact = sub.select(columns).to_numpy().astype(np.int64)
+        pairs = sorted(served.filter(pl.col("quarter") == q).select("practice_id", "wijk_area").iter_rows())
+        versions = earlier.get(q, [])
+        latest = versions[-1] if versions else None
+        if (latest is not None and latest.areas == areas and latest.served == pairs
+                and np.array_equal(latest.exact, exact)):
+            current = latest  # nothing changed: the same figures, no new version
+        else:
+            current = Version(areas, columns, exact, np.zeros(exact.shape, dtype=bool), pairs)
+            current.hidden = protect([*versions, current], relations)
+            number = len(versions) + 1
+            published = current.published()
+            for a, (level, code) in enumerate(areas):
+                for c, name in enumerate(columns):
+                    ledger.append((q, number, level, code, name, int(exact[a, c]),
+                                   None if published[a, c] < 0 else int(published[a, c])))
+            served_new += [(q, number, p, w) for p, w in pairs]
+        published = current.published()
+        parts.append(sub.with_columns(
+            pl.Series(name, published[:, c], dtype=pl.Int64).scatter(np.flatnonzero(published[:, c] < 0), None)
+            for c, name in enumerate(columns)
+        ))
+    out = pl.concat(parts) if parts else raw
+    ledger_frame = pl.DataFrame(ledger, schema={"quarter": pl.String, "version": pl.Int32, "level": pl.String,
+                                                "area_code": pl.String, "indicator": pl.String,
+                                                "exact": pl.Int64, "published": pl.Int64}, orient="row")
+    served_frame = pl.DataFrame(served_new, schema={"quarter": pl.String, "version": pl.Int32,
+                                                    "practice_id": pl.String, "wijk_area": pl.String}, orient="row")
+    extra = [pl.lit(profile.name).alias("profile_name"), pl.lit(profile.version, pl.Int32).alias("profile_version")]
+    return (out, ledger_frame.with_columns(*extra, pl.lit(recorded_at).alias("recorded_at")),
+            served_frame.with_columns(*extra))
+
+
+def _compute(conn: duckdb.DuckDBPyConnection, profile: Profile,
+             quarter: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     delivered = delivered_quarters(conn, profile)
     if quarter not in delivered:
         known = ", ".join(delivered) or "none"
         raise NotDelivered(f"no practice delivered {quarter} under profile {profile.name} v{profile.version} "
                            f"(delivered quarters: {known})")
-    raw, bands = _raw_counts(conn, profile, quarter)
-    raw = _funnel_positions(_age_standardised(raw, bands))
-    shown = suppress_table(raw, **suppression_spec(profile))
+    raw, bands, served = _raw_counts(conn, profile, quarter)
+    earlier = _earlier_versions(conn, profile, quarter)
+    shown, ledger, served_new = _protect(raw, served, earlier, profile, dt.datetime.now().replace(microsecond=0))
+    # Everything below is computed from the published counts only.
+    shown = _funnel_positions(_age_standardised(_rates(shown, profile), bands))
     order = [i.key for i in catalogue(profile)]
     columns = list(KEYS)
     for key in order:
@@ -272,7 +375,13 @@ def compute_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarte
         if f"{key}_lower" in shown.columns:
             columns += [f"{key}_lower", f"{key}_upper"]
     level_rank = pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)}, return_dtype=pl.Int32)
-    return shown.select(columns).sort(["quarter", level_rank, "area_code"])
+    return shown.select(columns).sort(["quarter", level_rank, "area_code"]), ledger, served_new
+
+
+def compute_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str) -> pl.DataFrame:
+    """The protected indicators (wide) of every delivered quarter up to ``quarter``, consistent
+    with the versions already in the disclosure ledger (which this does not extend)."""
+    return _compute(conn, profile, quarter)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,18 +431,22 @@ def to_wide(long: pl.DataFrame, profile: Profile) -> pl.DataFrame:
 
 
 def store_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str) -> pl.DataFrame:
-    """Compute, suppress and store the indicators of every delivered quarter up to ``quarter``
-    (replacing their earlier rows, in one transaction). Returns the suppressed wide frame."""
-    wide = compute_indicators(conn, profile, quarter)
+    """Compute, protect and store the indicators of every delivered quarter up to ``quarter``
+    (replacing their earlier rows) and append the new disclosure-ledger versions, in one
+    transaction. Returns the published wide frame."""
+    wide, ledger, served = _compute(conn, profile, quarter)
     run_sql(conn, "dashboards/schema")
     long = to_long(wide, profile, dt.datetime.now().replace(microsecond=0))
     conn.register("indicators_new", long.to_arrow())
+    conn.register("ledger_new", ledger.to_arrow())
+    conn.register("served_new", served.to_arrow())
     try:
-        run_sql_in_transaction(conn, "dashboards/write", {
+        run_sql_in_transaction(conn, ["dashboards/write", "dashboards/ledger_write"], {
             **profile_variables(profile), "quarters": sorted(set(wide.get_column("quarter").to_list())),
         })
     finally:
-        conn.unregister("indicators_new")
+        for name in ("indicators_new", "ledger_new", "served_new"):
+            conn.unregister(name)
     return wide
 
 
