@@ -79,6 +79,16 @@ class Version:
     exact: np.ndarray
     hidden: np.ndarray
     served: list[tuple[str, str]]
+    #: ``(column, total)`` pairs that are all-or-nothing per wijk (``in_deprived_wijk`` is the
+    #: whole of ``registered`` in a deprived wijk and 0 elsewhere): public knowledge, since the
+    #: deprivation of each wijk is public reference data
+    tied: Sequence[tuple[str, str]] = ()
+
+    def tied_wijken(self, column: str, total: str) -> set[str]:
+        """Wijken where ``column`` is the whole of ``total`` (read from the wijk rows)."""
+        c, t = self.columns.index(column), self.columns.index(total)
+        return {code for a, (level, code) in enumerate(self.areas)
+                if level == WIJK and self.exact[a, t] > 0 and self.exact[a, c] == self.exact[a, t]}
 
     def published(self) -> np.ndarray:
         """Rounded counts, -1 where hidden."""
@@ -154,6 +164,17 @@ class _Model:
                     coef = {index[(s, col[p])]: 1.0 for p in parts}
                     coef[index[(s, col[total])]] = -1.0
                     add(coef, -np.inf, 0.0)
+            # a pair is served because somebody is registered there (the practices column tells)
+            if "registered" in col:
+                for s in range(len(v.served)):
+                    add({index[(s, col["registered"])]: 1.0}, 1.0, np.inf)
+            for column, total in v.tied:
+                whole = v.tied_wijken(column, total)
+                for s, (_, w) in enumerate(v.served):
+                    coef = {index[(s, col[column])]: 1.0}
+                    if w in whole:
+                        coef[index[(s, col[total])]] = -1.0
+                    add(coef, 0.0, 0.0)
             published = v.published()
             for a in range(len(v.areas)):
                 for c in range(len(v.columns)):

@@ -285,12 +285,22 @@ def _level_rank(level: str) -> int:
     return LEVELS.index(level)
 
 
+#: all-or-nothing per wijk (see dashboards.disclosure.Version.tied)
+TIED = (("in_deprived_wijk", "registered"),)
+
+
 def _earlier_versions(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str) -> dict[str, list[Version]]:
     """Every stored ledger version per quarter (oldest first), as :class:`Version` objects."""
     run_sql(conn, "dashboards/schema")
     variables = {**profile_variables(profile), "quarter": quarter}
     rows = query(conn, "dashboards/ledger_read", variables).pl()
     served = query(conn, "dashboards/served_read", variables).pl()
+    return versions_from_ledger(rows, served, profile)
+
+
+def versions_from_ledger(rows: pl.DataFrame, served: pl.DataFrame, profile: Profile) -> dict[str, list[Version]]:
+    """Ledger rows (quarter, version, level, area_code, indicator, exact, published) and served
+    rows (quarter, version, practice_id, wijk_area) as :class:`Version` objects per quarter."""
     columns = person_count_columns(profile)
     col = {c: j for j, c in enumerate(columns)}
     out: dict[str, list[Version]] = {}
@@ -307,7 +317,7 @@ def _earlier_versions(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter
                 hidden[row[(lv, a)], col[indicator]] = pub is None
         pairs = sorted(served.filter((pl.col("quarter") == q) & (pl.col("version") == version))
                        .select("practice_id", "wijk_area").iter_rows())
-        out.setdefault(q, []).append(Version(areas, columns, exact, hidden, pairs))
+        out.setdefault(q, []).append(Version(areas, columns, exact, hidden, pairs, TIED))
     return out
 
 
@@ -331,7 +341,7 @@ def _protect(raw: pl.DataFrame, served: pl.DataFrame, earlier: dict[str, list[Ve
                 and np.array_equal(latest.exact, exact)):
             current = latest  # nothing changed: the same figures, no new version
         else:
-            current = Version(areas, columns, exact, np.zeros(exact.shape, dtype=bool), pairs)
+            current = Version(areas, columns, exact, np.zeros(exact.shape, dtype=bool), pairs, TIED)
             current.hidden = protect([*versions, current], relations)
             number = len(versions) + 1
             published = current.published()
@@ -365,8 +375,15 @@ def _compute(conn: duckdb.DuckDBPyConnection, profile: Profile,
                            f"(delivered quarters: {known})")
     raw, bands, served = _raw_counts(conn, profile, quarter)
     earlier = _earlier_versions(conn, profile, quarter)
+    return publish(raw, bands, served, earlier, profile)
+
+
+def publish(raw: pl.DataFrame, bands: pl.DataFrame, served: pl.DataFrame, earlier: dict[str, list[Version]],
+            profile: Profile) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """From raw counts (wide: KEYS, practices, person counts), band counts and the practice/wijk
+    pairs served, given the earlier ledger versions: (published wide frame, new ledger rows, new
+    served rows).  The counts are protected first; every other figure is computed from them."""
     shown, ledger, served_new = _protect(raw, served, earlier, profile, dt.datetime.now().replace(microsecond=0))
-    # Everything below is computed from the published counts only.
     shown = _funnel_positions(_age_standardised(_rates(shown, profile), bands))
     order = [i.key for i in catalogue(profile)]
     columns = list(KEYS)
