@@ -284,15 +284,19 @@ def audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[s
         for t, value in zip(targets, values, strict=True):
             t.seen.add(int(value))
 
-    # Batch: push every unsettled figure down at once, then up at once (capped: a hidden count
-    # with nothing above it is unbounded).
+    # Batches: push every unsettled figure down at once, then up at once (capped: a hidden count
+    # with nothing above it is unbounded), while that settles something; then one at a time.
     cap = float(max(1, int(max(abs(t.exact) for t in targets)) + 100) * 10)
-    open_ = [i for i, t in enumerate(targets) if not _safe(t)]
-    if open_:
-        observe(solve(coef_matrix[open_].sum(axis=0)))
-    open_ = [i for i, t in enumerate(targets) if not _safe(t)]
-    if open_:
-        observe(_solve_capped(coef_matrix[open_].sum(axis=0), csr, lo, hi, model.n_vars, cap * len(open_)))
+    while True:
+        before = sum(_safe(t) for t in targets)
+        for up in (False, True):
+            open_ = [i for i, t in enumerate(targets) if not _safe(t)]
+            if open_:
+                objective = coef_matrix[open_].sum(axis=0)
+                observe(_solve_capped(objective, csr, lo, hi, model.n_vars, cap * len(open_)) if up
+                        else solve(objective))
+        if sum(_safe(t) for t in targets) in (before, len(targets)):
+            break
     for i, t in enumerate(targets):
         if _safe(t):
             continue

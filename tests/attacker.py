@@ -303,8 +303,15 @@ def _attack_quarter(quarter: str, versions: list[tuple[int, pl.DataFrame]], k: K
         return shown is not None or any(v == 0 or v > HIDDEN_MAX for v in values)
 
     cap = float(BIG)
-    observe(prog.optimise(vectors.sum(axis=0)))
-    observe(prog.optimise(-vectors.sum(axis=0), (vectors.sum(axis=0), cap)))
+    while True:  # batches of certificates: every unsettled count down at once, then up at once
+        before = sum(map(settled, range(len(cells))))
+        for up in (False, True):
+            open_ = [i for i in range(len(cells)) if not settled(i)]
+            if open_:
+                total = vectors[open_].sum(axis=0)
+                observe(prog.optimise(-total, (total, cap * len(open_))) if up else prog.optimise(total))
+        if sum(map(settled, range(len(cells)))) in (before, len(cells)):
+            break
     report.counts_attacked += len(cells)
     for i, (file_no, code, header, shown, _) in enumerate(cells):
         if settled(i):

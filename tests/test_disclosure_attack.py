@@ -239,6 +239,25 @@ ADVERSARIAL = {
 }
 
 
+def test_the_attacker_has_teeth(tmp_path, monkeypatch):
+    """Against rounding alone (no secondary suppression) the attacker pins the four wijken of 12
+    through the region's 48; and a rate computed from an exact count is caught."""
+    import dashboards.indicators as indicators
+
+    monkeypatch.setattr(indicators, "protect", lambda versions, relations: (versions[-1].exact >= 1)
+                        & (versions[-1].exact <= 7))
+    report = attack(publish_versions(ADVERSARIAL["rounding_undone_by_the_total"], tmp_path / "a"), KNOWLEDGE)
+    assert {(d.area, d.low, d.high) for d in report.disclosures
+            if d.header == HEADER["registered"]} >= {("REGIO", 48, 48), (W1, 12, 12)}
+    monkeypatch.undo()
+    paths = publish_versions(ADVERSARIAL["three_practices_runtime_error"], tmp_path / "b")
+    frame = pl.read_csv(paths[0], separator=";", decimal_comma=True)
+    frame = frame.with_columns(pl.when(pl.col("Code") == "REGIO").then(19.0)  # 19 of 100 exactly, shown 20
+                               .otherwise(pl.col(HEADER["pct_over"])).alias(HEADER["pct_over"]))
+    frame.write_csv(paths[0], separator=";", decimal_comma=True)
+    assert any(HEADER["pct_over"] in p for p in attack(paths[:1], KNOWLEDGE).inconsistencies)
+
+
 def test_the_three_practice_case_no_longer_raises_and_holds(tmp_path):
     cells = ADVERSARIAL["three_practices_runtime_error"]
     paths = publish_versions(cells, tmp_path)
@@ -254,7 +273,7 @@ def test_adversarial_regions(name, tmp_path):
 
 def test_random_regions(tmp_path):
     """Seeded random regions (1-3 practices, separate villages, tiny wijken, zeros, late outcomes)."""
-    for seed in range(120):
+    for seed in range(100):
         folder = tmp_path / str(seed)
         try:
             assert_no_disclosure(publish_versions(random_region(seed), folder))
