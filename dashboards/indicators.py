@@ -83,16 +83,19 @@ def catalogue(profile: Profile) -> list[Indicator]:
         Indicator("over_threshold", f"Op/boven drempel ({t} punten), aantal", "aantal",
                   f"Patiënten met een score van {t} of meer.", person_count=True),
         Indicator("pct_over", "Op/boven drempel (%)", "%",
-                  "Aandeel ingeschrevenen op of boven de drempel, met Wilson-95%-betrouwbaarheidsinterval.",
+                  "Aandeel ingeschrevenen op of boven de drempel, met Wilson-95%-betrouwbaarheidsinterval; "
+                  "berekend uit afgeronde aantallen.",
                   interval=True),
         Indicator("dsr_over", "Op/boven drempel, leeftijdsgestandaardiseerd (%)", "%",
                   "Direct gestandaardiseerd naar de Europese standaardbevolking 2013 (ESP2013), 95%-interval "
-                  "volgens Byar/Dobson; niet berekend bij minder dan 10 personen boven de drempel.",
+                  "volgens Byar/Dobson; berekend uit aantallen per leeftijdsgroep afgerond op 10; niet berekend bij "
+                  "minder dan 10 personen boven de drempel.",
                   interval=True),
         Indicator("first_time", "Eerste keer boven drempel (aantal)", "aantal",
                   "Patiënten die dit kwartaal voor het eerst op of boven de drempel komen.", person_count=True),
         Indicator("first_time_per_1000", "Eerste keer boven drempel per 1.000", "per 1.000",
-                  "Eerste keer boven de drempel per 1.000 ingeschrevenen, met Wilson-95%-interval.",
+                  "Eerste keer boven de drempel per 1.000 ingeschrevenen, met Wilson-95%-interval; berekend uit "
+                  "afgeronde aantallen.",
                   interval=True),
         Indicator("baseline", "Startlijst (al eerder boven drempel)", "aantal",
                   "In het eerste geleverde kwartaal van een praktijk: al eerder boven de drempel "
@@ -102,24 +105,25 @@ def catalogue(profile: Profile) -> list[Indicator]:
         items.append(Indicator(f"char_n:{c.id}", f"Kenmerk: {c.label} (aantal)", "aantal",
                                f"Ingeschrevenen bij wie het kenmerk '{c.label}' geldt.", person_count=True))
         items.append(Indicator(f"char_pct:{c.id}", f"Kenmerk: {c.label} (%)", "%",
-                               f"Aandeel ingeschrevenen bij wie het kenmerk '{c.label}' geldt."))
+                               f"Aandeel ingeschrevenen bij wie het kenmerk '{c.label}' geldt; berekend uit afgeronde aantallen."))
     items += [
         Indicator("in_deprived_wijk", "Wonend in wijk met hoge achterstand (aantal)", "aantal",
                   "Ingeschrevenen in een wijk met achterstandsgroep 'hoog' (clinical/reference/wijken.csv; "
                   "een aanname van omu, geen officiële index).", person_count=True),
         Indicator("pct_in_deprived_wijk", "Wonend in wijk met hoge achterstand (%)", "%",
-                  "Aandeel ingeschrevenen in een wijk met hoge achterstand (Krachtige basiszorg: meer dan 25%)."),
+                  "Aandeel ingeschrevenen in een wijk met hoge achterstand (Krachtige basiszorg: meer dan 25%); "
+                  "berekend uit afgeronde aantallen."),
         Indicator("listed", "Op de belijst", "aantal",
                   "Patiënten op de belijst van het kwartaal (binnen de capaciteit; zonder startlijst).",
                   person_count=True),
         Indicator("reached", "Bereikt", "aantal",
                   "Uitkomst bereikt, verwezen of afgezien: er was contact.", person_count=True),
-        Indicator("pct_reached", "Bereikt (% van belijst)", "%", "Bereikt als aandeel van de belijst.",
+        Indicator("pct_reached", "Bereikt (% van belijst)", "%", "Bereikt als aandeel van de belijst; berekend uit afgeronde aantallen.",
                   interval=True),
         Indicator("not_reached", "Niet bereikt", "aantal", "Uitkomst niet bereikt.", person_count=True),
         Indicator("already_in_care", "Al in zorg", "aantal", "Uitkomst al in zorg.", person_count=True),
         Indicator("referred", "Verwezen", "aantal", "Uitkomst verwezen.", person_count=True),
-        Indicator("pct_referred", "Verwezen (% van belijst)", "%", "Verwezen als aandeel van de belijst.",
+        Indicator("pct_referred", "Verwezen (% van belijst)", "%", "Verwezen als aandeel van de belijst; berekend uit afgeronde aantallen.",
                   interval=True),
     ]
     for target in REFERRAL_TARGETS:
@@ -128,7 +132,7 @@ def catalogue(profile: Profile) -> list[Indicator]:
     items += [
         Indicator("funnel_95", "Trechterplot 95%", "trechter",
                   "Praktijk: aandeel op/boven drempel boven, binnen of onder de 95%-grenzen rond het "
-                  "regiogemiddelde (exact binomiaal, Spiegelhalter)."),
+                  "regiogemiddelde (exact binomiaal, Spiegelhalter); berekend uit afgeronde aantallen."),
         Indicator("funnel_998", "Trechterplot 99,8%", "trechter",
                   "Praktijk: boven, binnen of onder de 99,8%-grenzen; buiten deze grenzen is een verschil "
                   "met het regiogemiddelde zeer onwaarschijnlijk door toeval alleen."),

@@ -22,7 +22,6 @@ from dashboards.indicators import (
     FUNNEL_ABOVE,
     FUNNEL_BELOW,
     _earlier_versions,
-    compute_indicators,
     person_count_columns,
     read_indicators,
     store_indicators,

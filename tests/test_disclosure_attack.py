@@ -11,16 +11,17 @@ attacker holds both files.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import random
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from attacker import Knowledge, RateSpec, attack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attacker import Knowledge, RateSpec, attack
 from dashboards.disclosure import Version, protect
 from dashboards.files import columns as file_columns
 from dashboards.files import write_csv
@@ -179,8 +180,6 @@ def publish_versions(cells: dict, folder: Path) -> list[Path]:
         wide, new_ledger, new_served = publish(raw, bands, served, earlier, PROFILE)
         ledger = new_ledger if ledger is None else pl.concat([ledger, new_ledger])
         served_rows = new_served if served_rows is None else pl.concat([served_rows, new_served])
-        import datetime as dt
-
         stored = to_wide(to_long(wide, PROFILE, dt.datetime(2026, 10, 1)), PROFILE)
         paths.append(write_csv(folder / f"v{i}" / "indicators.csv", stored, PROFILE))
     return paths
