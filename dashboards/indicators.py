@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from dashboards.disclosure import Version, protect, round_band
+from dashboards.disclosure import Version, audit, protect, round_band
 from dashboards.stats import age_standardised_rate, funnel_limits, wilson_interval
 from dashboards.suppression import Rate, rate_if_shown
 from omu.home import REPO_ROOT
@@ -476,3 +476,58 @@ def read_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: 
     run_sql(conn, "dashboards/schema")
     long = query(conn, "dashboards/read", {**profile_variables(profile), "quarter": quarter}).pl()
     return to_wide(long, profile)
+
+
+# --------------------------------------------------------------------------------------------
+# Checks on the stored result (asset checks; each can fail)
+# --------------------------------------------------------------------------------------------
+
+
+def derived_violations(wide: pl.DataFrame, profile: Profile) -> list[str]:
+    """Rates and intervals that are not the function of the published counts they should be
+    (a rate computed from an exact count would let a reader undo the rounding)."""
+    expected = _rates(wide.select([c for c in wide.columns if not any(
+        c == name or c.startswith(f"{name}_") for name in suppression_spec(profile)["rates"])]), profile)
+    problems = []
+    for name, rate in suppression_spec(profile)["rates"].items():
+        for suffix in ("", "_lower", "_upper") if rate.interval else ("",):
+            got = wide.get_column(name + suffix).cast(pl.Float64).fill_null(np.nan).to_numpy()
+            want = expected.get_column(name + suffix).cast(pl.Float64).fill_null(np.nan).to_numpy()
+            bad = ~np.isclose(got, want, rtol=0, atol=1e-9, equal_nan=True)
+            problems += [f"{r['quarter']} {r['area_code']} {name}{suffix}"
+                         for r in wide.filter(pl.Series(bad)).select("quarter", "area_code").to_dicts()]
+    return problems
+
+
+def ledger_violations(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str,
+                      wide: pl.DataFrame) -> list[str]:
+    """What breaks the promises of the disclosure ledger for the stored figures up to ``quarter``:
+    stored counts that are not the newest ledger version, a count hidden once and shown later,
+    and anything the audit of all versions together can pin or confine to 1-7."""
+    relations = suppression_spec(profile)["column_totals"]
+    columns = person_count_columns(profile)
+    problems = []
+    ledger = _earlier_versions(conn, profile, quarter)
+    for q, versions in ledger.items():
+        newest = versions[-1]
+        published = newest.published()
+        stored = wide.filter(pl.col("quarter") == q)
+        rows = {(lv, a): r for lv, a, r in zip(stored.get_column("level"), stored.get_column("area_code"),
+                                                stored.select(columns).rows(), strict=True)}
+        for i, key in enumerate(newest.areas):
+            for j, name in enumerate(columns):
+                value = rows.get(key, [None] * len(columns))[j]
+                if (None if published[i, j] < 0 else int(published[i, j])) != value:
+                    problems.append(f"{q} {key[1]} {name}: stored figure is not the newest ledger version")
+        for old, new in zip(versions, versions[1:], strict=False):
+            index = {a: i for i, a in enumerate(new.areas)}
+            for i, key in enumerate(old.areas):
+                for j, name in enumerate(columns):
+                    if old.hidden[i, j] and key in index and not new.hidden[index[key], j]:
+                        problems.append(f"{q} {key[1]} {name}: hidden once, shown later")
+        problems += [f"{q} version {t.version + 1}: a figure can be pinned or confined to 1-7"
+                     for t in audit(versions, relations)]
+    for q in sorted(set(wide.get_column("quarter").to_list())):
+        if q not in ledger:
+            problems.append(f"{q}: figures stored without a ledger version")
+    return problems

@@ -104,8 +104,9 @@ def test_region_asset_checks_passed(region):
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
-    for check in ("no_small_counts_shown", "no_patient_id_under_region"):
-        asset = "regional_indicators" if check == "no_small_counts_shown" else "regional_dashboard"
+    for check in ("no_small_counts_shown", "figures_from_published_counts", "disclosure_audit_passes",
+                  "no_patient_id_under_region"):
+        asset = "regional_dashboard" if check == "no_patient_id_under_region" else "regional_indicators"
         records = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey(asset), check), limit=10)
         assert len(records) >= len(QUARTERS)

@@ -22,6 +22,8 @@ from dashboards.indicators import (
     FUNNEL_ABOVE,
     FUNNEL_BELOW,
     _earlier_versions,
+    derived_violations,
+    ledger_violations,
     person_count_columns,
     read_indicators,
     store_indicators,
@@ -241,6 +243,54 @@ def test_table_is_long_and_round_trips(hand_store):
     # storing again replaces, never duplicates
     store_indicators(conn, PROFILE, "2026Q3")
     assert conn.execute("SELECT count(*) FROM indicators").fetchall() == [(len(to_long(wide, PROFILE, dt.datetime.now())),)]
+
+
+def test_the_stored_result_checks_can_fail(hand_store):
+    """The asset checks' functions pass on the stored result and fail when it is tampered with:
+    a rate from the exact count, a hidden count shown, a ledger version missing."""
+    conn, _, _ = hand_store
+    store_indicators(conn, PROFILE, "2026Q3")
+    wide = read_indicators(conn, PROFILE, "2026Q3")
+    assert derived_violations(wide, PROFILE) == []
+    assert ledger_violations(conn, PROFILE, "2026Q3", wide) == []
+    exact_rate = wide.with_columns(pl.when(pl.col("level") == "regio").then(100 * 163 / 650)
+                                   .otherwise(pl.col("char_pct:lives_alone")).alias("char_pct:lives_alone"))
+    assert derived_violations(exact_rate, PROFILE) == ["2026Q3 REGIO char_pct:lives_alone"]
+    shown_again = wide.with_columns(pl.when(pl.col("area_code") == BINNENSTAD).then(5)
+                                    .otherwise(pl.col("registered")).alias("registered"))
+    assert any("newest ledger version" in p for p in ledger_violations(conn, PROFILE, "2026Q3", shown_again))
+    conn.execute("CREATE TEMP TABLE ledger_backup AS SELECT * FROM disclosure_ledger")
+    try:
+        conn.execute("DELETE FROM disclosure_ledger")
+        assert ledger_violations(conn, PROFILE, "2026Q3", wide) == ["2026Q3: figures stored without a ledger version"]
+    finally:
+        conn.execute("INSERT INTO disclosure_ledger SELECT * FROM ledger_backup")
+        conn.execute("DROP TABLE ledger_backup")
+
+
+def test_a_rerun_adds_no_version_and_a_change_keeps_hidden_hidden(hand_store):
+    conn, _, _ = hand_store
+    store_indicators(conn, PROFILE, "2026Q3")
+    before = conn.execute("SELECT max(version), count(*) FROM disclosure_ledger").fetchone()
+    store_indicators(conn, PROFILE, "2026Q3")
+    assert conn.execute("SELECT max(version), count(*) FROM disclosure_ledger").fetchone() == before
+    # a late outcome changes the funnel: a new version, and what was hidden stays hidden
+    conn.execute("INSERT INTO outreach_outcomes VALUES ('P0001', '2026Q3', 'A038', 'bereikt', NULL, NULL, NULL, "
+                 "now(), 'late.csv')")
+    try:
+        store_indicators(conn, PROFILE, "2026Q3")
+        version = before[0] + 1
+        hidden = conn.execute("""
+            SELECT count(*) FROM disclosure_ledger AS old JOIN disclosure_ledger AS new
+              USING (quarter, profile_name, profile_version, level, area_code, indicator)
+            WHERE old.version = ? AND new.version = ? AND old.published IS NULL AND new.published IS NOT NULL
+        """, [before[0], version]).fetchone()
+        assert conn.execute("SELECT max(version) FROM disclosure_ledger").fetchone() == (version,)
+        assert hidden == (0,)
+        wide = read_indicators(conn, PROFILE, "2026Q3")
+        assert ledger_violations(conn, PROFILE, "2026Q3", wide) == []
+    finally:
+        conn.execute("DELETE FROM outreach_outcomes WHERE source_file = 'late.csv'")
 
 
 def test_page_names_the_funnel_outliers(hand_store):
