@@ -36,6 +36,7 @@ solver trouble can only make the result hide more.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +52,7 @@ MAX_ROUNDS = 12  #: rounds of "hide one more per unsafe figure" before hiding wh
 BAND_ROUNDING_BASE = 10  #: age-band counts behind the standardised rate are rounded to this
 LP_FIRST_FROM = 1000  #: unknowns from which the linear relaxation is tried before the integer solver
 SOLVE_SECONDS = 5.0  #: time limit of one integer program (a timeout counts as "not certified")
+AUDIT_SECONDS = 60.0  #: time budget of one audit; figures not certified by then count as unsafe
 
 REGION = "regio"
 WIJK = "wijk"
@@ -249,7 +251,16 @@ def _safe(t: _Target) -> bool:
 
 
 def audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[str]]]) -> list[_Target]:
-    """The figures a reader of every version could pin (or confine to 1-7), [] when none.
+    """The figures a reader of every version could pin (or confine to 1-7), [] when none
+    (figures the audit had no time to certify are included)."""
+    return _audit(versions, relations)[0]
+
+
+def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[str]]]
+           ) -> tuple[list[_Target], bool]:
+    """(unsafe figures, whether every figure got its full check within :data:`AUDIT_SECONDS`).
+
+    The figures a reader of every version could pin (or confine to 1-7), [] when none.
 
     Certificates, not optima: each solve returns a feasible world; every figure whose value in
     some world differs from the truth (and, for a hidden 1-7, is 0 or 8+ in some world) is safe.
@@ -257,7 +268,7 @@ def audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[s
     model = _Model(versions, relations)
     targets = model.targets()
     if not targets or model.n_vars == 0:
-        return []
+        return [], True
     matrix, lo, hi = model.constraints()
     csr = matrix.tocsr()
     coef_vectors = []
@@ -291,16 +302,21 @@ def audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[s
                         else solve(objective))
         if sum(_safe(t) for t in targets) in (before, len(targets)):
             break
+    started = time.monotonic()
+    complete = True
     for i, t in enumerate(targets):
         if _safe(t):
             continue
+        if time.monotonic() - started > AUDIT_SECONDS:
+            complete = False
+            break  # out of time: what is not certified counts as unsafe (hide more, never less)
         vec = coef_matrix[i]
         # up first (finds 8+ for a small count), capped so an unbounded figure still returns a point
         x = _solve_capped(vec, csr, lo, hi, model.n_vars, cap)
         observe(x)
         if not _safe(t):
             observe(solve(vec))  # down
-    return [t for t in targets if not _safe(t)]
+    return [t for t in targets if not _safe(t)], complete
 
 
 def _solve(objective: np.ndarray, matrix, lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray | None:
@@ -406,10 +422,9 @@ def protect(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence
                 if key in old_rows and name in old_cols and old.hidden[old_rows[key], old_cols[name]]:
                     hidden[a, c] = True
     new.hidden = hidden
-    for _ in range(MAX_ROUNDS):
-        unsafe = audit(versions, relations)
-        if not unsafe:
-            return hidden
+    unsafe, complete = _audit(versions, relations)
+    rounds = 0
+    while unsafe and complete and rounds < MAX_ROUNDS:
         changed = False
         for t in sorted(unsafe, key=lambda t: (t.version, t.area, t.column, t.relation)):
             options = _candidates(new, _target_cells(versions, t, relations))
@@ -418,10 +433,11 @@ def protect(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence
                 changed = True
         if not changed:
             break
-    # Fallback 1: the whole rows and columns of what is still unsafe.
-    unsafe = audit(versions, relations)
+        unsafe, complete = _audit(versions, relations)
+        rounds += 1
     if not unsafe:
         return hidden
+    # Fallback: the whole rows and columns of what is still unsafe (or was not checked in time).
     for t in unsafe:
         for a, c in _target_cells(versions, t, relations) or []:
             hidden[a, :] = True
