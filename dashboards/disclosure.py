@@ -30,8 +30,11 @@ counts themselves.
 
 The audit needs no optimal solution: every integer point the solver returns is a feasible
 world, and a figure is certified safe by two feasible worlds that disagree on it (the true data
-is one of them).  A figure that cannot be certified within the time limits counts as unsafe, so
-solver trouble can only make the result hide more.
+is one of them).  A figure that cannot be certified within the time limits (:data:`SOLVE_SECONDS`,
+:data:`AUDIT_SECONDS`) counts as unsafe, so solver trouble can only make the result hide more;
+only then can the result depend on the machine's speed.  Scale: one unknown per practice, wijk
+served and count; a few dozen practices take seconds, a city of 120 runs out of time and falls
+back to hiding whole rows (safe, but poor): splitting the audit per wijk is the next step.
 """
 
 from __future__ import annotations

@@ -323,7 +323,7 @@ def practice_tables(draw):
     return served, np.array(rows, dtype=np.int64)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(practice_tables())
 def test_protect_never_raises_and_is_deterministic(table):
     served, cross = table
