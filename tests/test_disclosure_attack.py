@@ -346,3 +346,12 @@ def test_spec_relations_are_the_documented_ones():
     header_of = {v: k for k, v in HEADER.items()}
     attacker = {(header_of[t], tuple(header_of[x] for x in p)) for t, p in KNOWLEDGE.relations}
     assert attacker <= spec
+
+
+def test_the_same_data_in_another_row_order_gives_the_same_figures():
+    raw, bands, served = raw_frame(random_region(7), include_late=True)
+    first = publish(raw, bands, served, {}, PROFILE)
+    again = publish(raw.sample(fraction=1.0, shuffle=True, seed=3), bands.sample(fraction=1.0, shuffle=True, seed=4),
+                    served.sample(fraction=1.0, shuffle=True, seed=5), {}, PROFILE)
+    assert again[0].equals(first[0])
+    assert again[1].drop("recorded_at").sort(pl.all()).equals(first[1].drop("recorded_at").sort(pl.all()))
