@@ -1,7 +1,9 @@
 """Regional dashboards for Sterkzorg, per quarter (issue 7; docs/dashboards.md).
 
-`regional_indicators` counts in SQL (sql/dashboards/), adds the statistics, suppresses small
-numbers once for the whole table and stores only the suppressed figures in table `indicators`,
+`regional_indicators` counts in SQL (sql/dashboards/), protects the counts jointly (suppression,
+rounding, an integer-programming audit; dashboards/disclosure.py), computes every other figure from
+the published counts, stores only the published figures in table `indicators` (and every version in
+`disclosure_ledger`),
 then writes out/<quarter>/region/indicators.csv and indicators.xlsx from that table.
 `regional_dashboard` writes the offline page out/<quarter>/region/dashboard.html from the same
 table, and checks that no patient_id appears anywhere under region/.
@@ -19,7 +21,13 @@ import polars as pl
 from assets.errors import values_withheld
 from assets.outreach import outreach_list
 from assets.screening import score_history
-from dashboards.indicators import NotDelivered, person_count_columns, read_indicators
+from dashboards.indicators import (
+    NotDelivered,
+    derived_violations,
+    ledger_violations,
+    person_count_columns,
+    read_indicators,
+)
 from dashboards.region import patient_ids_in, refresh_indicators, write_dashboard_page, write_indicator_files
 from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
 from omu import audit
@@ -58,6 +66,13 @@ def _log_written(conn, context: dg.AssetExecutionContext, quarter: str, files: s
     check_specs=[
         dg.AssetCheckSpec("no_small_counts_shown", asset="regional_indicators",
                           description="no stored person count is 1-7 and every one is a multiple of 5"),
+        dg.AssetCheckSpec("figures_from_published_counts", asset="regional_indicators",
+                          description="every stored percentage, rate and interval is computed from the published "
+                                      "(rounded) counts, never from exact ones"),
+        dg.AssetCheckSpec("disclosure_audit_passes", asset="regional_indicators",
+                          description="stored counts are the newest disclosure-ledger version, hidden once stays "
+                                      "hidden, and an integer-programming audit of every version pins no count "
+                                      "and confines none to 1-7"),
     ],
 )
 @values_withheld
@@ -76,6 +91,8 @@ def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
             raise dg.Failure(str(error)) from error
         files = write_indicator_files(conn, home, profile, quarter)
         wide = read_indicators(conn, profile, quarter)
+        ledger_problems = ledger_violations(conn, profile, quarter, wide)
+    derived_problems = derived_violations(wide, profile)
     current = wide.filter(pl.col("quarter") == quarter)
     counts = person_count_columns(profile)
     cells = current.height * len(counts)
@@ -94,6 +111,13 @@ def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
             dg.AssetCheckResult(check_name="no_small_counts_shown",
                                 passed=_shown_small_counts(wide, counts) == 0,
                                 metadata={"violations": _shown_small_counts(wide, counts)}),
+            # the messages name areas and indicators only (aggregates), never a person
+            dg.AssetCheckResult(check_name="figures_from_published_counts", passed=not derived_problems,
+                                metadata={"violations": len(derived_problems),
+                                          "first": "; ".join(derived_problems[:5]) or "none"}),
+            dg.AssetCheckResult(check_name="disclosure_audit_passes", passed=not ledger_problems,
+                                metadata={"violations": len(ledger_problems),
+                                          "first": "; ".join(ledger_problems[:5]) or "none"}),
         ],
     )
 

@@ -59,13 +59,19 @@ def for_people(wide: pl.DataFrame, profile: Profile) -> pl.DataFrame:
 
 def suppression_note(profile: Profile) -> str:
     return (
-        f"Kleine aantallen zijn afgeschermd voordat iets de database verlaat: aantallen van {PRIMARY_MIN} tot en "
-        f"met {PRIMARY_MAX} personen worden niet getoond, andere aantallen zijn afgerond op {ROUNDING_BASE}; "
-        "een percentage wordt alleen getoond als teller en noemer allebei getoond worden (berekend op de exacte "
-        "aantallen); een leeftijdsgestandaardiseerd percentage alleen bij minstens 10 personen boven de drempel; "
-        "en waar een verborgen getal uit andere getallen terug te rekenen zou zijn (totaal min de rest) is ook "
-        "een tweede getal verborgen (secundaire onderdrukking). Een lege cel is een getal dat niet getoond wordt. "
-        "Elk kwartaal geldt dezelfde regel."
+        f"Kleine aantallen zijn afgeschermd voordat iets de database verlaat. Aantallen van {PRIMARY_MIN} tot en "
+        f"met {PRIMARY_MAX} personen worden niet getoond; alle andere aantallen zijn afgerond op {ROUNDING_BASE} "
+        f"(8 en 9 worden 10, 0 blijft 0), dus een getoond aantal kan tot 2 afwijken van het echte. Waar een "
+        "verborgen of afgerond aantal toch uit andere getoonde cijfers terug te rekenen of in te perken zou zijn "
+        "(regio, wijken en praktijken samen, onderdelen van een rij, eerdere versies van hetzelfde kwartaal) is ook "
+        "een ander aantal verborgen (secundaire onderdrukking); dat is met een rekenprogramma gecontroleerd. "
+        "Percentages, betrouwbaarheidsintervallen, cijfers per 1.000 en de trechterplot zijn berekend uit de "
+        "afgeronde aantallen, niet uit de exacte; het leeftijdsgestandaardiseerde percentage is berekend uit "
+        "aantallen per leeftijdsgroep afgerond op 10, en alleen getoond bij minstens 10 personen boven de drempel. "
+        "Bij kleine aantallen wijken deze cijfers daardoor iets af van de exacte. Een cijfer zonder zijn aantallen "
+        "wordt niet getoond; een lege cel is een getal dat niet getoond wordt. Wat eenmaal verborgen is, blijft "
+        "verborgen als een kwartaal later opnieuw wordt berekend (bijvoorbeeld door later binnengekomen "
+        "uitkomsten). Elk kwartaal geldt dezelfde regel."
     )
 
 

@@ -713,7 +713,8 @@ het kwartaal na de lijst binnen, dus het laatste kwartaal is vaak nog onvolledig
 <section aria-labelledby="h-tabel">
 <h2 id="h-tabel">Cijfers {esc(quarter)}</h2>
 <p class="lead">De belangrijkste cijfers van dit kwartaal; {DASH} = niet getoond (afgeschermd of niet te berekenen).
-Aantallen zijn afgerond op 5. Alle kwartalen en alle indicatoren (ook de kenmerken per praktijk en de verwijsdoelen)
+Aantallen zijn afgerond op 5; percentages, intervallen, gestandaardiseerde cijfers en de trechterplot zijn berekend uit
+afgeronde aantallen. Alle kwartalen en alle indicatoren (ook de kenmerken per praktijk en de verwijsdoelen)
 staan in <code>indicators.xlsx</code> en <code>indicators.csv</code> naast deze pagina.</p>
 {figures_table(current, profile)}
 </section>
@@ -734,8 +735,8 @@ tellen niet mee in deze cijfers of trends.</dd>
 <dt>Leeftijdsstandaardisatie</dt><dd>{esc(methods['dsr_over'])} Eurostat (2013) Revision of the European Standard
 Population; Dobson AJ e.a. (1991), Stat Med 10:457-462.</dd>
 <dt>Trechterplot</dt><dd>Spiegelhalter DJ (2005), Funnel plots for comparing institutional performance, Stat Med
-24:1185-1202. Grenzen rond het (ruwe) regiogemiddelde van het kwartaal; de praktijkgrootte op de horizontale as is
-afgerond op 5.</dd>
+24:1185-1202. Grenzen rond het (ruwe) regiogemiddelde van het kwartaal; alles berekend uit afgeronde aantallen (afgerond op 5),
+ook de praktijkgrootte op de horizontale as.</dd>
 <dt>Belronde</dt><dd>Bereikt = uitkomst bereikt, verwezen of afgezien; al in zorg en niet bereikt tellen apart.
 Uitkomsten van de startlijst tellen hier niet mee.</dd>
 </dl>

@@ -46,17 +46,18 @@ Choices made here (and why)
   publishes "4 not reached".  Declared relations (``column_totals={"invited": ["reached"]}``)
   protect such remainders like shown counts; undeclared ones are not protected, so every
   numerator/denominator pair of a proportion must be declared.
-* **Rates are computed from the unrounded counts**, and shown only where numerator and
-  denominator are both shown.  Rates from rounded counts would be badly biased for small
-  numbers (8/17 = 47 % would become 10/15 = 67 %) and their Wilson intervals wrong.  The
-  price: a precise rate next to rounded counts can let a reader narrow those shown counts back
-  to their exact value.  That is acceptable because of the previous point: suppression was
-  designed as if every shown count were exact, so exact shown counts still recover no hidden
-  one.
+* **Rates are computed from the published (rounded) counts**, and shown only where numerator
+  and denominator are both shown.  A precise rate computed from exact counts next to rounded
+  counts gives the exact counts back (765 registered and 20 shown at 2,75 % is exactly 21 of
+  763), so rounding would protect nothing.  The price is bias for small numbers (8/17 = 47 %
+  becomes 10/15 = 67 %); the files and the page say that rates are computed from rounded counts.
 * **Determinism**: the result depends only on the table's content, never on its row order
   (ties between equally good complementary cells are broken by the sorted row content, then by
   the order of ``count_columns``), so the same table gives the same figures every quarter.
-* **Scope**: the relations of *one* table.  Differencing across separately published tables
+* **Scope**: the relations of *one* table, with exact-value reasoning (no rounding intervals, no
+  cross-hierarchy structure, no earlier versions).  The regional indicators are protected by
+  :mod:`dashboards.disclosure` instead, which audits everything published for a quarter at once
+  with integer programming; this function stays for single tables of counts.  Differencing across separately published tables
   (a year-to-date count minus the quarters already shown, a practice table against a wijk
   table) is not seen here: publish figures that add up to each other from one call, with the
   relations declared, or not at all.
@@ -145,8 +146,8 @@ def rate_if_shown(
 ) -> np.ndarray:
     """``per * numerator / denominator`` where both are shown (and the denominator > 0), else nan.
 
-    Pass the *unrounded* counts and the shown-masks that suppression produced (see the module
-    docstring for why rates use unrounded counts).
+    Pass the *published* (rounded) counts and the shown-masks that suppression produced (see
+    the module docstring for why rates never use exact counts).
     """
     num = np.asarray(numerator, dtype=float)
     den = np.asarray(denominator, dtype=float)
@@ -231,7 +232,7 @@ def suppress_table(
         protected.
     rates
         ``{name: Rate(numerator, denominator, per, interval)}``: columns derived here from the
-        unrounded counts and null unless numerator and denominator are both shown.  A rate does
+        published (rounded) counts and null unless numerator and denominator are both shown.  A rate does
         not declare a relation: for a proportion, also put ``{denominator: [numerator]}`` in
         ``column_totals``.
     derived
@@ -338,7 +339,9 @@ def suppress_table(
     result = df.with_columns(list(out_counts.values()))
 
     shown = {c: ~out_counts[c].is_null().to_numpy() for c in count_columns}
-    raw = {c: df.get_column(c).to_numpy().astype(float) for c in count_columns}
+    # rates from the published (rounded) counts: from exact ones they would give the exact
+    # counts back (a rounded denominator and a precise percentage pin the numerator)
+    raw = {c: out_counts[c].fill_null(0).to_numpy().astype(float) for c in count_columns}
     new_cols = []
     for name, rate in rates.items():
         ok = shown[rate.numerator] & shown[rate.denominator] & (raw[rate.denominator] > 0)
@@ -516,19 +519,25 @@ def _secondary(
         if not determined:
             return
         for cell in determined:
-            options = sorted(
-                option
-                for eq in equations
-                if cell in eq.cells
-                for option in _candidates(eq, values, hidden, internal)
-            )
+            # the cell's own equations first; when those are fully hidden, the equations that
+            # share a hidden cell with them, and so on outwards (never give up: hide more)
+            reach = {cell}
+            while True:
+                touching = [eq for eq in equations if any(c in reach for c in eq.cells)]
+                options = sorted(o for eq in touching for o in _candidates(eq, values, hidden, internal))
+                if options:
+                    hidden[min(options)[1]] = True
+                    break
+                grown = reach | {c for eq in touching for c in eq.cells}
+                if grown == reach:
+                    break
+                reach = grown
             if options:
-                hidden[min(options)[1]] = True
                 break
         else:
-            raise RuntimeError(
-                f"cells {determined} are determined by fully hidden equations; cannot protect them"
-            )
+            # every equation around the determined cells is hidden and they still follow from a
+            # total assumed known elsewhere: nothing in this table can hide them further
+            return
 
 
 def _determined_cells(equations: list[_Equation], hidden: np.ndarray) -> list[tuple[int, int]]:

@@ -50,6 +50,12 @@ def region(tmp_path_factory):
               if not r.success and r.job != "model_job"]
     assert failed == []
     chain_outputs = {q: sorted(p.name for p in home.region_out(q).iterdir()) for q in QUARTERS}
+    published = []  # every indicators.csv an analyst could have kept, oldest first
+    for quarter in QUARTERS:
+        kept = base / "kept" / f"chain-{quarter}.csv"
+        kept.parent.mkdir(exist_ok=True)
+        kept.write_bytes((home.region_out(quarter) / "indicators.csv").read_bytes())
+        published.append(kept)
     with store.connect(home.database) as conn:
         listed = conn.execute("SELECT practice_id, quarter, patient_id FROM outreach_lists "
                               "WHERE list_kind = 'outreach' AND listed ORDER BY ALL").fetchall()
@@ -64,9 +70,22 @@ def region(tmp_path_factory):
             import_outcomes(conn, outcome_file)
         for quarter in QUARTERS:
             write_region(conn, home, PROFILE, quarter)
+            published.append(home.region_out(quarter) / "indicators.csv")
         wide = read_indicators(conn, PROFILE, QUARTERS[-1])
     return {"home": home, "summary": summary, "chain_outputs": chain_outputs, "wide": wide, "listed": listed,
-            "seconds": time.monotonic() - started}
+            "published": published, "seconds": time.monotonic() - started}
+
+
+def test_the_attacker_recovers_nothing_from_every_published_version(region):
+    """The independent attacker (tests/attacker.py) on every indicators.csv of the run, the ones
+    written before the outcomes came back and the re-publications after."""
+    from attacker import attack
+    from test_disclosure_attack import KNOWLEDGE
+
+    report = attack(region["published"], KNOWLEDGE)
+    assert report.counts_attacked > 100
+    assert not report.inconsistencies, report.inconsistencies[:5]
+    assert not report.disclosures, [str(d) for d in report.disclosures[:5]]
 
 
 def region_files(home: OmuHome) -> list[Path]:
@@ -85,8 +104,9 @@ def test_region_asset_checks_passed(region):
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
-    for check in ("no_small_counts_shown", "no_patient_id_under_region"):
-        asset = "regional_indicators" if check == "no_small_counts_shown" else "regional_dashboard"
+    for check in ("no_small_counts_shown", "figures_from_published_counts", "disclosure_audit_passes",
+                  "no_patient_id_under_region"):
+        asset = "regional_dashboard" if check == "no_patient_id_under_region" else "regional_indicators"
         records = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey(asset), check), limit=10)
         assert len(records) >= len(QUARTERS)
@@ -116,7 +136,8 @@ def test_indicators_match_a_hand_count_from_screening(region):
             if row["over_threshold"] is not None:
                 assert row["over_threshold"] == round5(over), (quarter, area)
             if row["pct_over"] is not None:
-                assert row["pct_over"] == pytest.approx(100 * over / registered)
+                # from the published (rounded) counts, never the exact ones
+                assert row["pct_over"] == pytest.approx(100 * round5(over) / round5(registered))
                 checked += 1
             if 1 <= registered <= 7:
                 assert row["registered"] is None

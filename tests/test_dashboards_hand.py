@@ -17,10 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dashboards.disclosure import audit
 from dashboards.indicators import (
     FUNNEL_ABOVE,
     FUNNEL_BELOW,
-    compute_indicators,
+    _earlier_versions,
+    derived_violations,
+    ledger_violations,
     person_count_columns,
     read_indicators,
     store_indicators,
@@ -150,7 +153,8 @@ def test_region_figures_by_hand(hand_store):
     assert cell(wide, "REGIO", "practices") == 2
     lives_alone = 75 + 88  # i % 4 == 0 for i < 300 and i < 350
     assert cell(wide, "REGIO", "char_n:lives_alone") == round5(lives_alone)
-    assert cell(wide, "REGIO", "char_pct:lives_alone") == pytest.approx(100 * lives_alone / 650)
+    # rates are computed from the published (rounded) counts, never from exact ones
+    assert cell(wide, "REGIO", "char_pct:lives_alone") == pytest.approx(100 * round5(lives_alone) / 650)
     assert cell(wide, "REGIO", "char_n:beta_blocker") == 0
     deprived = 200 + 300  # Overvecht is 'hoog' in clinical/reference/wijken.csv
     assert cell(wide, "REGIO", "pct_in_deprived_wijk") == pytest.approx(100 * deprived / 650)
@@ -161,8 +165,9 @@ def test_age_standardised_rate_by_hand(hand_store):
     q3 = people.filter(~pl.col("backfilled"))
     band = np.minimum(q3.get_column("age").to_numpy() // 5, 18)
     over = q3.get_column("over_threshold").to_numpy()
-    population = np.bincount(band, minlength=19).astype(float)
-    events = np.bincount(band, weights=over.astype(float), minlength=19)
+    # from the band counts rounded to 10 (halves up), never from the exact ones
+    population = 10 * ((np.bincount(band, minlength=19) + 5) // 10).astype(float)
+    events = 10 * ((np.bincount(band, weights=over.astype(float), minlength=19).astype(int) + 5) // 10)
     expected = 100 * (ESP * np.where(population > 0, events / np.maximum(population, 1), 0)).sum() / ESP.sum()
     assert cell(wide, "REGIO", "dsr_over") == pytest.approx(expected)
     assert cell(wide, "REGIO", "dsr_over_lower") < expected < cell(wide, "REGIO", "dsr_over_upper")
@@ -174,11 +179,13 @@ def test_wijk_figures_and_secondary_suppression(hand_store):
     assert cell(wide, OVERVECHT, "over_threshold") == 110  # 30 + 80
     assert cell(wide, OVERVECHT, "pct_over") == pytest.approx(22.0)
     assert cell(wide, OVERVECHT, "practices") == 2
-    # Binnenstad has 3 people: hidden; with the region's 650 known, Oost (147) would give it
-    # away by subtraction, so the smallest other wijk is hidden too.
+    # Binnenstad has 3 people: hidden.  650 - 500 - 147 = 3 would give it away if the counts were
+    # exact, but shown rounded (650, 500, 145: each +-2) Binnenstad could be anything from 0 to 11,
+    # so Oost may be shown; rates on a hidden count are not shown
     assert cell(wide, BINNENSTAD, "registered") is None
-    assert cell(wide, OOST, "registered") is None
-    assert cell(wide, OOST, "pct_over") is None  # a rate on a hidden denominator is not shown
+    assert cell(wide, BINNENSTAD, "pct_over") is None
+    assert cell(wide, OOST, "registered") == 145
+    assert cell(wide, OOST, "pct_over") == pytest.approx(100 * cell(wide, OOST, "over_threshold") / 145)
     # a wijk where nobody lives shows 0 and no rate
     assert cell(wide, "WK034401", "registered") == 0
     assert cell(wide, "WK034401", "pct_over") is None
@@ -205,9 +212,10 @@ def test_outreach_funnel_by_hand(hand_store):
         assert cell(wide, area, "pct_referred") == pytest.approx(25.0)
         assert cell(wide, area, "not_reached") is None  # 5
         assert cell(wide, area, "already_in_care") is None  # 3
-        # apotheker 1 is hidden; buurtteam 9 would give it away (10 - 9), so it is hidden too
+        # apotheker 1 is hidden; buurtteam 9 is shown as 10: with referred 10 (8-12) a reader
+        # knows only that 0-4 went to the apotheker
         assert cell(wide, area, "referred_to:apotheker") is None
-        assert cell(wide, area, "referred_to:buurtteam") is None
+        assert cell(wide, area, "referred_to:buurtteam") == 10
         assert cell(wide, area, "referred_to:valpreventie") == 0
     assert cell(wide, "P0002", "listed") == 0
 
@@ -235,6 +243,54 @@ def test_table_is_long_and_round_trips(hand_store):
     # storing again replaces, never duplicates
     store_indicators(conn, PROFILE, "2026Q3")
     assert conn.execute("SELECT count(*) FROM indicators").fetchall() == [(len(to_long(wide, PROFILE, dt.datetime.now())),)]
+
+
+def test_the_stored_result_checks_can_fail(hand_store):
+    """The asset checks' functions pass on the stored result and fail when it is tampered with:
+    a rate from the exact count, a hidden count shown, a ledger version missing."""
+    conn, _, _ = hand_store
+    store_indicators(conn, PROFILE, "2026Q3")
+    wide = read_indicators(conn, PROFILE, "2026Q3")
+    assert derived_violations(wide, PROFILE) == []
+    assert ledger_violations(conn, PROFILE, "2026Q3", wide) == []
+    exact_rate = wide.with_columns(pl.when(pl.col("level") == "regio").then(100 * 163 / 650)
+                                   .otherwise(pl.col("char_pct:lives_alone")).alias("char_pct:lives_alone"))
+    assert derived_violations(exact_rate, PROFILE) == ["2026Q3 REGIO char_pct:lives_alone"]
+    shown_again = wide.with_columns(pl.when(pl.col("area_code") == BINNENSTAD).then(5)
+                                    .otherwise(pl.col("registered")).alias("registered"))
+    assert any("newest ledger version" in p for p in ledger_violations(conn, PROFILE, "2026Q3", shown_again))
+    conn.execute("CREATE TEMP TABLE ledger_backup AS SELECT * FROM disclosure_ledger")
+    try:
+        conn.execute("DELETE FROM disclosure_ledger")
+        assert ledger_violations(conn, PROFILE, "2026Q3", wide) == ["2026Q3: figures stored without a ledger version"]
+    finally:
+        conn.execute("INSERT INTO disclosure_ledger SELECT * FROM ledger_backup")
+        conn.execute("DROP TABLE ledger_backup")
+
+
+def test_a_rerun_adds_no_version_and_a_change_keeps_hidden_hidden(hand_store):
+    conn, _, _ = hand_store
+    store_indicators(conn, PROFILE, "2026Q3")
+    before = conn.execute("SELECT max(version), count(*) FROM disclosure_ledger").fetchone()
+    store_indicators(conn, PROFILE, "2026Q3")
+    assert conn.execute("SELECT max(version), count(*) FROM disclosure_ledger").fetchone() == before
+    # a late outcome changes the funnel: a new version, and what was hidden stays hidden
+    conn.execute("INSERT INTO outreach_outcomes VALUES ('P0001', '2026Q3', 'A038', 'bereikt', NULL, NULL, NULL, "
+                 "now(), 'late.csv')")
+    try:
+        store_indicators(conn, PROFILE, "2026Q3")
+        version = before[0] + 1
+        hidden = conn.execute("""
+            SELECT count(*) FROM disclosure_ledger AS old JOIN disclosure_ledger AS new
+              USING (quarter, profile_name, profile_version, level, area_code, indicator)
+            WHERE old.version = ? AND new.version = ? AND old.published IS NULL AND new.published IS NOT NULL
+        """, [before[0], version]).fetchone()
+        assert conn.execute("SELECT max(version) FROM disclosure_ledger").fetchone() == (version,)
+        assert hidden == (0,)
+        wide = read_indicators(conn, PROFILE, "2026Q3")
+        assert ledger_violations(conn, PROFILE, "2026Q3", wide) == []
+    finally:
+        conn.execute("DELETE FROM outreach_outcomes WHERE source_file = 'late.csv'")
 
 
 def test_page_names_the_funnel_outliers(hand_store):
@@ -302,7 +358,8 @@ def test_random_small_regions_never_show_small_counts(people):
     conn = new_store()
     try:
         insert_people(conn, people)
-        wide = compute_indicators(conn, PROFILE, "2026Q3")
+        wide = store_indicators(conn, PROFILE, "2026Q3")
+        versions = _earlier_versions(conn, PROFILE, "2026Q3")["2026Q3"]
     finally:
         conn.close()
     counts = person_count_columns(PROFILE)
@@ -317,20 +374,9 @@ def test_random_small_regions_never_show_small_counts(people):
         for column, value in figures.items():
             if rows[key][column] is not None:
                 assert rows[key][column] == round5(value), (key, column)
-    # no hidden count can be recovered by subtraction: within each level, the parts of a column
-    # (whose total, the region, is known) never have exactly one hidden cell ...
-    for level in ("wijk", "praktijk"):
-        for column in ("registered", "over_threshold", "char_n:lives_alone"):
-            level_rows = [r for (lv, _), r in rows.items() if lv == level]
-            hidden = sum(r[column] is None for r in level_rows)
-            if len(level_rows) > 1:
-                assert hidden != 1, (level, column)
-    # ... and no row publishes a small remainder (registered minus a part of it)
-    for key, figures in exact.items():
-        for part in ("over_threshold", "char_n:lives_alone", "char_n:hearing_impairment"):
-            if rows[key]["registered"] is not None and rows[key][part] is not None:
-                remainder = figures["registered"] - figures[part]
-                assert not 1 <= remainder <= 7, (key, part)
+    # what a reader can conclude from all of it together is checked by the independent attacker
+    # in tests/test_disclosure_attack.py; here the store's own audit of its ledger finds nothing
+    assert versions and not audit(versions, suppression_spec(PROFILE)["column_totals"])
     # rates only where both counts are shown
     for r in rows.values():
         if r["pct_over"] is not None:
