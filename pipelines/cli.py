@@ -171,10 +171,17 @@ def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None
 
     if not landing.is_dir():
         raise fail(f"no landing folder at {landing}")
-    profile = chosen_profile(profile)
-    try:
-        load_profile(profile)  # a broken profile is refused before any run starts
-    except ProfileError as error:
+    from omu.config import ConfigError, load_config
+    from omu.screening.profile import load_profiles
+
+    # --profile (or $OMU_PROFILE) runs that profile alone; otherwise config.yaml's profiles
+    profile = profile or (Path(os.environ["OMU_PROFILE"]) if os.environ.get("OMU_PROFILE") else None)
+    try:  # a broken profile (or config) is refused before any run starts
+        if profile:
+            load_profile(profile)
+        else:
+            load_profiles(load_config(home.config_file).profiles, base=home.root)
+    except (ProfileError, ConfigError) as error:
         raise fail(f"profile refused: {error}") from error
     if quarter:
         from omu.quarters import Quarter

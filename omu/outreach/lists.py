@@ -39,11 +39,12 @@ def prepare_outreach_store(conn: duckdb.DuckDBPyConnection, profile: Profile) ->
 
 
 def build_lists(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
-                capacity: int | None) -> BuiltLists:
+                capacity: int | None, use_risk_model: bool = True) -> BuiltLists:
+    """use_risk_model: order by the stored predicted risk (the primary profile's model) when there is one."""
     prepare_outreach_store(conn, profile)
     register_profile(conn, profile)
     run_sql(conn, "outreach/build", {
-        "practice_id": practice_id, "quarter": quarter, "capacity": capacity,
+        "practice_id": practice_id, "quarter": quarter, "capacity": capacity, "use_risk_model": use_risk_model,
         "characteristic_ids": list(profile.characteristic_ids),
     })
     run_sql_in_transaction(conn, "outreach/write")

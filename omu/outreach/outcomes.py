@@ -18,10 +18,11 @@ from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
 from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET
 from omu.sql import run_sql, run_sql_in_transaction
 
-FIELDS = ("practice_id", "quarter", "patient_id", "outcome", "referral_target", "outcome_date", "note")
+# profile: "omu-basis v1" as the list's column Profiel writes it; the import knows the list from it
+FIELDS = ("practice_id", "quarter", "patient_id", "outcome", "referral_target", "outcome_date", "note", "profile")
 ALIASES = {
     "referral target": "referral_target", "target": "referral_target", "date": "outcome_date",
-    "practice": "practice_id", "notes": "note", "patient": "patient_id",
+    "practice": "practice_id", "notes": "note", "patient": "patient_id", "profiel": "profile",
 }
 
 

@@ -23,6 +23,8 @@ CLINICAL_DIR = REPO_ROOT / "clinical"
 PROFILES_DIR = CLINICAL_DIR / "profiles"
 CODELISTS_DIR = CLINICAL_DIR / "codelists"
 DEFAULT_PROFILE = PROFILES_DIR / "omu-basis-v1.yaml"
+# The default profile keeps the output paths it always had; every other one gets a folder of its own.
+DEFAULT_PROFILE_KEY = ("omu-basis", 1)
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -105,6 +107,16 @@ class Profile:
     description: str = ""
     path: Path | None = None
     codelists: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """name-v<version>: how a profile is named in folders and on lists."""
+        return f"{self.name}-v{self.version}"
+
+    @property
+    def output_folder(self) -> str:
+        """'' for the default profile (today's paths), else <name>-v<version>."""
+        return "" if (self.name, self.version) == DEFAULT_PROFILE_KEY else self.key
 
     @property
     def scored(self) -> tuple[Characteristic, ...]:
@@ -306,3 +318,25 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
                 except ProfileError as error:
                     raise ProfileError(f"{path.name}, {characteristic.id}: {error}") from error
     return profile
+
+
+def profile_path(entry: str | Path, base: Path | None = None) -> Path:
+    """A profile named in config.yaml: a file in clinical/profiles/ (name without .yaml, e.g.
+    astma-signaal-v1) or a path (relative to `base`, the omu home)."""
+    text = str(entry)
+    if "/" not in text and not text.endswith((".yaml", ".yml")):
+        return PROFILES_DIR / f"{text}.yaml"
+    path = Path(text).expanduser()
+    return path if path.is_absolute() or base is None else base / path
+
+
+def load_profiles(entries: list[str] | tuple[str, ...], base: Path | None = None) -> list[Profile]:
+    """The profiles to run side by side (default: omu-basis v1 only); two with the same name and
+    version are refused, so nothing of one can overwrite the other."""
+    profiles = [load_profile(profile_path(e, base)) for e in entries] if entries else [load_profile()]
+    seen: set[str] = set()
+    for profile in profiles:
+        if profile.key in seen:
+            raise ProfileError(f"profile {profile.name} version {profile.version} is configured twice")
+        seen.add(profile.key)
+    return profiles

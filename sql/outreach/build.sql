@@ -8,7 +8,8 @@
 --          first; patient_id last, so the order is reproducible.
 --   capacity (NULL = no limit): the first `capacity` are listed; the rest roll to next quarter.
 -- The baseline list (the practice's first quarter: already over the threshold before) is separate.
--- Variables: practice_id, quarter, profile_name, profile_version, capacity, characteristic_ids.
+-- Variables: practice_id, quarter, profile_name, profile_version, capacity, characteristic_ids,
+-- use_risk_model (the risk model belongs to the primary profile; other profiles' lists ignore it).
 -- Input: screening, outreach_lists, outreach_outcomes, risk_scores, profile_characteristics,
 --        profile_next_steps.
 
@@ -24,7 +25,7 @@ SELECT l.patient_id,
        bool_or(l.listed) AS ever_listed,
        arg_max(o.outcome, l.quarter) FILTER (WHERE l.listed) AS last_outcome
 FROM outreach_lists AS l
-LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id)
+LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id, profile_name, profile_version)
 WHERE l.practice_id = getvariable('practice_id') AND l.quarter < getvariable('quarter')
   AND l.list_kind = 'outreach'
   AND l.profile_name = getvariable('profile_name') AND l.profile_version = getvariable('profile_version')
@@ -83,4 +84,5 @@ FROM candidates AS c
 JOIN this_quarter AS t USING (patient_id)
 JOIN explained AS e USING (patient_id)
 LEFT JOIN risk_scores AS r
-  ON r.practice_id = getvariable('practice_id') AND r.quarter = getvariable('quarter') AND r.patient_id = c.patient_id;
+  ON r.practice_id = getvariable('practice_id') AND r.quarter = getvariable('quarter') AND r.patient_id = c.patient_id
+ AND getvariable('use_risk_model');

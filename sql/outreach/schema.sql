@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS outreach_outcomes (
     imported_at TIMESTAMP NOT NULL,
     source_file VARCHAR NOT NULL
 );
+-- The profile whose list the outcome belongs to (stores from before profiles ran side by side
+-- held omu-basis v1 only, hence the defaults for their rows).
+ALTER TABLE outreach_outcomes ADD COLUMN IF NOT EXISTS profile_name VARCHAR DEFAULT 'omu-basis';
+ALTER TABLE outreach_outcomes ADD COLUMN IF NOT EXISTS profile_version INTEGER DEFAULT 1;
 
 -- Predicted risk per patient (the risk model's asset writes it; empty until a model exists).
 CREATE TABLE IF NOT EXISTS risk_scores (
