@@ -36,8 +36,13 @@ CRITERION_TYPES: dict[str, tuple[str | None, set[str], set[str]]] = {
     "prescription": ("atc", {"codelist", "window_days", "min_count", "min_quantity"}, {"codelist", "window_days"}),
     "distinct_medicines": (None, {"window_days", "min_count"}, {"window_days", "min_count"}),
     "latest_determination": ("nhg45", {"codelist", "window_days"}, {"codelist"}),
-    "contact": ("contact_kind", {"codelist", "window_days", "min_count"}, {"window_days"}),
+    "contact": ("contact_kind", {"codelist", "window_days", "min_count", "max_count"}, {"window_days"}),
+    "age_range": (None, {"min_years", "max_years"}, {"min_years", "max_years"}),
+    "first_prescription": ("atc", {"codelist", "window_days"}, {"codelist"}),
+    "either_of": (None, {"criteria"}, {"criteria"}),
 }
+# an either_of's own criteria are numbered 100 x its number + k (parent_no = its number)
+SUB_CRITERIA = 100
 
 # Code shapes per coding system, as ehrQL checks codelists when it loads them.
 CODE_PATTERNS = {
@@ -61,11 +66,21 @@ class Criterion:
     min_count: int | None = None
     min_quantity: float | None = None
     absent: bool = False
+    min_years: int | None = None
+    max_years: int | None = None
+    max_count: int | None = None
+    criteria: tuple[Criterion, ...] = ()  # either_of: holds when one of these holds
 
     def describe(self) -> str:
         """In words, for `omu explain`."""
         window = f" in the {self.window_days} days up to the reference date" if self.window_days is not None else ""
+        if self.type == "either_of":
+            text = "either " + " or ".join(f"({c.describe().removeprefix('requires: ')})" for c in self.criteria)
+            return f"excludes: {text}" if self.absent else f"requires: {text}"
         text = {
+            "age_range": f"age {self.min_years} to {self.max_years}",
+            "first_prescription": f"the first prescription ever seen in codelist {self.codelist} lies"
+                                  + (window or " in the screened quarter"),
             "age_at_least": f"age at least {self.years}",
             "active_episode": f"an active episode in codelist {self.codelist}",
             "episode_started": f"an episode in codelist {self.codelist} started{window}",
@@ -76,6 +91,8 @@ class Criterion:
         }[self.type]
         if self.min_count and self.type in ("prescription", "contact"):
             text += f", at least {self.min_count}"
+        if self.max_count is not None:
+            text += f", at most {self.max_count}"
         if self.min_quantity is not None:
             text += f", at least {self.min_quantity:g} units in total"
         return f"excludes: {text}" if self.absent else f"requires: {text}"
@@ -143,27 +160,33 @@ class Profile:
         )
 
     def criteria_frame(self) -> pl.DataFrame:
-        rows = [
-            {
-                "characteristic": c.id,
-                "criterion_no": number,
-                "type": criterion.type,
-                "codelist": criterion.codelist,
-                "window_days": criterion.window_days,
-                "years": criterion.years,
-                "min_count": criterion.min_count,
-                "min_quantity": criterion.min_quantity,
-                "absent": criterion.absent,
+        def row(characteristic: str, number: int, criterion: Criterion, parent: int | None) -> dict:
+            return {
+                "characteristic": characteristic, "criterion_no": number, "parent_no": parent,
+                "type": criterion.type, "codelist": criterion.codelist, "window_days": criterion.window_days,
+                "years": criterion.years, "min_years": criterion.min_years, "max_years": criterion.max_years,
+                "min_count": criterion.min_count, "max_count": criterion.max_count,
+                "min_quantity": criterion.min_quantity, "absent": criterion.absent,
             }
-            for c in self.characteristics
-            for number, criterion in enumerate(c.criteria, start=1)
-        ]
+
+        rows = []
+        for c in self.characteristics:
+            for number, criterion in enumerate(c.criteria, start=1):
+                rows.append(row(c.id, number, criterion, None))
+                rows += [row(c.id, SUB_CRITERIA * number + k, sub, number)
+                         for k, sub in enumerate(criterion.criteria, start=1)]
         return pl.DataFrame(
             rows,
-            schema={"characteristic": pl.String, "criterion_no": pl.Int32, "type": pl.String, "codelist": pl.String,
-                    "window_days": pl.Int32, "years": pl.Int32, "min_count": pl.Int32, "min_quantity": pl.Float64,
+            schema={"characteristic": pl.String, "criterion_no": pl.Int32, "parent_no": pl.Int32, "type": pl.String,
+                    "codelist": pl.String, "window_days": pl.Int32, "years": pl.Int32, "min_years": pl.Int32,
+                    "max_years": pl.Int32, "min_count": pl.Int32, "max_count": pl.Int32, "min_quantity": pl.Float64,
                     "absent": pl.Boolean},
         )
+
+    @property
+    def criterion_types(self) -> set[str]:
+        return {t for c in self.characteristics for criterion in c.criteria
+                for t in (criterion.type, *(sub.type for sub in criterion.criteria))}
 
     def next_steps_frame(self) -> pl.DataFrame:
         rows = [
@@ -211,7 +234,7 @@ def _int(value: Any, where: str, key: str, *, minimum: int = 0) -> int:
     return whole_number(value, where, key, minimum=minimum, error=ProfileError)
 
 
-def _criterion(raw: Any, where: str) -> Criterion:
+def _criterion(raw: Any, where: str, *, inside: bool = False) -> Criterion:
     if not isinstance(raw, dict) or "type" not in raw:
         raise ProfileError(f"{where}: each criterion needs a type")
     kind = raw["type"]
@@ -233,14 +256,37 @@ def _criterion(raw: Any, where: str) -> Criterion:
     absent = raw.get("absent", False)
     if not isinstance(absent, bool):
         raise ProfileError(f"{where}: absent must be true or false")
+    sub_criteria: tuple[Criterion, ...] = ()
+    if kind == "either_of":
+        if inside:
+            raise ProfileError(f"{where}: an either_of cannot hold another either_of")
+        listed = raw["criteria"]
+        if not isinstance(listed, list) or len(listed) < 2 or len(listed) >= SUB_CRITERIA:
+            raise ProfileError(f"{where}: either_of needs a list of at least two criteria")
+        sub_criteria = tuple(_criterion(c, f"{where}, either_of {n}", inside=True)
+                             for n, c in enumerate(listed, start=1))
+    if inside and absent:  # evaluated from hits alone: "one of them holds" cannot read an absence
+        raise ProfileError(f"{where}: a criterion inside either_of cannot be absent")
+    min_years = _int(raw["min_years"], where, "min_years") if "min_years" in raw else None
+    max_years = _int(raw["max_years"], where, "max_years") if "max_years" in raw else None
+    if min_years is not None and max_years is not None and max_years < min_years:
+        raise ProfileError(f"{where}: max_years ({max_years}) lies below min_years ({min_years})")
+    min_count = _int(raw["min_count"], where, "min_count", minimum=1) if "min_count" in raw else None
+    max_count = _int(raw["max_count"], where, "max_count") if "max_count" in raw else None
+    if min_count is not None and max_count is not None and max_count < min_count:
+        raise ProfileError(f"{where}: max_count ({max_count}) lies below min_count ({min_count})")
     return Criterion(
         type=kind,
         codelist=raw.get("codelist"),
         window_days=window,
         years=_int(raw["years"], where, "years") if "years" in raw else None,
-        min_count=_int(raw["min_count"], where, "min_count", minimum=1) if "min_count" in raw else None,
+        min_count=min_count,
         min_quantity=float(min_quantity) if min_quantity is not None else None,
         absent=absent,
+        min_years=min_years,
+        max_years=max_years,
+        max_count=max_count,
+        criteria=sub_criteria,
     )
 
 
@@ -310,7 +356,7 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
     profile = Profile(name, version, threshold, backfill, tuple(characteristics),
                       description=str(raw.get("description", "")), path=path)
     for characteristic in characteristics:
-        for criterion in characteristic.criteria:
+        for criterion in (c for top in characteristic.criteria for c in (top, *top.criteria)):
             if criterion.codelist and criterion.codelist not in profile.codelists:
                 system = CRITERION_TYPES[criterion.type][0]
                 try:

@@ -86,12 +86,21 @@ def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: st
         raise ScreeningError(f"no delivery rows in the store for {listed}: load the delivery first "
                              "(or its raw rows were dropped by the retention setting)")
     run_sql(conn, "screening/population")
-    for criterion_type in sorted({c.type for ch in profile.characteristics for c in ch.criteria}):
-        run_sql(conn, f"screening/criteria/{criterion_type}")
+    run_criteria(conn, profile, keep_evidence=False)
     run_sql(conn, "screening/score")
     run_sql_in_transaction(conn, "screening/history")
     rows, over = fetch_one(conn, "SELECT count(*), count(*) FILTER (WHERE over_threshold) FROM scored")
     return ScreenResult(quarters, rows, over)
+
+
+def run_criteria(conn: duckdb.DuckDBPyConnection, profile: Profile, *, keep_evidence: bool) -> None:
+    """criterion_hits (and, when asked, criterion_evidence: the records behind each hit) for the
+    population, one SQL file per criterion type; either_of last, from its criteria's hits."""
+    set_variables(conn, {"keep_evidence": keep_evidence})
+    types = profile.criterion_types
+    for criterion_type in sorted(types - {"either_of"}) + sorted(types & {"either_of"}):
+        run_sql(conn, f"screening/criteria/{criterion_type}")
+        run_sql(conn, "screening/keep_evidence")
 
 
 def screening_checks(conn: duckdb.DuckDBPyConnection, profile: Profile) -> dict[str, pl.DataFrame]:

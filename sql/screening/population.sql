@@ -17,3 +17,14 @@ WHERE p.registered_from <= w.reference_date
 CREATE OR REPLACE TEMP TABLE criterion_hits (
     practice_id VARCHAR, quarter VARCHAR, patient_id VARCHAR, characteristic VARCHAR, criterion_no INTEGER
 );
+-- The records behind each hit (sql/screening/keep_evidence.sql): the same rows the criterion
+-- counted, so a list's evidence is exactly what made the flag true.
+CREATE OR REPLACE TEMP TABLE criterion_evidence (
+    practice_id VARCHAR, quarter VARCHAR, patient_id VARCHAR, characteristic VARCHAR, criterion_no INTEGER,
+    record VARCHAR,      -- age | episode | prescription | determination | contact
+    code VARCHAR,        -- age in years, ICPC, ATC, determination code, contact kind
+    value VARCHAR,       -- the determination's answer
+    date DATE,           -- start, prescribed, measured or contact date
+    until DATE,          -- an episode's end
+    quantity DOUBLE      -- a prescription's quantity
+);
