@@ -124,6 +124,7 @@ class Profile:
     description: str = ""
     path: Path | None = None
     codelists: dict[str, pl.DataFrame] = field(default_factory=dict)
+    rule: str = "score"  # score: weights against the threshold; all: every characteristic must hold
 
     @property
     def key(self) -> str:
@@ -307,11 +308,17 @@ def _next_steps(raw: Any, where: str) -> tuple[NextStep, ...]:
 def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODELISTS_DIR) -> Profile:
     """Read and check a profile; a broken one is refused with a message naming what is wrong."""
     path = Path(path)
-    raw = load_yaml_mapping(path, kind="profile", required=("name", "version", "threshold", "characteristics"),
+    raw = load_yaml_mapping(path, kind="profile", required=("name", "version", "characteristics"),
                             error=ProfileError)
     name = str(raw["name"])
     version = _int(raw["version"], path.name, "version", minimum=1)
-    threshold = _int(raw["threshold"], path.name, "threshold", minimum=1)
+    rule = raw.get("rule", "score")
+    if rule not in ("score", "all"):
+        raise ProfileError(f"{path.name}: rule is score (weights against the threshold) or all (every "
+                           f"characteristic must hold), not {rule!r}")
+    if rule == "score" and "threshold" not in raw:
+        raise ProfileError(f"{path.name}: missing 'threshold'")
+    threshold = _int(raw["threshold"], path.name, "threshold", minimum=1) if "threshold" in raw else None
     backfill = _int(raw.get("backfill_quarters", 4), path.name, "backfill_quarters")
 
     characteristics: list[Characteristic] = []
@@ -352,9 +359,18 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
                                    f"unknown characteristic {step.with_characteristic!r}")
     if not any(c.scored for c in characteristics):
         raise ProfileError(f"{path.name}: a profile needs at least one scored characteristic")
+    if rule == "all":  # every scored characteristic must hold: the threshold is the sum of the weights
+        total = sum(c.weight for c in characteristics if c.scored)
+        if any(c.weight < 1 for c in characteristics if c.scored):
+            raise ProfileError(f"{path.name}: rule all needs a weight of 1 or more on every characteristic")
+        if threshold is not None and threshold != total:
+            raise ProfileError(f"{path.name}: rule all means threshold = the sum of the weights ({total}), "
+                               f"not {threshold}")
+        threshold = total
 
+    assert threshold is not None
     profile = Profile(name, version, threshold, backfill, tuple(characteristics),
-                      description=str(raw.get("description", "")), path=path)
+                      description=str(raw.get("description", "")), path=path, rule=rule)
     for characteristic in characteristics:
         for criterion in (c for top in characteristic.criteria for c in (top, *top.criteria)):
             if criterion.codelist and criterion.codelist not in profile.codelists:

@@ -103,6 +103,34 @@ def run_criteria(conn: duckdb.DuckDBPyConnection, profile: Profile, *, keep_evid
         run_sql(conn, "screening/keep_evidence")
 
 
+def screening_evidence(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
+                       patient_ids: list[str] | None = None) -> pl.DataFrame:
+    """The records behind every characteristic that holds, for screened patients of one practice
+    and quarter (all, or `patient_ids`): the criteria SQL of the screening itself, run again over
+    those patients from the delivery their score came from, keeping what each hit counted."""
+    prepare_screening_store(conn, profile)
+    register_profile(conn, profile)
+    set_variables(conn, {"practice_id": practice_id, "quarter": quarter})
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE screen_work AS SELECT DISTINCT practice_id, quarter, source_quarter, "
+        "backfilled, reference_date FROM score_history WHERE practice_id = getvariable('practice_id') "
+        "AND quarter = getvariable('quarter') AND profile_name = getvariable('profile_name') "
+        "AND profile_version = getvariable('profile_version')"
+    )
+    run_sql(conn, "screening/population")
+    if patient_ids is not None:
+        conn.register("evidence_patients_frame", pl.DataFrame({"patient_id": patient_ids}, schema={"patient_id": pl.String}))
+        conn.execute("DELETE FROM population WHERE patient_id NOT IN (SELECT patient_id FROM evidence_patients_frame)")
+        conn.unregister("evidence_patients_frame")
+    run_criteria(conn, profile, keep_evidence=True)
+    run_sql(conn, "screening/score")
+    return conn.sql(
+        "SELECT e.* FROM criterion_evidence AS e SEMI JOIN characteristic_flags AS f "
+        "USING (practice_id, quarter, patient_id, characteristic) "
+        "ORDER BY patient_id, characteristic, criterion_no, date DESC NULLS LAST, code"
+    ).pl()
+
+
 def screening_checks(conn: duckdb.DuckDBPyConnection, profile: Profile) -> dict[str, pl.DataFrame]:
     """The rows breaking each rule of a screening run (empty frames pass); after screen()."""
     set_variables(conn, {"characteristic_ids": list(profile.characteristic_ids)})
