@@ -257,6 +257,8 @@ def explain(
     profile: ProfileOption = None,
 ) -> None:
     """Show why a patient scored as they did: each characteristic with the records behind it."""
+    import polars as pl
+
     from omu import store
     from omu.screening.explain import NotScreened
     from omu.screening.explain import explain as explain_patient
@@ -286,17 +288,19 @@ def explain(
         console.print(f"\n{mark} {characteristic.id} ({characteristic.label}): {points}")
         for number, criterion in enumerate(characteristic.criteria, start=1):
             console.print(f"  {criterion.describe()}", markup=False)
-            evidence = result.evidence.filter((result.evidence["characteristic"] == characteristic.id)
-                                              & (result.evidence["criterion_no"] == number))
+            # the records the criterion counted (an either_of's criteria are numbered 100 x number + k)
+            numbers = pl.col("criterion_no").is_in([number, *range(100 * number + 1, 100 * number + 100)])
+            evidence = result.evidence.filter((pl.col("characteristic") == characteristic.id) & numbers)
             if evidence.is_empty():
-                console.print("    no matching records", markup=False)
+                console.print("    no record counted" + (" (it holds by being absent)" if criterion.absent else ""),
+                              markup=False)
             for item in evidence.iter_rows(named=True):
                 when = f" {item['date']}" if item["date"] else ""
                 until = f" until {item['until']}" if item["until"] else (
                     " (still open)" if item["record"] == "episode" else "")
-                used = "counts" if item["counts"] else "does not count"
-                console.print(f"    {item['record']} {item['code']}{when}{until}: {item['detail']} -> {used}",
-                              markup=False)
+                detail = f" = {item['value']}" if item["value"] else (
+                    f", quantity {item['quantity']:g}" if item["quantity"] is not None else "")
+                console.print(f"    {item['record']} {item['code']}{detail}{when}{until} -> counts", markup=False)
     verdict = "at or over" if row["over_threshold"] else "below"
     console.print(f"\n[bold]score {row['score']}[/] ({verdict} the threshold {loaded_profile.threshold}); "
                   f"first time over: {'yes' if row['first_time'] else 'no'}"

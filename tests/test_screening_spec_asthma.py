@@ -204,3 +204,17 @@ def test_the_evidence_is_exactly_the_records_that_made_the_flags_true(home, scre
     row = screened.filter(pl.col("patient_id") == patient_id(case)).row(0, named=True)
     holding = {c.id for c in profile.characteristics if row[c.id]}
     assert {e[0] for e in EVIDENCE[case]} == holding  # every flag that holds is accounted for
+
+
+def test_explain_shows_what_each_criterion_counted_also_when_the_characteristic_fails(home):
+    from omu.screening.explain import explain
+
+    with store.connect(home.database) as conn:
+        result = explain(conn, load_profile(PROFILE), practice_id="P0902", quarter="2026Q3",
+                         patient_id=patient_id("the same, with two practice contacts"))
+    assert not result.screening["few_practice_contacts"] and not result.screening["over_threshold"]
+    counted = {(r["characteristic"], r["criterion_no"], r["code"]) for r in result.evidence.iter_rows(named=True)}
+    # both ways to reliever use hold (criteria 101 and 102 of either_of 1); the two consults are
+    # counted but make "at most one" fail, so they are no hit and no evidence
+    assert ("reliever_use", 101, "R03AC02") in counted and ("reliever_use", 102, "R03AC02") in counted
+    assert not any(c == "few_practice_contacts" for c, _, _ in counted)

@@ -104,10 +104,11 @@ def run_criteria(conn: duckdb.DuckDBPyConnection, profile: Profile, *, keep_evid
 
 
 def screening_evidence(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
-                       patient_ids: list[str] | None = None) -> pl.DataFrame:
+                       patient_ids: list[str] | None = None, holding_only: bool = True) -> pl.DataFrame:
     """The records behind every characteristic that holds, for screened patients of one practice
     and quarter (all, or `patient_ids`): the criteria SQL of the screening itself, run again over
-    those patients from the delivery their score came from, keeping what each hit counted."""
+    those patients from the delivery their score came from, keeping what each hit counted.
+    holding_only=False: also the hits of criteria whose characteristic does not hold (omu explain)."""
     prepare_screening_store(conn, profile)
     register_profile(conn, profile)
     set_variables(conn, {"practice_id": practice_id, "quarter": quarter})
@@ -123,10 +124,11 @@ def screening_evidence(conn: duckdb.DuckDBPyConnection, profile: Profile, *, pra
         conn.execute("DELETE FROM population WHERE patient_id NOT IN (SELECT patient_id FROM evidence_patients_frame)")
         conn.unregister("evidence_patients_frame")
     run_criteria(conn, profile, keep_evidence=True)
-    run_sql(conn, "screening/score")
+    run_sql(conn, "screening/score", {"holding_only": holding_only})
     return conn.sql(
-        "SELECT e.* FROM criterion_evidence AS e SEMI JOIN characteristic_flags AS f "
-        "USING (practice_id, quarter, patient_id, characteristic) "
+        "SELECT e.* FROM criterion_evidence AS e WHERE NOT getvariable('holding_only') OR EXISTS (SELECT 1 "
+        "FROM characteristic_flags AS f WHERE f.practice_id = e.practice_id AND f.quarter = e.quarter "
+        "AND f.patient_id = e.patient_id AND f.characteristic = e.characteristic) "
         "ORDER BY patient_id, characteristic, criterion_no, date DESC NULLS LAST, code"
     ).pl()
 
