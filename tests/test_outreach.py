@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
 
 import duckdb
@@ -102,10 +104,32 @@ def test_outcomes_change_the_next_quarters_list_as_the_rules_say(practice, tmp_p
     hand_back(home, tmp_path, "2026Q1", {b: ("niet_bereikt", None), c: ("afgezien", None)})
     third = make_list(home, landing, "2026Q2")
     assert on_list(third) == {b: ("niet_bereikt", 2)}
+    # the list shows each earlier quarter: when listed, each attempt's date and outcome
+    assert third.outreach.row(0, named=True)["history"] == (
+        "2025Q4: op de lijst; 15-01-2026 niet_bereikt\n2026Q1: op de lijst; 15-04-2026 niet_bereikt")
 
     hand_back(home, tmp_path, "2026Q2", {b: ("niet_bereikt", None)})
     fourth = make_list(home, landing, "2026Q3")
     assert on_list(fourth) == {}  # the third failed attempt stops
+
+
+def test_every_reason_shows_the_record_behind_it(practice):
+    home, landing = practice
+    lists = make_list(home, landing, "2025Q4")
+    row = next(r for r in lists.outreach.iter_rows(named=True) if r["patient_id"] == CROSSERS[0])
+    assert row["evidence"].split("\n") == [
+        "ouder dan 55: leeftijd 80",
+        "woont alleen: bepaling 9001 = alleen, 01-01-2015",
+        "gebruikt bètablokker: metoprolol (C07AB02), 01-11-2025",
+    ]
+    assert row["history"] is None  # nothing earlier
+    baseline = lists.baseline.row(0, named=True)  # two beta-blocker prescriptions in the 180 days
+    assert "gebruikt bètablokker: metoprolol (C07AB02), 2 voorschriften, laatst 30-11-2025" in baseline["evidence"]
+    xlsx = openpyxl.load_workbook(home.practice_out("2025Q4", PRACTICE) / "outreach.xlsx")["Belijst"]
+    headers = [c.value for c in xlsx[1]]
+    assert {"Onderbouwing", "Eerdere kwartalen"} <= set(headers)
+    cells = [r[headers.index("Onderbouwing")] for r in xlsx.iter_rows(min_row=2, values_only=True)]
+    assert all("leeftijd" in cell and "bètablokker" in cell for cell in cells)
 
 
 def test_capacity_rolls_the_rest_to_the_next_quarter_highest_score_then_oldest_first(practice, tmp_path):
@@ -158,7 +182,8 @@ def test_the_csv_opens_in_dutch_excel(practice):
     assert data.startswith(b"\xef\xbb\xbf")
     header = data[3:].split(b"\n")[0].decode()
     assert header.split(";")[:2] == ["Volgorde", column_header("patient_id")]
-    assert len(data.decode("utf-8-sig").strip().split("\n")) == 6
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert len(rows) == 6  # header + 5 patients (the evidence cells hold line breaks, quoted)
 
 
 def test_the_printable_page_renders_in_chromium(practice, browser, artifacts):

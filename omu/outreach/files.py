@@ -51,6 +51,11 @@ COLUMNS: tuple[ListColumn, ...] = (
                "Recept, buurtteam, valpreventie of een medicatiebeoordeling door de apotheker. De huisarts houdt "
                "de regie."),
     ListColumn("notes", "Opmerking", 30, "Extra aandachtspunt dat niet meetelt in de score."),
+    ListColumn("evidence", "Onderbouwing", 60, "Per reden het gegeven erachter, uit dezelfde berekening als de "
+               "score: welk geneesmiddel (naam en ATC-code) en wanneer, welke episode (ICPC en begindatum), welke "
+               "bepaling en wanneer, welke contacten; 'geen ...' waar de reden juist het ontbreken is."),
+    ListColumn("history", "Eerdere kwartalen", 40, "Eerdere kwartalen van deze patiënt op de lijst van dit "
+               "profiel: wanneer op de lijst, en per poging de datum, de uitkomst en de notitie."),
     ListColumn("inclusion", "Op de lijst omdat", 26, "Nieuw boven de drempel; eerder niet bereikt (na 3 pogingen "
                "niet meer); eerder op de lijst zonder teruggemelde uitkomst; of doorgeschoven omdat de lijst vorig "
                "kwartaal vol was."),
@@ -111,7 +116,7 @@ def write_xlsx(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profi
         cell.font = Font(bold=True)
         cell.fill = fill_in_fill if column.fill_in else header_fill
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-        wrap = column.key in ("reasons", "next_steps", "notes", "inclusion", "note")
+        wrap = column.key in ("reasons", "next_steps", "notes", "inclusion", "note", "evidence", "history")
         for row_cells in sheet.iter_rows(min_row=2, max_row=last_row, min_col=index, max_col=index):
             for data_cell in row_cells:
                 data_cell.alignment = Alignment(wrap_text=wrap, vertical="top")
@@ -182,8 +187,8 @@ def write_csv(path: Path, rows: pl.DataFrame, lists: BuiltLists) -> Path:
     return path
 
 
-HTML_COLUMNS = ("rank", "patient_id", "age", "sex", "score", "predicted_risk", "reasons", "next_steps", "notes",
-                "inclusion", "earlier_attempts", "outcome", "note")
+HTML_COLUMNS = ("rank", "patient_id", "age", "sex", "score", "predicted_risk", "reasons", "evidence", "next_steps",
+                "notes", "inclusion", "history", "earlier_attempts", "outcome", "note")
 
 
 def write_html(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profile, *, practice_id: str,
@@ -198,7 +203,7 @@ def write_html(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profi
         if key == "predicted_risk":
             return f"<td class=num>{float(value):.0%}</td>"
         css = ' class="num"' if key in ("rank", "age", "score", "earlier_attempts") else ""
-        return f"<td{css}>{html.escape(str(value))}</td>"
+        return f"<td{css}>{html.escape(str(value)).replace(chr(10), '<br>')}</td>"
 
     body = "\n".join(
         "<tr>" + "".join(cell(c.key, value) for c, value in zip(columns, row, strict=True)) + "</tr>"

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from omu.screening.profile import Profile
-from omu.screening.screen import prepare_screening_store, register_profile
+from omu.screening.screen import prepare_screening_store, register_profile, screening_evidence
 from omu.sql import fetch_dicts, run_sql, run_sql_in_transaction
 
 OUTCOMES = ("bereikt", "niet_bereikt", "afgezien", "verwezen", "al_in_zorg")
@@ -46,6 +46,16 @@ def build_lists(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_i
     run_sql(conn, "outreach/build", {
         "practice_id": practice_id, "quarter": quarter, "capacity": capacity, "use_risk_model": use_risk_model,
         "characteristic_ids": list(profile.characteristic_ids),
+    })
+    # the records behind each reason: the screening's own criteria SQL, for the listed patients only
+    listed = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM built_list").fetchall()]
+    records = screening_evidence(conn, profile, practice_id=practice_id, quarter=quarter, patient_ids=listed)
+    conn.register("list_evidence_frame", records)
+    conn.execute("CREATE OR REPLACE TEMP TABLE list_evidence_records AS SELECT * FROM list_evidence_frame")
+    conn.unregister("list_evidence_frame")
+    run_sql(conn, "outreach/evidence", {
+        "practice_id": practice_id, "quarter": quarter, "profile_name": profile.name,
+        "profile_version": profile.version, "characteristic_ids": list(profile.characteristic_ids),
     })
     run_sql_in_transaction(conn, "outreach/write")
     return read_lists(conn, profile, practice_id=practice_id, quarter=quarter)

@@ -202,11 +202,12 @@ class Profile:
         frames = [
             frame.select(pl.lit(name).alias("codelist"), "code",
                          pl.col("value").str.to_lowercase().str.strip_chars() if "value" in frame.columns
-                         else pl.lit(None, pl.String).alias("value"))
+                         else pl.lit(None, pl.String).alias("value"),
+                         "description")  # names the medicine or episode on the lists
             for name, frame in self.codelists.items()
         ]
         return pl.concat(frames) if frames else pl.DataFrame(
-            schema={"codelist": pl.String, "code": pl.String, "value": pl.String})
+            schema={"codelist": pl.String, "code": pl.String, "value": pl.String, "description": pl.String})
 
 
 def load_codelist(name: str, system: str | None, codelists_dir: Path = CODELISTS_DIR) -> pl.DataFrame:

@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS outreach_lists (
     created_at TIMESTAMP NOT NULL
 );
 
+-- Per reason the record behind it, and the patient's earlier quarters (sql/outreach/evidence.sql)
+ALTER TABLE outreach_lists ADD COLUMN IF NOT EXISTS evidence VARCHAR;
+ALTER TABLE outreach_lists ADD COLUMN IF NOT EXISTS history VARCHAR;
+
 -- Outcomes handed back by the practice (omu outcomes import), one per list row.
 CREATE TABLE IF NOT EXISTS outreach_outcomes (
     practice_id VARCHAR NOT NULL,
