@@ -435,6 +435,38 @@ def outcomes_import(
         "(run `omu run` for it).")
 
 
+exclusions_app = typer.Typer(name="exclusions", help="The GP's exclusions: patients kept off the outreach lists.",
+                             no_args_is_help=True)
+app.add_typer(exclusions_app, name="exclusions")
+
+
+@exclusions_app.command("import")
+def exclusions_import(
+    file: Annotated[Path, typer.Argument(help="An exclusions CSV/xlsx (patient_id, exclusion, exclusion_until, "
+                                         "practice_id) or the list's outreach.xlsx with column Uitsluiten filled in.")],
+    by: Annotated[str, typer.Option("--by", help="Who excludes (the GP, or on the GP's behalf); kept in the store.")],
+    home: HomeOption = None,
+    practice: Annotated[str | None, typer.Option("--practice", help="The practice the file belongs to (needed "
+                                                 "when the file has no practice column).")] = None,
+) -> None:
+    """Import exclusions: palliatief, niet_benaderen, bezwaar (not screened at all), tijdelijk (with an end
+    date), or opgeheven to lift one. One bad row refuses the whole file; importing it twice changes nothing."""
+    from omu import store
+    from omu.outreach.exclusions import ExclusionFileError, import_exclusions
+
+    omu_home = OmuHome.resolve(home)
+    if not omu_home.database.exists():
+        raise fail(f"no store at {omu_home.database}: run `omu run` first")
+    with store.connect(omu_home.database) as conn:
+        try:
+            summary = import_exclusions(conn, file, recorded_by=by, practice=practice)
+        except ExclusionFileError as error:
+            raise fail(str(error)) from error
+    result(f"{file.name}: {summary.changed} exclusion(s) recorded, {summary.unchanged} unchanged"
+           + (f"; {summary.objections} with bezwaar are no longer screened" if summary.objections else "")
+           + ". They hold from the next list on (run `omu run`).")
+
+
 def main() -> None:
     """Entry point of the `omu` script.
 

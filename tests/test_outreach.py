@@ -14,6 +14,7 @@ import pytest
 
 from omu import store
 from omu.home import OmuHome
+from omu.outreach.exclusions import ExclusionFileError, import_exclusions
 from omu.outreach.files import column_header, write_practice_lists
 from omu.outreach.lists import OUTCOMES, REFERRAL_TARGETS, build_lists
 from omu.outreach.outcomes import OutcomeFileError, import_outcomes
@@ -283,3 +284,61 @@ def test_a_practice_folder_holds_only_its_own_patients(tmp_path):
         )
         assert not [pid for pid in others if pid in text]
         assert any(pid in text for pid in own[p])
+
+
+def exclude(home: OmuHome, tmp_path: Path, name: str, rows: dict[str, tuple[str, str | None]]) -> str:
+    path = tmp_path / name
+    pl.DataFrame({"patient_id": list(rows), "exclusion": [r for r, _ in rows.values()],
+                  "exclusion_until": [u for _, u in rows.values()], "practice_id": [PRACTICE] * len(rows)}
+                 ).write_csv(path, separator=";")
+    with store.connect(home.database) as conn:
+        summary = import_exclusions(conn, path, recorded_by="huisarts Jansen")
+    return f"{summary.changed} changed, {summary.unchanged} unchanged"
+
+
+def test_the_gp_excludes_patients_before_anyone_calls_across_quarters(practice, tmp_path):
+    home, landing = practice
+    a, b, c, d, e = CROSSERS
+    load_and_screen(home, landing, [(PRACTICE, "2025Q4")])
+    assert exclude(home, tmp_path, "exclusions.csv", {
+        a: ("palliatief", None), b: ("tijdelijk", "31-03-2026"), c: ("bezwaar", None),
+        ALREADY: ("niet_benaderen", None)}) == "4 changed, 0 unchanged"
+    assert exclude(home, tmp_path, "exclusions.csv", {a: ("palliatief", None)}) == "0 changed, 1 unchanged"
+
+    first = make_list(home, landing, "2025Q4")
+    assert on_list(first) == {d: ("nieuw", 0), e: ("nieuw", 0)}
+    assert first.baseline.is_empty()  # ALREADY is excluded from the baseline list too
+    second = make_list(home, landing, "2026Q1")  # tijdelijk up to and including 31-03-2026
+    assert on_list(second) == {d: ("geen_uitkomst", 1), e: ("geen_uitkomst", 1)}
+    third = make_list(home, landing, "2026Q2")  # b's exclusion ended: b comes on the list
+    assert on_list(third) == {b: ("na_uitsluiting", 0), d: ("geen_uitkomst", 2), e: ("geen_uitkomst", 2)}
+    exclude(home, tmp_path, "lift.csv", {a: ("opgeheven", None)})
+    fourth = make_list(home, landing, "2026Q3")
+    assert a in on_list(fourth) and c not in on_list(fourth)
+
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        # bezwaar: never screened, in no quarter, so in no aggregate; who and when are kept
+        assert conn.execute("SELECT count(*) FROM score_history WHERE patient_id = ?", [c]).fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM score_history WHERE patient_id = ?", [d]).fetchone()[0] >= 4
+        kept = conn.execute("SELECT DISTINCT recorded_by FROM exclusions").fetchall()
+    assert kept == [("huisarts Jansen",)]
+
+
+@pytest.mark.parametrize("row, words", [
+    ({"exclusion": "overleden"}, "column exclusion: missing or unknown reason"),
+    ({"exclusion": "tijdelijk"}, "column exclusion_until: tijdelijk needs an end date"),
+    ({"exclusion": "palliatief", "exclusion_until": "01-01-2027"}, "an end date belongs to tijdelijk only"),
+    ({"exclusion": "tijdelijk", "exclusion_until": "31-02-2027"}, "not a date"),
+    ({"patient_id": "nobody0000000000"}, "unknown patient"),
+])
+def test_a_bad_exclusion_refuses_the_file_naming_row_and_column(practice, tmp_path, row, words):
+    home, landing = practice
+    load_and_screen(home, landing, [(PRACTICE, "2025Q4")])
+    values = {"patient_id": CROSSERS[0], "exclusion": "palliatief", "exclusion_until": None,
+              "practice_id": PRACTICE} | row
+    path = tmp_path / "bad.csv"
+    pl.DataFrame({k: [v] for k, v in values.items()}, schema={k: pl.String for k in values}).write_csv(path,
+                                                                                                   separator=";")
+    with store.connect(home.database) as conn, pytest.raises(ExclusionFileError) as refused:
+        import_exclusions(conn, path, recorded_by="huisarts Jansen")
+    assert "bad.csv, row 2" in str(refused.value) and words in str(refused.value)

@@ -18,7 +18,15 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from omu.outreach.lists import INCLUSION_LABELS, MAX_ATTEMPTS, OUTCOMES, REFERRAL_TARGETS, BuiltLists
+from omu.outreach.lists import (
+    EXCLUSION_LIFT,
+    EXCLUSION_REASONS,
+    INCLUSION_LABELS,
+    MAX_ATTEMPTS,
+    OUTCOMES,
+    REFERRAL_TARGETS,
+    BuiltLists,
+)
 from omu.screening.profile import Profile
 
 LIST_SHEET = "Belijst"
@@ -71,6 +79,13 @@ COLUMNS: tuple[ListColumn, ...] = (
     ListColumn("outcome_date", "Datum contact", 13, "Datum van het gesprek of de laatste poging (dd-mm-jjjj).",
                fill_in=True),
     ListColumn("note", "Notities", 40, "Vrije tekst voor de praktijk. Zet hier geen namen of BSN.", fill_in=True),
+    ListColumn("exclusion", "Uitsluiten (huisarts)", 18, "Alleen door of namens de huisarts (keuzelijst): "
+               "palliatief, niet_benaderen, bezwaar (bezwaar tegen het gebruik van de gegevens: de patiënt wordt "
+               "niet meer gescreend en telt nergens meer mee) of tijdelijk (vul dan Uitsluiten tot in); opgeheven heft een "
+               "eerdere uitsluiting op. Een uitgesloten patiënt komt niet op een lijst zolang de uitsluiting geldt. Inlezen: "
+               "omu exclusions import outreach.xlsx --by <naam huisarts>", fill_in=True),
+    ListColumn("exclusion_until", "Uitsluiten tot", 13, "Alleen bij tijdelijk: tot en met welke datum "
+               "(dd-mm-jjjj).", fill_in=True),
     ListColumn("practice_id", "Praktijk", 9, "Praktijkcode (nodig bij het terugmelden)."),
     ListColumn("quarter", "Kwartaal", 9, "Kwartaal van deze lijst (nodig bij het terugmelden)."),
     ListColumn("profile", "Profiel", 14, "Screeningsprofiel en versie waarmee deze lijst is gemaakt."),
@@ -122,7 +137,7 @@ def write_xlsx(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profi
                 data_cell.alignment = Alignment(wrap_text=wrap, vertical="top")
                 if column.key == "predicted_risk":
                     data_cell.number_format = "0%"
-                if column.key == "outcome_date":
+                if column.key in ("outcome_date", "exclusion_until"):
                     data_cell.number_format = "DD-MM-YYYY"
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last_row}"
@@ -130,6 +145,7 @@ def write_xlsx(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profi
     for key, allowed, prompt in (
         ("outcome", OUTCOMES, "Kies de uitkomst van het contact"),
         ("referral_target", REFERRAL_TARGETS, "Alleen bij 'verwezen': naar wie?"),
+        ("exclusion", (*EXCLUSION_REASONS, EXCLUSION_LIFT), "Alleen de huisarts: waarom niet benaderen?"),
     ):
         letter = get_column_letter(keys.index(key) + 1)
         validation = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,

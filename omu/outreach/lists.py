@@ -13,6 +13,9 @@ from omu.sql import fetch_dicts, run_sql, run_sql_in_transaction
 
 OUTCOMES = ("bereikt", "niet_bereikt", "afgezien", "verwezen", "al_in_zorg")
 REFERRAL_TARGETS = ("welzijn_op_recept", "buurtteam", "praktijkverpleegkundige", "apotheker", "valpreventie", "anders")
+# why the GP keeps a patient off the lists (omu exclusions import); bezwaar also stops the screening
+EXCLUSION_REASONS = ("palliatief", "niet_benaderen", "bezwaar", "tijdelijk")
+EXCLUSION_LIFT = "opgeheven"  # lifts the exclusion in force (kept in the store like the others)
 MAX_ATTEMPTS = 3  # stated in sql/outreach/build.sql: the third failed attempt stops
 
 INCLUSION_LABELS = {
@@ -21,6 +24,7 @@ INCLUSION_LABELS = {
     "geen_uitkomst": "eerder op de lijst, geen uitkomst teruggemeld",
     "doorgeschoven": "doorgeschoven (capaciteit vorig kwartaal)",
     "baseline": "al eerder boven de drempel (startlijst)",
+    "na_uitsluiting": "weer benaderbaar: de uitsluiting door de huisarts is voorbij",
 }
 
 

@@ -6,6 +6,10 @@
 --          registered this quarter (in its screening) can be listed.
 --   order: the risk model's predicted risk when there is one, else the score; then the oldest
 --          first; patient_id last, so the order is reproducible.
+--          After an exclusion ends (tijdelijk) or is lifted, a patient over the threshold who
+--          was never listed comes on the list (na_uitsluiting).
+--   never: a patient the GP excluded (current_exclusions; tijdelijk while it holds on the
+--          quarter's reference date).
 --   capacity (NULL = no limit): the first `capacity` are listed; the rest roll to next quarter.
 -- The baseline list (the practice's first quarter: already over the threshold before) is separate.
 -- Variables: practice_id, quarter, profile_name, profile_version, capacity, characteristic_ids,
@@ -16,7 +20,11 @@
 CREATE OR REPLACE TEMP TABLE this_quarter AS
 SELECT * FROM screening
 WHERE practice_id = getvariable('practice_id') AND quarter = getvariable('quarter')
-  AND profile_name = getvariable('profile_name') AND profile_version = getvariable('profile_version');
+  AND profile_name = getvariable('profile_name') AND profile_version = getvariable('profile_version')
+  -- the GP's exclusions: nobody excluded on the quarter's reference date gets on any list
+  AND patient_id NOT IN (SELECT x.patient_id FROM current_exclusions AS x
+                         WHERE x.practice_id = getvariable('practice_id')
+                           AND (x.reason <> 'tijdelijk' OR x.until >= omu_quarter_end(getvariable('quarter'))));
 
 CREATE OR REPLACE TEMP TABLE patient_history AS
 SELECT l.patient_id,
@@ -33,7 +41,8 @@ GROUP BY l.patient_id;
 
 CREATE OR REPLACE TEMP TABLE candidates AS
 SELECT t.patient_id, 'outreach' AS list_kind,
-       CASE WHEN h.patient_id IS NULL THEN 'nieuw'
+       CASE WHEN h.patient_id IS NULL AND NOT t.first_time THEN 'na_uitsluiting'
+            WHEN h.patient_id IS NULL THEN 'nieuw'
             WHEN NOT h.ever_listed THEN 'doorgeschoven'
             WHEN h.last_outcome = 'niet_bereikt' THEN 'niet_bereikt'
             ELSE 'geen_uitkomst' END AS inclusion,
@@ -42,6 +51,10 @@ FROM this_quarter AS t
 LEFT JOIN patient_history AS h USING (patient_id)
 WHERE (t.first_time AND h.patient_id IS NULL)
    OR (h.patient_id IS NOT NULL AND NOT coalesce(h.done, false) AND (NOT h.ever_listed OR h.attempts < 3))
+   -- over the threshold, never on a list because the GP had excluded them: once the exclusion
+   -- ended or was lifted, they come on the list as a first-time crosser would have
+   OR (t.over_threshold AND NOT t.first_time AND NOT t.baseline AND h.patient_id IS NULL
+       AND t.patient_id IN (SELECT x.patient_id FROM exclusions AS x WHERE x.practice_id = getvariable('practice_id')))
 UNION ALL
 SELECT patient_id, 'baseline', 'baseline', 0 FROM this_quarter WHERE baseline;
 

@@ -1,7 +1,7 @@
 -- The population on each reference date of the work: patients registered at the practice on
 -- that date (registered_from <= date, registered_until empty or after it), read from the
 -- delivery the plan names. Age in completed years: reference year - birth_year, minus 1 when
--- birth_month is given and lies after the reference month.
+-- birth_month is given and lies after the reference month. Patients with bezwaar are left out.
 -- Input: screen_work (practice_id, quarter, source_quarter, backfilled, reference_date).
 CREATE OR REPLACE TEMP TABLE population AS
 SELECT
@@ -12,7 +12,10 @@ SELECT
 FROM screen_work AS w
 JOIN patients AS p ON p.practice_id = w.practice_id AND p.quarter = w.source_quarter
 WHERE p.registered_from <= w.reference_date
-  AND (p.registered_until IS NULL OR p.registered_until > w.reference_date);
+  AND (p.registered_until IS NULL OR p.registered_until > w.reference_date)
+  -- a patient who objects to the use of their data (bezwaar) is not screened at all
+  AND NOT EXISTS (SELECT 1 FROM current_exclusions AS x
+                  WHERE x.practice_id = p.practice_id AND x.patient_id = p.patient_id AND x.reason = 'bezwaar');
 
 CREATE OR REPLACE TEMP TABLE criterion_hits (
     practice_id VARCHAR, quarter VARCHAR, patient_id VARCHAR, characteristic VARCHAR, criterion_no INTEGER
