@@ -29,7 +29,7 @@ import polars as pl
 from dashboards.stats import age_standardised_rate, funnel_limits
 from dashboards.suppression import Rate, suppress_table
 from omu.home import REPO_ROOT
-from omu.outreach.lists import REFERRAL_TARGETS
+from omu.outreach.lists import REFERRAL_LABELS, REFERRAL_TARGETS
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql, run_sql_in_transaction
 
@@ -39,14 +39,6 @@ REGION_CODE = "REGIO"
 OTHER_WIJK = "OVERIG"
 KEYS = ("quarter", "level", "area_code", "area_name")
 
-REFERRAL_LABELS = {
-    "welzijn_op_recept": "Welzijn op Recept",
-    "buurtteam": "buurtteam",
-    "praktijkverpleegkundige": "praktijkverpleegkundige ouderen",
-    "apotheker": "apotheker",
-    "valpreventie": "valpreventie",
-    "anders": "anders",
-}
 
 # Funnel-plot position of a practice, stored as a number (derived figures are numbers).
 FUNNEL_BELOW, FUNNEL_INSIDE, FUNNEL_ABOVE = -1.0, 0.0, 1.0

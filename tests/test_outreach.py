@@ -342,3 +342,25 @@ def test_a_bad_exclusion_refuses_the_file_naming_row_and_column(practice, tmp_pa
     with store.connect(home.database) as conn, pytest.raises(ExclusionFileError) as refused:
         import_exclusions(conn, path, recorded_by="huisarts Jansen")
     assert "bad.csv, row 2" in str(refused.value) and words in str(refused.value)
+
+
+def test_the_new_referral_targets_come_back_also_into_an_older_store(tmp_path):
+    assert {"wijkverpleging", "maatschappelijk_werk", "longfysiotherapeut"} <= set(REFERRAL_TARGETS)
+    database = tmp_path / "old.duckdb"
+    with duckdb.connect(str(database)) as conn:  # outreach_outcomes as stores made it before
+        conn.execute("""CREATE TABLE outreach_outcomes (practice_id VARCHAR NOT NULL, quarter VARCHAR NOT NULL,
+            patient_id VARCHAR NOT NULL, outcome VARCHAR NOT NULL, referral_target VARCHAR CHECK (referral_target IN
+            ('welzijn_op_recept', 'buurtteam', 'praktijkverpleegkundige', 'apotheker', 'valpreventie', 'anders')),
+            outcome_date DATE, note VARCHAR, imported_at TIMESTAMP NOT NULL, source_file VARCHAR NOT NULL)""")
+        conn.execute("INSERT INTO outreach_outcomes VALUES ('P0700', '2025Q4', 'x', 'verwezen', 'apotheker', NULL, "
+                     "NULL, now(), 'old.xlsx')")
+    from omu.outreach.lists import prepare_outreach_tables
+
+    with duckdb.connect(str(database)) as conn:
+        prepare_outreach_tables(conn)
+        conn.execute("INSERT INTO outreach_outcomes BY NAME SELECT 'P0700' AS practice_id, '2025Q4' AS quarter, "
+                     "'y' AS patient_id, 'verwezen' AS outcome, 'longfysiotherapeut' AS referral_target, "
+                     "now() AS imported_at, 'new.xlsx' AS source_file")
+        rows = conn.execute("SELECT patient_id, referral_target, profile_name, profile_version "
+                            "FROM outreach_outcomes ORDER BY 1").fetchall()
+    assert rows == [("x", "apotheker", "omu-basis", 1), ("y", "longfysiotherapeut", "omu-basis", 1)]

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from omu.outreach.lists import EXCLUSION_LIFT, EXCLUSION_REASONS
+from omu.outreach.lists import EXCLUSION_LIFT, EXCLUSION_REASONS, prepare_outreach_tables
 from omu.outreach.outcomes import OutcomeFileError, read_outcome_file
 from omu.sql import run_sql, run_sql_in_transaction
 
@@ -43,7 +43,7 @@ def import_exclusions(conn: duckdb.DuckDBPyConnection, path: Path, *, recorded_b
     except OutcomeFileError as error:
         raise ExclusionFileError(str(error)) from error
     run_sql(conn, "screening/schema")
-    run_sql(conn, "outreach/schema")
+    prepare_outreach_tables(conn)
     conn.register("incoming_frame", frame.select("row_no", *FIELDS))
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
     conn.unregister("incoming_frame")

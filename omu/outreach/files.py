@@ -74,8 +74,7 @@ COLUMNS: tuple[ListColumn, ...] = (
     ListColumn("outcome", "Uitkomst", 16, "Vul in (keuzelijst): bereikt, niet_bereikt, afgezien (patiënt wil "
                "niet), verwezen, al_in_zorg.", fill_in=True),
     ListColumn("referral_target", "Verwezen naar", 22, "Alleen bij uitkomst verwezen (keuzelijst): "
-               "welzijn_op_recept, buurtteam, praktijkverpleegkundige, apotheker, valpreventie, anders.",
-               fill_in=True),
+               + ", ".join(REFERRAL_TARGETS) + ".", fill_in=True),
     ListColumn("outcome_date", "Datum contact", 13, "Datum van het gesprek of de laatste poging (dd-mm-jjjj).",
                fill_in=True),
     ListColumn("note", "Notities", 40, "Vrije tekst voor de praktijk. Zet hier geen namen of BSN.", fill_in=True),
@@ -256,8 +255,8 @@ versie {profile.version}, drempel {profile.threshold} punten. Alleen patiënten 
 {body}
 </tbody>
 </table>
-<footer>Uitkomsten: bereikt, niet_bereikt, afgezien, verwezen (welzijn_op_recept, buurtteam,
-praktijkverpleegkundige, apotheker, valpreventie, anders), al_in_zorg. Meld ze terug via outreach.xlsx.
+<footer>Uitkomsten: bereikt, niet_bereikt, afgezien, verwezen ({html.escape(", ".join(REFERRAL_TARGETS))}),
+al_in_zorg. Meld ze terug via outreach.xlsx.
 De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer>
 </body>
 </html>

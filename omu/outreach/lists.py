@@ -7,12 +7,19 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from omu.home import REPO_ROOT
 from omu.screening.profile import Profile
 from omu.screening.screen import prepare_screening_store, register_profile, screening_evidence
 from omu.sql import fetch_dicts, run_sql, run_sql_in_transaction
 
 OUTCOMES = ("bereikt", "niet_bereikt", "afgezien", "verwezen", "al_in_zorg")
-REFERRAL_TARGETS = ("welzijn_op_recept", "buurtteam", "praktijkverpleegkundige", "apotheker", "valpreventie", "anders")
+# The referral targets: one vocabulary (clinical/reference/referral_targets.csv), used by the
+# lists' drop-downs, the outcome import's checks (handed to SQL as a variable), the store and the
+# dashboard.
+REFERRAL_TARGETS_FILE = REPO_ROOT / "clinical" / "reference" / "referral_targets.csv"
+_referral_targets = pl.read_csv(REFERRAL_TARGETS_FILE, infer_schema=False)
+REFERRAL_TARGETS: tuple[str, ...] = tuple(_referral_targets["code"])
+REFERRAL_LABELS: dict[str, str] = dict(zip(_referral_targets["code"], _referral_targets["label"], strict=True))
 # why the GP keeps a patient off the lists (omu exclusions import); bezwaar also stops the screening
 EXCLUSION_REASONS = ("palliatief", "niet_benaderen", "bezwaar", "tijdelijk")
 EXCLUSION_LIFT = "opgeheven"  # lifts the exclusion in force (kept in the store like the others)
@@ -37,9 +44,20 @@ class BuiltLists:
     is_first_quarter: bool
 
 
+def prepare_outreach_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """The outreach tables; a store made before the referral targets were one vocabulary has them
+    fixed in a CHECK on outreach_outcomes: that table is rebuilt once without it (rows kept)."""
+    run_sql(conn, "outreach/schema")
+    fixed = conn.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'outreach_outcomes' "
+        "AND constraint_type = 'CHECK' AND constraint_text ILIKE '%referral_target%'").fetchall()
+    if fixed[0][0]:
+        run_sql_in_transaction(conn, ["outreach/migrate_outcomes", "outreach/schema", "outreach/migrate_outcomes_rows"])
+
+
 def prepare_outreach_store(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
     prepare_screening_store(conn, profile)
-    run_sql(conn, "outreach/schema")
+    prepare_outreach_tables(conn)
 
 
 def build_lists(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,

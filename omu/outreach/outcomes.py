@@ -16,6 +16,7 @@ import polars as pl
 
 from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
 from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET, column_header
+from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_tables
 from omu.sql import run_sql, run_sql_in_transaction
 
 # profile: "omu-basis v1" as the list's column Profiel writes it; the import knows the list from it
@@ -87,11 +88,11 @@ def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: st
     frame = read_outcome_file(path)
     if quarter:
         frame = frame.with_columns(pl.col("quarter").fill_null(quarter))
-    run_sql(conn, "outreach/schema")
+    prepare_outreach_tables(conn)
     conn.register("incoming_frame", frame.select("row_no", *FIELDS))
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
     conn.unregister("incoming_frame")
-    run_sql(conn, "outreach/import_check", {"practice": practice})
+    run_sql(conn, "outreach/import_check", {"practice": practice, "referral_targets": list(REFERRAL_TARGETS)})
     problems = conn.table("import_problems").pl()
     if problems.height:
         shown = "\n".join(

@@ -89,16 +89,13 @@ SELECT row_no, "column", value, problem FROM (
     WHERE outcome IS NOT NULL AND outcome NOT IN ('bereikt', 'niet_bereikt', 'afgezien', 'verwezen', 'al_in_zorg')
     UNION ALL
     SELECT row_no, 'referral_target', referral_target,
-           'verwezen needs a referral target (welzijn_op_recept, buurtteam, praktijkverpleegkundige, apotheker, '
-           || 'valpreventie, anders)'
+           'verwezen needs a referral target (' || array_to_string(getvariable('referral_targets'), ', ') || ')'
     FROM incoming_normalised WHERE outcome = 'verwezen' AND referral_target IS NULL
     UNION ALL
     SELECT row_no, 'referral_target', referral_target,
-           'unknown referral target (allowed: welzijn_op_recept, buurtteam, praktijkverpleegkundige, apotheker, '
-           || 'valpreventie, anders)'
+           'unknown referral target (allowed: ' || array_to_string(getvariable('referral_targets'), ', ') || ')'
     FROM incoming_normalised
-    WHERE referral_target IS NOT NULL AND referral_target NOT IN
-          ('welzijn_op_recept', 'buurtteam', 'praktijkverpleegkundige', 'apotheker', 'valpreventie', 'anders')
+    WHERE referral_target IS NOT NULL AND NOT list_contains(getvariable('referral_targets'), referral_target)
     UNION ALL
     SELECT row_no, 'referral_target', referral_target, 'a referral target belongs to the outcome verwezen only'
     FROM incoming_normalised

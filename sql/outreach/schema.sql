@@ -32,8 +32,7 @@ CREATE TABLE IF NOT EXISTS outreach_outcomes (
     quarter VARCHAR NOT NULL,            -- the quarter of the list the patient was on
     patient_id VARCHAR NOT NULL,
     outcome VARCHAR NOT NULL CHECK (outcome IN ('bereikt', 'niet_bereikt', 'afgezien', 'verwezen', 'al_in_zorg')),
-    referral_target VARCHAR CHECK (referral_target IN ('welzijn_op_recept', 'buurtteam', 'praktijkverpleegkundige',
-                                                       'apotheker', 'valpreventie', 'anders')),
+    referral_target VARCHAR,             -- clinical/reference/referral_targets.csv (checked on import)
     outcome_date DATE,
     note VARCHAR,
     imported_at TIMESTAMP NOT NULL,
