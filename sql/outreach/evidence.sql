@@ -18,11 +18,15 @@ CREATE OR REPLACE TEMP MACRO omu_code_name(record_kind, record_code) AS (
 
 CREATE OR REPLACE TEMP TABLE list_evidence_items AS
 WITH records AS (
-    SELECT e.patient_id, e.characteristic, coalesce(c.parent_no, e.criterion_no) AS criterion_no, e.record, e.code,
-           any_value(e.value) AS value, count(*) AS n, sum(e.quantity) AS quantity,
-           min(e.date) AS first_date, max(e.date) AS last_date, max(e.until) AS until
-    FROM list_evidence_records AS e
-    JOIN profile_criteria AS c USING (characteristic, criterion_no)
+    SELECT patient_id, characteristic, criterion_no, record, code,
+           any_value(value) AS value, count(*) AS n, sum(quantity) AS quantity,
+           min(date) AS first_date, max(date) AS last_date, max(until) AS until
+    FROM (  -- a record counted by two criteria of one either_of is one record
+        SELECT DISTINCT e.patient_id, e.characteristic, coalesce(c.parent_no, e.criterion_no) AS criterion_no,
+               e.record, e.code, e.value, e.date, e.until, e.quantity, e.line
+        FROM list_evidence_records AS e
+        JOIN profile_criteria AS c USING (characteristic, criterion_no)
+    )
     GROUP BY ALL
 )
 SELECT patient_id, characteristic, criterion_no, last_date,

@@ -29,5 +29,6 @@ CREATE OR REPLACE TEMP TABLE criterion_evidence (
     value VARCHAR,       -- the determination's answer
     date DATE,           -- start, prescribed, measured or contact date
     until DATE,          -- an episode's end
-    quantity DOUBLE      -- a prescription's quantity
+    quantity DOUBLE,     -- a prescription's quantity
+    line BIGINT          -- the record's line in its delivery file (tells two equal records apart)
 );

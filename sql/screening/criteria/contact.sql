@@ -6,7 +6,7 @@
 CREATE OR REPLACE TEMP TABLE criterion_matched AS
 SELECT pop.practice_id, pop.quarter, pop.patient_id, c.characteristic, c.criterion_no,
        'contact' AS record, ct.kind AS code, NULL AS value, ct.contact_on AS date, NULL::DATE AS until,
-       NULL::DOUBLE AS quantity
+       NULL::DOUBLE AS quantity, ct.line
 FROM population AS pop
 JOIN contacts AS ct
   ON ct.practice_id = pop.practice_id AND ct.quarter = pop.source_quarter AND ct.patient_id = pop.patient_id

@@ -5,7 +5,7 @@ CREATE OR REPLACE TEMP TABLE criterion_matched AS
 SELECT NULL::VARCHAR AS practice_id, NULL::VARCHAR AS quarter, NULL::VARCHAR AS patient_id,
        NULL::VARCHAR AS characteristic, NULL::INTEGER AS criterion_no, NULL::VARCHAR AS record,
        NULL::VARCHAR AS code, NULL::VARCHAR AS value, NULL::DATE AS date, NULL::DATE AS until,
-       NULL::DOUBLE AS quantity
+       NULL::DOUBLE AS quantity, NULL::BIGINT AS line
 WHERE false;
 
 INSERT INTO criterion_hits

@@ -3,7 +3,7 @@
 CREATE OR REPLACE TEMP TABLE criterion_matched AS
 SELECT DISTINCT pop.practice_id, pop.quarter, pop.patient_id, c.characteristic, c.criterion_no,
        'episode' AS record, e.icpc AS code, NULL AS value, e.start_date AS date, e.end_date AS until,
-       NULL::DOUBLE AS quantity
+       NULL::DOUBLE AS quantity, e.line
 FROM population AS pop
 JOIN episodes AS e
   ON e.practice_id = pop.practice_id AND e.quarter = pop.source_quarter AND e.patient_id = pop.patient_id

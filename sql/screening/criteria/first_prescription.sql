@@ -8,7 +8,7 @@ SELECT *
 FROM (
     SELECT pop.practice_id, pop.quarter, pop.patient_id, c.characteristic, c.criterion_no,
            'prescription' AS record, rx.atc AS code, NULL AS value, rx.prescribed_on AS date, NULL::DATE AS until,
-           rx.quantity, c.window_days, pop.reference_date
+           rx.quantity, rx.line, c.window_days, pop.reference_date
     FROM population AS pop
     JOIN prescriptions AS rx
       ON rx.practice_id = pop.practice_id AND rx.quarter = pop.source_quarter AND rx.patient_id = pop.patient_id

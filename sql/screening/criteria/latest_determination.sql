@@ -5,7 +5,8 @@
 CREATE OR REPLACE TEMP TABLE criterion_matched AS
 WITH answers AS (
     SELECT pop.practice_id, pop.quarter, pop.patient_id, c.characteristic, c.criterion_no, c.codelist,
-           CAST(d.code AS VARCHAR) AS code, d.value AS raw_value, lower(trim(d.value)) AS value, d.measured_on
+           CAST(d.code AS VARCHAR) AS code, d.value AS raw_value, lower(trim(d.value)) AS value, d.measured_on,
+           d.line
     FROM population AS pop
     JOIN determinations AS d
       ON d.practice_id = pop.practice_id AND d.quarter = pop.source_quarter AND d.patient_id = pop.patient_id
@@ -21,7 +22,7 @@ latest AS (
 )
 SELECT DISTINCT l.practice_id, l.quarter, l.patient_id, l.characteristic, l.criterion_no,
        'determination' AS record, l.code, l.raw_value AS value, l.measured_on AS date, NULL::DATE AS until,
-       NULL::DOUBLE AS quantity
+       NULL::DOUBLE AS quantity, l.line
 FROM latest AS l
 JOIN codelist_codes AS cl
   ON cl.codelist = l.codelist AND cl.code = l.code AND cl.value = l.value;
