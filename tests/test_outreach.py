@@ -364,3 +364,21 @@ def test_the_new_referral_targets_come_back_also_into_an_older_store(tmp_path):
         rows = conn.execute("SELECT patient_id, referral_target, profile_name, profile_version "
                             "FROM outreach_outcomes ORDER BY 1").fetchall()
     assert rows == [("x", "apotheker", "omu-basis", 1), ("y", "longfysiotherapeut", "omu-basis", 1)]
+
+
+def test_the_gp_excludes_on_the_lists_own_xlsx(practice, tmp_path):
+    home, landing = practice
+    make_list(home, landing, "2025Q4")
+    path = home.practice_out("2025Q4", PRACTICE) / "outreach.xlsx"
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook["Belijst"]
+    headers = [c.value for c in sheet[1]]
+    sheet.cell(row=2, column=headers.index("Uitsluiten (huisarts)") + 1, value="tijdelijk")
+    sheet.cell(row=2, column=headers.index("Uitsluiten tot") + 1, value=dt.datetime(2026, 3, 31))
+    excluded = sheet.cell(row=2, column=headers.index("Patiënt (pseudoniem)") + 1).value
+    workbook.save(tmp_path / "filled.xlsx")
+    with store.connect(home.database) as conn:
+        assert import_exclusions(conn, tmp_path / "filled.xlsx", recorded_by="huisarts Jansen").changed == 1
+        assert conn.execute("SELECT reason, until FROM exclusions WHERE patient_id = ?", [excluded]).fetchall() == [
+            ("tijdelijk", dt.date(2026, 3, 31))]
+    assert excluded not in on_list(make_list(home, landing, "2026Q1"))

@@ -53,7 +53,8 @@ def import_exclusions(conn: duckdb.DuckDBPyConnection, path: Path, *, recorded_b
     if problems.height:
         shown = "\n".join(
             f"- {Path(path).name}, row {row['row_no']}, column {row['column']}: {row['problem']}"
-            + (f" (value {row['value']!r})" if row["value"] else "")
+            # a pseudonym is never repeated in a message: the row and column name it
+            + (f" (value {row['value']!r})" if row["value"] and row["column"] != "patient_id" else "")
             for row in problems.head(20).iter_rows(named=True)
         )
         more = f"\n- ... and {problems.height - 20} more" if problems.height > 20 else ""

@@ -169,8 +169,9 @@ def _help_sheet(sheet, columns, profile: Profile, lists: BuiltLists, *, practice
     lines = [
         ("Belijst", f"Praktijk {practice_id}, kwartaal {quarter}"),
         ("Screeningsprofiel", f"{profile.name} versie {profile.version}: {profile.description}"),
-        ("Drempel", f"Een patiënt komt op de lijst bij een score van {profile.threshold} of meer, de eerste keer "
-                    "dat dat gebeurt."),
+        ("Drempel", "Een patiënt komt op de lijst als alle kenmerken gelden, de eerste keer dat dat gebeurt."
+         if profile.rule == "all" else f"Een patiënt komt op de lijst bij een score van {profile.threshold} of "
+         "meer, de eerste keer dat dat gebeurt."),
         ("Kenmerken en punten", "; ".join(f"{c.label} ({c.weight})" for c in profile.scored)),
         ("Volgorde", "Hoogste voorspelde risico eerst (risicomodel)" if lists.has_risk_model
          else "Hoogste score eerst, daarna de oudste patiënt"),
@@ -248,7 +249,8 @@ footer {{ margin-top: 3mm; font-size: 8pt; color: #444; }}
 <body>
 <h1>Belijst praktijk {html.escape(practice_id)} — {html.escape(quarter)}</h1>
 <p class="meta">{frame.height} patiënt(en), volgorde: {order}. Screeningsprofiel {html.escape(profile.name)}
-versie {profile.version}, drempel {profile.threshold} punten. Alleen patiënten van deze praktijk (pseudoniemen).</p>
+versie {profile.version}, {"alle kenmerken moeten gelden" if profile.rule == "all"
+else f"drempel {profile.threshold} punten"}. Alleen patiënten van deze praktijk (pseudoniemen).</p>
 <table>
 <thead><tr>{head}</tr></thead>
 <tbody>
