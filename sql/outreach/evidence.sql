@@ -34,8 +34,10 @@ SELECT patient_id, characteristic, criterion_no, last_date,
            WHEN 'age' THEN 'leeftijd ' || code
            WHEN 'prescription' THEN coalesce(omu_code_name(record, code), 'geneesmiddel') || ' (' || code || ')'
                || CASE WHEN n > 1 THEN ', ' || n || ' voorschriften' ELSE '' END
-               || CASE WHEN quantity IS NOT NULL AND quantity <> n THEN ', samen ' || quantity::DOUBLE || ' stuks'
-                       ELSE '' END
+               || CASE WHEN quantity IS NULL OR quantity = n THEN ''
+                       ELSE CASE WHEN n > 1 THEN ', samen ' ELSE ', ' END
+                            || CASE WHEN quantity = round(quantity) THEN CAST(quantity AS BIGINT)::VARCHAR
+                                    ELSE replace(quantity::VARCHAR, '.', ',') END || ' stuks' END
                || ', ' || CASE WHEN n > 1 THEN 'laatst ' ELSE '' END || omu_nl_date(last_date)
            WHEN 'episode' THEN 'episode ' || code || coalesce(' ' || omu_code_name(record, code), '')
                || ' sinds ' || omu_nl_date(first_date)
