@@ -369,7 +369,8 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
                                f"not {threshold}")
         threshold = total
 
-    assert threshold is not None
+    if threshold is None:  # cannot happen: rule score needs it, rule all sets it
+        raise ProfileError(f"{path.name}: missing 'threshold'")
     profile = Profile(name, version, threshold, backfill, tuple(characteristics),
                       description=str(raw.get("description", "")), path=path, rule=rule)
     for characteristic in characteristics:
