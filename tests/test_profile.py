@@ -211,3 +211,25 @@ def test_a_broken_use_of_the_new_criterion_types_is_refused(tmp_path, case):
         load_profile(asthma_broken(tmp_path, change))
     assert words in str(refused.value)
     assert "broken.yaml" in str(refused.value)
+
+
+def test_config_names_the_profiles_to_run_side_by_side(tmp_path):
+    from omu.config import ConfigError, load_config
+    from omu.screening.profile import load_profiles
+
+    config = tmp_path / "config.yaml"
+    assert [p.key for p in load_profiles(load_config(config).profiles)] == ["omu-basis-v1"]  # no file: default
+    config.write_text("profiles: [omu-basis-v1, astma-signaal-v1]\n")
+    assert [p.key for p in load_profiles(load_config(config).profiles, base=tmp_path)] == [
+        "omu-basis-v1", "astma-signaal-v1"]
+    config.write_text("profiles: [omu-basis-v1, omu-basis-v1]\n")
+    with pytest.raises(ConfigError, match="names a profile twice"):
+        load_config(config)
+    config.write_text("profiles: [astma-signal-v1]\n")
+    with pytest.raises(ProfileError, match="no profile at .*astma-signal-v1.yaml"):
+        load_profiles(load_config(config).profiles, base=tmp_path)
+    copy = tmp_path / "mine.yaml"  # the same name and version under another file name
+    copy.write_text(DEFAULT_PROFILE.read_text())
+    config.write_text("profiles: [omu-basis-v1, mine.yaml]\n")
+    with pytest.raises(ProfileError, match="omu-basis version 1 is configured twice"):
+        load_profiles(load_config(config).profiles, base=tmp_path)
