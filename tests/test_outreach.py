@@ -308,6 +308,7 @@ def test_the_gp_excludes_patients_before_anyone_calls_across_quarters(practice, 
     first = make_list(home, landing, "2025Q4")
     assert on_list(first) == {d: ("nieuw", 0), e: ("nieuw", 0)}
     assert first.baseline.is_empty()  # ALREADY is excluded from the baseline list too
+    assert first.excluded == 4  # the help sheet says how many, never who
     second = make_list(home, landing, "2026Q1")  # tijdelijk up to and including 31-03-2026
     assert on_list(second) == {d: ("geen_uitkomst", 1), e: ("geen_uitkomst", 1)}
     third = make_list(home, landing, "2026Q2")  # b's exclusion ended: b comes on the list

@@ -178,6 +178,8 @@ def _help_sheet(sheet, columns, profile: Profile, lists: BuiltLists, *, practice
         ("Niet bereikt", f"Wie niet bereikt wordt, komt volgend kwartaal terug, tot {MAX_ATTEMPTS} pogingen."),
         ("Doorgeschoven", f"{lists.carried_over} patiënt(en) pasten niet binnen de capaciteit en schuiven door "
                           "naar volgend kwartaal." if lists.carried_over else "Geen: iedereen past op de lijst."),
+        ("Uitgesloten", f"{lists.excluded} patiënt(en) door de huisarts uitgesloten (palliatief, niet benaderen, "
+                        "bezwaar of tijdelijk): zij staan op geen enkele lijst zolang dat geldt."),
         ("Terugmelden", "Vul Uitkomst (en bij verwezen: Verwezen naar), Datum contact en eventueel Notities in. "
                         "De datamanager leest het bestand terug met: omu outcomes import outreach.xlsx"),
         ("Privacy", "Deze lijst bevat alleen patiënten van deze praktijk, met pseudoniemen. Bewaar hem binnen de "

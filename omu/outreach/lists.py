@@ -42,6 +42,7 @@ class BuiltLists:
     baseline: pl.DataFrame
     has_risk_model: bool
     is_first_quarter: bool
+    excluded: int = 0  # patients the GP excluded on the quarter's reference date (a number only)
 
 
 def prepare_outreach_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -106,4 +107,7 @@ def read_lists(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id
         baseline=frame.filter(pl.col("list_kind") == "baseline"),
         has_risk_model=bool(frame.height and frame["predicted_risk"].drop_nulls().len()),
         is_first_quarter=bool(first and first[0]["first"] == quarter),
+        excluded=fetch_dicts(
+            conn, "SELECT count(*) AS n FROM current_exclusions WHERE practice_id = ? "
+            "AND (reason <> 'tijdelijk' OR until >= omu_quarter_end(?))", [practice_id, quarter])[0]["n"],
     )
