@@ -3,8 +3,8 @@
 `regional_indicators` counts in SQL (sql/dashboards/), protects the counts jointly (suppression,
 rounding, an integer-programming audit; dashboards/disclosure.py), computes every other figure from
 the published counts, stores only the published figures in table `indicators` (and every version in
-`disclosure_ledger`),
-then writes out/<quarter>/region/indicators.csv and indicators.xlsx from that table.
+`disclosure_ledger`), then writes out/<quarter>/region/indicators.csv and indicators.xlsx from that
+table; each configured profile on its own (other profiles than omu-basis v1 in region/<name>-v<version>/).
 `regional_dashboard` writes the offline page out/<quarter>/region/dashboard.html from the same
 table, and checks that no patient_id appears anywhere under region/.
 
@@ -81,36 +81,43 @@ def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
     """Indicators per wijk, practice and region for every delivered quarter up to this one,
     suppressed, in table `indicators` and out/<quarter>/region/indicators.csv/.xlsx."""
     quarter = context.partition_key
-    profile = omu.screening_profile()
     home = omu.omu_home()
-    with store.connect() as conn:
-        _log_written(conn, context, quarter, "indicators.csv, indicators.xlsx")
-        try:
-            refresh_indicators(conn, profile, quarter)
-        except NotDelivered as error:
-            raise dg.Failure(str(error)) from error
-        files = write_indicator_files(conn, home, profile, quarter)
-        wide = read_indicators(conn, profile, quarter)
-        ledger_problems = ledger_violations(conn, profile, quarter, wide)
-    derived_problems = derived_violations(wide, profile)
-    current = wide.filter(pl.col("quarter") == quarter)
-    counts = person_count_columns(profile)
-    cells = current.height * len(counts)
-    hidden = sum(current.get_column(c).null_count() for c in counts)
-    region = current.filter(pl.col("level") == "regio").to_dicts()
+    metadata: dict = {}
+    violations = 0
+    derived_problems: list[str] = []
+    ledger_problems: list[str] = []
+    for number, profile in enumerate(omu.screening_profiles()):  # each profile's figures on their own
+        with store.connect() as conn:
+            if number == 0:
+                _log_written(conn, context, quarter, "indicators.csv, indicators.xlsx")
+            try:
+                refresh_indicators(conn, profile, quarter)
+            except NotDelivered as error:
+                raise dg.Failure(str(error)) from error
+            files = write_indicator_files(conn, home, profile, quarter)
+            wide = read_indicators(conn, profile, quarter)
+            ledger_problems += ledger_violations(conn, profile, quarter, wide)
+        derived_problems += derived_violations(wide, profile)
+        current = wide.filter(pl.col("quarter") == quarter)
+        counts = person_count_columns(profile)
+        cells = current.height * len(counts)
+        hidden = sum(current.get_column(c).null_count() for c in counts)
+        region = current.filter(pl.col("level") == "regio").to_dicts()
+        violations += _shown_small_counts(wide, counts)
+        prefix = "" if number == 0 else f"{profile.key}: "
+        metadata |= {
+            f"{prefix}profile": f"{profile.name} v{profile.version}",
+            f"{prefix}quarters": ", ".join(sorted(set(wide.get_column("quarter").to_list()))),
+            f"{prefix}areas": current.height,
+            f"{prefix}practices": int(region[0]["practices"]) if region else 0,
+            f"{prefix}person_counts_hidden": f"{hidden} of {cells}",
+            f"{prefix}files": dg.MetadataValue.json({name: str(path) for name, path in files.items()}),
+        }
     return dg.MaterializeResult(
-        metadata={
-            "profile": f"{profile.name} v{profile.version}",
-            "quarters": ", ".join(sorted(set(wide.get_column("quarter").to_list()))),
-            "areas": current.height,
-            "practices": int(region[0]["practices"]) if region else 0,
-            "person_counts_hidden": f"{hidden} of {cells}",
-            "files": dg.MetadataValue.json({name: str(path) for name, path in files.items()}),
-        },
+        metadata=metadata,
         check_results=[
-            dg.AssetCheckResult(check_name="no_small_counts_shown",
-                                passed=_shown_small_counts(wide, counts) == 0,
-                                metadata={"violations": _shown_small_counts(wide, counts)}),
+            dg.AssetCheckResult(check_name="no_small_counts_shown", passed=violations == 0,
+                                metadata={"violations": violations}),
             # the messages name areas and indicators only (aggregates), never a person
             dg.AssetCheckResult(check_name="figures_from_published_counts", passed=not derived_problems,
                                 metadata={"violations": len(derived_problems),
@@ -137,25 +144,30 @@ def regional_dashboard(context: dg.AssetExecutionContext, omu: OmuSettings,
                        store: DuckDBStore) -> dg.MaterializeResult:
     """The offline Dutch dashboard out/<quarter>/region/dashboard.html (plotly inlined)."""
     quarter = context.partition_key
-    profile = omu.screening_profile()
     home = omu.omu_home()
-    with store.connect() as conn:
-        _log_written(conn, context, quarter, "dashboard.html")
-        outputs = write_dashboard_page(conn, home, profile, quarter)
-        patient_ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
-    leaks = patient_ids_in(outputs.folder, patient_ids)
+    metadata: dict = {}
+    leaks: dict = {}
+    for number, profile in enumerate(omu.screening_profiles()):
+        with store.connect() as conn:
+            if number == 0:
+                _log_written(conn, context, quarter, "dashboard.html")
+            outputs = write_dashboard_page(conn, home, profile, quarter)
+            patient_ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
+        leaks |= patient_ids_in(outputs.folder, patient_ids)
+        prefix = "" if number == 0 else f"{profile.key}: "
+        metadata |= {
+            f"{prefix}dashboard": dg.MetadataValue.path(str(outputs.files["dashboard.html"])),
+            f"{prefix}quarters_in_trend": ", ".join(outputs.quarters),
+            f"{prefix}highest_age_standardised_wijk": outputs.highest_wijk or "none shown",
+            f"{prefix}practices_outside_99_8": ", ".join(outputs.outside_998) or "none",
+        }
     if leaks:  # never leave a file with a patient_id where aggregates only belong
         for path in leaks:
             Path(path).unlink(missing_ok=True)
-        raise dg.Failure(f"patient_ids found in {len(leaks)} file(s) under {outputs.folder}; removed them",
+        raise dg.Failure(f"patient_ids found in {len(leaks)} file(s) under {home.region_out(quarter)}; removed them",
                          metadata={"files": dg.MetadataValue.json(sorted(leaks))})
     return dg.MaterializeResult(
-        metadata={
-            "dashboard": dg.MetadataValue.path(str(outputs.files["dashboard.html"])),
-            "quarters_in_trend": ", ".join(outputs.quarters),
-            "highest_age_standardised_wijk": outputs.highest_wijk or "none shown",
-            "practices_outside_99_8": ", ".join(outputs.outside_998) or "none",
-        },
+        metadata=metadata,
         check_results=[
             dg.AssetCheckResult(check_name="no_patient_id_under_region", passed=not leaks,
                                 metadata={"files_with_patient_ids": len(leaks)}),

@@ -29,44 +29,53 @@ from pipelines.resources import DuckDBStore, OmuSettings
 )
 @values_withheld
 def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
-    """The quarter's outreach list (first-time crossers, not reached, carried over; capacity from
-    config.yaml) in table outreach_lists and as files in out/<quarter>/practices/<practice_id>/."""
+    """The quarter's outreach list per profile (first-time crossers, not reached, carried over;
+    capacity from config.yaml) in table outreach_lists and as files in
+    out/<quarter>/practices/<practice_id>/ (other profiles than omu-basis v1: <name>-v<version>/)."""
     practice_id, quarter = practice_and_quarter(context)
-    profile = omu.screening_profile()
     home = omu.omu_home()
     capacity = load_config(home.config_file).capacity_for(practice_id)
-    with store.connect() as conn:
-        lists = build_lists(conn, profile, practice_id=practice_id, quarter=quarter, capacity=capacity)
-        own = {patient_id for (patient_id,) in conn.execute(
-            "SELECT patient_id FROM screening WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
-        ).fetchall()}
-        listed = lists.outreach.height + (lists.baseline.height if lists.is_first_quarter else 0)
-        try:  # no access log entry, no files
-            audit.record(conn, "list_written", practice_id=practice_id, quarter=quarter, patients=listed,
-                         dagster_run_id=context.run_id, detail="outreach.xlsx/.csv/.html"
-                         + (", baseline.xlsx" if lists.is_first_quarter else ""))
-        except audit.AuditError as error:
-            raise dg.Failure(str(error)) from None
-    folder = home.practice_out(quarter, practice_id)
-    paths = write_practice_lists(folder, lists, profile, practice_id=practice_id, quarter=quarter)
-    in_files: set[str] = set()
-    for name in ("outreach.xlsx", "baseline.xlsx"):
-        if name in paths:
-            in_files |= set(read_outcome_file(paths[name])["patient_id"].drop_nulls().to_list())
-    in_files |= set(pl.read_csv(paths["outreach.csv"], separator=";", infer_schema=False)
-                    [column_header("patient_id")].to_list())
-    foreign = in_files - own
-    inclusion = lists.outreach.group_by("inclusion").len().sort("inclusion") if lists.outreach.height else None
+    metadata: dict = {"capacity": capacity if capacity is not None else "unlimited"}
+    foreign: set[str] = set()
+    for number, profile in enumerate(omu.screening_profiles()):
+        with store.connect() as conn:
+            # the risk model is trained for the primary (first) profile; other lists go in score order
+            lists = build_lists(conn, profile, practice_id=practice_id, quarter=quarter, capacity=capacity,
+                                use_risk_model=number == 0)
+            own = {patient_id for (patient_id,) in conn.execute(
+                "SELECT patient_id FROM screening WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
+            ).fetchall()}
+            listed = lists.outreach.height + (lists.baseline.height if lists.is_first_quarter else 0)
+            try:  # no access log entry, no files
+                audit.record(conn, "list_written", practice_id=practice_id, quarter=quarter, patients=listed,
+                             dagster_run_id=context.run_id,
+                             detail=f"{profile.name} v{profile.version}: outreach.xlsx/.csv/.html"
+                             + (", baseline.xlsx" if lists.is_first_quarter else ""))
+            except audit.AuditError as error:
+                raise dg.Failure(str(error)) from None
+        folder = home.practice_out(quarter, practice_id, profile.output_folder)
+        paths = write_practice_lists(folder, lists, profile, practice_id=practice_id, quarter=quarter)
+        in_files: set[str] = set()
+        for name in ("outreach.xlsx", "baseline.xlsx"):
+            if name in paths:
+                in_files |= set(read_outcome_file(paths[name])["patient_id"].drop_nulls().to_list())
+        in_files |= set(pl.read_csv(paths["outreach.csv"], separator=";", infer_schema=False)
+                        [column_header("patient_id")].to_list())
+        foreign |= in_files - own
+        inclusion = lists.outreach.group_by("inclusion").len().sort("inclusion") if lists.outreach.height else None
+        prefix = "" if number == 0 else f"{profile.key}: "
+        metadata |= {
+            f"{prefix}profile": f"{profile.name} v{profile.version}",
+            f"{prefix}listed": lists.outreach.height,
+            f"{prefix}carried_over_to_next_quarter": lists.carried_over,
+            f"{prefix}baseline": lists.baseline.height if lists.is_first_quarter else 0,
+            f"{prefix}ordered_by": "predicted risk" if lists.has_risk_model else "score, then age",
+            f"{prefix}by_inclusion": dg.MetadataValue.json(dict(inclusion.iter_rows()) if inclusion is not None
+                                                           else {}),
+            f"{prefix}files": dg.MetadataValue.json({name: str(path) for name, path in paths.items()}),
+        }
     return dg.MaterializeResult(
-        metadata={
-            "listed": lists.outreach.height,
-            "carried_over_to_next_quarter": lists.carried_over,
-            "baseline": lists.baseline.height if lists.is_first_quarter else 0,
-            "capacity": capacity if capacity is not None else "unlimited",
-            "ordered_by": "predicted risk" if lists.has_risk_model else "score, then age",
-            "by_inclusion": dg.MetadataValue.json(dict(inclusion.iter_rows()) if inclusion is not None else {}),
-            "files": dg.MetadataValue.json({name: str(path) for name, path in paths.items()}),
-        },
+        metadata=metadata,
         check_results=[dg.AssetCheckResult(check_name="only_this_practice", passed=not foreign,
                                            metadata={"foreign_patients": len(foreign)})],
     )

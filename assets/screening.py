@@ -4,7 +4,8 @@
 its own quarter, plus the backfill quarters when it is the practice's first delivery — and
 replaces them in the history. `first_time_crossers` reads the derived `screening` view (first
 time over the threshold; baseline) and writes each screened quarter to
-out/<quarter>/practices/<practice_id>/screening.csv.
+out/<quarter>/practices/<practice_id>/screening.csv (other profiles than omu-basis v1: to
+the sub-folder <name>-v<version>/). Every profile configured runs side by side.
 """
 
 
@@ -34,31 +35,36 @@ from pipelines.resources import DuckDBStore, OmuSettings
 @values_withheld
 def score_history(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
     """Risk flags and score per registered patient for the quarters this delivery screens (with
-    backfill on a practice's first delivery), kept per profile version in table score_history."""
+    backfill on a practice's first delivery), kept per profile version in table score_history;
+    every configured profile side by side."""
     practice_id, quarter = practice_and_quarter(context)
-    profile = omu.screening_profile()
+    metadata: dict = {}
+    screened_off = score_off = 0
     with store.connect() as conn:
-        result = screen(conn, profile, practice_id=practice_id, source_quarter=quarter)
-        problems = screening_checks(conn, profile)
-        per_quarter = conn.sql(
-            "SELECT quarter, count(*) AS screened, count(*) FILTER (WHERE over_threshold) AS over_threshold "
-            "FROM scored GROUP BY quarter ORDER BY quarter"
-        ).pl()
+        for profile in omu.screening_profiles():
+            result = screen(conn, profile, practice_id=practice_id, source_quarter=quarter)
+            problems = screening_checks(conn, profile)
+            screened_off += problems["screened_once"].height
+            score_off += problems["score_sum"].height
+            per_quarter = conn.sql(
+                "SELECT quarter, count(*) AS screened, count(*) FILTER (WHERE over_threshold) AS over_threshold "
+                "FROM scored GROUP BY quarter ORDER BY quarter"
+            ).pl()
+            prefix = "" if not metadata else f"{profile.key}: "
+            metadata |= {
+                f"{prefix}profile": f"{profile.name} v{profile.version}",
+                f"{prefix}quarters_screened": ", ".join(result.quarters),
+                f"{prefix}patients_screened": result.rows,
+                f"{prefix}over_threshold": result.over_threshold,
+                f"{prefix}per_quarter": dg.MetadataValue.md(markdown_table(per_quarter)),
+            }
     return dg.MaterializeResult(
-        metadata={
-            "profile": f"{profile.name} v{profile.version}",
-            "quarters_screened": ", ".join(result.quarters),
-            "patients_screened": result.rows,
-            "over_threshold": result.over_threshold,
-            "per_quarter": dg.MetadataValue.md(markdown_table(per_quarter)),
-        },
+        metadata=metadata,
         check_results=[
-            dg.AssetCheckResult(check_name="every_registered_patient_screened_once",
-                                passed=problems["screened_once"].is_empty(),
-                                metadata={"quarters_off": problems["screened_once"].height}),
-            dg.AssetCheckResult(check_name="score_is_weighted_sum_of_flags",
-                                passed=problems["score_sum"].is_empty(),
-                                metadata={"patients_off": problems["score_sum"].height}),
+            dg.AssetCheckResult(check_name="every_registered_patient_screened_once", passed=screened_off == 0,
+                                metadata={"quarters_off": screened_off}),
+            dg.AssetCheckResult(check_name="score_is_weighted_sum_of_flags", passed=score_off == 0,
+                                metadata={"patients_off": score_off}),
         ],
     )
 
@@ -76,34 +82,39 @@ def score_history(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
 @values_withheld
 def first_time_crossers(context: dg.AssetExecutionContext, omu: OmuSettings,
                         store: DuckDBStore) -> dg.MaterializeResult:
-    """First-time crossers and the baseline (view `screening`), written per screened quarter to
-    out/<quarter>/practices/<practice_id>/screening.csv."""
+    """First-time crossers and the baseline (view `screening`), written per screened quarter and
+    profile to out/<quarter>/practices/<practice_id>/[<profile>/]screening.csv."""
     practice_id, quarter = practice_and_quarter(context)
-    profile = omu.screening_profile()
     home = omu.omu_home()
+    metadata: dict = {}
+    violations = 0
     with store.connect() as conn:
-        written = {}
-        for screened_quarter in plan_work(conn, profile, practice_id=practice_id, source_quarter=quarter):
-            path = home.practice_out(screened_quarter, practice_id) / "screening.csv"
-            written[screened_quarter] = export_screening(conn, profile, practice_id, screened_quarter, path)
-        counts = conn.sql(
-            "SELECT quarter, count(*) FILTER (WHERE first_time) AS first_time, "
-            "count(*) FILTER (WHERE baseline) AS baseline FROM screening "
-            "WHERE practice_id = getvariable('practice_id') AND profile_name = getvariable('profile_name') "
-            "AND profile_version = getvariable('profile_version') GROUP BY quarter ORDER BY quarter"
-        ).pl()
-        problems = screening_checks(conn, profile)["first_time"]
-    this_quarter = counts.filter(pl.col("quarter") == quarter)
+        for profile in omu.screening_profiles():
+            written = {}
+            for screened_quarter in plan_work(conn, profile, practice_id=practice_id, source_quarter=quarter):
+                path = home.practice_out(screened_quarter, practice_id, profile.output_folder) / "screening.csv"
+                written[screened_quarter] = export_screening(conn, profile, practice_id, screened_quarter, path)
+            counts = conn.sql(
+                "SELECT quarter, count(*) FILTER (WHERE first_time) AS first_time, "
+                "count(*) FILTER (WHERE baseline) AS baseline FROM screening "
+                "WHERE practice_id = getvariable('practice_id') AND profile_name = getvariable('profile_name') "
+                "AND profile_version = getvariable('profile_version') GROUP BY quarter ORDER BY quarter"
+            ).pl()
+            violations += screening_checks(conn, profile)["first_time"].height
+            this_quarter = counts.filter(pl.col("quarter") == quarter)
+            prefix = "" if not metadata else f"{profile.key}: "
+            metadata |= {
+                f"{prefix}screening_csv_rows": dg.MetadataValue.json(written),
+                f"{prefix}first_time_crossers": int(this_quarter["first_time"].sum()) if this_quarter.height else 0,
+                f"{prefix}baseline": int(this_quarter["baseline"].sum()) if this_quarter.height else 0,
+                f"{prefix}history": dg.MetadataValue.md(markdown_table(counts)),
+                f"{prefix}screening_csv": dg.MetadataValue.path(
+                    str(home.practice_out(quarter, practice_id, profile.output_folder) / "screening.csv")),
+            }
     return dg.MaterializeResult(
-        metadata={
-            "screening_csv_rows": dg.MetadataValue.json(written),
-            "first_time_crossers": int(this_quarter["first_time"].sum()) if this_quarter.height else 0,
-            "baseline": int(this_quarter["baseline"].sum()) if this_quarter.height else 0,
-            "history": dg.MetadataValue.md(markdown_table(counts)),
-            "screening_csv": dg.MetadataValue.path(str(home.practice_out(quarter, practice_id) / "screening.csv")),
-        },
+        metadata=metadata,
         check_results=[
-            dg.AssetCheckResult(check_name="no_first_time_crosser_was_over_before", passed=problems.is_empty(),
-                                metadata={"violations": problems.height}),
+            dg.AssetCheckResult(check_name="no_first_time_crosser_was_over_before", passed=violations == 0,
+                                metadata={"violations": violations}),
         ],
     )

@@ -30,7 +30,7 @@ from dashboards.disclosure import Version, audit, protect, round_band
 from dashboards.stats import age_standardised_rate, funnel_limits, wilson_interval
 from dashboards.suppression import Rate, rate_if_shown
 from omu.home import REPO_ROOT
-from omu.outreach.lists import REFERRAL_TARGETS
+from omu.outreach.lists import REFERRAL_LABELS, REFERRAL_TARGETS
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql, run_sql_in_transaction
 
@@ -40,14 +40,6 @@ REGION_CODE = "REGIO"
 OTHER_WIJK = "OVERIG"
 KEYS = ("quarter", "level", "area_code", "area_name")
 
-REFERRAL_LABELS = {
-    "welzijn_op_recept": "Welzijn op Recept",
-    "buurtteam": "buurtteam",
-    "praktijkverpleegkundige": "praktijkverpleegkundige ouderen",
-    "apotheker": "apotheker",
-    "valpreventie": "valpreventie",
-    "anders": "anders",
-}
 
 # Funnel-plot position of a practice, stored as a number (derived figures are numbers).
 FUNNEL_BELOW, FUNNEL_INSIDE, FUNNEL_ABOVE = -1.0, 0.0, 1.0

@@ -1,4 +1,5 @@
-"""Everything under out/<quarter>/region/: indicators.csv, indicators.xlsx and dashboard.html.
+"""Everything under out/<quarter>/region/: indicators.csv, indicators.xlsx and dashboard.html
+(per profile: other profiles than omu-basis v1 in region/<name>-v<version>/).
 
 Used by the Dagster assets (assets/dashboards.py) and by `omu dashboard`. The files are written
 from the stored, suppressed ``indicators`` table only.
@@ -45,7 +46,7 @@ def refresh_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarte
 def write_indicator_files(conn: duckdb.DuckDBPyConnection, home: OmuHome, profile: Profile,
                           quarter: str) -> dict[str, Path]:
     wide = read_indicators(conn, profile, quarter)
-    folder = home.region_out(quarter)
+    folder = home.region_out(quarter, profile.output_folder)
     return {
         INDICATORS_CSV: write_csv(folder / INDICATORS_CSV, wide, profile),
         INDICATORS_XLSX: write_xlsx(folder / INDICATORS_XLSX, wide, profile, quarter),
@@ -55,7 +56,7 @@ def write_indicator_files(conn: duckdb.DuckDBPyConnection, home: OmuHome, profil
 def write_dashboard_page(conn: duckdb.DuckDBPyConnection, home: OmuHome, profile: Profile,
                          quarter: str) -> RegionOutputs:
     wide = read_indicators(conn, profile, quarter)
-    folder = home.region_out(quarter)
+    folder = home.region_out(quarter, profile.output_folder)
     outputs = RegionOutputs(quarter, folder)
     outputs.files[DASHBOARD_HTML] = write_dashboard(folder / DASHBOARD_HTML, wide, profile, quarter)
     outputs.quarters = sorted(set(wide.get_column("quarter").to_list()))

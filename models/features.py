@@ -16,7 +16,7 @@ import polars as pl
 
 from models.outcome import Outcome
 from omu.screening.profile import CLINICAL_DIR, Profile, load_codelist
-from omu.screening.screen import prepare_screening_store, register_profile
+from omu.screening.screen import prepare_screening_store, register_profile, run_criteria
 from omu.sql import fetch_one, run_sql, set_variables
 
 WIJKEN = CLINICAL_DIR / "reference" / "wijken.csv"
@@ -75,8 +75,7 @@ def register_model_tables(conn: duckdb.DuckDBPyConnection, profile: Profile, out
 def _run_work(conn: duckdb.DuckDBPyConnection, profile: Profile, *, with_outcome: bool) -> pl.DataFrame:
     """Population, flags, features (and outcome) for the screen_work already in place."""
     run_sql(conn, "screening/population")
-    for criterion_type in sorted({c.type for ch in profile.characteristics for c in ch.criteria}):
-        run_sql(conn, f"screening/criteria/{criterion_type}")
+    run_criteria(conn, profile, keep_evidence=False)
     run_sql(conn, "screening/score")
     (people,) = fetch_one(conn, "SELECT count(*) FROM population")
     names = feature_names(profile)

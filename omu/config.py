@@ -5,6 +5,9 @@
         default: 40
         P0001: 25
     retention: 4           # raw deliveries kept per practice
+    profiles:              # screening profiles run side by side (default: omu-basis-v1 only)
+      - omu-basis-v1       # a file in clinical/profiles/ (without .yaml), or a path to a YAML
+      - astma-signaal-v1
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class ConfigError(ValueError):
 class OmuConfig:
     capacity: dict[str, int | None] = field(default_factory=dict)
     retention: int | None = None
+    profiles: list[str] = field(default_factory=list)  # empty = the default profile only
 
     def capacity_for(self, practice_id: str) -> int | None:
         return self.capacity.get(practice_id, self.capacity.get("default"))
@@ -47,4 +51,10 @@ def load_config(path: Path) -> OmuConfig:
     retention = raw.get("retention")
     if retention is not None and (not isinstance(retention, int) or retention < 1):
         raise ConfigError(f"{path}: retention must be a whole number of 1 or more")
-    return OmuConfig(capacity={str(k): v for k, v in capacity.items()}, retention=retention)
+    profiles = raw.get("profiles") or []
+    if not isinstance(profiles, list) or not all(isinstance(p, str) and p.strip() for p in profiles):
+        raise ConfigError(f"{path}: profiles is a list of profile names (files in clinical/profiles/) or paths")
+    if len(set(profiles)) != len(profiles):
+        raise ConfigError(f"{path}: profiles names a profile twice")
+    return OmuConfig(capacity={str(k): v for k, v in capacity.items()}, retention=retention,
+                     profiles=[p.strip() for p in profiles])

@@ -7,7 +7,10 @@
     <home>/dagster/              DAGSTER_HOME: dagster.yaml (telemetry off) and run storage
     <home>/models/               saved risk models
     <home>/audit/access-log.jsonl  the copy of the access log (table access_log; omu/audit.py)
-    <home>/config.yaml           optional settings (capacity per practice, retention, ...)
+    <home>/config.yaml           optional settings (profiles to run, capacity per practice, retention, ...)
+
+The default profile (omu-basis v1) writes to out/<quarter>/practices/<practice_id>/ and
+out/<quarter>/region/; every other profile to a sub-folder <name>-v<version>/ of those.
 """
 
 from __future__ import annotations
@@ -62,11 +65,12 @@ class OmuHome:
     def delivery_out(self, quarter: str, practice_id: str) -> Path:
         return self.quarter_out(quarter) / "deliveries" / practice_id
 
-    def practice_out(self, quarter: str, practice_id: str) -> Path:
-        return self.quarter_out(quarter) / "practices" / practice_id
+    def practice_out(self, quarter: str, practice_id: str, profile_folder: str = "") -> Path:
+        """profile_folder: '' for the default profile (today's paths), else e.g. 'astma-signaal-v1'."""
+        return self.quarter_out(quarter) / "practices" / practice_id / profile_folder
 
-    def region_out(self, quarter: str) -> Path:
-        return self.quarter_out(quarter) / "region"
+    def region_out(self, quarter: str, profile_folder: str = "") -> Path:
+        return self.quarter_out(quarter) / "region" / profile_folder
 
     def prepare(self) -> OmuHome:
         """Create the folders and Dagster's instance config; point Dagster and GX at them, analytics off."""

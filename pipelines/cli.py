@@ -171,10 +171,17 @@ def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None
 
     if not landing.is_dir():
         raise fail(f"no landing folder at {landing}")
-    profile = chosen_profile(profile)
-    try:
-        load_profile(profile)  # a broken profile is refused before any run starts
-    except ProfileError as error:
+    from omu.config import ConfigError, load_config
+    from omu.screening.profile import load_profiles
+
+    # --profile (or $OMU_PROFILE) runs that profile alone; otherwise config.yaml's profiles
+    profile = profile or (Path(os.environ["OMU_PROFILE"]) if os.environ.get("OMU_PROFILE") else None)
+    try:  # a broken profile (or config) is refused before any run starts
+        if profile:
+            load_profile(profile)
+        else:
+            load_profiles(load_config(home.config_file).profiles, base=home.root)
+    except (ProfileError, ConfigError) as error:
         raise fail(f"profile refused: {error}") from error
     if quarter:
         from omu.quarters import Quarter
@@ -224,6 +231,7 @@ def _print_summary(summary) -> None:
                            - {"regio", "model"})
         say(f"delivery reports: {latest / 'deliveries' / '<practice>' / 'report.md'} ({', '.join(practices)})")
         say(f"outreach lists:  {latest / 'practices' / '<practice>' / 'outreach.xlsx'} (also .csv, .html)")
+        say(f"                 other profiles: {latest / 'practices' / '<practice>' / '<name>-v<version>'}/")
     for label, path in summary.outputs.items():
         say(f"{label + ':':<16} {path}")
     say(f"all outputs:     {home.out}")
@@ -250,6 +258,8 @@ def explain(
     profile: ProfileOption = None,
 ) -> None:
     """Show why a patient scored as they did: each characteristic with the records behind it."""
+    import polars as pl
+
     from omu import audit, store
     from omu.screening.explain import NotScreened
     from omu.screening.explain import explain as explain_patient
@@ -283,17 +293,19 @@ def explain(
         console.print(f"\n{mark} {characteristic.id} ({characteristic.label}): {points}")
         for number, criterion in enumerate(characteristic.criteria, start=1):
             console.print(f"  {criterion.describe()}", markup=False)
-            evidence = result.evidence.filter((result.evidence["characteristic"] == characteristic.id)
-                                              & (result.evidence["criterion_no"] == number))
+            # the records the criterion counted (an either_of's criteria are numbered 100 x number + k)
+            numbers = pl.col("criterion_no").is_in([number, *range(100 * number + 1, 100 * number + 100)])
+            evidence = result.evidence.filter((pl.col("characteristic") == characteristic.id) & numbers)
             if evidence.is_empty():
-                console.print("    no matching records", markup=False)
+                console.print("    no record counted" + (" (it holds by being absent)" if criterion.absent else ""),
+                              markup=False)
             for item in evidence.iter_rows(named=True):
                 when = f" {item['date']}" if item["date"] else ""
                 until = f" until {item['until']}" if item["until"] else (
                     " (still open)" if item["record"] == "episode" else "")
-                used = "counts" if item["counts"] else "does not count"
-                console.print(f"    {item['record']} {item['code']}{when}{until}: {item['detail']} -> {used}",
-                              markup=False)
+                detail = f" = {item['value']}" if item["value"] else (
+                    f", quantity {item['quantity']:g}" if item["quantity"] is not None else "")
+                console.print(f"    {item['record']} {item['code']}{detail}{when}{until} -> counts", markup=False)
     verdict = "at or over" if row["over_threshold"] else "below"
     console.print(f"\n[bold]score {row['score']}[/] ({verdict} the threshold {loaded_profile.threshold}); "
                   f"first time over: {'yes' if row['first_time'] else 'no'}"
@@ -483,6 +495,38 @@ def outcomes_import(
     result(f"{file.name}: {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged outcome(s); "
         f"{summary.skipped_blank} row(s) without an outcome skipped. They shape next quarter's list "
         "(run `omu run` for it).")
+
+
+exclusions_app = typer.Typer(name="exclusions", help="The GP's exclusions: patients kept off the outreach lists.",
+                             no_args_is_help=True)
+app.add_typer(exclusions_app, name="exclusions")
+
+
+@exclusions_app.command("import")
+def exclusions_import(
+    file: Annotated[Path, typer.Argument(help="An exclusions CSV/xlsx (patient_id, exclusion, exclusion_until, "
+                                         "practice_id) or the list's outreach.xlsx with column Uitsluiten filled in.")],
+    by: Annotated[str, typer.Option("--by", help="Who excludes (the GP, or on the GP's behalf); kept in the store.")],
+    home: HomeOption = None,
+    practice: Annotated[str | None, typer.Option("--practice", help="The practice the file belongs to (needed "
+                                                 "when the file has no practice column).")] = None,
+) -> None:
+    """Import exclusions: palliatief, niet_benaderen, bezwaar (not screened at all), tijdelijk (with an end
+    date), or opgeheven to lift one. One bad row refuses the whole file; importing it twice changes nothing."""
+    from omu import store
+    from omu.outreach.exclusions import ExclusionFileError, import_exclusions
+
+    omu_home = OmuHome.resolve(home)
+    if not omu_home.database.exists():
+        raise fail(f"no store at {omu_home.database}: run `omu run` first")
+    with store.connect(omu_home.database) as conn:
+        try:
+            summary = import_exclusions(conn, file, recorded_by=by, practice=practice)
+        except ExclusionFileError as error:
+            raise fail(str(error)) from error
+    result(f"{file.name}: {summary.changed} exclusion(s) recorded, {summary.unchanged} unchanged"
+           + (f"; {summary.objections} with bezwaar are no longer screened" if summary.objections else "")
+           + ". They hold from the next list on (run `omu run`).")
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Settings come from the environment when Dagster loads this module: OMU_HOME (default
 ./omu-home), OMU_LANDING (the landing folder the sensor watches), OMU_PROFILE (a screening
-profile YAML; default clinical/profiles/omu-basis-v1.yaml).
+profile YAML to run alone; default: the profiles named in <home>/config.yaml, else omu-basis v1).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from assets.model import risk_model, risk_scores
 from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
-from omu.screening.profile import DEFAULT_PROFILE
 from pipelines.jobs import deliveries_job, model_job, outreach_job, region_job, screening_job
 from pipelines.resources import DuckDBStore, OmuSettings
 from pipelines.schedules import quarterly_dashboard, quarterly_screening
@@ -41,7 +40,7 @@ def build_definitions(home: OmuHome | None = None, landing: str | None = None,
             "omu": OmuSettings(
                 home=str(home.root),
                 landing=landing if landing is not None else os.environ.get("OMU_LANDING", ""),
-                profile=profile or os.environ.get("OMU_PROFILE", str(DEFAULT_PROFILE)),
+                profile=profile or os.environ.get("OMU_PROFILE", ""),
             ),
         },
     )

@@ -10,9 +10,10 @@ import dagster as dg
 import duckdb
 
 from omu import store
+from omu.config import load_config
 from omu.home import OmuHome
 from omu.ingest.load import DEFAULT_RETENTION
-from omu.screening.profile import DEFAULT_PROFILE, Profile, load_profile
+from omu.screening.profile import Profile, load_profile, load_profiles
 
 
 class DuckDBStore(dg.ConfigurableResource):
@@ -28,18 +29,26 @@ class DuckDBStore(dg.ConfigurableResource):
 
 
 class OmuSettings(dg.ConfigurableResource):
-    """Where omu lives and reads from, and the screening profile of the run."""
+    """Where omu lives and reads from, and the screening profile(s) of the run: `profile` (--profile,
+    $OMU_PROFILE) runs that one profile; empty = the profiles config.yaml names (default omu-basis v1)."""
 
     home: str
     landing: str = ""
-    profile: str = str(DEFAULT_PROFILE)
+    profile: str = ""
     retention: int = DEFAULT_RETENTION
 
     def omu_home(self) -> OmuHome:
         return OmuHome.resolve(self.home)
 
+    def screening_profiles(self) -> list[Profile]:
+        """Every profile to run side by side; the first is the primary one (the risk model's)."""
+        if self.profile:
+            return [load_profile(self.profile)]
+        home = self.omu_home()
+        return load_profiles(load_config(home.config_file).profiles, base=home.root)
+
     def screening_profile(self) -> Profile:
-        return load_profile(self.profile)
+        return self.screening_profiles()[0]
 
     def delivery_dir(self, practice_id: str, quarter: str) -> Path:
         if not self.landing:

@@ -117,7 +117,7 @@ def hand_store():
     outcomes = ([("bereikt", None)] * 20 + [("verwezen", "buurtteam")] * 9 + [("verwezen", "apotheker")]
                 + [("niet_bereikt", None)] * 5 + [("al_in_zorg", None)] * 3)
     conn.executemany(
-        "INSERT INTO outreach_outcomes VALUES ('P0001', '2026Q3', ?, ?, ?, NULL, NULL, now(), 'hand.csv')",
+        "INSERT INTO outreach_outcomes VALUES ('P0001', '2026Q3', ?, ?, ?, NULL, NULL, now(), 'hand.csv', 'omu-basis', 1)",
         [[f"A{i:03d}", outcome, target] for i, (outcome, target) in enumerate(outcomes)],
     )
     wide = store_indicators(conn, PROFILE, "2026Q3")

@@ -29,7 +29,10 @@ MANIFEST_KEYS = {"contract_version", "practice_id", "quarter", "extracted_on", "
                  "files"}
 SIX = ("older_than_55", "lives_alone", "visual_impairment", "hearing_impairment", "beta_blocker", "saba_only_asthma")
 TRUTH_COLUMNS = ["practice_id", "patient_id", "quarter", "reference_date", "age", "sex", "wijk_code", *SIX,
-                 "heavy_reliever_use", "score", "over_threshold", "outcome_probability", "outcome_12m"]
+                 "heavy_reliever_use", "score", "over_threshold", "outcome_probability", "outcome_12m",
+                 # astma-signaal v1 beside it: its flags and notes, its score and whether all four hold
+                 "age_12_to_40", "reliever_use", "no_inhaled_corticosteroid", "few_practice_contacts",
+                 "asthma_episode", "first_inhaler", "score_astma_signaal", "over_threshold_astma_signaal"]
 
 
 # ---------------------------------------------------------------- helpers: read a delivery as the contract says

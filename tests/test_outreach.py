@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
 
 import duckdb
@@ -12,6 +14,7 @@ import pytest
 
 from omu import store
 from omu.home import OmuHome
+from omu.outreach.exclusions import ExclusionFileError, import_exclusions
 from omu.outreach.files import column_header, write_practice_lists
 from omu.outreach.lists import OUTCOMES, REFERRAL_TARGETS, build_lists
 from omu.outreach.outcomes import OutcomeFileError, import_outcomes
@@ -102,10 +105,32 @@ def test_outcomes_change_the_next_quarters_list_as_the_rules_say(practice, tmp_p
     hand_back(home, tmp_path, "2026Q1", {b: ("niet_bereikt", None), c: ("afgezien", None)})
     third = make_list(home, landing, "2026Q2")
     assert on_list(third) == {b: ("niet_bereikt", 2)}
+    # the list shows each earlier quarter: when listed, each attempt's date and outcome
+    assert third.outreach.row(0, named=True)["history"] == (
+        "2025Q4: op de lijst; 15-01-2026 niet_bereikt\n2026Q1: op de lijst; 15-04-2026 niet_bereikt")
 
     hand_back(home, tmp_path, "2026Q2", {b: ("niet_bereikt", None)})
     fourth = make_list(home, landing, "2026Q3")
     assert on_list(fourth) == {}  # the third failed attempt stops
+
+
+def test_every_reason_shows_the_record_behind_it(practice):
+    home, landing = practice
+    lists = make_list(home, landing, "2025Q4")
+    row = next(r for r in lists.outreach.iter_rows(named=True) if r["patient_id"] == CROSSERS[0])
+    assert row["evidence"].split("\n") == [
+        "ouder dan 55: leeftijd 80",
+        "woont alleen: bepaling 9001 = alleen, 01-01-2015",
+        "gebruikt bètablokker: metoprolol (C07AB02), 01-11-2025",
+    ]
+    assert row["history"] is None  # nothing earlier
+    baseline = lists.baseline.row(0, named=True)  # two beta-blocker prescriptions in the 180 days
+    assert "gebruikt bètablokker: metoprolol (C07AB02), 2 voorschriften, laatst 30-11-2025" in baseline["evidence"]
+    xlsx = openpyxl.load_workbook(home.practice_out("2025Q4", PRACTICE) / "outreach.xlsx")["Belijst"]
+    headers = [c.value for c in xlsx[1]]
+    assert {"Onderbouwing", "Eerdere kwartalen"} <= set(headers)
+    cells = [r[headers.index("Onderbouwing")] for r in xlsx.iter_rows(min_row=2, values_only=True)]
+    assert all("leeftijd" in cell and "bètablokker" in cell for cell in cells)
 
 
 def test_capacity_rolls_the_rest_to_the_next_quarter_highest_score_then_oldest_first(practice, tmp_path):
@@ -158,7 +183,8 @@ def test_the_csv_opens_in_dutch_excel(practice):
     assert data.startswith(b"\xef\xbb\xbf")
     header = data[3:].split(b"\n")[0].decode()
     assert header.split(";")[:2] == ["Volgorde", column_header("patient_id")]
-    assert len(data.decode("utf-8-sig").strip().split("\n")) == 6
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert len(rows) == 6  # header + 5 patients (the evidence cells hold line breaks, quoted)
 
 
 def test_the_printable_page_renders_in_chromium(practice, browser, artifacts):
@@ -258,3 +284,102 @@ def test_a_practice_folder_holds_only_its_own_patients(tmp_path):
         )
         assert not [pid for pid in others if pid in text]
         assert any(pid in text for pid in own[p])
+
+
+def exclude(home: OmuHome, tmp_path: Path, name: str, rows: dict[str, tuple[str, str | None]]) -> str:
+    path = tmp_path / name
+    pl.DataFrame({"patient_id": list(rows), "exclusion": [r for r, _ in rows.values()],
+                  "exclusion_until": [u for _, u in rows.values()], "practice_id": [PRACTICE] * len(rows)}
+                 ).write_csv(path, separator=";")
+    with store.connect(home.database) as conn:
+        summary = import_exclusions(conn, path, recorded_by="huisarts Jansen")
+    return f"{summary.changed} changed, {summary.unchanged} unchanged"
+
+
+def test_the_gp_excludes_patients_before_anyone_calls_across_quarters(practice, tmp_path):
+    home, landing = practice
+    a, b, c, d, e = CROSSERS
+    load_and_screen(home, landing, [(PRACTICE, "2025Q4")])
+    assert exclude(home, tmp_path, "exclusions.csv", {
+        a: ("palliatief", None), b: ("tijdelijk", "31-03-2026"), c: ("bezwaar", None),
+        ALREADY: ("niet_benaderen", None)}) == "4 changed, 0 unchanged"
+    assert exclude(home, tmp_path, "exclusions.csv", {a: ("palliatief", None)}) == "0 changed, 1 unchanged"
+
+    first = make_list(home, landing, "2025Q4")
+    assert on_list(first) == {d: ("nieuw", 0), e: ("nieuw", 0)}
+    assert first.baseline.is_empty()  # ALREADY is excluded from the baseline list too
+    assert first.excluded == 4  # the help sheet says how many, never who
+    second = make_list(home, landing, "2026Q1")  # tijdelijk up to and including 31-03-2026
+    assert on_list(second) == {d: ("geen_uitkomst", 1), e: ("geen_uitkomst", 1)}
+    third = make_list(home, landing, "2026Q2")  # b's exclusion ended: b comes on the list
+    assert on_list(third) == {b: ("na_uitsluiting", 0), d: ("geen_uitkomst", 2), e: ("geen_uitkomst", 2)}
+    exclude(home, tmp_path, "lift.csv", {a: ("opgeheven", None)})
+    fourth = make_list(home, landing, "2026Q3")
+    assert a in on_list(fourth) and c not in on_list(fourth)
+
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        # bezwaar: never screened, in no quarter, so in no aggregate; who and when are kept
+        assert conn.execute("SELECT count(*) FROM score_history WHERE patient_id = ?", [c]).fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM score_history WHERE patient_id = ?", [d]).fetchone()[0] >= 4
+        kept = conn.execute("SELECT DISTINCT recorded_by FROM exclusions").fetchall()
+    assert kept == [("huisarts Jansen",)]
+
+
+@pytest.mark.parametrize("row, words", [
+    ({"exclusion": "overleden"}, "column exclusion: missing or unknown reason"),
+    ({"exclusion": "tijdelijk"}, "column exclusion_until: tijdelijk needs an end date"),
+    ({"exclusion": "palliatief", "exclusion_until": "01-01-2027"}, "an end date belongs to tijdelijk only"),
+    ({"exclusion": "tijdelijk", "exclusion_until": "31-02-2027"}, "not a date"),
+    ({"patient_id": "nobody0000000000"}, "unknown patient"),
+])
+def test_a_bad_exclusion_refuses_the_file_naming_row_and_column(practice, tmp_path, row, words):
+    home, landing = practice
+    load_and_screen(home, landing, [(PRACTICE, "2025Q4")])
+    values = {"patient_id": CROSSERS[0], "exclusion": "palliatief", "exclusion_until": None,
+              "practice_id": PRACTICE} | row
+    path = tmp_path / "bad.csv"
+    pl.DataFrame({k: [v] for k, v in values.items()}, schema={k: pl.String for k in values}).write_csv(path,
+                                                                                                   separator=";")
+    with store.connect(home.database) as conn, pytest.raises(ExclusionFileError) as refused:
+        import_exclusions(conn, path, recorded_by="huisarts Jansen")
+    assert "bad.csv, row 2" in str(refused.value) and words in str(refused.value)
+
+
+def test_the_new_referral_targets_come_back_also_into_an_older_store(tmp_path):
+    assert {"wijkverpleging", "maatschappelijk_werk", "longfysiotherapeut"} <= set(REFERRAL_TARGETS)
+    database = tmp_path / "old.duckdb"
+    with duckdb.connect(str(database)) as conn:  # outreach_outcomes as stores made it before
+        conn.execute("""CREATE TABLE outreach_outcomes (practice_id VARCHAR NOT NULL, quarter VARCHAR NOT NULL,
+            patient_id VARCHAR NOT NULL, outcome VARCHAR NOT NULL, referral_target VARCHAR CHECK (referral_target IN
+            ('welzijn_op_recept', 'buurtteam', 'praktijkverpleegkundige', 'apotheker', 'valpreventie', 'anders')),
+            outcome_date DATE, note VARCHAR, imported_at TIMESTAMP NOT NULL, source_file VARCHAR NOT NULL)""")
+        conn.execute("INSERT INTO outreach_outcomes VALUES ('P0700', '2025Q4', 'x', 'verwezen', 'apotheker', NULL, "
+                     "NULL, now(), 'old.xlsx')")
+    from omu.outreach.lists import prepare_outreach_tables
+
+    with duckdb.connect(str(database)) as conn:
+        prepare_outreach_tables(conn)
+        conn.execute("INSERT INTO outreach_outcomes BY NAME SELECT 'P0700' AS practice_id, '2025Q4' AS quarter, "
+                     "'y' AS patient_id, 'verwezen' AS outcome, 'longfysiotherapeut' AS referral_target, "
+                     "now() AS imported_at, 'new.xlsx' AS source_file")
+        rows = conn.execute("SELECT patient_id, referral_target, profile_name, profile_version "
+                            "FROM outreach_outcomes ORDER BY 1").fetchall()
+    assert rows == [("x", "apotheker", "omu-basis", 1), ("y", "longfysiotherapeut", "omu-basis", 1)]
+
+
+def test_the_gp_excludes_on_the_lists_own_xlsx(practice, tmp_path):
+    home, landing = practice
+    make_list(home, landing, "2025Q4")
+    path = home.practice_out("2025Q4", PRACTICE) / "outreach.xlsx"
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook["Belijst"]
+    headers = [c.value for c in sheet[1]]
+    sheet.cell(row=2, column=headers.index("Uitsluiten (huisarts)") + 1, value="tijdelijk")
+    sheet.cell(row=2, column=headers.index("Uitsluiten tot") + 1, value=dt.datetime(2026, 3, 31))
+    excluded = sheet.cell(row=2, column=headers.index("Patiënt (pseudoniem)") + 1).value
+    workbook.save(tmp_path / "filled.xlsx")
+    with store.connect(home.database) as conn:
+        assert import_exclusions(conn, tmp_path / "filled.xlsx", recorded_by="huisarts Jansen").changed == 1
+        assert conn.execute("SELECT reason, until FROM exclusions WHERE patient_id = ?", [excluded]).fetchall() == [
+            ("tijdelijk", dt.date(2026, 3, 31))]
+    assert excluded not in on_list(make_list(home, landing, "2026Q1"))

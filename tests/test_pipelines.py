@@ -166,7 +166,8 @@ def test_the_quarterly_schedule_screens_the_completed_quarter(tmp_path, landing)
 
 # --- the command line ---------------------------------------------------------------------------
 
-COMMANDS = [[], ["generate"], ["validate"], ["run"], ["demo"], ["explain"], ["outcomes"], ["outcomes", "import"], ["audit"]]
+COMMANDS = [[], ["generate"], ["validate"], ["run"], ["demo"], ["explain"], ["outcomes"], ["outcomes", "import"],
+            ["exclusions"], ["exclusions", "import"], ["audit"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "omu")

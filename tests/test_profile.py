@@ -12,7 +12,14 @@ import pytest
 import yaml
 
 from omu.home import OmuHome
-from omu.screening.profile import CODELISTS_DIR, DEFAULT_PROFILE, ProfileError, load_codelist, load_profile
+from omu.screening.profile import (
+    CODELISTS_DIR,
+    DEFAULT_PROFILE,
+    PROFILES_DIR,
+    ProfileError,
+    load_codelist,
+    load_profile,
+)
 from omu.synthetic import VENDOR_DIALECTS, write_delivery
 from tests.test_screening_spec import load_and_screen
 
@@ -148,3 +155,81 @@ def test_a_regional_profile_adds_characteristics_without_code(tmp_path):
         ("regioC000000003", False, False, True, False, 1, False, None),
     ]
     assert versions == [("omu-basis", 1), ("utrecht-regio", 2)]
+
+
+ASTHMA_PROFILE = PROFILES_DIR / "astma-signaal-v1.yaml"
+
+
+def asthma_broken(tmp_path: Path, change) -> Path:
+    raw = yaml.safe_load(ASTHMA_PROFILE.read_text())
+    change(raw)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return path
+
+
+def _either(raw):
+    return raw["characteristics"][1]["criteria"][0]
+
+
+ASTHMA_BROKEN = {
+    "an age range upside down": (lambda raw: raw["characteristics"][0]["criteria"][0].update(min_years=41),
+                                 "max_years (40) lies below min_years (41)"),
+    "an age range without its upper bound": (lambda raw: raw["characteristics"][0]["criteria"][0].pop("max_years"),
+                                             "age_range needs max_years"),
+    "either_of with one criterion": (lambda raw: _either(raw)["criteria"].pop(), "at least two criteria"),
+    "either_of inside either_of": (lambda raw: _either(raw)["criteria"].append(dict(_either(raw))),
+                                   "cannot hold another either_of"),
+    "an absent criterion inside either_of": (lambda raw: _either(raw)["criteria"][0].update(absent=True),
+                                             "inside either_of cannot be absent"),
+    "an unknown codelist inside either_of": (lambda raw: _either(raw)["criteria"][0].update(codelist="sabas"),
+                                             "unknown codelist 'sabas'"),
+    "contacts at most fewer than at least": (
+        lambda raw: raw["characteristics"][3]["criteria"][0].update(min_count=2),
+        "max_count (1) lies below min_count (2)"),
+    "rule all with another threshold": (lambda raw: raw.update(threshold=3), "threshold = the sum of the weights (4)"),
+    "an unknown rule": (lambda raw: raw.update(rule="most"), "rule is score"),
+    "first_prescription takes no count": (
+        lambda raw: raw["notes"][1]["criteria"][0].update(min_count=1), "first_prescription does not take min_count"),
+}
+
+
+def test_the_asthma_profile_reads_as_its_rule():
+    profile = load_profile(ASTHMA_PROFILE)
+    assert (profile.name, profile.version, profile.rule) == ("astma-signaal", 1, "all")
+    assert profile.threshold == 4 == sum(c.weight for c in profile.scored)  # all four must hold
+    assert [c.id for c in profile.scored] == ["age_12_to_40", "reliever_use", "no_inhaled_corticosteroid",
+                                              "few_practice_contacts"]
+    assert {c.id for c in profile.characteristics if not c.scored} == {"asthma_episode", "first_inhaler"}
+    assert profile.output_folder == "astma-signaal-v1" and load_profile().output_folder == ""
+
+
+@pytest.mark.parametrize("case", ASTHMA_BROKEN)
+def test_a_broken_use_of_the_new_criterion_types_is_refused(tmp_path, case):
+    change, words = ASTHMA_BROKEN[case]
+    with pytest.raises(ProfileError) as refused:
+        load_profile(asthma_broken(tmp_path, change))
+    assert words in str(refused.value)
+    assert "broken.yaml" in str(refused.value)
+
+
+def test_config_names_the_profiles_to_run_side_by_side(tmp_path):
+    from omu.config import ConfigError, load_config
+    from omu.screening.profile import load_profiles
+
+    config = tmp_path / "config.yaml"
+    assert [p.key for p in load_profiles(load_config(config).profiles)] == ["omu-basis-v1"]  # no file: default
+    config.write_text("profiles: [omu-basis-v1, astma-signaal-v1]\n")
+    assert [p.key for p in load_profiles(load_config(config).profiles, base=tmp_path)] == [
+        "omu-basis-v1", "astma-signaal-v1"]
+    config.write_text("profiles: [omu-basis-v1, omu-basis-v1]\n")
+    with pytest.raises(ConfigError, match="names a profile twice"):
+        load_config(config)
+    config.write_text("profiles: [astma-signal-v1]\n")
+    with pytest.raises(ProfileError, match="no profile at .*astma-signal-v1.yaml"):
+        load_profiles(load_config(config).profiles, base=tmp_path)
+    copy = tmp_path / "mine.yaml"  # the same name and version under another file name
+    copy.write_text(DEFAULT_PROFILE.read_text())
+    config.write_text("profiles: [omu-basis-v1, mine.yaml]\n")
+    with pytest.raises(ProfileError, match="omu-basis version 1 is configured twice"):
+        load_profiles(load_config(config).profiles, base=tmp_path)

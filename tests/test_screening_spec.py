@@ -161,13 +161,18 @@ def screening_rows(home: OmuHome) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def screened(tmp_path_factory) -> pl.DataFrame:
+def spec_home(tmp_path_factory) -> OmuHome:
     tmp = tmp_path_factory.mktemp("spec")
     write_delivery(tmp / "landing" / "P0900" / "2026Q3", practice_id="P0900", quarter="2026Q3",
                    extracted_on=D(2026, 10, 4), tables=spec_tables(), dialect=VENDOR_DIALECTS[2])
     home = OmuHome.resolve(tmp / "home").prepare()
     load_and_screen(home, tmp / "landing", [("P0900", "2026Q3")])
-    return screening_rows(home).filter(pl.col("quarter") == "2026Q3")
+    return home
+
+
+@pytest.fixture(scope="module")
+def screened(spec_home) -> pl.DataFrame:
+    return screening_rows(spec_home).filter(pl.col("quarter") == "2026Q3")
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -182,6 +187,37 @@ def test_characteristic(screened, case):
     for column, value in expected.items():
         assert row[column] == value, f"{case}: {column} is {row[column]}, expected {value}"
     assert row["score"] == sum(row[flag] for flag in FLAGS if flag != "heavy_reliever_use")
+
+
+# case -> {characteristic: {(record, code, date)}}: exactly the records that made each flag true
+EVIDENCE = {
+    "beta-blocker 180 days before": {"beta_blocker": {("prescription", "C07AB02", D(2026, 4, 3))}},
+    "beta-blocker 181 days before": {},
+    "with partner, then alone": {"lives_alone": {("determination", "9001", D(2024, 1, 1))}},  # the latest only
+    "alone, then with partner": {},
+    "SABA with ICS just outside the window": {"saba_only_asthma": {("episode", "R96", D(2010, 1, 1)),
+                                                                   ("prescription", "R03AC02", D(2026, 6, 1))}},
+    "SABA 366 days before": {},
+    "heavy reliever use: 3 inhalers in a year": {
+        "saba_only_asthma": {("episode", "R96", D(2010, 1, 1)), ("prescription", "R03AC02", D(2026, 1, 1)),
+                             ("prescription", "R03AC02", D(2026, 6, 1))},
+        "heavy_reliever_use": {("prescription", "R03AC02", D(2026, 1, 1)), ("prescription", "R03AC02", D(2026, 6, 1))}},
+    "F94 sub-code active": {"visual_impairment": {("episode", "F94.01", D(2015, 1, 1))}},
+    "age 56, birth month unknown": {"older_than_55": {("age", "56", None)}},
+}
+
+
+@pytest.mark.parametrize("case", EVIDENCE)
+def test_the_evidence_is_exactly_the_records_that_made_each_flag_true(spec_home, case):
+    from omu.screening.screen import screening_evidence
+
+    with store.connect(spec_home.database) as conn:
+        evidence = screening_evidence(conn, load_profile(), practice_id="P0900", quarter="2026Q3",
+                                      patient_ids=[patient_id(case)])
+    found: dict[str, set] = {}
+    for row in evidence.iter_rows(named=True):
+        found.setdefault(row["characteristic"], set()).add((row["record"], row["code"], row["date"]))
+    assert found == EVIDENCE[case]
 
 
 # --- first-time crossers over several quarters ---------------------------------------------------

@@ -18,7 +18,15 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from omu.outreach.lists import INCLUSION_LABELS, MAX_ATTEMPTS, OUTCOMES, REFERRAL_TARGETS, BuiltLists
+from omu.outreach.lists import (
+    EXCLUSION_LIFT,
+    EXCLUSION_REASONS,
+    INCLUSION_LABELS,
+    MAX_ATTEMPTS,
+    OUTCOMES,
+    REFERRAL_TARGETS,
+    BuiltLists,
+)
 from omu.screening.profile import Profile
 
 LIST_SHEET = "Belijst"
@@ -51,6 +59,11 @@ COLUMNS: tuple[ListColumn, ...] = (
                "Recept, buurtteam, valpreventie of een medicatiebeoordeling door de apotheker. De huisarts houdt "
                "de regie."),
     ListColumn("notes", "Opmerking", 30, "Extra aandachtspunt dat niet meetelt in de score."),
+    ListColumn("evidence", "Onderbouwing", 60, "Per reden het gegeven erachter, uit dezelfde berekening als de "
+               "score: welk geneesmiddel (naam en ATC-code) en wanneer, welke episode (ICPC en begindatum), welke "
+               "bepaling en wanneer, welke contacten; 'geen ...' waar de reden juist het ontbreken is."),
+    ListColumn("history", "Eerdere kwartalen", 40, "Eerdere kwartalen van deze patiënt op de lijst van dit "
+               "profiel: wanneer op de lijst, en per poging de datum, de uitkomst en de notitie."),
     ListColumn("inclusion", "Op de lijst omdat", 26, "Nieuw boven de drempel; eerder niet bereikt (na 3 pogingen "
                "niet meer); eerder op de lijst zonder teruggemelde uitkomst; of doorgeschoven omdat de lijst vorig "
                "kwartaal vol was."),
@@ -61,11 +74,17 @@ COLUMNS: tuple[ListColumn, ...] = (
     ListColumn("outcome", "Uitkomst", 16, "Vul in (keuzelijst): bereikt, niet_bereikt, afgezien (patiënt wil "
                "niet), verwezen, al_in_zorg.", fill_in=True),
     ListColumn("referral_target", "Verwezen naar", 22, "Alleen bij uitkomst verwezen (keuzelijst): "
-               "welzijn_op_recept, buurtteam, praktijkverpleegkundige, apotheker, valpreventie, anders.",
-               fill_in=True),
+               + ", ".join(REFERRAL_TARGETS) + ".", fill_in=True),
     ListColumn("outcome_date", "Datum contact", 13, "Datum van het gesprek of de laatste poging (dd-mm-jjjj).",
                fill_in=True),
     ListColumn("note", "Notities", 40, "Vrije tekst voor de praktijk. Zet hier geen namen of BSN.", fill_in=True),
+    ListColumn("exclusion", "Uitsluiten (huisarts)", 18, "Alleen door of namens de huisarts (keuzelijst): "
+               "palliatief, niet_benaderen, bezwaar (bezwaar tegen het gebruik van de gegevens: de patiënt wordt "
+               "niet meer gescreend en telt nergens meer mee) of tijdelijk (vul dan Uitsluiten tot in); opgeheven heft een "
+               "eerdere uitsluiting op. Een uitgesloten patiënt komt niet op een lijst zolang de uitsluiting geldt. Inlezen: "
+               "omu exclusions import outreach.xlsx --by <naam huisarts>", fill_in=True),
+    ListColumn("exclusion_until", "Uitsluiten tot", 13, "Alleen bij tijdelijk: tot en met welke datum "
+               "(dd-mm-jjjj).", fill_in=True),
     ListColumn("practice_id", "Praktijk", 9, "Praktijkcode (nodig bij het terugmelden)."),
     ListColumn("quarter", "Kwartaal", 9, "Kwartaal van deze lijst (nodig bij het terugmelden)."),
     ListColumn("profile", "Profiel", 14, "Screeningsprofiel en versie waarmee deze lijst is gemaakt."),
@@ -111,13 +130,13 @@ def write_xlsx(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profi
         cell.font = Font(bold=True)
         cell.fill = fill_in_fill if column.fill_in else header_fill
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-        wrap = column.key in ("reasons", "next_steps", "notes", "inclusion", "note")
+        wrap = column.key in ("reasons", "next_steps", "notes", "inclusion", "note", "evidence", "history")
         for row_cells in sheet.iter_rows(min_row=2, max_row=last_row, min_col=index, max_col=index):
             for data_cell in row_cells:
                 data_cell.alignment = Alignment(wrap_text=wrap, vertical="top")
                 if column.key == "predicted_risk":
                     data_cell.number_format = "0%"
-                if column.key == "outcome_date":
+                if column.key in ("outcome_date", "exclusion_until"):
                     data_cell.number_format = "DD-MM-YYYY"
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last_row}"
@@ -125,6 +144,7 @@ def write_xlsx(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profi
     for key, allowed, prompt in (
         ("outcome", OUTCOMES, "Kies de uitkomst van het contact"),
         ("referral_target", REFERRAL_TARGETS, "Alleen bij 'verwezen': naar wie?"),
+        ("exclusion", (*EXCLUSION_REASONS, EXCLUSION_LIFT), "Alleen de huisarts: waarom niet benaderen?"),
     ):
         letter = get_column_letter(keys.index(key) + 1)
         validation = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
@@ -149,14 +169,17 @@ def _help_sheet(sheet, columns, profile: Profile, lists: BuiltLists, *, practice
     lines = [
         ("Belijst", f"Praktijk {practice_id}, kwartaal {quarter}"),
         ("Screeningsprofiel", f"{profile.name} versie {profile.version}: {profile.description}"),
-        ("Drempel", f"Een patiënt komt op de lijst bij een score van {profile.threshold} of meer, de eerste keer "
-                    "dat dat gebeurt."),
+        ("Drempel", "Een patiënt komt op de lijst als alle kenmerken gelden, de eerste keer dat dat gebeurt."
+         if profile.rule == "all" else f"Een patiënt komt op de lijst bij een score van {profile.threshold} of "
+         "meer, de eerste keer dat dat gebeurt."),
         ("Kenmerken en punten", "; ".join(f"{c.label} ({c.weight})" for c in profile.scored)),
         ("Volgorde", "Hoogste voorspelde risico eerst (risicomodel)" if lists.has_risk_model
          else "Hoogste score eerst, daarna de oudste patiënt"),
         ("Niet bereikt", f"Wie niet bereikt wordt, komt volgend kwartaal terug, tot {MAX_ATTEMPTS} pogingen."),
         ("Doorgeschoven", f"{lists.carried_over} patiënt(en) pasten niet binnen de capaciteit en schuiven door "
                           "naar volgend kwartaal." if lists.carried_over else "Geen: iedereen past op de lijst."),
+        ("Uitgesloten", f"{lists.excluded} patiënt(en) door de huisarts uitgesloten (palliatief, niet benaderen, "
+                        "bezwaar of tijdelijk): zij staan op geen enkele lijst zolang dat geldt."),
         ("Terugmelden", "Vul Uitkomst (en bij verwezen: Verwezen naar), Datum contact en eventueel Notities in. "
                         "De datamanager leest het bestand terug met: omu outcomes import outreach.xlsx"),
         ("Privacy", "Deze lijst bevat alleen patiënten van deze praktijk, met pseudoniemen. Bewaar hem binnen de "
@@ -182,8 +205,8 @@ def write_csv(path: Path, rows: pl.DataFrame, lists: BuiltLists) -> Path:
     return path
 
 
-HTML_COLUMNS = ("rank", "patient_id", "age", "sex", "score", "predicted_risk", "reasons", "next_steps", "notes",
-                "inclusion", "earlier_attempts", "outcome", "note")
+HTML_COLUMNS = ("rank", "patient_id", "age", "sex", "score", "predicted_risk", "reasons", "evidence", "next_steps",
+                "notes", "inclusion", "history", "earlier_attempts", "outcome", "note")
 
 
 def write_html(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profile, *, practice_id: str,
@@ -198,7 +221,7 @@ def write_html(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profi
         if key == "predicted_risk":
             return f"<td class=num>{float(value):.0%}</td>"
         css = ' class="num"' if key in ("rank", "age", "score", "earlier_attempts") else ""
-        return f"<td{css}>{html.escape(str(value))}</td>"
+        return f"<td{css}>{html.escape(str(value)).replace(chr(10), '<br>')}</td>"
 
     body = "\n".join(
         "<tr>" + "".join(cell(c.key, value) for c, value in zip(columns, row, strict=True)) + "</tr>"
@@ -228,15 +251,16 @@ footer {{ margin-top: 3mm; font-size: 8pt; color: #444; }}
 <body>
 <h1>Belijst praktijk {html.escape(practice_id)} — {html.escape(quarter)}</h1>
 <p class="meta">{frame.height} patiënt(en), volgorde: {order}. Screeningsprofiel {html.escape(profile.name)}
-versie {profile.version}, drempel {profile.threshold} punten. Alleen patiënten van deze praktijk (pseudoniemen).</p>
+versie {profile.version}, {"alle kenmerken moeten gelden" if profile.rule == "all"
+else f"drempel {profile.threshold} punten"}. Alleen patiënten van deze praktijk (pseudoniemen).</p>
 <table>
 <thead><tr>{head}</tr></thead>
 <tbody>
 {body}
 </tbody>
 </table>
-<footer>Uitkomsten: bereikt, niet_bereikt, afgezien, verwezen (welzijn_op_recept, buurtteam,
-praktijkverpleegkundige, apotheker, valpreventie, anders), al_in_zorg. Meld ze terug via outreach.xlsx.
+<footer>Uitkomsten: bereikt, niet_bereikt, afgezien, verwezen ({html.escape(", ".join(REFERRAL_TARGETS))}),
+al_in_zorg. Meld ze terug via outreach.xlsx.
 De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer>
 </body>
 </html>

@@ -17,13 +17,15 @@ import polars as pl
 from omu import audit
 from omu.ingest import identifiers
 from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
-from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET
+from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET, column_header
+from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_tables
 from omu.sql import run_sql, run_sql_in_transaction
 
-FIELDS = ("practice_id", "quarter", "patient_id", "outcome", "referral_target", "outcome_date", "note")
+# profile: "omu-basis v1" as the list's column Profiel writes it; the import knows the list from it
+FIELDS = ("practice_id", "quarter", "patient_id", "outcome", "referral_target", "outcome_date", "note", "profile")
 ALIASES = {
     "referral target": "referral_target", "target": "referral_target", "date": "outcome_date",
-    "practice": "practice_id", "notes": "note", "patient": "patient_id",
+    "practice": "practice_id", "notes": "note", "patient": "patient_id", "profiel": "profile",
 }
 
 
@@ -44,8 +46,10 @@ def _key(header: str) -> str | None:
     return HEADER_TO_KEY.get(name) or ALIASES.get(name)
 
 
-def read_outcome_file(path: Path) -> pl.DataFrame:
-    """The file's rows as text in the fields above, with row_no = the row in the file (header = 1)."""
+def read_outcome_file(path: Path, fields: tuple[str, ...] = FIELDS,
+                      required: tuple[str, ...] = ("patient_id", "outcome")) -> pl.DataFrame:
+    """The file's rows as text in the fields above, with row_no = the row in the file (header = 1).
+    Other fields (e.g. the exclusion columns for `omu exclusions import`) read the same way."""
     path = Path(path)
     if not path.is_file():
         raise OutcomeFileError(f"{path}: no such file")
@@ -59,7 +63,7 @@ def read_outcome_file(path: Path) -> pl.DataFrame:
         # dates arrive as datetimes from Excel cells; keep them as ISO text for the SQL checks
         frame = frame.with_columns(
             pl.col(c).str.slice(0, 10) if frame.schema[c] == pl.String else pl.col(c).cast(pl.String)
-            for c in frame.columns if _key(c) == "outcome_date"
+            for c in frame.columns if _key(c) in ("outcome_date", "exclusion_until")
         )
     elif path.suffix.lower() in (".csv", ".txt"):
         try:
@@ -72,12 +76,13 @@ def read_outcome_file(path: Path) -> pl.DataFrame:
         frame = read.rows.rename({LINE: "row_no"})
     else:
         raise OutcomeFileError(f"{path.name}: expected the outreach .xlsx or a .csv")
-    renamed = {c: _key(c) for c in frame.columns if c != "row_no" and _key(c) in FIELDS}
-    if "patient_id" not in renamed.values() or "outcome" not in renamed.values():
-        raise OutcomeFileError(f"{path.name}, row 1: needs the columns patient_id and outcome "
-                               f"(or Patiënt (pseudoniem) and Uitkomst); found {', '.join(frame.columns)}")
+    renamed = {c: _key(c) for c in frame.columns if c != "row_no" and _key(c) in fields}
+    if not set(required) <= set(renamed.values()):
+        raise OutcomeFileError(f"{path.name}, row 1: needs the columns {' and '.join(required)} "
+                               f"(or {' and '.join(column_header(k) for k in required)}); "
+                               f"found {', '.join(frame.columns)}")
     frame = frame.select("row_no", *(pl.col(c).cast(pl.String).alias(k) for c, k in renamed.items()))
-    return frame.with_columns(pl.lit(None, pl.String).alias(f) for f in FIELDS if f not in frame.columns)
+    return frame.with_columns(pl.lit(None, pl.String).alias(f) for f in fields if f not in frame.columns)
 
 
 def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: str | None = None,
@@ -85,12 +90,12 @@ def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: st
     frame = read_outcome_file(path)
     if quarter:
         frame = frame.with_columns(pl.col("quarter").fill_null(quarter))
-    run_sql(conn, "outreach/schema")
+    prepare_outreach_tables(conn)
     identifiers.prepare(conn)
     conn.register("incoming_frame", frame.select("row_no", *FIELDS))
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
     conn.unregister("incoming_frame")
-    run_sql(conn, "outreach/import_check", {"practice": practice})
+    run_sql(conn, "outreach/import_check", {"practice": practice, "referral_targets": list(REFERRAL_TARGETS)})
     problems = conn.table("import_problems").pl()
     if problems.height:
         shown = "\n".join(

@@ -8,8 +8,8 @@ import duckdb
 import polars as pl
 
 from omu.screening.profile import Profile
-from omu.screening.screen import prepare_screening_store, register_profile
-from omu.sql import fetch_dicts, query
+from omu.screening.screen import prepare_screening_store, register_profile, screening_evidence
+from omu.sql import fetch_dicts
 
 
 class NotScreened(LookupError):
@@ -19,7 +19,7 @@ class NotScreened(LookupError):
 @dataclass
 class Explanation:
     screening: dict  # the patient's score_history row
-    evidence: pl.DataFrame  # characteristic, criterion_no, type, record, code, date, until, detail, counts
+    evidence: pl.DataFrame  # characteristic, criterion_no, record, code, value, date, until, quantity
     profile: Profile
 
 
@@ -39,8 +39,7 @@ def explain(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: s
             f"{profile.name} v{profile.version} (not registered on the reference date, or the quarter is not run yet)"
         )
     row = rows[0]
-    evidence = query(conn, "screening/evidence", {
-        "practice_id": practice_id, "patient_id": patient_id,
-        "source_quarter": row["source_quarter"], "reference_date": row["reference_date"],
-    }).pl()
+    # the records each criterion counted: the screening's own criteria SQL, not a second reading
+    evidence = screening_evidence(conn, profile, practice_id=practice_id, quarter=quarter, patient_ids=[patient_id],
+                                  holding_only=False)
     return Explanation(row, evidence, profile)

@@ -23,6 +23,8 @@ CLINICAL_DIR = REPO_ROOT / "clinical"
 PROFILES_DIR = CLINICAL_DIR / "profiles"
 CODELISTS_DIR = CLINICAL_DIR / "codelists"
 DEFAULT_PROFILE = PROFILES_DIR / "omu-basis-v1.yaml"
+# The default profile keeps the output paths it always had; every other one gets a folder of its own.
+DEFAULT_PROFILE_KEY = ("omu-basis", 1)
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -34,8 +36,13 @@ CRITERION_TYPES: dict[str, tuple[str | None, set[str], set[str]]] = {
     "prescription": ("atc", {"codelist", "window_days", "min_count", "min_quantity"}, {"codelist", "window_days"}),
     "distinct_medicines": (None, {"window_days", "min_count"}, {"window_days", "min_count"}),
     "latest_determination": ("nhg45", {"codelist", "window_days"}, {"codelist"}),
-    "contact": ("contact_kind", {"codelist", "window_days", "min_count"}, {"window_days"}),
+    "contact": ("contact_kind", {"codelist", "window_days", "min_count", "max_count"}, {"window_days"}),
+    "age_range": (None, {"min_years", "max_years"}, {"min_years", "max_years"}),
+    "first_prescription": ("atc", {"codelist", "window_days"}, {"codelist"}),
+    "either_of": (None, {"criteria"}, {"criteria"}),
 }
+# an either_of's own criteria are numbered 100 x its number + k (parent_no = its number)
+SUB_CRITERIA = 100
 
 # Code shapes per coding system, as ehrQL checks codelists when it loads them.
 CODE_PATTERNS = {
@@ -59,11 +66,21 @@ class Criterion:
     min_count: int | None = None
     min_quantity: float | None = None
     absent: bool = False
+    min_years: int | None = None
+    max_years: int | None = None
+    max_count: int | None = None
+    criteria: tuple[Criterion, ...] = ()  # either_of: holds when one of these holds
 
     def describe(self) -> str:
         """In words, for `omu explain`."""
         window = f" in the {self.window_days} days up to the reference date" if self.window_days is not None else ""
+        if self.type == "either_of":
+            text = "either " + " or ".join(f"({c.describe().removeprefix('requires: ')})" for c in self.criteria)
+            return f"excludes: {text}" if self.absent else f"requires: {text}"
         text = {
+            "age_range": f"age {self.min_years} to {self.max_years}",
+            "first_prescription": f"the first prescription ever seen in codelist {self.codelist} lies"
+                                  + (window or " in the screened quarter"),
             "age_at_least": f"age at least {self.years}",
             "active_episode": f"an active episode in codelist {self.codelist}",
             "episode_started": f"an episode in codelist {self.codelist} started{window}",
@@ -74,6 +91,8 @@ class Criterion:
         }[self.type]
         if self.min_count and self.type in ("prescription", "contact"):
             text += f", at least {self.min_count}"
+        if self.max_count is not None:
+            text += f", at most {self.max_count}"
         if self.min_quantity is not None:
             text += f", at least {self.min_quantity:g} units in total"
         return f"excludes: {text}" if self.absent else f"requires: {text}"
@@ -105,6 +124,17 @@ class Profile:
     description: str = ""
     path: Path | None = None
     codelists: dict[str, pl.DataFrame] = field(default_factory=dict)
+    rule: str = "score"  # score: weights against the threshold; all: every characteristic must hold
+
+    @property
+    def key(self) -> str:
+        """name-v<version>: how a profile is named in folders and on lists."""
+        return f"{self.name}-v{self.version}"
+
+    @property
+    def output_folder(self) -> str:
+        """'' for the default profile (today's paths), else <name>-v<version>."""
+        return "" if (self.name, self.version) == DEFAULT_PROFILE_KEY else self.key
 
     @property
     def scored(self) -> tuple[Characteristic, ...]:
@@ -131,27 +161,33 @@ class Profile:
         )
 
     def criteria_frame(self) -> pl.DataFrame:
-        rows = [
-            {
-                "characteristic": c.id,
-                "criterion_no": number,
-                "type": criterion.type,
-                "codelist": criterion.codelist,
-                "window_days": criterion.window_days,
-                "years": criterion.years,
-                "min_count": criterion.min_count,
-                "min_quantity": criterion.min_quantity,
-                "absent": criterion.absent,
+        def row(characteristic: str, number: int, criterion: Criterion, parent: int | None) -> dict:
+            return {
+                "characteristic": characteristic, "criterion_no": number, "parent_no": parent,
+                "type": criterion.type, "codelist": criterion.codelist, "window_days": criterion.window_days,
+                "years": criterion.years, "min_years": criterion.min_years, "max_years": criterion.max_years,
+                "min_count": criterion.min_count, "max_count": criterion.max_count,
+                "min_quantity": criterion.min_quantity, "absent": criterion.absent,
             }
-            for c in self.characteristics
-            for number, criterion in enumerate(c.criteria, start=1)
-        ]
+
+        rows = []
+        for c in self.characteristics:
+            for number, criterion in enumerate(c.criteria, start=1):
+                rows.append(row(c.id, number, criterion, None))
+                rows += [row(c.id, SUB_CRITERIA * number + k, sub, number)
+                         for k, sub in enumerate(criterion.criteria, start=1)]
         return pl.DataFrame(
             rows,
-            schema={"characteristic": pl.String, "criterion_no": pl.Int32, "type": pl.String, "codelist": pl.String,
-                    "window_days": pl.Int32, "years": pl.Int32, "min_count": pl.Int32, "min_quantity": pl.Float64,
+            schema={"characteristic": pl.String, "criterion_no": pl.Int32, "parent_no": pl.Int32, "type": pl.String,
+                    "codelist": pl.String, "window_days": pl.Int32, "years": pl.Int32, "min_years": pl.Int32,
+                    "max_years": pl.Int32, "min_count": pl.Int32, "max_count": pl.Int32, "min_quantity": pl.Float64,
                     "absent": pl.Boolean},
         )
+
+    @property
+    def criterion_types(self) -> set[str]:
+        return {t for c in self.characteristics for criterion in c.criteria
+                for t in (criterion.type, *(sub.type for sub in criterion.criteria))}
 
     def next_steps_frame(self) -> pl.DataFrame:
         rows = [
@@ -166,11 +202,12 @@ class Profile:
         frames = [
             frame.select(pl.lit(name).alias("codelist"), "code",
                          pl.col("value").str.to_lowercase().str.strip_chars() if "value" in frame.columns
-                         else pl.lit(None, pl.String).alias("value"))
+                         else pl.lit(None, pl.String).alias("value"),
+                         "description")  # names the medicine or episode on the lists
             for name, frame in self.codelists.items()
         ]
         return pl.concat(frames) if frames else pl.DataFrame(
-            schema={"codelist": pl.String, "code": pl.String, "value": pl.String})
+            schema={"codelist": pl.String, "code": pl.String, "value": pl.String, "description": pl.String})
 
 
 def load_codelist(name: str, system: str | None, codelists_dir: Path = CODELISTS_DIR) -> pl.DataFrame:
@@ -199,7 +236,7 @@ def _int(value: Any, where: str, key: str, *, minimum: int = 0) -> int:
     return whole_number(value, where, key, minimum=minimum, error=ProfileError)
 
 
-def _criterion(raw: Any, where: str) -> Criterion:
+def _criterion(raw: Any, where: str, *, inside: bool = False) -> Criterion:
     if not isinstance(raw, dict) or "type" not in raw:
         raise ProfileError(f"{where}: each criterion needs a type")
     kind = raw["type"]
@@ -221,14 +258,37 @@ def _criterion(raw: Any, where: str) -> Criterion:
     absent = raw.get("absent", False)
     if not isinstance(absent, bool):
         raise ProfileError(f"{where}: absent must be true or false")
+    sub_criteria: tuple[Criterion, ...] = ()
+    if kind == "either_of":
+        if inside:
+            raise ProfileError(f"{where}: an either_of cannot hold another either_of")
+        listed = raw["criteria"]
+        if not isinstance(listed, list) or len(listed) < 2 or len(listed) >= SUB_CRITERIA:
+            raise ProfileError(f"{where}: either_of needs a list of at least two criteria")
+        sub_criteria = tuple(_criterion(c, f"{where}, either_of {n}", inside=True)
+                             for n, c in enumerate(listed, start=1))
+    if inside and absent:  # evaluated from hits alone: "one of them holds" cannot read an absence
+        raise ProfileError(f"{where}: a criterion inside either_of cannot be absent")
+    min_years = _int(raw["min_years"], where, "min_years") if "min_years" in raw else None
+    max_years = _int(raw["max_years"], where, "max_years") if "max_years" in raw else None
+    if min_years is not None and max_years is not None and max_years < min_years:
+        raise ProfileError(f"{where}: max_years ({max_years}) lies below min_years ({min_years})")
+    min_count = _int(raw["min_count"], where, "min_count", minimum=1) if "min_count" in raw else None
+    max_count = _int(raw["max_count"], where, "max_count") if "max_count" in raw else None
+    if min_count is not None and max_count is not None and max_count < min_count:
+        raise ProfileError(f"{where}: max_count ({max_count}) lies below min_count ({min_count})")
     return Criterion(
         type=kind,
         codelist=raw.get("codelist"),
         window_days=window,
         years=_int(raw["years"], where, "years") if "years" in raw else None,
-        min_count=_int(raw["min_count"], where, "min_count", minimum=1) if "min_count" in raw else None,
+        min_count=min_count,
         min_quantity=float(min_quantity) if min_quantity is not None else None,
         absent=absent,
+        min_years=min_years,
+        max_years=max_years,
+        max_count=max_count,
+        criteria=sub_criteria,
     )
 
 
@@ -249,11 +309,17 @@ def _next_steps(raw: Any, where: str) -> tuple[NextStep, ...]:
 def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODELISTS_DIR) -> Profile:
     """Read and check a profile; a broken one is refused with a message naming what is wrong."""
     path = Path(path)
-    raw = load_yaml_mapping(path, kind="profile", required=("name", "version", "threshold", "characteristics"),
+    raw = load_yaml_mapping(path, kind="profile", required=("name", "version", "characteristics"),
                             error=ProfileError)
     name = str(raw["name"])
     version = _int(raw["version"], path.name, "version", minimum=1)
-    threshold = _int(raw["threshold"], path.name, "threshold", minimum=1)
+    rule = raw.get("rule", "score")
+    if rule not in ("score", "all"):
+        raise ProfileError(f"{path.name}: rule is score (weights against the threshold) or all (every "
+                           f"characteristic must hold), not {rule!r}")
+    if rule == "score" and "threshold" not in raw:
+        raise ProfileError(f"{path.name}: missing 'threshold'")
+    threshold = _int(raw["threshold"], path.name, "threshold", minimum=1) if "threshold" in raw else None
     backfill = _int(raw.get("backfill_quarters", 4), path.name, "backfill_quarters")
 
     characteristics: list[Characteristic] = []
@@ -294,11 +360,21 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
                                    f"unknown characteristic {step.with_characteristic!r}")
     if not any(c.scored for c in characteristics):
         raise ProfileError(f"{path.name}: a profile needs at least one scored characteristic")
+    if rule == "all":  # every scored characteristic must hold: the threshold is the sum of the weights
+        total = sum(c.weight for c in characteristics if c.scored)
+        if any(c.weight < 1 for c in characteristics if c.scored):
+            raise ProfileError(f"{path.name}: rule all needs a weight of 1 or more on every characteristic")
+        if threshold is not None and threshold != total:
+            raise ProfileError(f"{path.name}: rule all means threshold = the sum of the weights ({total}), "
+                               f"not {threshold}")
+        threshold = total
 
+    if threshold is None:  # cannot happen: rule score needs it, rule all sets it
+        raise ProfileError(f"{path.name}: missing 'threshold'")
     profile = Profile(name, version, threshold, backfill, tuple(characteristics),
-                      description=str(raw.get("description", "")), path=path)
+                      description=str(raw.get("description", "")), path=path, rule=rule)
     for characteristic in characteristics:
-        for criterion in characteristic.criteria:
+        for criterion in (c for top in characteristic.criteria for c in (top, *top.criteria)):
             if criterion.codelist and criterion.codelist not in profile.codelists:
                 system = CRITERION_TYPES[criterion.type][0]
                 try:
@@ -306,3 +382,25 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
                 except ProfileError as error:
                     raise ProfileError(f"{path.name}, {characteristic.id}: {error}") from error
     return profile
+
+
+def profile_path(entry: str | Path, base: Path | None = None) -> Path:
+    """A profile named in config.yaml: a file in clinical/profiles/ (name without .yaml, e.g.
+    astma-signaal-v1) or a path (relative to `base`, the omu home)."""
+    text = str(entry)
+    if "/" not in text and not text.endswith((".yaml", ".yml")):
+        return PROFILES_DIR / f"{text}.yaml"
+    path = Path(text).expanduser()
+    return path if path.is_absolute() or base is None else base / path
+
+
+def load_profiles(entries: list[str] | tuple[str, ...], base: Path | None = None) -> list[Profile]:
+    """The profiles to run side by side (default: omu-basis v1 only); two with the same name and
+    version are refused, so nothing of one can overwrite the other."""
+    profiles = [load_profile(profile_path(e, base)) for e in entries] if entries else [load_profile()]
+    seen: set[str] = set()
+    for profile in profiles:
+        if profile.key in seen:
+            raise ProfileError(f"profile {profile.name} version {profile.version} is configured twice")
+        seen.add(profile.key)
+    return profiles

@@ -86,12 +86,51 @@ def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: st
         raise ScreeningError(f"no delivery rows in the store for {listed}: load the delivery first "
                              "(or its raw rows were dropped by the retention setting)")
     run_sql(conn, "screening/population")
-    for criterion_type in sorted({c.type for ch in profile.characteristics for c in ch.criteria}):
-        run_sql(conn, f"screening/criteria/{criterion_type}")
+    run_criteria(conn, profile, keep_evidence=False)
     run_sql(conn, "screening/score")
     run_sql_in_transaction(conn, "screening/history")
     rows, over = fetch_one(conn, "SELECT count(*), count(*) FILTER (WHERE over_threshold) FROM scored")
     return ScreenResult(quarters, rows, over)
+
+
+def run_criteria(conn: duckdb.DuckDBPyConnection, profile: Profile, *, keep_evidence: bool) -> None:
+    """criterion_hits (and, when asked, criterion_evidence: the records behind each hit) for the
+    population, one SQL file per criterion type; either_of last, from its criteria's hits."""
+    set_variables(conn, {"keep_evidence": keep_evidence})
+    types = profile.criterion_types
+    for criterion_type in sorted(types - {"either_of"}) + sorted(types & {"either_of"}):
+        run_sql(conn, f"screening/criteria/{criterion_type}")
+        run_sql(conn, "screening/keep_evidence")
+
+
+def screening_evidence(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
+                       patient_ids: list[str] | None = None, holding_only: bool = True) -> pl.DataFrame:
+    """The records behind every characteristic that holds, for screened patients of one practice
+    and quarter (all, or `patient_ids`): the criteria SQL of the screening itself, run again over
+    those patients from the delivery their score came from, keeping what each hit counted.
+    holding_only=False: also the hits of criteria whose characteristic does not hold (omu explain)."""
+    prepare_screening_store(conn, profile)
+    register_profile(conn, profile)
+    set_variables(conn, {"practice_id": practice_id, "quarter": quarter})
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE screen_work AS SELECT DISTINCT practice_id, quarter, source_quarter, "
+        "backfilled, reference_date FROM score_history WHERE practice_id = getvariable('practice_id') "
+        "AND quarter = getvariable('quarter') AND profile_name = getvariable('profile_name') "
+        "AND profile_version = getvariable('profile_version')"
+    )
+    run_sql(conn, "screening/population")
+    if patient_ids is not None:
+        conn.register("evidence_patients_frame", pl.DataFrame({"patient_id": patient_ids}, schema={"patient_id": pl.String}))
+        conn.execute("DELETE FROM population WHERE patient_id NOT IN (SELECT patient_id FROM evidence_patients_frame)")
+        conn.unregister("evidence_patients_frame")
+    run_criteria(conn, profile, keep_evidence=True)
+    run_sql(conn, "screening/score", {"holding_only": holding_only})
+    return conn.sql(
+        "SELECT e.* FROM criterion_evidence AS e WHERE NOT getvariable('holding_only') OR EXISTS (SELECT 1 "
+        "FROM characteristic_flags AS f WHERE f.practice_id = e.practice_id AND f.quarter = e.quarter "
+        "AND f.patient_id = e.patient_id AND f.characteristic = e.characteristic) "
+        "ORDER BY patient_id, characteristic, criterion_no, date DESC NULLS LAST, code"
+    ).pl()
 
 
 def screening_checks(conn: duckdb.DuckDBPyConnection, profile: Profile) -> dict[str, pl.DataFrame]:

@@ -223,6 +223,16 @@ SABA_QUANTITY = ((1.0, 0.62), (2.0, 0.35), (None, 0.03))  # inhalers per prescri
 ASTHMA_SABA_SHARE = 0.9  # share of asthma episodes in which a reliever is prescribed at all
 ASTHMA_SABA_MEDIAN, ASTHMA_SABA_SIGMA = 1.2, 0.8  # prescriptions per year: lognormal per patient
 COPD_SABA_SHARE, COPD_SABA_MEDIAN = 0.5, 1.5
+# Reliever use WITHOUT an asthma episode (undiagnosed, or the episode never coded): young people who
+# collect salbutamol and hardly come to the practice. About one in seven has such a spell once,
+# starting between 12 and 35 and lasting about 2.5 years (so about 1.5% of 12-40-year-olds are in
+# one on a given day), at a per-patient rate (lognormal, median 3 prescriptions a year); no ICS.
+# Of them, 60% avoid the practice: they keep only a tenth of their routine contacts.
+RELIEVER_ONLY_SHARE = 0.15
+RELIEVER_ONLY_AGES = (12.0, 35.0)
+RELIEVER_ONLY_YEARS = 2.5
+RELIEVER_ONLY_MEDIAN = 3.0
+RELIEVER_ONLY_AVOIDERS, AVOIDER_CONTACTS_KEPT = 0.6, 0.1
 
 # Acute episodes: (ICPC, weights for ages 0-17 / 18-64 / 65+, acute prescriptions (ATC, probability)).
 ACUTE: tuple[tuple[str, tuple[float, float, float], tuple[tuple[str, float], ...]], ...] = (
@@ -429,6 +439,38 @@ def relievers(rng: np.random.Generator, cohort: Cohort, intervals: dict[str, Int
         parts.append(Rows({"patient": patient[owner], "atc": atc, "day": day, "quantity": quantity,
                            "duration": np.full(owner.size, 90, dtype=np.int64)}))
     return Rows.concat(parts, ("patient", "atc", "day", "quantity", "duration"))
+
+
+def reliever_only(rng: np.random.Generator, cohort: Cohort, intervals: dict[str, Intervals],
+                  saba_codes: tuple[str, ...]) -> tuple[Rows, np.ndarray]:
+    """SABA prescriptions of young reliever-only users without any asthma (R96) episode, and which
+    patients among them avoid the practice (see avoid_practice)."""
+    n = cohort.n
+    spell = rng.random(n) < RELIEVER_ONLY_SHARE
+    onset = cohort.birth + np.round(rng.uniform(*RELIEVER_ONLY_AGES, n) * DAYS_PER_YEAR).astype(np.int64)
+    length = np.maximum(np.round(rng.exponential(RELIEVER_ONLY_YEARS, n) * DAYS_PER_YEAR), 60).astype(np.int64)
+    rate_of = RELIEVER_ONLY_MEDIAN * np.exp(ASTHMA_SABA_SIGMA * rng.standard_normal(n))
+    codes, code_weights = _weighted_codes(SABA_WEIGHTS, saba_codes)
+    usual = codes[choose(rng, code_weights, n)]
+    asthma = np.zeros(n, dtype=bool)
+    asthma[intervals["R96"].patient] = True
+    patient = np.flatnonzero(spell & ~asthma)
+    lo = np.maximum(onset[patient], cohort.lower[patient])
+    hi = np.minimum(onset[patient] + length[patient], cohort.upper[patient])
+    owner, day = poisson_days(rng, lo, hi, rate_of[patient])
+    quantity_values = np.array([np.nan if q is None else q for q, _ in SABA_QUANTITY])
+    quantity = quantity_values[choose(rng, np.array([w for _, w in SABA_QUANTITY]), owner.size)]
+    rows = Rows({"patient": patient[owner], "atc": usual[patient[owner]], "day": day, "quantity": quantity,
+                 "duration": np.full(owner.size, 90, dtype=np.int64)})
+    avoiders = patient[rng.random(patient.size) < RELIEVER_ONLY_AVOIDERS]
+    return rows, avoiders
+
+
+def avoid_practice(rng: np.random.Generator, contacts: Rows, avoiders: np.ndarray) -> Rows:
+    """Routine contacts with the practice, of which the avoiders keep only AVOIDER_CONTACTS_KEPT."""
+    avoids = np.isin(contacts.columns["patient"], avoiders)
+    keep = ~avoids | (rng.random(avoids.size) < AVOIDER_CONTACTS_KEPT)
+    return Rows({name: column[keep] for name, column in contacts.columns.items()})
 
 
 def acute(rng: np.random.Generator, cohort: Cohort, excluded: tuple[str, ...]) -> tuple[Rows, Rows]:

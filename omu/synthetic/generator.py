@@ -29,7 +29,7 @@ from omu.synthetic.population import (
     SEX_CODES,
     simulate_registration,
 )
-from omu.synthetic.reference import Wijk, load_wijken
+from omu.synthetic.reference import ASTHMA_PROFILE, Wijk, load_wijken
 from omu.synthetic.truth import Evaluation, Profile, evaluate
 from omu.synthetic.writer import write_delivery
 
@@ -41,12 +41,15 @@ _ALPHABET = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 # random streams per practice (seeded from (seed, practice number, stream))
 (S_PRACTICE, S_EXTRACT, S_REGISTRATION, S_THIN, S_ATTRIBUTES, S_PSEUDONYM, S_CONDITIONS, S_COURSES,
- S_RELIEVERS, S_ACUTE, S_LIVING, S_MEASURE, S_CONTACTS, S_OUTCOME, S_OUTCOME_ROWS) = range(15)
+ S_RELIEVERS, S_ACUTE, S_LIVING, S_MEASURE, S_CONTACTS, S_OUTCOME, S_OUTCOME_ROWS, S_RELIEVER_ONLY) = range(16)
 
 TRUTH_COLUMNS = (
     "practice_id", "patient_id", "quarter", "reference_date", "age", "sex", "wijk_code",
     "older_than_55", "lives_alone", "visual_impairment", "hearing_impairment", "beta_blocker", "saba_only_asthma",
     "heavy_reliever_use", "score", "over_threshold", "outcome_probability", "outcome_12m",
+    # astma-signaal v1, side by side
+    "age_12_to_40", "reliever_use", "no_inhaled_corticosteroid", "few_practice_contacts", "asthma_episode",
+    "first_inhaler", "score_astma_signaal", "over_threshold_astma_signaal",
 )
 
 
@@ -67,12 +70,13 @@ class _Reference:
     wijken: tuple[Wijk, ...]
     codes: dict[str, tuple[str, ...]]
     profile: Profile
+    side_profiles: tuple[Profile, ...] = ()  # profiles whose truth columns sit beside the default's
 
     @classmethod
     def load(cls) -> _Reference:
         codes = clinical.load_codes()
         clinical.check_codes(codes["saba"], codes["ics"], codes["beta_blockers"])
-        return cls(load_wijken(), codes, Profile.load())
+        return cls(load_wijken(), codes, Profile.load(), (Profile.load(ASTHMA_PROFILE),))
 
 
 def practice_id(number: int) -> str:
@@ -174,6 +178,8 @@ def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tu
                                                       codes["chronic_conditions"])
     courses = clinical.courses(rng_for(seed, number, S_COURSES), cohort, intervals)
     relievers = clinical.relievers(rng_for(seed, number, S_RELIEVERS), cohort, intervals, codes["saba"])
+    reliever_only, avoiders = clinical.reliever_only(rng_for(seed, number, S_RELIEVER_ONLY), cohort, intervals,
+                                                     codes["saba"])
     excluded = codes["fall_injury"] + codes["visual_impairment"] + codes["hearing_impairment"] + codes["asthma"]
     acute_episodes, acute_rx = clinical.acute(rng_for(seed, number, S_ACUTE), cohort, excluded)
     living = social.living_situation(rng_for(seed, number, S_LIVING), cohort, sim_quarters)
@@ -181,6 +187,7 @@ def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tu
     chronic_keys = tuple(c for c in codes["chronic_conditions"] if c in intervals)
     routine = social.contacts(rng_for(seed, number, S_CONTACTS), cohort, sim_quarters, intervals, chronic_keys,
                               last_extraction + 1)
+    routine = clinical.avoid_practice(rng_for(seed, number, S_RELIEVER_ONLY, 1), routine, avoiders)
 
     birth_year, birth_month = year_month(pop.birth)
     patients = pl.DataFrame({
@@ -207,7 +214,8 @@ def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tu
                         "start_date": cols["start"], "end_date": cols["end"]}, ids, ("start_date", "end_date"))
         return frame
 
-    rx = clinical.Rows.concat([courses, relievers, acute_rx], ("patient", "atc", "day", "quantity", "duration"))
+    rx = clinical.Rows.concat([courses, relievers, reliever_only, acute_rx],
+                              ("patient", "atc", "day", "quantity", "duration"))
     prescriptions = _frame({"patient": rx.columns["patient"], "atc": rx.columns["atc"].astype(str),
                             "prescribed_on": rx.columns["day"], "quantity": rx.columns["quantity"].astype(float),
                             "duration_days": rx.columns["duration"].astype(np.int32)}, ids, ("prescribed_on",))
@@ -255,7 +263,7 @@ def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tu
                             & (pop.until > day_number(first.reference_date))).sum()))
     if want_truth:
         result.truth = _truth(result, quarters, sim_quarters, sim, pop.registered_from, pop.until, starts, ends,
-                              ref.profile)
+                              ref.profile, ref.side_profiles)
     return result
 
 
@@ -288,7 +296,7 @@ def _public(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
 
 def _truth(practice: _Practice, quarters: list[Quarter], sim_quarters: list[Quarter], sim: outcome.OutcomeSimulation,
            registered_from: np.ndarray, until: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-           profile: Profile) -> pl.DataFrame:
+           profile: Profile, side_profiles: tuple[Profile, ...] = ()) -> pl.DataFrame:
     """One row per patient registered at R, per quarter from 8 before the first requested one to the last; the
     flags recomputed from the rows of the last delivery (the frames written), never from the generator's intent."""
     last = quarters[-1]
@@ -317,6 +325,13 @@ def _truth(practice: _Practice, quarters: list[Quarter], sim_quarters: list[Quar
         data[name] = values[rows, cols]
     data["score"] = ev.score[rows, cols]
     data["over_threshold"] = ev.over_threshold[rows, cols]
+    for side in side_profiles:  # e.g. astma-signaal: its flags by id, score_<name> and over_threshold_<name>
+        other = evaluate(_public(frames), [q.reference_date for q in truth_quarters], side)
+        for name, values in {**other.flags, **other.notes}.items():
+            data[name] = values[rows, cols]
+        suffix = side.name.replace("-", "_")
+        data[f"score_{suffix}"] = other.score[rows, cols]
+        data[f"over_threshold_{suffix}"] = other.over_threshold[rows, cols]
     data["outcome_probability"] = probability[rows, cols]
     data["outcome_12m"] = happened[rows, cols]
     frame = pl.DataFrame(data)

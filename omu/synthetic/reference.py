@@ -14,6 +14,7 @@ from omu.home import REPO_ROOT
 
 CLINICAL_DIR = REPO_ROOT / "clinical"
 DEFAULT_PROFILE = CLINICAL_DIR / "profiles" / "omu-basis-v1.yaml"
+ASTHMA_PROFILE = CLINICAL_DIR / "profiles" / "astma-signaal-v1.yaml"  # its truth sits beside omu-basis's
 DEFAULT_OUTCOME = CLINICAL_DIR / "outcomes" / "unplanned-care-v1.yaml"
 
 DEPRIVATION_GROUPS = ("laag", "midden", "hoog")  # ordinal 0, 1, 2

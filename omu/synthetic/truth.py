@@ -12,7 +12,12 @@ Definitions (R = reference date):
 - prescription in a window of N days: R - N <= prescribed_on <= R; an ATC code matches a codelist code by prefix;
   a minimum quantity sums quantity (missing = 1);
 - latest determination: among determinations with a codelist code and measured_on <= R, the latest one; its value,
-  lower-cased and trimmed, must be listed for that code.
+  lower-cased and trimmed, must be listed for that code;
+- age range: min_years <= age <= max_years; prescription min_count: at least that many in the window;
+- contacts in a window of N days (of the codelist's kinds): at least min_count (default 1), at most max_count;
+  with max_count alone, none at all counts too;
+- first prescription: the first prescription of the codelist on or before R lies in R's quarter;
+- either_of: one of its criteria holds; rule all: the threshold is the sum of the weights.
 """
 
 from __future__ import annotations
@@ -33,12 +38,25 @@ MEDICINE_WINDOW_DAYS = 365  # distinct medicines (ATC codes) prescribed in the p
 
 @dataclass(frozen=True)
 class Criterion:
-    type: str  # age_at_least | latest_determination | active_episode | prescription
+    type: str  # age_at_least | age_range | latest_determination | active_episode | prescription | contact |
+    #            first_prescription | either_of
     codelist: str | None = None
     years: int | None = None
     window_days: int | None = None
     absent: bool = False
     min_quantity: float | None = None
+    min_count: int | None = None
+    max_count: int | None = None
+    min_years: int | None = None
+    max_years: int | None = None
+    criteria: tuple[Criterion, ...] = ()
+
+    @classmethod
+    def read(cls, c: dict) -> Criterion:
+        return cls(type=c["type"], codelist=c.get("codelist"), years=c.get("years"), window_days=c.get("window_days"),
+                   absent=bool(c.get("absent", False)), min_quantity=c.get("min_quantity"),
+                   min_count=c.get("min_count"), max_count=c.get("max_count"), min_years=c.get("min_years"),
+                   max_years=c.get("max_years"), criteria=tuple(cls.read(i) for i in c.get("criteria", [])))
 
 
 @dataclass(frozen=True)
@@ -62,24 +80,16 @@ class Profile:
         data = load_yaml(path)
 
         def characteristic(item: dict) -> Characteristic:
-            criteria = tuple(
-                Criterion(
-                    type=c["type"],
-                    codelist=c.get("codelist"),
-                    years=c.get("years"),
-                    window_days=c.get("window_days"),
-                    absent=bool(c.get("absent", False)),
-                    min_quantity=c.get("min_quantity"),
-                )
-                for c in item["criteria"]
-            )
+            criteria = tuple(Criterion.read(c) for c in item["criteria"])
             return Characteristic(item["id"], float(item.get("weight", 0)), criteria)
 
+        characteristics = tuple(characteristic(i) for i in data.get("characteristics", []))
+        all_of = data.get("rule") == "all"
         return cls(
             name=data["name"],
             version=int(data["version"]),
-            threshold=float(data["threshold"]),
-            characteristics=tuple(characteristic(i) for i in data.get("characteristics", [])),
+            threshold=sum(c.weight for c in characteristics) if all_of else float(data["threshold"]),
+            characteristics=characteristics,
             notes=tuple(characteristic(i) for i in data.get("notes", [])),
             clinical_dir=clinical_dir,
         )
@@ -158,6 +168,7 @@ class _Evaluator:
         self.episodes = child("episodes.csv", ("start_date", "end_date"))
         self.prescriptions = child("prescriptions.csv", ("prescribed_on",))
         self.determinations = child("determinations.csv", ("measured_on",))
+        self.contacts = child("contacts.csv", ("contact_on",))
         self.patients = patients
         self._codelists: dict[str, pl.DataFrame] = {}
 
@@ -244,20 +255,56 @@ class _Evaluator:
         says = hit["_hit"].fill_null(False).to_numpy()
         return _cover(index[says], lo[says], hi[says], self.n, self.k) > 0
 
+    def contacts_in_window(self, kinds: Sequence[str] | None, window_days: int) -> np.ndarray:
+        if self.contacts.is_empty():
+            return np.zeros((self.n, self.k))
+        rows = self.contacts if kinds is None else self.contacts.filter(pl.col("kind").str.strip_chars().is_in(kinds))
+        day = rows["contact_on"].to_numpy()
+        lo, hi = _positions(self.dates, day, day + window_days)
+        return _cover(rows["_i"].to_numpy(), lo, hi, self.n, self.k)
+
+    def first_prescription_in_quarter(self, codes: Sequence[str]) -> np.ndarray:
+        """The first prescription ever of the codes lies in the quarter that ends on R (R is a quarter end)."""
+        if self.prescriptions.is_empty():
+            return np.zeros((self.n, self.k), dtype=bool)
+        first = self.prescriptions.filter(_atc_filter(codes)).group_by("_i").agg(pl.col("prescribed_on").min())
+        day = first["prescribed_on"].to_numpy()
+        year, month = year_month(day)
+        quarter_end = np.array([day_number(dt.date(int(y), 12, 31)) if m > 9 else
+                                day_number(dt.date(int(y), (int(m) - 1) // 3 * 3 + 4, 1)) - 1
+                                for y, m in zip(year, month, strict=True)], dtype=np.int64)
+        lo, hi = _positions(self.dates, quarter_end, quarter_end)
+        return _cover(first["_i"].to_numpy(), lo, hi, self.n, self.k) > 0
+
     def criterion(self, criterion: Criterion, age: np.ndarray) -> np.ndarray:
         if criterion.type == "age_at_least":
             result = age >= int(criterion.years)
+        elif criterion.type == "age_range":
+            result = (age >= int(criterion.min_years)) & (age <= int(criterion.max_years))
+        elif criterion.type == "either_of":
+            result = np.zeros((self.n, self.k), dtype=bool)
+            for sub in criterion.criteria:
+                result |= self.criterion(sub, age)
+        elif criterion.type == "contact":
+            kinds = self.codelist(criterion.codelist)["code"].to_list() if criterion.codelist else None
+            count = self.contacts_in_window(kinds, int(criterion.window_days))
+            result = count >= (criterion.min_count or 1) if criterion.max_count is None or criterion.min_count \
+                else np.ones((self.n, self.k), dtype=bool)
+            if criterion.max_count is not None:
+                result = result & (count <= criterion.max_count)
+        elif criterion.type == "first_prescription":
+            result = self.first_prescription_in_quarter(self.codelist(criterion.codelist)["code"].to_list())
         elif criterion.type == "latest_determination":
             result = self.latest_determination(criterion.codelist)
         elif criterion.type == "active_episode":
             result = self.active_episodes(self.codelist(criterion.codelist)["code"].to_list()) > 0
         elif criterion.type == "prescription":
             codes = self.codelist(criterion.codelist)["code"].to_list()
+            count = self.prescriptions_in_window(codes, int(criterion.window_days), quantity=False)
+            result = count >= (criterion.min_count or 1)
             if criterion.min_quantity is not None:
                 total = self.prescriptions_in_window(codes, int(criterion.window_days), quantity=True)
-                result = total >= float(criterion.min_quantity) - 1e-9
-            else:
-                result = self.prescriptions_in_window(codes, int(criterion.window_days), quantity=False) > 0
+                result = result & (total >= float(criterion.min_quantity) - 1e-9)
         else:
             raise ValueError(f"unknown criterion type {criterion.type!r}")
         return ~result if criterion.absent else result

@@ -53,6 +53,7 @@ JOIN dash_people AS p
   ON p.quarter = l.quarter AND p.practice_id = l.practice_id AND p.patient_id = l.patient_id
 LEFT JOIN outreach_outcomes AS o
   ON o.quarter = l.quarter AND o.practice_id = l.practice_id AND o.patient_id = l.patient_id
+ AND o.profile_name = l.profile_name AND o.profile_version = l.profile_version
 WHERE l.list_kind = 'outreach' AND l.listed
   AND l.profile_name = getvariable('profile_name')
   AND l.profile_version = getvariable('profile_version');

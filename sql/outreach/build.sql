@@ -6,16 +6,25 @@
 --          registered this quarter (in its screening) can be listed.
 --   order: the risk model's predicted risk when there is one, else the score; then the oldest
 --          first; patient_id last, so the order is reproducible.
+--          After an exclusion ends (tijdelijk) or is lifted, a patient over the threshold who
+--          was never listed comes on the list (na_uitsluiting).
+--   never: a patient the GP excluded (current_exclusions; tijdelijk while it holds on the
+--          quarter's reference date).
 --   capacity (NULL = no limit): the first `capacity` are listed; the rest roll to next quarter.
 -- The baseline list (the practice's first quarter: already over the threshold before) is separate.
--- Variables: practice_id, quarter, profile_name, profile_version, capacity, characteristic_ids.
+-- Variables: practice_id, quarter, profile_name, profile_version, capacity, characteristic_ids,
+-- use_risk_model (the risk model belongs to the primary profile; other profiles' lists ignore it).
 -- Input: screening, outreach_lists, outreach_outcomes, risk_scores, profile_characteristics,
 --        profile_next_steps.
 
 CREATE OR REPLACE TEMP TABLE this_quarter AS
 SELECT * FROM screening
 WHERE practice_id = getvariable('practice_id') AND quarter = getvariable('quarter')
-  AND profile_name = getvariable('profile_name') AND profile_version = getvariable('profile_version');
+  AND profile_name = getvariable('profile_name') AND profile_version = getvariable('profile_version')
+  -- the GP's exclusions: nobody excluded on the quarter's reference date gets on any list
+  AND patient_id NOT IN (SELECT x.patient_id FROM current_exclusions AS x
+                         WHERE x.practice_id = getvariable('practice_id')
+                           AND (x.reason <> 'tijdelijk' OR x.until >= omu_quarter_end(getvariable('quarter'))));
 
 CREATE OR REPLACE TEMP TABLE patient_history AS
 SELECT l.patient_id,
@@ -24,7 +33,7 @@ SELECT l.patient_id,
        bool_or(l.listed) AS ever_listed,
        arg_max(o.outcome, l.quarter) FILTER (WHERE l.listed) AS last_outcome
 FROM outreach_lists AS l
-LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id)
+LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id, profile_name, profile_version)
 WHERE l.practice_id = getvariable('practice_id') AND l.quarter < getvariable('quarter')
   AND l.list_kind = 'outreach'
   AND l.profile_name = getvariable('profile_name') AND l.profile_version = getvariable('profile_version')
@@ -32,7 +41,8 @@ GROUP BY l.patient_id;
 
 CREATE OR REPLACE TEMP TABLE candidates AS
 SELECT t.patient_id, 'outreach' AS list_kind,
-       CASE WHEN h.patient_id IS NULL THEN 'nieuw'
+       CASE WHEN h.patient_id IS NULL AND NOT t.first_time THEN 'na_uitsluiting'
+            WHEN h.patient_id IS NULL THEN 'nieuw'
             WHEN NOT h.ever_listed THEN 'doorgeschoven'
             WHEN h.last_outcome = 'niet_bereikt' THEN 'niet_bereikt'
             ELSE 'geen_uitkomst' END AS inclusion,
@@ -41,6 +51,10 @@ FROM this_quarter AS t
 LEFT JOIN patient_history AS h USING (patient_id)
 WHERE (t.first_time AND h.patient_id IS NULL)
    OR (h.patient_id IS NOT NULL AND NOT coalesce(h.done, false) AND (NOT h.ever_listed OR h.attempts < 3))
+   -- over the threshold, never on a list because the GP had excluded them: once the exclusion
+   -- ended or was lifted, they come on the list as a first-time crosser would have
+   OR (t.over_threshold AND NOT t.first_time AND NOT t.baseline AND h.patient_id IS NULL
+       AND t.patient_id IN (SELECT x.patient_id FROM exclusions AS x WHERE x.practice_id = getvariable('practice_id')))
 UNION ALL
 SELECT patient_id, 'baseline', 'baseline', 0 FROM this_quarter WHERE baseline;
 
@@ -83,4 +97,5 @@ FROM candidates AS c
 JOIN this_quarter AS t USING (patient_id)
 JOIN explained AS e USING (patient_id)
 LEFT JOIN risk_scores AS r
-  ON r.practice_id = getvariable('practice_id') AND r.quarter = getvariable('quarter') AND r.patient_id = c.patient_id;
+  ON r.practice_id = getvariable('practice_id') AND r.quarter = getvariable('quarter') AND r.patient_id = c.patient_id
+ AND getvariable('use_risk_model');

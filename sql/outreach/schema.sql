@@ -22,19 +22,26 @@ CREATE TABLE IF NOT EXISTS outreach_lists (
     created_at TIMESTAMP NOT NULL
 );
 
+-- Per reason the record behind it, and the patient's earlier quarters (sql/outreach/evidence.sql)
+ALTER TABLE outreach_lists ADD COLUMN IF NOT EXISTS evidence VARCHAR;
+ALTER TABLE outreach_lists ADD COLUMN IF NOT EXISTS history VARCHAR;
+
 -- Outcomes handed back by the practice (omu outcomes import), one per list row.
 CREATE TABLE IF NOT EXISTS outreach_outcomes (
     practice_id VARCHAR NOT NULL,
     quarter VARCHAR NOT NULL,            -- the quarter of the list the patient was on
     patient_id VARCHAR NOT NULL,
     outcome VARCHAR NOT NULL CHECK (outcome IN ('bereikt', 'niet_bereikt', 'afgezien', 'verwezen', 'al_in_zorg')),
-    referral_target VARCHAR CHECK (referral_target IN ('welzijn_op_recept', 'buurtteam', 'praktijkverpleegkundige',
-                                                       'apotheker', 'valpreventie', 'anders')),
+    referral_target VARCHAR,             -- clinical/reference/referral_targets.csv (checked on import)
     outcome_date DATE,
     note VARCHAR,
     imported_at TIMESTAMP NOT NULL,
     source_file VARCHAR NOT NULL
 );
+-- The profile whose list the outcome belongs to (stores from before profiles ran side by side
+-- held omu-basis v1 only, hence the defaults for their rows).
+ALTER TABLE outreach_outcomes ADD COLUMN IF NOT EXISTS profile_name VARCHAR DEFAULT 'omu-basis';
+ALTER TABLE outreach_outcomes ADD COLUMN IF NOT EXISTS profile_version INTEGER DEFAULT 1;
 
 -- Predicted risk per patient (the risk model's asset writes it; empty until a model exists).
 CREATE TABLE IF NOT EXISTS risk_scores (

@@ -1,7 +1,7 @@
 -- Checks of a screening run, over the quarters of the work (screen_work). Each SELECT returns
 -- the rows that break a rule; an empty result passes.
 
--- every patient registered on the reference date screened exactly once
+-- every patient registered on the reference date (and without bezwaar) screened exactly once
 CREATE OR REPLACE TEMP TABLE check_screened_once AS
 WITH registered AS (
     SELECT w.practice_id, w.quarter, count(*) AS registered
@@ -9,6 +9,8 @@ WITH registered AS (
     JOIN patients AS p ON p.practice_id = w.practice_id AND p.quarter = w.source_quarter
     WHERE p.registered_from <= w.reference_date
       AND (p.registered_until IS NULL OR p.registered_until > w.reference_date)
+      AND NOT EXISTS (SELECT 1 FROM current_exclusions AS x WHERE x.practice_id = p.practice_id
+                      AND x.patient_id = p.patient_id AND x.reason = 'bezwaar')
     GROUP BY ALL
 ),
 screened AS (

@@ -10,6 +10,7 @@ SELECT ch.characteristic, ch.weight, ch.scored,
        count(*) FILTER (WHERE NOT c.absent) = 0 AS holds_without_hits
 FROM profile_characteristics AS ch
 JOIN profile_criteria AS c USING (characteristic)
+WHERE c.parent_no IS NULL  -- the criteria of an either_of count through it
 GROUP BY ALL;
 
 -- (patient, characteristic) pairs that hold
@@ -21,6 +22,7 @@ WITH with_hits AS (
     FROM criterion_hits AS h
     JOIN profile_criteria AS c USING (characteristic, criterion_no)
     JOIN characteristic_rules AS r USING (characteristic)
+    WHERE c.parent_no IS NULL
     GROUP BY h.practice_id, h.quarter, h.patient_id, h.characteristic
 )
 SELECT practice_id, quarter, patient_id, characteristic FROM with_hits WHERE holds

@@ -1,7 +1,9 @@
 -- active_episode(codelist): an episode active on the reference date (start_date <= date and
 -- end_date empty or >= date) whose ICPC code is in the codelist; sub-codes count (F94 covers F94.01).
-INSERT INTO criterion_hits
-SELECT DISTINCT pop.practice_id, pop.quarter, pop.patient_id, c.characteristic, c.criterion_no
+CREATE OR REPLACE TEMP TABLE criterion_matched AS
+SELECT DISTINCT pop.practice_id, pop.quarter, pop.patient_id, c.characteristic, c.criterion_no,
+       'episode' AS record, e.icpc AS code, NULL AS value, e.start_date AS date, e.end_date AS until,
+       NULL::DOUBLE AS quantity, e.line
 FROM population AS pop
 JOIN episodes AS e
   ON e.practice_id = pop.practice_id AND e.quarter = pop.source_quarter AND e.patient_id = pop.patient_id
@@ -10,3 +12,6 @@ JOIN codelist_codes AS cl
   ON cl.codelist = c.codelist AND omu_icpc_matches(e.icpc, cl.code)
 WHERE e.start_date <= pop.reference_date
   AND (e.end_date IS NULL OR e.end_date >= pop.reference_date);
+
+INSERT INTO criterion_hits
+SELECT DISTINCT practice_id, quarter, patient_id, characteristic, criterion_no FROM criterion_matched;

@@ -2,10 +2,11 @@
 -- of the codelist measured on or before the reference date (and within the window when given),
 -- the LATEST one decides: it counts when its (code, value) is in the codelist, values compared
 -- case-insensitively and trimmed. Several answers on that latest date: any listed one counts.
-INSERT INTO criterion_hits
+CREATE OR REPLACE TEMP TABLE criterion_matched AS
 WITH answers AS (
     SELECT pop.practice_id, pop.quarter, pop.patient_id, c.characteristic, c.criterion_no, c.codelist,
-           d.code, lower(trim(d.value)) AS value, d.measured_on
+           CAST(d.code AS VARCHAR) AS code, d.value AS raw_value, lower(trim(d.value)) AS value, d.measured_on,
+           d.line
     FROM population AS pop
     JOIN determinations AS d
       ON d.practice_id = pop.practice_id AND d.quarter = pop.source_quarter AND d.patient_id = pop.patient_id
@@ -19,7 +20,12 @@ latest AS (
     QUALIFY rank() OVER (PARTITION BY practice_id, quarter, patient_id, characteristic, criterion_no
                          ORDER BY measured_on DESC) = 1
 )
-SELECT DISTINCT l.practice_id, l.quarter, l.patient_id, l.characteristic, l.criterion_no
+SELECT DISTINCT l.practice_id, l.quarter, l.patient_id, l.characteristic, l.criterion_no,
+       'determination' AS record, l.code, l.raw_value AS value, l.measured_on AS date, NULL::DATE AS until,
+       NULL::DOUBLE AS quantity, l.line
 FROM latest AS l
 JOIN codelist_codes AS cl
-  ON cl.codelist = l.codelist AND cl.code = CAST(l.code AS VARCHAR) AND cl.value = l.value;
+  ON cl.codelist = l.codelist AND cl.code = l.code AND cl.value = l.value;
+
+INSERT INTO criterion_hits
+SELECT DISTINCT practice_id, quarter, patient_id, characteristic, criterion_no FROM criterion_matched;
