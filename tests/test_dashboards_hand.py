@@ -276,7 +276,7 @@ def test_a_rerun_adds_no_version_and_a_change_keeps_hidden_hidden(hand_store):
     assert conn.execute("SELECT max(version), count(*) FROM disclosure_ledger").fetchone() == before
     # a late outcome changes the funnel: a new version, and what was hidden stays hidden
     conn.execute("INSERT INTO outreach_outcomes VALUES ('P0001', '2026Q3', 'A038', 'bereikt', NULL, NULL, NULL, "
-                 "now(), 'late.csv')")
+                 "now(), 'late.csv', 'omu-basis', 1)")
     try:
         store_indicators(conn, PROFILE, "2026Q3")
         version = before[0] + 1
