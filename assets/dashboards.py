@@ -60,7 +60,7 @@ def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
         try:
             refresh_indicators(conn, profile, quarter)
         except NotDelivered as error:
-            raise dg.Failure(str(error)) from error
+            raise dg.Failure(str(error), allow_retries=False) from error
         files = write_indicator_files(conn, home, profile, quarter)
         wide = read_indicators(conn, profile, quarter)
     current = wide.filter(pl.col("quarter") == quarter)
@@ -109,7 +109,7 @@ def regional_dashboard(context: dg.AssetExecutionContext, omu: OmuSettings,
         for path in leaks:
             Path(path).unlink(missing_ok=True)
         raise dg.Failure(f"patient_ids found in {len(leaks)} file(s) under {outputs.folder}; removed them",
-                         metadata={"files": dg.MetadataValue.json(sorted(leaks))})
+                         metadata={"files": dg.MetadataValue.json(sorted(leaks))}, allow_retries=False)
     return dg.MaterializeResult(
         metadata={
             "dashboard": dg.MetadataValue.path(str(outputs.files["dashboard.html"])),

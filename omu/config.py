@@ -5,6 +5,9 @@
         default: 40
         P0001: 25
     retention: 4           # raw deliveries kept per practice
+    automation:
+      quiet_period: 60     # seconds without a finished screening before the quarter counts as in
+      workers: 2           # runs side by side (`omu run`; the daemon's queue has its own limit)
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ class ConfigError(ValueError):
 class OmuConfig:
     capacity: dict[str, int | None] = field(default_factory=dict)
     retention: int | None = None
+    quiet_period: int = 60
+    workers: int = 2
 
     def capacity_for(self, practice_id: str) -> int | None:
         return self.capacity.get(practice_id, self.capacity.get("default"))
@@ -47,4 +52,13 @@ def load_config(path: Path) -> OmuConfig:
     retention = raw.get("retention")
     if retention is not None and (not isinstance(retention, int) or retention < 1):
         raise ConfigError(f"{path}: retention must be a whole number of 1 or more")
-    return OmuConfig(capacity={str(k): v for k, v in capacity.items()}, retention=retention)
+    automation = raw.get("automation") or {}
+    if not isinstance(automation, dict):
+        raise ConfigError(f"{path}: automation maps quiet_period and workers to numbers")
+    quiet_period = automation.get("quiet_period", 60)
+    workers = automation.get("workers", 2)
+    for key, value, least in (("quiet_period", quiet_period, 0), ("workers", workers, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{path}: automation.{key} must be a whole number of {least} or more")
+    return OmuConfig(capacity={str(k): v for k, v in capacity.items()}, retention=retention,
+                     quiet_period=quiet_period, workers=workers)

@@ -228,6 +228,9 @@ def _print_summary(summary) -> None:
         say(f"{label + ':':<16} {path}")
     say(f"all outputs:     {home.out}")
     failed = sum(not outcome.success for outcome in summary.runs)
+    if not summary.runs:
+        result(f"omu run: nothing new to run ({summary.waiting}); outputs in {home.out}")
+        return
     result(f"omu run: {len(summary.runs) - failed} of {len(summary.runs)} Dagster runs succeeded; outputs in {home.out}")
 
 
@@ -362,23 +365,55 @@ def model_report(
     say(f"metrics (JSON):  {paths.json}")
 
 
+LandingOption = Annotated[Path | None, typer.Option("--landing", help="The landing folder the sensor watches "
+                                                   "(default: $OMU_LANDING, else sample_data/landing).")]
+PortOption = Annotated[int, typer.Option("--port", help="Port of the web UI.")]
+HostOption = Annotated[str, typer.Option("--host", help="Address the web UI listens on (127.0.0.1: this "
+                                         "machine only).")]
+
+
+@app.command()
+def serve(
+    home: HomeOption = None,
+    landing: LandingOption = None,
+    port: PortOption = 3000,
+    host: HostOption = "127.0.0.1",
+) -> None:
+    """Run omu unattended: dagster-daemon and dagster-webserver on this omu home and landing folder.
+
+    The landing, chain and alert sensors are on: a delivery dropped in the landing folder is
+    ingested, screened, listed and shown on the regional dashboard without any command. Stops
+    cleanly, every process, on SIGTERM or Ctrl-C (docs/operations.md runs it as a service)."""
+    from pipelines.serve import dagster_environment, serve_commands, supervise
+
+    omu_home = OmuHome.resolve(home).prepare()
+    chosen = (landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)).resolve()
+    if not chosen.is_dir():
+        raise fail(f"no landing folder at {chosen}")
+    say(f"omu serve: home {omu_home.root}, landing {chosen}; UI on http://{host}:{port}; "
+        f"alerts in {omu_home.root / 'alerts'}; stop with Ctrl-C or SIGTERM")
+    code = supervise(serve_commands(host, port), dagster_environment(omu_home, chosen, automation=True),
+                     omu_home.root, say=say)  # cwd: the omu home, so no other dagster.yaml is in view
+    raise typer.Exit(code=code)
+
+
 @app.command()
 def ui(
     home: HomeOption = None,
-    landing: Annotated[Path | None, typer.Option("--landing", help="The landing folder the sensor watches "
-                                                 "(default: $OMU_LANDING, else sample_data/landing).")] = None,
-    port: Annotated[int, typer.Option("--port", help="Port of the web UI (on 127.0.0.1 only).")] = 3000,
+    landing: LandingOption = None,
+    port: PortOption = 3000,
 ) -> None:
-    """Open Dagster's UI (`dagster dev`) on this omu home: assets, checks, runs, the sensor and the schedule."""
+    """Open Dagster's UI (`dagster dev`) on this omu home: assets, checks, runs, the sensors and the schedules.
+
+    For looking and launching by hand; the sensors start switched off (`omu serve` runs them)."""
+    from pipelines.serve import dagster_environment, supervise, ui_commands
+
     omu_home = OmuHome.resolve(home).prepare()
     chosen = landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)
-    environment = {**os.environ, "OMU_HOME": str(omu_home.root), "OMU_LANDING": str(chosen.resolve()),
-                   "DAGSTER_HOME": str(omu_home.dagster_home)}
     say(f"Dagster UI on http://127.0.0.1:{port} (home {omu_home.root}, landing {chosen}); stop with Ctrl-C")
-    os.chdir(omu_home.root)  # so no other dagster.yaml is in view
-    dagster = Path(sys.executable).with_name("dagster")
-    os.execve(str(dagster), [str(dagster), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
-              environment)
+    code = supervise(ui_commands("127.0.0.1", port), dagster_environment(omu_home, chosen, automation=False),
+                     omu_home.root, say=say)
+    raise typer.Exit(code=code)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,

@@ -1,15 +1,28 @@
-"""The landing sensor: notices a new or changed delivery by its manifest hash."""
+"""Sensors: the landing sensor notices a new or changed delivery by its manifest hash and starts
+its screening; the chain sensor requests what follows (pipelines/automation.py).
+
+Both are off by default (`omu ui`, tests); `omu serve` sets OMU_AUTOMATION=on so they run under
+the daemon from its first tick.
+"""
 
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
 
-from pipelines.jobs import deliveries_job
+from pipelines.jobs import model_job, outreach_job, region_job, screening_job
 from pipelines.partitions import partition_key, practices, quarters
 from pipelines.resources import OmuSettings
+
+SENSOR_INTERVAL = 15  # seconds; a tick reads the landing folder's manifests and the run history
+
+
+def automation_status() -> dg.DefaultSensorStatus:
+    on = os.environ.get("OMU_AUTOMATION", "").lower() in ("on", "1", "true")
+    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
 
 
 def landed_deliveries(landing: Path) -> dict[str, tuple[str, str, str]]:
@@ -33,12 +46,14 @@ def delivery_run_request(practice_id: str, quarter: str, sha: str) -> dg.RunRequ
     return dg.RunRequest(
         run_key=f"{practice_id}|{quarter}|{sha[:16]}",
         partition_key=partition_key(practice_id, quarter),
-        tags={"omu/practice": practice_id, "omu/quarter": quarter},
+        tags={"omu/step": "screening", "omu/practice": practice_id, "omu/quarter": quarter,
+              "omu/manifest": sha[:16]},
     )
 
 
-@dg.sensor(job=deliveries_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Watches the landing folder; a new or changed manifest.json starts that delivery's run.")
+@dg.sensor(job=screening_job, minimum_interval_seconds=SENSOR_INTERVAL, default_status=automation_status(),
+           description="Watches the landing folder; a new or changed manifest.json starts that delivery's "
+                       "ingest and screening.")
 def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
     if not omu.landing or not Path(omu.landing).is_dir():
         return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
@@ -60,3 +75,20 @@ def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.
         ],
         cursor=json.dumps({**seen, **{key: value[2] for key, value in changed.items()}}, sort_keys=True),
     )
+
+
+@dg.sensor(jobs=[model_job, outreach_job, region_job], minimum_interval_seconds=SENSOR_INTERVAL,
+           default_status=automation_status(),
+           description="Once the landed deliveries are screened (and a quiet period has passed): the risk model, "
+                       "then each delivery's outreach list, then each changed quarter's regional dashboard.")
+def chain_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
+    from omu.config import load_config
+    from pipelines.automation import plan_chain
+
+    if not omu.landing or not Path(omu.landing).is_dir():
+        return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
+    config = load_config(omu.omu_home().config_file)
+    plan = plan_chain(context.instance, Path(omu.landing), quiet_period=config.quiet_period)
+    if not plan.requests:
+        return dg.SkipReason(plan.waiting)
+    return dg.SensorResult(run_requests=plan.requests)
