@@ -152,7 +152,7 @@ def test_the_run_failure_sensor_writes_the_alert(tmp_path, landing):
             raise_on_error=False, run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
         assert not result.success
         failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
-        sensor = definitions.get_sensor_def("run_failure_alert")
+        sensor = definitions.resolve_sensor_def("run_failure_alert")
         context = dg.build_run_status_sensor_context(
             sensor_name=sensor.name, dagster_event=failure, dagster_instance=instance,
             dagster_run=result.dagster_run).for_run_failure()
@@ -200,10 +200,10 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
             shutil.copytree(tmp_path / "incoming" / practice, landing / practice)
         dashboard = home / "out" / quarter / "region" / "dashboard.html"
         lists = [home / "out" / quarter / "practices" / p / "outreach.xlsx" for p in ("P0001", "P0002", "P0003")]
-        deadline = time.monotonic() + 420
+        deadline = time.monotonic() + 900  # a ceiling for a loaded CI machine, not a timing
         while not (dashboard.is_file() and all(path.is_file() for path in lists)):
             assert serve.poll() is None, f"omu serve stopped: {serve.stdout.read()}"
-            assert time.monotonic() < deadline, "no dashboard and lists within 7 minutes"
+            assert time.monotonic() < deadline, "no dashboard and lists within 15 minutes"
             time.sleep(2)
         with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
             ordered = conn.execute("SELECT count(*), count(predicted_risk) FROM outreach_lists "
