@@ -39,6 +39,7 @@ MANIFEST = "omu/manifest"
 GENERATION = "omu/generation"
 MODEL = "omu/model"
 INPUTS = "omu/inputs"
+PROFILE = "omu/profile"
 
 
 @dataclass
@@ -53,10 +54,10 @@ def _short(*parts: object) -> str:
     return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def _latest(instance: dg.DagsterInstance, step: str, key_tags: tuple[str, ...]) -> dict[tuple, RunRecord]:
-    """The newest run record of a step per value of its key tags."""
+def _latest(instance: dg.DagsterInstance, step: str, profile: str, key_tags: tuple[str, ...]) -> dict[tuple, RunRecord]:
+    """The newest run record of a step for the profile, per value of its key tags."""
     latest: dict[tuple, RunRecord] = {}
-    for record in instance.get_run_records(dg.RunsFilter(tags={STEP: step})):  # newest first
+    for record in instance.get_run_records(dg.RunsFilter(tags={STEP: step, PROFILE: profile})):  # newest first
         key = tuple(record.dagster_run.tags.get(tag, "") for tag in key_tags)
         latest.setdefault(key, record)
     return latest
@@ -81,7 +82,7 @@ def model_label(instance: dg.DagsterInstance) -> str:
     return str(metadata["model"].value) if "model" in metadata else "none"
 
 
-def plan_chain(instance: dg.DagsterInstance, landing: Path, *, quiet_period: float,
+def plan_chain(instance: dg.DagsterInstance, landing: Path, *, profile: str, quiet_period: float,
                quarter: str | None = None, now: float | None = None) -> Plan:
     """The model, outreach and region runs due now for the deliveries in `landing`."""
     now = time.time() if now is None else now
@@ -91,7 +92,7 @@ def plan_chain(instance: dg.DagsterInstance, landing: Path, *, quiet_period: flo
     if not landed:
         return Plan(waiting=f"no deliveries in {landing}")
 
-    screenings = _latest(instance, "screening", (PRACTICE, QUARTER, MANIFEST))
+    screenings = _latest(instance, "screening", profile, (PRACTICE, QUARTER, MANIFEST))
     open_deliveries, last_end, screened = 0, 0.0, []
     for practice_id, delivery_quarter, sha in landed:
         record = screenings.get((practice_id, delivery_quarter, sha[:16]))
@@ -109,16 +110,16 @@ def plan_chain(instance: dg.DagsterInstance, landing: Path, *, quiet_period: flo
     if not screened:
         return Plan(waiting="no delivery was screened successfully")
 
-    generation = _short(*screened)
-    model_run = _latest(instance, "model", (GENERATION,)).get((generation,))
+    generation = _short(profile, *screened)
+    model_run = _latest(instance, "model", profile, (GENERATION,)).get((generation,))
     if model_run is None:
         return Plan([dg.RunRequest(job_name="model_job", run_key=f"model|{generation}",
-                                  tags={STEP: "model", GENERATION: generation})])
+                                  tags={STEP: "model", GENERATION: generation, PROFILE: profile})])
     if not _finished(model_run):
         return Plan(waiting="the risk model is being trained or loaded")
 
     model = model_label(instance)
-    lists = _latest(instance, "outreach", (PRACTICE, QUARTER, MANIFEST, MODEL))
+    lists = _latest(instance, "outreach", profile, (PRACTICE, QUARTER, MANIFEST, MODEL))
     requests: list[dg.RunRequest] = []
     busy_quarters: set[str] = set()
     for practice_id, delivery_quarter, sha16 in screened:
@@ -128,19 +129,19 @@ def plan_chain(instance: dg.DagsterInstance, landing: Path, *, quiet_period: flo
                 job_name="outreach_job", run_key=f"outreach|{practice_id}|{delivery_quarter}|{sha16}|{model}",
                 partition_key=partition_key(practice_id, delivery_quarter),
                 tags={STEP: "outreach", PRACTICE: practice_id, QUARTER: delivery_quarter, MANIFEST: sha16,
-                      MODEL: model}))
+                      MODEL: model, PROFILE: profile}))
         if record is None or not _finished(record):
             busy_quarters.add(delivery_quarter)
 
-    regions = _latest(instance, "region", (QUARTER, INPUTS))
+    regions = _latest(instance, "region", profile, (QUARTER, INPUTS))
     for region_quarter in sorted({q for _, q, _ in screened}):
         if any(busy <= region_quarter for busy in busy_quarters):
             continue  # the indicators read this quarter's lists and the trend of the earlier ones
-        inputs = _short(model, *(item for item in screened if item[1] <= region_quarter))
+        inputs = _short(profile, model, *(item for item in screened if item[1] <= region_quarter))
         if (region_quarter, inputs) not in regions:
             requests.append(dg.RunRequest(
                 job_name="region_job", run_key=f"region|{region_quarter}|{inputs}", partition_key=region_quarter,
-                tags={STEP: "region", QUARTER: region_quarter, INPUTS: inputs}))
+                tags={STEP: "region", QUARTER: region_quarter, INPUTS: inputs, PROFILE: profile}))
     if requests:
         return Plan(requests)
     if busy_quarters:

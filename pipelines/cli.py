@@ -234,14 +234,86 @@ def _print_summary(summary) -> None:
     result(f"omu run: {len(summary.runs) - failed} of {len(summary.runs)} Dagster runs succeeded; outputs in {home.out}")
 
 
+DEMO_REGION = {"practices": 10, "quarters": "2025Q4:2026Q3", "patients": (2000, 4000), "seed": 2026}
+
+
 @app.command()
-def demo(home: HomeOption = None) -> None:
-    """Run the whole chain on the committed sample_data/ landing folder and say where everything is."""
+def demo(
+    home: HomeOption = None,
+    sample: Annotated[bool, typer.Option("--sample", help="Use the three small committed practices in "
+                                         "sample_data/ instead (seconds, but nearly empty lists).")] = False,
+) -> None:
+    """Show the product: a small region (10 practices of 2,000-4,000 patients, 4 quarters, synthetic,
+    fixed seed) generated into <home>/demo-landing/ and run through the whole chain; then what to open first."""
     omu_home = OmuHome.resolve(home)
-    say(f"omu demo: sample deliveries from {SAMPLE_LANDING}")
-    summary = _run(omu_home, SAMPLE_LANDING, None, None)
+    if sample:
+        landing = SAMPLE_LANDING
+        say(f"omu demo: sample deliveries from {SAMPLE_LANDING}")
+    else:
+        landing = _demo_landing(omu_home)
+    summary = _run(omu_home, landing, None, None)
+    _demo_closing(summary, landing)
     if not summary.success:
         raise typer.Exit(code=1)
+
+
+def _demo_landing(omu_home: OmuHome) -> Path:
+    """The demo region's deliveries, generated once per home (the same files for the same seed)."""
+    import json
+
+    from omu.quarters import quarter_range
+    from omu.synthetic import generate as run_generator
+
+    landing = omu_home.root / "demo-landing"
+    marker = landing / "demo.json"
+    wanted = json.dumps({**DEMO_REGION, "patients": list(DEMO_REGION["patients"])}, sort_keys=True)
+    if marker.is_file() and marker.read_text() == wanted:
+        say(f"omu demo: the demo region's deliveries are in {landing}")
+        return landing
+    region = DEMO_REGION
+    say(f"omu demo: generating a synthetic region of {region['practices']} practices "
+        f"({region['patients'][0]:,}-{region['patients'][1]:,} patients) over {region['quarters']} into {landing}")
+    with progress() as bar:
+        task = bar.add_task("generating practices", total=region["practices"])
+        run_generator(landing, practices=region["practices"], quarters=quarter_range(region["quarters"]),
+                      seed=region["seed"], patients=region["patients"], progress=lambda _: bar.advance(task))
+    marker.write_text(wanted)
+    return landing
+
+
+def _demo_closing(summary, landing: Path) -> None:
+    """What to open first: the dashboard, then the fullest list of the newest quarter, then the model."""
+    from omu import store
+
+    home = summary.home
+    if not home.database.exists():
+        return
+    with store.connect(home.database) as conn:
+        latest = conn.execute("SELECT max(quarter) FROM outreach_lists").fetchone()[0]
+        if latest is None:
+            return
+        per_practice = conn.execute(
+            "SELECT practice_id, count(*) FILTER (WHERE listed) FROM outreach_lists "
+            "WHERE quarter = ? AND list_kind = 'outreach' GROUP BY ALL ORDER BY 2 DESC, 1", [latest]).fetchall()
+        shown = conn.execute(  # wijken whose share over the threshold is shown (not suppressed)
+            "SELECT count(DISTINCT area_code) FILTER (WHERE value IS NOT NULL), count(DISTINCT area_code) "
+            "FROM indicators WHERE quarter = ? AND level = 'wijk' AND indicator = 'pct_over'", [latest]).fetchone()
+    say("")
+    say(f"[bold]What to open first[/] (newest quarter {latest}):")
+    say(f"1. the regional dashboard: {home.region_out(latest) / 'dashboard.html'}"
+        + (f" (figures shown for {shown[0]} of {shown[1]} wijken)" if shown and shown[1] else ""))
+    if per_practice:
+        fullest, people = per_practice[0]
+        empty = [p for p, n in per_practice if not n]
+        say(f"2. an outreach list, e.g. {fullest}'s ({people} people): "
+            f"{home.practice_out(latest, fullest) / 'outreach.xlsx'}")
+        say(f"   every practice's list: {', '.join(f'{p} {n}' for p, n in per_practice)}"
+            + (f" (empty: {', '.join(empty)})" if empty else ""))
+    model = summary.outputs.get("risk model")
+    say("3. how the risk model orders the lists: `omu model report"
+        + (f" --home {home.root}`" if home.root != OmuHome.resolve().root else "`")
+        + (f" (model in {model})" if model else " (no model was trained: lists in score order)"))
+    say(f"4. the Dagster UI on this home: `omu ui --home {home.root} --landing {landing}`")
 
 
 @app.command()

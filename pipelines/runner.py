@@ -29,7 +29,7 @@ from omu.home import OmuHome
 from omu.quarters import Quarter
 from pipelines.alerts import failure_text, write_alert
 from pipelines.automation import PRACTICE, QUARTER, STEP, model_label, plan_chain
-from pipelines.sensors import landed_deliveries, landing_sensor
+from pipelines.sensors import landed_deliveries, landing_sensor, profile_label
 
 # The run's full event log stays in Dagster's storage (see the UI); the terminal gets warnings.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -217,12 +217,14 @@ def _describe(request: dg.RunRequest) -> str:
 
 # --- the rounds ---------------------------------------------------------------------------------
 
-def _landing_requests(instance: dg.DagsterInstance, home: OmuHome, landing: Path, profile: str | None,
-                      quarter: str | None) -> list[tuple[str, dg.RunRequest]]:
-    """The landing sensor's requests that have no run yet (the daemon's run-key rule)."""
+def _settings(home: OmuHome, landing: Path, profile: str | None):
     from pipelines.resources import OmuSettings
 
-    settings = OmuSettings(home=str(home.root), landing=str(landing), **({"profile": profile} if profile else {}))
+    return OmuSettings(home=str(home.root), landing=str(landing), **({"profile": profile} if profile else {}))
+
+
+def _landing_requests(instance: dg.DagsterInstance, settings, quarter: str | None) -> list[tuple[str, dg.RunRequest]]:
+    """The landing sensor's requests that have no run yet (the daemon's run-key rule)."""
     result = landing_sensor(dg.build_sensor_context(instance=instance, resources={"omu": settings}))
     if isinstance(result, dg.SkipReason):
         return []
@@ -256,12 +258,13 @@ def run_chain(
     if not select_deliveries(landing, wanted):
         return summary
     instance = dg.DagsterInstance.get()
+    settings = _settings(home, landing, profile)
     workers = workers or load_config(home.config_file).workers
     with RunPool(home, landing, profile, workers) as pool:
         while True:
-            batch = _landing_requests(instance, home, landing, profile, wanted)
+            batch = _landing_requests(instance, settings, wanted)
             if not batch:
-                plan = plan_chain(instance, landing, quiet_period=0, quarter=wanted)
+                plan = plan_chain(instance, landing, profile=profile_label(settings), quiet_period=0, quarter=wanted)
                 summary.waiting = plan.waiting
                 batch = [("chain_sensor", request) for request in plan.requests]
             if not batch:

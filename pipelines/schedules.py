@@ -12,7 +12,7 @@ import dagster as dg
 from omu.quarters import Quarter
 from pipelines.jobs import screening_job
 from pipelines.resources import OmuSettings
-from pipelines.sensors import delivery_run_request, landed_deliveries
+from pipelines.sensors import delivery_run_request, landed_deliveries, profile_label
 
 # The 15th of the month after each quarter, 07:00: deliveries are extracted in the first days.
 QUARTERLY_CRON = "0 7 15 1,4,7,10 *"
@@ -32,7 +32,7 @@ def quarterly_screening(context: dg.ScheduleEvaluationContext, omu: OmuSettings)
         instance.add_dynamic_partitions("practice", [practice_id])
     if completed not in instance.get_dynamic_partitions("quarter"):
         instance.add_dynamic_partitions("quarter", [completed])
-    return [delivery_run_request(*item) for item in sorted(landed)]
+    return [delivery_run_request(*item, profile_label(omu)) for item in sorted(landed)]
 
 
 @dg.schedule(cron_schedule="0 7 16 1,4,7,10 *", job_name="region_job", execution_timezone="Europe/Amsterdam",

@@ -42,12 +42,18 @@ def landed_deliveries(landing: Path) -> dict[str, tuple[str, str, str]]:
     return found
 
 
-def delivery_run_request(practice_id: str, quarter: str, sha: str) -> dg.RunRequest:
+def profile_label(omu: OmuSettings) -> str:
+    """The screening profile a run screens with: part of every run key, so another profile reruns all."""
+    profile = omu.screening_profile()
+    return f"{profile.name}-v{profile.version}"
+
+
+def delivery_run_request(practice_id: str, quarter: str, sha: str, profile: str) -> dg.RunRequest:
     return dg.RunRequest(
-        run_key=f"{practice_id}|{quarter}|{sha[:16]}",
+        run_key=f"{practice_id}|{quarter}|{sha[:16]}|{profile}",
         partition_key=partition_key(practice_id, quarter),
         tags={"omu/step": "screening", "omu/practice": practice_id, "omu/quarter": quarter,
-              "omu/manifest": sha[:16]},
+              "omu/manifest": sha[:16], "omu/profile": profile},
     )
 
 
@@ -65,8 +71,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.
     new_practices = sorted({p for p, _, _ in changed.values()} - set(context.instance.get_dynamic_partitions("practice")))
     new_quarters = sorted({q for _, q, _ in changed.values()} - set(context.instance.get_dynamic_partitions("quarter")))
     ordered = sorted(changed.values(), key=lambda item: (item[1], item[0]))  # oldest quarter first
+    profile = profile_label(omu)
     return dg.SensorResult(
-        run_requests=[delivery_run_request(*item) for item in ordered],
+        run_requests=[delivery_run_request(*item, profile) for item in ordered],
         dynamic_partitions_requests=[
             request for request in (
                 practices.build_add_request(new_practices) if new_practices else None,
@@ -88,7 +95,8 @@ def chain_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.Se
     if not omu.landing or not Path(omu.landing).is_dir():
         return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
     config = load_config(omu.omu_home().config_file)
-    plan = plan_chain(context.instance, Path(omu.landing), quiet_period=config.quiet_period)
+    plan = plan_chain(context.instance, Path(omu.landing), profile=profile_label(omu),
+                      quiet_period=config.quiet_period)
     if not plan.requests:
         return dg.SkipReason(plan.waiting)
     return dg.SensorResult(run_requests=plan.requests)

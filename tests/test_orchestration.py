@@ -26,6 +26,7 @@ from pipelines.runner import run_chain
 from pipelines.sensors import chain_sensor
 
 OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
+PROFILE = "omu-basis-v1"
 CHAIN_ORDER = ["screening_job", "model_job", "outreach_job", "region_job"]
 
 
@@ -98,13 +99,13 @@ def test_nothing_runs_twice_and_a_redelivery_touches_that_practice_only(chain):
 
 def test_the_chain_waits_until_the_deliveries_are_in(chain, tmp_path):
     instance, landing = chain["instance"], chain["landing"]
-    waiting = plan_chain(instance, landing, quiet_period=3600)
+    waiting = plan_chain(instance, landing, profile=PROFILE, quiet_period=3600)
     assert waiting.requests == [] and waiting.waiting.startswith("quiet period")
     more = tmp_path / "landing"
     shutil.copytree(landing, more)
     generate(tmp_path / "new", practices=3, quarters=["2026Q3"], seed=12, patients=(40, 40))
     shutil.copytree(tmp_path / "new" / "P0003", more / "P0003")
-    pending = plan_chain(instance, more, quiet_period=0)
+    pending = plan_chain(instance, more, profile=PROFILE, quiet_period=0)
     assert pending.requests == [] and pending.waiting == "1 of 5 deliveries not screened yet"
 
 
