@@ -283,6 +283,8 @@ def _demo_landing(omu_home: OmuHome) -> Path:
 
 def _demo_closing(summary, landing: Path) -> None:
     """What to open first: the dashboard, then the fullest list of the newest quarter, then the model."""
+    import json
+
     from omu import store
 
     home = summary.home
@@ -310,9 +312,14 @@ def _demo_closing(summary, landing: Path) -> None:
         say(f"   every practice's list: {', '.join(f'{p} {n}' for p, n in per_practice)}"
             + (f" (empty: {', '.join(empty)})" if empty else ""))
     model = summary.outputs.get("risk model")
+    held_out = {}
+    if model and (model / "model.json").is_file():
+        held_out = json.loads((model / "model.json").read_text(encoding="utf-8")).get("held_out", {})
     say("3. how the risk model orders the lists: `omu model report"
         + (f" --home {home.root}`" if home.root != OmuHome.resolve().root else "`")
-        + (f" (model in {model})" if model else " (no model was trained: lists in score order)"))
+        + (f" (on held-out practices: AUC {held_out['auc_model']:.2f} for the model, "
+           f"{held_out['auc_score']:.2f} for the points score)" if "auc_model" in held_out
+           else f" (model in {model})" if model else " (no model was trained: lists in score order)"))
     say(f"4. the Dagster UI on this home: `omu ui --home {home.root} --landing {landing}`")
 
 

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -227,3 +228,35 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
         time.sleep(0.5)
     assert _processes_with_home(home) == [], "processes of omu serve still running 30 s after SIGTERM"
     assert serve.returncode == 0
+
+
+@pytest.mark.slow
+def test_omu_ui_stops_every_process_on_sigterm(tmp_path, landing):
+    home = (tmp_path / "home").resolve()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ui = subprocess.Popen([*OMU, "ui", "--home", str(home), "--landing", str(landing), "--port", str(port)],
+                          cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5):
+                    break
+            except OSError:
+                assert ui.poll() is None, "omu ui stopped before it served the UI"
+                assert time.monotonic() < deadline, "omu ui did not serve the UI within 5 minutes"
+                time.sleep(1)
+        assert len(_processes_with_home(home)) >= 3  # omu ui, dagster dev, its webserver and daemon
+    finally:
+        stopped = time.monotonic()
+        ui.send_signal(signal.SIGTERM)
+        try:
+            ui.wait(timeout=30)
+        finally:
+            if ui.poll() is None:
+                os.killpg(ui.pid, signal.SIGKILL)
+    while _processes_with_home(home) and time.monotonic() - stopped < 30:
+        time.sleep(0.5)
+    assert _processes_with_home(home) == [], "processes of omu ui still running 30 s after SIGTERM"
