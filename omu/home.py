@@ -6,7 +6,8 @@
     <home>/staging/              per-partition Parquet staged before the single-writer merge
     <home>/dagster/              DAGSTER_HOME: dagster.yaml (telemetry off) and run storage
     <home>/models/               saved risk models
-    <home>/config.yaml           optional settings (capacity per practice, retention, ...)
+    <home>/config.yaml           optional settings (capacity per practice, retention, automation, ...)
+    <home>/alerts/               one file per failed run, and alerts.log (pipelines/alerts.py)
 """
 
 from __future__ import annotations

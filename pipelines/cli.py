@@ -463,9 +463,10 @@ def serve(
     The landing, chain and alert sensors are on: a delivery dropped in the landing folder is
     ingested, screened, listed and shown on the regional dashboard without any command. Stops
     cleanly, every process, on SIGTERM or Ctrl-C (docs/operations.md runs it as a service)."""
-    from pipelines.serve import dagster_environment, serve_commands, supervise
+    from pipelines.serve import dagster_environment, initialise_instance, serve_commands, supervise
 
     omu_home = OmuHome.resolve(home).prepare()
+    initialise_instance(omu_home)
     chosen = (landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)).resolve()
     if not chosen.is_dir():
         raise fail(f"no landing folder at {chosen}")
@@ -485,9 +486,10 @@ def ui(
     """Open Dagster's UI (`dagster dev`) on this omu home: assets, checks, runs, the sensors and the schedules.
 
     For looking and launching by hand; the sensors start switched off (`omu serve` runs them)."""
-    from pipelines.serve import dagster_environment, supervise, ui_commands
+    from pipelines.serve import dagster_environment, initialise_instance, supervise, ui_commands
 
     omu_home = OmuHome.resolve(home).prepare()
+    initialise_instance(omu_home)
     chosen = landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)
     say(f"Dagster UI on http://127.0.0.1:{port} (home {omu_home.root}, landing {chosen}); stop with Ctrl-C")
     code = supervise(ui_commands("127.0.0.1", port), dagster_environment(omu_home, chosen, automation=False),

@@ -30,6 +30,18 @@ def dagster_environment(home: OmuHome, landing: Path, *, automation: bool) -> di
     return environment
 
 
+def initialise_instance(home: OmuHome) -> None:
+    """Create Dagster's storage (run, event log, schedule databases) before the daemon and the
+    webserver start: on a fresh home both would otherwise migrate the same new SQLite files at
+    once and leave them with two schema heads."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.get_latest_materialization_event(dg.AssetKey("risk_model"))
+
+
 def _script(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 

@@ -163,6 +163,18 @@ def test_the_run_failure_sensor_writes_the_alert(tmp_path, landing):
     assert "P0001|2026Q3" in alert.read_text() and "no landing folder configured" in alert.read_text()
 
 
+def test_the_automation_settings_come_from_config_yaml(tmp_path):
+    from omu.config import ConfigError, load_config
+
+    config = tmp_path / "config.yaml"
+    assert (load_config(config).quiet_period, load_config(config).workers) == (60, 2)
+    config.write_text("automation:\n  quiet_period: 0\n  workers: 3\n")
+    assert (load_config(config).quiet_period, load_config(config).workers) == (0, 3)
+    config.write_text("automation:\n  workers: 0\n")
+    with pytest.raises(ConfigError, match="automation.workers must be a whole number of 1 or more"):
+        load_config(config)
+
+
 # --- omu serve: the daemon and the webserver as real processes -------------------------------------------
 
 def _processes_with_home(home: Path) -> list[int]:
@@ -191,9 +203,9 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    log = (tmp_path / "serve.log").open("w")  # a file, as a journal would be: a pipe nobody reads fills up
     serve = subprocess.Popen([*OMU, "serve", "--home", str(home), "--landing", str(landing), "--port", str(port)],
-                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+                             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     quarter = "2026Q3"
     try:
         # deliveries land while omu serve runs: three practices of one quarter, generated
@@ -204,7 +216,7 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
         lists = [home / "out" / quarter / "practices" / p / "outreach.xlsx" for p in ("P0001", "P0002", "P0003")]
         deadline = time.monotonic() + 900  # a ceiling for a loaded CI machine, not a timing
         while not (dashboard.is_file() and all(path.is_file() for path in lists)):
-            assert serve.poll() is None, f"omu serve stopped: {serve.stdout.read()}"
+            assert serve.poll() is None, f"omu serve stopped: {(tmp_path / 'serve.log').read_text()}"
             assert time.monotonic() < deadline, "no dashboard and lists within 15 minutes"
             time.sleep(2)
         with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
@@ -224,6 +236,7 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
         finally:
             if serve.poll() is None:
                 os.killpg(serve.pid, signal.SIGKILL)
+            log.close()
     while _processes_with_home(home) and time.monotonic() - stopped < 30:
         time.sleep(0.5)
     assert _processes_with_home(home) == [], "processes of omu serve still running 30 s after SIGTERM"
