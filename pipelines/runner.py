@@ -158,6 +158,7 @@ class RunPool:
                              lambda r=request, s=sensor: execute_run(*self.args, *self._call(s, r)))
             return
         running: dict[futures.Future, tuple[str, dg.RunRequest]] = {}
+        finished: dict[int, futures.Future] = {}
         while pending or running:
             busy = {r.tags.get(PRACTICE) for _, r in running.values()} - {None}
             for item in list(pending):
@@ -174,8 +175,9 @@ class RunPool:
                 running[self._submit(*self._call(*item))] = item
             done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
             for future in done:
-                sensor, request = running.pop(future)
-                self._record(sensor, request, summary, None, future.result)
+                finished[batch.index(running.pop(future))] = future
+        for index, future in sorted(finished.items()):  # the summary lists runs in request order
+            self._record(*batch[index], summary, None, future.result)
 
     @staticmethod
     def _call(sensor: str, request: dg.RunRequest) -> tuple[str, str | None, dict[str, str]]:
