@@ -463,10 +463,19 @@ def serve(
     The landing, chain and alert sensors are on: a delivery dropped in the landing folder is
     ingested, screened, listed and shown on the regional dashboard without any command. Stops
     cleanly, every process, on SIGTERM or Ctrl-C (docs/operations.md runs it as a service)."""
-    from pipelines.serve import dagster_environment, initialise_instance, serve_commands, supervise
+    from pipelines.serve import (
+        dagster_environment,
+        fail_interrupted_runs,
+        initialise_instance,
+        serve_commands,
+        supervise,
+    )
 
     omu_home = OmuHome.resolve(home).prepare()
     initialise_instance(omu_home)
+    interrupted = fail_interrupted_runs(omu_home)
+    if interrupted:
+        say(f"{interrupted} run(s) interrupted by the last stop marked failed; the daemon re-executes them once")
     chosen = (landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)).resolve()
     if not chosen.is_dir():
         raise fail(f"no landing folder at {chosen}")

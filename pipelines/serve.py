@@ -42,6 +42,19 @@ def initialise_instance(home: OmuHome) -> None:
         instance.get_latest_materialization_event(dg.AssetKey("risk_model"))
 
 
+def fail_interrupted_runs(home: OmuHome) -> int:
+    """Runs left started when the service last stopped cannot be running now: mark them failed, so
+    the chain does not wait for them and the daemon re-executes them once (dagster.yaml run_retries)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        left = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+                                                         dg.DagsterRunStatus.CANCELING]))
+        for run in left:
+            instance.report_run_failed(run, "interrupted: omu serve stopped while this run was running")
+    return len(left)
+
+
 def _script(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 

@@ -175,6 +175,26 @@ def test_the_automation_settings_come_from_config_yaml(tmp_path):
         load_config(config)
 
 
+def test_runs_left_started_by_a_stop_are_failed_when_serve_starts_again(tmp_path):
+    """Otherwise the chain would wait for them forever; the daemon then re-executes them once."""
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from pipelines.serve import fail_interrupted_runs, initialise_instance
+
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    initialise_instance(home)
+    with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        left = instance.add_run(DagsterRun(job_name="screening_job", run_id="a" * 36,
+                                           status=dg.DagsterRunStatus.STARTED))
+        waiting = instance.add_run(DagsterRun(job_name="outreach_job", run_id="b" * 36,
+                                              status=dg.DagsterRunStatus.NOT_STARTED))
+    assert fail_interrupted_runs(home) == 1
+    with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        assert instance.get_run_by_id(left.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(waiting.run_id).status == dg.DagsterRunStatus.NOT_STARTED  # not yet started
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
+
+
 # --- omu serve: the daemon and the webserver as real processes -------------------------------------------
 
 def _processes_with_home(home: Path) -> list[int]:
