@@ -159,7 +159,8 @@ def run(
                                                 "oldest first).")] = None,
     profile: ProfileOption = None,
 ) -> None:
-    """Materialise everything for the quarter(s) found in the landing folder, through Dagster."""
+    """Run the quarter(s) in the landing folder once, without a daemon: the runs the daemon would
+    request (landing sensor, then the chain: model, lists, region), executed two at a time."""
     summary = _run(OmuHome.resolve(home), landing, quarter, profile)
     if not summary.success:
         raise typer.Exit(code=1)
