@@ -93,7 +93,7 @@ def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
             try:
                 refresh_indicators(conn, profile, quarter)
             except NotDelivered as error:
-                raise dg.Failure(str(error)) from error
+                raise dg.Failure(str(error), allow_retries=False) from error
             files = write_indicator_files(conn, home, profile, quarter)
             wide = read_indicators(conn, profile, quarter)
             ledger_problems += ledger_violations(conn, profile, quarter, wide)
@@ -164,8 +164,8 @@ def regional_dashboard(context: dg.AssetExecutionContext, omu: OmuSettings,
     if leaks:  # never leave a file with a patient_id where aggregates only belong
         for path in leaks:
             Path(path).unlink(missing_ok=True)
-        raise dg.Failure(f"patient_ids found in {len(leaks)} file(s) under {home.region_out(quarter)}; removed them",
-                         metadata={"files": dg.MetadataValue.json(sorted(leaks))})
+        raise dg.Failure(f"patient_ids found in {len(leaks)} file(s) under {outputs.folder}; removed them",
+                         metadata={"files": dg.MetadataValue.json(sorted(leaks))}, allow_retries=False)
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[

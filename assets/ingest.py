@@ -121,6 +121,7 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
         raise dg.Failure(
             description=outcome.reason,
             metadata={"status": "refused", "report": dg.MetadataValue.path(str(outcome.outputs["report"]))},
+            allow_retries=False,  # a refused delivery stays refused until it is delivered again
         )
     context.log.info(f"{practice_id} {quarter}: delivery {outcome.status}")
     row, profiles = _delivery_in_force(store, practice_id, quarter)

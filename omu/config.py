@@ -8,6 +8,9 @@
     profiles:              # screening profiles run side by side (default: omu-basis-v1 only)
       - omu-basis-v1       # a file in clinical/profiles/ (without .yaml), or a path to a YAML
       - astma-signaal-v1
+    automation:
+      quiet_period: 60     # seconds without a finished screening before the quarter counts as in
+      workers: 2           # runs side by side (`omu run`; the daemon's queue has its own limit)
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class OmuConfig:
     capacity: dict[str, int | None] = field(default_factory=dict)
     retention: int | None = None
     profiles: list[str] = field(default_factory=list)  # empty = the default profile only
+    quiet_period: int = 60
+    workers: int = 2
 
     def capacity_for(self, practice_id: str) -> int | None:
         return self.capacity.get(practice_id, self.capacity.get("default"))
@@ -56,5 +61,13 @@ def load_config(path: Path) -> OmuConfig:
         raise ConfigError(f"{path}: profiles is a list of profile names (files in clinical/profiles/) or paths")
     if len(set(profiles)) != len(profiles):
         raise ConfigError(f"{path}: profiles names a profile twice")
+    automation = raw.get("automation") or {}
+    if not isinstance(automation, dict):
+        raise ConfigError(f"{path}: automation maps quiet_period and workers to numbers")
+    quiet_period = automation.get("quiet_period", 60)
+    workers = automation.get("workers", 2)
+    for key, value, least in (("quiet_period", quiet_period, 0), ("workers", workers, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{path}: automation.{key} must be a whole number of {least} or more")
     return OmuConfig(capacity={str(k): v for k, v in capacity.items()}, retention=retention,
-                     profiles=[p.strip() for p in profiles])
+                     profiles=[p.strip() for p in profiles], quiet_period=quiet_period, workers=workers)

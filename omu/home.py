@@ -7,7 +7,8 @@
     <home>/dagster/              DAGSTER_HOME: dagster.yaml (telemetry off) and run storage
     <home>/models/               saved risk models
     <home>/audit/access-log.jsonl  the copy of the access log (table access_log; omu/audit.py)
-    <home>/config.yaml           optional settings (profiles to run, capacity per practice, retention, ...)
+    <home>/config.yaml           optional settings (profiles to run, capacity per practice, retention, automation, ...)
+    <home>/alerts/               one file per failed run, and alerts.log (pipelines/alerts.py)
 
 The default profile (omu-basis v1) writes to out/<quarter>/practices/<practice_id>/ and
 out/<quarter>/region/; every other profile to a sub-folder <name>-v<version>/ of those.

@@ -159,7 +159,8 @@ def run(
                                                 "oldest first).")] = None,
     profile: ProfileOption = None,
 ) -> None:
-    """Materialise everything for the quarter(s) found in the landing folder, through Dagster."""
+    """Run the quarter(s) in the landing folder once, without a daemon: the runs the daemon would
+    request (landing sensor, then the chain: model, lists, region), executed two at a time."""
     summary = _run(OmuHome.resolve(home), landing, quarter, profile)
     if not summary.success:
         raise typer.Exit(code=1)
@@ -236,17 +237,99 @@ def _print_summary(summary) -> None:
         say(f"{label + ':':<16} {path}")
     say(f"all outputs:     {home.out}")
     failed = sum(not outcome.success for outcome in summary.runs)
+    if not summary.runs:
+        result(f"omu run: nothing new to run ({summary.waiting}); outputs in {home.out}")
+        return
     result(f"omu run: {len(summary.runs) - failed} of {len(summary.runs)} Dagster runs succeeded; outputs in {home.out}")
 
 
+DEMO_REGION = {"practices": 10, "quarters": "2025Q4:2026Q3", "patients": (2000, 4000), "seed": 2026}
+
+
 @app.command()
-def demo(home: HomeOption = None) -> None:
-    """Run the whole chain on the committed sample_data/ landing folder and say where everything is."""
+def demo(
+    home: HomeOption = None,
+    sample: Annotated[bool, typer.Option("--sample", help="Use the three small committed practices in "
+                                         "sample_data/ instead (seconds, but nearly empty lists).")] = False,
+) -> None:
+    """Show the product: a small region (10 practices of 2,000-4,000 patients, 4 quarters, synthetic,
+    fixed seed) generated into <home>/demo-landing/ and run through the whole chain; then what to open first."""
     omu_home = OmuHome.resolve(home)
-    say(f"omu demo: sample deliveries from {SAMPLE_LANDING}")
-    summary = _run(omu_home, SAMPLE_LANDING, None, None)
+    if sample:
+        landing = SAMPLE_LANDING
+        say(f"omu demo: sample deliveries from {SAMPLE_LANDING}")
+    else:
+        landing = _demo_landing(omu_home)
+    summary = _run(omu_home, landing, None, None)
+    _demo_closing(summary, landing)
     if not summary.success:
         raise typer.Exit(code=1)
+
+
+def _demo_landing(omu_home: OmuHome) -> Path:
+    """The demo region's deliveries, generated once per home (the same files for the same seed)."""
+    import json
+
+    from omu.quarters import quarter_range
+    from omu.synthetic import generate as run_generator
+
+    landing = omu_home.root / "demo-landing"
+    marker = landing / "demo.json"
+    wanted = json.dumps({**DEMO_REGION, "patients": list(DEMO_REGION["patients"])}, sort_keys=True)
+    if marker.is_file() and marker.read_text() == wanted:
+        say(f"omu demo: the demo region's deliveries are in {landing}")
+        return landing
+    region = DEMO_REGION
+    say(f"omu demo: generating a synthetic region of {region['practices']} practices "
+        f"({region['patients'][0]:,}-{region['patients'][1]:,} patients) over {region['quarters']} into {landing}")
+    with progress() as bar:
+        task = bar.add_task("generating practices", total=region["practices"])
+        run_generator(landing, practices=region["practices"], quarters=quarter_range(region["quarters"]),
+                      seed=region["seed"], patients=region["patients"], progress=lambda _: bar.advance(task))
+    marker.write_text(wanted)
+    return landing
+
+
+def _demo_closing(summary, landing: Path) -> None:
+    """What to open first: the dashboard, then the fullest list of the newest quarter, then the model."""
+    import json
+
+    from omu import store
+
+    home = summary.home
+    if not home.database.exists():
+        return
+    with store.connect(home.database) as conn:
+        latest = conn.execute("SELECT max(quarter) FROM outreach_lists").fetchone()[0]
+        if latest is None:
+            return
+        per_practice = conn.execute(
+            "SELECT practice_id, count(*) FILTER (WHERE listed) FROM outreach_lists "
+            "WHERE quarter = ? AND list_kind = 'outreach' GROUP BY ALL ORDER BY 2 DESC, 1", [latest]).fetchall()
+        shown = conn.execute(  # wijken whose share over the threshold is shown (not suppressed)
+            "SELECT count(DISTINCT area_code) FILTER (WHERE value IS NOT NULL), count(DISTINCT area_code) "
+            "FROM indicators WHERE quarter = ? AND level = 'wijk' AND indicator = 'pct_over'", [latest]).fetchone()
+    say("")
+    say(f"[bold]What to open first[/] (newest quarter {latest}):")
+    say(f"1. the regional dashboard: {home.region_out(latest) / 'dashboard.html'}"
+        + (f" (figures shown for {shown[0]} of {shown[1]} wijken)" if shown and shown[1] else ""))
+    if per_practice:
+        fullest, people = per_practice[0]
+        empty = [p for p, n in per_practice if not n]
+        say(f"2. an outreach list, e.g. {fullest}'s ({people} people): "
+            f"{home.practice_out(latest, fullest) / 'outreach.xlsx'}")
+        say(f"   every practice's list: {', '.join(f'{p} {n}' for p, n in per_practice)}"
+            + (f" (empty: {', '.join(empty)})" if empty else ""))
+    model = summary.outputs.get("risk model")
+    held_out = {}
+    if model and (model / "model.json").is_file():
+        held_out = json.loads((model / "model.json").read_text(encoding="utf-8")).get("held_out", {})
+    say("3. how the risk model orders the lists: `omu model report"
+        + (f" --home {home.root}`" if home.root != OmuHome.resolve().root else "`")
+        + (f" (on held-out practices: AUC {held_out['auc_model']:.2f} for the model, "
+           f"{held_out['auc_score']:.2f} for the points score)" if "auc_model" in held_out
+           else f" (model in {model})" if model else " (no model was trained: lists in score order)"))
+    say(f"4. the Dagster UI on this home: `omu ui --home {home.root} --landing {landing}`")
 
 
 @app.command()
@@ -382,30 +465,78 @@ def model_report(
     say(f"metrics (JSON):  {paths.json}")
 
 
+LandingOption = Annotated[Path | None, typer.Option("--landing", help="The landing folder the sensor watches "
+                                                   "(default: $OMU_LANDING, else sample_data/landing).")]
+PortOption = Annotated[int, typer.Option("--port", help="Port of the web UI.")]
+HostOption = Annotated[str, typer.Option("--host", help="Address the web UI listens on (127.0.0.1: this "
+                                         "machine only).")]
+
+
+@app.command()
+def serve(
+    home: HomeOption = None,
+    landing: LandingOption = None,
+    port: PortOption = 3000,
+    host: HostOption = "127.0.0.1",
+) -> None:
+    """Run omu unattended: dagster-daemon and dagster-webserver on this omu home and landing folder.
+
+    The landing, chain and alert sensors are on: a delivery dropped in the landing folder is
+    ingested, screened, listed and shown on the regional dashboard without any command. Stops
+    cleanly, every process, on SIGTERM or Ctrl-C (docs/operations.md runs it as a service)."""
+    from omu import audit, store
+    from pipelines.serve import (
+        dagster_environment,
+        fail_interrupted_runs,
+        initialise_instance,
+        serve_commands,
+        supervise,
+    )
+
+    omu_home = OmuHome.resolve(home).prepare()
+    initialise_instance(omu_home)
+    interrupted = fail_interrupted_runs(omu_home)
+    if interrupted:
+        say(f"{interrupted} run(s) interrupted by the last stop marked failed; the daemon re-executes them once")
+    chosen = (landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)).resolve()
+    if not chosen.is_dir():
+        raise fail(f"no landing folder at {chosen}")
+    with store.connect(omu_home.database) as conn:
+        try:  # no access log entry, no UI and no unattended runs
+            audit.record(conn, "ui_started", detail=f"omu serve (daemon + webserver) on {host}:{port}")
+        except audit.AuditError as error:
+            raise fail(str(error)) from None
+    say(f"omu serve: home {omu_home.root}, landing {chosen}; UI on http://{host}:{port}; "
+        f"alerts in {omu_home.root / 'alerts'}; stop with Ctrl-C or SIGTERM")
+    code = supervise(serve_commands(host, port), dagster_environment(omu_home, chosen, automation=True),
+                     omu_home.root, say=say)  # cwd: the omu home, so no other dagster.yaml is in view
+    raise typer.Exit(code=code)
+
+
 @app.command()
 def ui(
     home: HomeOption = None,
-    landing: Annotated[Path | None, typer.Option("--landing", help="The landing folder the sensor watches "
-                                                 "(default: $OMU_LANDING, else sample_data/landing).")] = None,
-    port: Annotated[int, typer.Option("--port", help="Port of the web UI (on 127.0.0.1 only).")] = 3000,
+    landing: LandingOption = None,
+    port: PortOption = 3000,
 ) -> None:
-    """Open Dagster's UI (`dagster dev`) on this omu home: assets, checks, runs, the sensor and the schedule."""
+    """Open Dagster's UI (`dagster dev`) on this omu home: assets, checks, runs, the sensors and the schedules.
+
+    For looking and launching by hand; the sensors start switched off (`omu serve` runs them)."""
     from omu import audit, store
+    from pipelines.serve import dagster_environment, initialise_instance, supervise, ui_commands
 
     omu_home = OmuHome.resolve(home).prepare()
+    initialise_instance(omu_home)
     chosen = landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)
     with store.connect(omu_home.database) as conn:
         try:  # no access log entry, no UI
             audit.record(conn, "ui_started", detail=f"dagster dev on 127.0.0.1:{port}")
         except audit.AuditError as error:
             raise fail(str(error)) from None
-    environment = {**os.environ, "OMU_HOME": str(omu_home.root), "OMU_LANDING": str(chosen.resolve()),
-                   "DAGSTER_HOME": str(omu_home.dagster_home)}
     say(f"Dagster UI on http://127.0.0.1:{port} (home {omu_home.root}, landing {chosen}); stop with Ctrl-C")
-    os.chdir(omu_home.root)  # so no other dagster.yaml is in view
-    dagster = Path(sys.executable).with_name("dagster")
-    os.execve(str(dagster), [str(dagster), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
-              environment)
+    code = supervise(ui_commands("127.0.0.1", port), dagster_environment(omu_home, chosen, automation=False),
+                     omu_home.root, say=say)
+    raise typer.Exit(code=code)
 
 
 @app.command("audit")

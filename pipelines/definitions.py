@@ -2,7 +2,8 @@
 
 Settings come from the environment when Dagster loads this module: OMU_HOME (default
 ./omu-home), OMU_LANDING (the landing folder the sensor watches), OMU_PROFILE (a screening
-profile YAML to run alone; default: the profiles named in <home>/config.yaml, else omu-basis v1).
+profile YAML to run alone; default: the profiles named in <home>/config.yaml, else omu-basis v1),
+OMU_AUTOMATION=on (`omu serve`: the landing, chain and alert sensors start running with the daemon).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from assets.model import risk_model, risk_scores
 from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
+from pipelines.alerts import build_alert_sensor
 from pipelines.jobs import deliveries_job, model_job, outreach_job, region_job, screening_job
 from pipelines.resources import DuckDBStore, OmuSettings
 from pipelines.schedules import quarterly_dashboard, quarterly_screening
-from pipelines.sensors import landing_sensor
+from pipelines.sensors import automation_status, chain_sensor, landing_sensor
 
 
 def build_definitions(home: OmuHome | None = None, landing: str | None = None,
@@ -33,7 +35,7 @@ def build_definitions(home: OmuHome | None = None, landing: str | None = None,
         # A delivery's steps form a chain: run them in the run's own process (per-step processes
         # cost ~20 s of imports each and buy no parallelism); runs go side by side via the run queue.
         executor=dg.in_process_executor,
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, chain_sensor, build_alert_sensor(home, automation_status())],
         schedules=[quarterly_screening, quarterly_dashboard],
         resources={
             "store": DuckDBStore(database=str(home.database)),

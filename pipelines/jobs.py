@@ -1,42 +1,57 @@
-"""Jobs: what runs together. Partitioning is inferred from the assets."""
+"""Jobs: what runs together. Partitioning is inferred from the assets.
+
+The chain (pipelines/automation.py): the landing sensor starts `screening_job` per delivery; once
+the landed deliveries are screened, the chain sensor starts `model_job`, then `outreach_job` per
+delivery, then `region_job` per changed quarter. `omu run` evaluates the same sensors in-process.
+
+Every step retries twice on an unexpected error (a locked file, a full disk freed meanwhile);
+a refusal (dg.Failure with allow_retries=False: a bad delivery) fails at once.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-# One delivery end to end (the sensor and the quarterly schedule start this one).
+TRANSIENT = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+# One delivery end to end, for a manual launch from the UI: ingest, screening and the list
+# (ordered by whichever model is saved).
 deliveries_job = dg.define_asset_job(
     "deliveries_job",
     selection=dg.AssetSelection.groups("ingest", "screening", "outreach"),
     description="Load one practice-quarter delivery, screen it and write its outreach list.",
     tags={"omu/job": "deliveries"},
+    op_retry_policy=TRANSIENT,
 )
 
-# `omu run` goes phase by phase over all deliveries, so the risk model can learn from every
-# screened practice before the lists are ordered by it.
 screening_job = dg.define_asset_job(
     "screening_job",
     selection=dg.AssetSelection.groups("ingest", "screening"),
-    description="Load and screen one practice-quarter delivery.",
+    description="Load and screen one practice-quarter delivery (started by the landing sensor).",
+    op_retry_policy=TRANSIENT,
 )
 outreach_job = dg.define_asset_job(
     "outreach_job",
     selection=dg.AssetSelection.groups("outreach"),
-    description="Write one practice-quarter's outreach list.",
+    description="Write one practice-quarter's outreach list, ordered by the risk model (started by the chain "
+                "sensor after the model step).",
+    op_retry_policy=TRANSIENT,
 )
-# Between the screening and the outreach phase, once: the risk model learns from (or is loaded
-# for) every screened practice; outreach_job's risk_scores then order the lists by it.
+# Once the landed deliveries are screened: the risk model learns from (or is loaded for) every
+# screened practice; outreach_job's risk_scores then order the lists by it.
 model_job = dg.define_asset_job(
     "model_job",
     selection=dg.AssetSelection.assets("risk_model"),
     description="Train (or load) the risk model that orders the outreach lists.",
     tags={"omu/job": "model"},
+    op_retry_policy=TRANSIENT,
 )
 
-# Region step, once per quarter after every delivery of it: indicators and the dashboard.
+# Region step per quarter, after the quarter's lists: indicators and the dashboard.
 region_job = dg.define_asset_job(
     "region_job",
     selection=dg.AssetSelection.groups("region"),
     description="Regional indicators (suppressed) and the offline dashboard for one quarter.",
     tags={"omu/job": "region"},
+    op_retry_policy=TRANSIENT,
 )

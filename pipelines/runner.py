@@ -1,26 +1,44 @@
-"""Run the chain through Dagster for `omu run` and `omu demo`.
+"""`omu run` and `omu demo`: the daemon's graph, executed without a daemon.
 
-Every step is a real Dagster run on the persistent instance in the omu home (so `dagster dev`
-shows the same history): one run of the deliveries job per practice-quarter, oldest quarter
-first, then the region and model steps as they exist.
+No phase loop of its own: each round evaluates the same sensors the daemon evaluates — first the
+landing sensor, then the chain plan (pipelines/automation.py) — and executes the runs they
+request as real Dagster runs on the persistent instance in the omu home, with the same tags and
+run keys, so the UI shows one history and the daemon never repeats what `omu run` did (nor the
+other way round). Rounds repeat until nothing is due. Runs of a round go side by side in worker
+processes (config.yaml `automation.workers`, default 2), one run per practice at a time in
+request order — the rule of the daemon's run queue (dagster.yaml). The only difference: `omu run`
+skips the quiet period, since nothing lands while it runs.
 """
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures as futures
+import logging
+import multiprocessing
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
+from omu.config import load_config
 from omu.home import OmuHome
 from omu.quarters import Quarter
-from pipelines.definitions import build_definitions
-from pipelines.partitions import partition_key
-from pipelines.sensors import landed_deliveries
+from pipelines.alerts import failure_text, write_alert
+from pipelines.automation import PRACTICE, QUARTER, STEP, model_label, plan_chain
+from pipelines.sensors import landed_deliveries, landing_sensor, profile_label
 
-# The run's full event log stays in Dagster's storage (see `dagster dev`); the terminal gets warnings.
+# The run's full event log stays in Dagster's storage (see the UI); the terminal gets warnings.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+RUN_KEY_TAG = "dagster/run_key"
+SENSOR_NAME_TAG = "dagster/sensor_name"
+MODEL = "model"  # the practice column of the model step in the summary
+REGION = "regio"  # the practice column of a region step in the summary
+DESCRIPTIONS = {"screening_job": "ingest and screening", "model_job": "risk model: train or load",
+                "outreach_job": "outreach list", "region_job": "regional indicators and dashboard"}
 
 
 @dataclass
@@ -38,6 +56,7 @@ class ChainSummary:
     home: OmuHome
     runs: list[RunOutcome] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
+    waiting: str = ""  # why the last plan requested nothing more
 
     @property
     def success(self) -> bool:
@@ -49,14 +68,7 @@ class ChainSummary:
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
     """The description of the first step failure (a refusal carries its reasons there)."""
-    for event in result.all_events:
-        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            data = event.step_failure_data
-            if data.user_failure_data and data.user_failure_data.description:
-                return data.user_failure_data.description
-            if data.error:
-                return data.error.message.strip()
-    return "the run failed"
+    return failure_text(result.all_events)
 
 
 def select_deliveries(landing: Path, quarter: str | None) -> list[tuple[str, str]]:
@@ -67,15 +79,168 @@ def select_deliveries(landing: Path, quarter: str | None) -> list[tuple[str, str
     return [(p, q) for q, p in landed]
 
 
-# Per practice-quarter phases, each over every delivery (oldest quarter first) before the next.
-PHASES = (("screening_job", "ingest and screening"), ("outreach_job", "outreach list"))
-# Once, before the outreach phase: the risk model learns from (or is loaded for) every screened
-# practice, so the outreach phase's risk_scores order the lists by it (or by score without one).
-MODEL_PHASE = ("model_job", "risk model: train or load")
-MODEL = "model"  # the practice column of the model step in the summary
-# Then once per quarter (oldest first), over every practice that delivered it: the region step.
-REGION_PHASE = ("region_job", "regional indicators and dashboard")
-REGION = "regio"  # the practice column of a region step in the summary
+def step_count(landing: Path, quarter: str | None) -> int:
+    """Runs a first `omu run` makes: two per delivery, one region run per quarter, the model."""
+    deliveries = select_deliveries(landing, quarter)
+    return len(deliveries) * 2 + len({q for _, q in deliveries}) + 1
+
+
+# --- one run, in this process or a worker ------------------------------------------------------
+
+_definitions: dict[tuple, dg.Definitions] = {}
+
+
+def execute_run(home: str, landing: str, profile: str | None, job_name: str, partition: str | None,
+                tags: dict[str, str]) -> tuple[bool, str, str]:
+    """Execute one requested run on the omu home's instance: (success, run id, failure message)."""
+    from pipelines.definitions import build_definitions
+
+    key = (home, landing, profile)
+    if key not in _definitions:
+        _definitions[key] = build_definitions(OmuHome.resolve(home), landing, profile)
+    job = _definitions[key].resolve_job_def(job_name)
+    partition_key = None
+    if partition:
+        partition_key = (dg.MultiPartitionKey(dict(zip(("practice", "quarter"), partition.split("|"), strict=True)))
+                         if "|" in partition else partition)
+    result = job.execute_in_process(partition_key=partition_key, run_config=QUIET_LOGS,
+                                    instance=dg.DagsterInstance.get(), raise_on_error=False, tags=tags)
+    return result.success, result.run_id, "" if result.success else failure_message(result)
+
+
+def _worker_init(dagster_home: str) -> None:
+    os.environ["DAGSTER_HOME"] = dagster_home
+    from omu.home import disable_analytics
+
+    disable_analytics()
+    atexit.register(_quiet_exit)  # runs first (last registered): before DuckDB's benign leak report
+
+
+def _quiet_exit() -> None:
+    """End a worker without DuckDB 2's nanobind "leaked instances" report (see pipelines/cli.py main)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+class RunPool:
+    """Executes a round of requested runs: several at a time, one per practice, in request order."""
+
+    def __init__(self, home: OmuHome, landing: Path, profile: str | None, workers: int):
+        self.args = (str(home.root), str(landing), profile)
+        self.home = home
+        self.workers = max(1, workers)
+        self.pool: futures.ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> RunPool:
+        return self
+
+    def __exit__(self, *_) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, job: str, partition: str | None, tags: dict[str, str]) -> futures.Future:
+        if self.pool is None:
+            # spawn: a fresh interpreter per worker (forking a process that holds DuckDB and
+            # Dagster's threads is unsafe); each pays its imports once and then runs many runs
+            self.pool = futures.ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init, initargs=(str(self.home.dagster_home),))
+        return self.pool.submit(execute_run, *self.args, job, partition, tags)
+
+    def execute(self, batch: list[tuple[str, dg.RunRequest]], summary: ChainSummary,
+                on_step: Callable[[str], None] | None) -> None:
+        pending = list(batch)
+        if self.workers == 1 or len(pending) == 1:
+            for sensor, request in pending:
+                self._record(sensor, request, summary, on_step,
+                             lambda r=request, s=sensor: execute_run(*self.args, *self._call(s, r)))
+            return
+        running: dict[futures.Future, tuple[str, dg.RunRequest]] = {}
+        finished: dict[int, futures.Future] = {}
+        while pending or running:
+            busy = {r.tags.get(PRACTICE) for _, r in running.values()} - {None}
+            for item in list(pending):
+                if len(running) >= self.workers:
+                    break
+                practice = item[1].tags.get(PRACTICE)
+                if practice and practice in busy:
+                    continue
+                pending.remove(item)
+                if practice:
+                    busy.add(practice)
+                if on_step:
+                    on_step(_describe(item[1]))
+                running[self._submit(*self._call(*item))] = item
+            done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+            for future in done:
+                finished[batch.index(running.pop(future))] = future
+        for index, future in sorted(finished.items()):  # the summary lists runs in request order
+            self._record(*batch[index], summary, None, future.result)
+
+    @staticmethod
+    def _call(sensor: str, request: dg.RunRequest) -> tuple[str, str | None, dict[str, str]]:
+        partition = request.partition_key
+        if isinstance(partition, dg.MultiPartitionKey):
+            keys = partition.keys_by_dimension
+            partition = f"{keys['practice']}|{keys['quarter']}"
+        tags = {**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor}
+        return _job(request), partition, tags
+
+    def _record(self, sensor: str, request: dg.RunRequest, summary: ChainSummary,
+                on_step: Callable[[str], None] | None, execute: Callable[[], tuple[bool, str, str]]) -> None:
+        if on_step:
+            on_step(_describe(request))
+        job = _job(request)
+        try:
+            success, run_id, message = execute()
+        except Exception as error:  # a worker died: report it like a failed run
+            success, run_id, message = False, "", f"{type(error).__name__}: {error}"
+        step = request.tags.get(STEP, "")
+        practice = request.tags.get(PRACTICE) or (MODEL if step == "model" else REGION)
+        quarter = request.tags.get(QUARTER, "")
+        summary.runs.append(RunOutcome(job, practice, quarter, success, run_id, message))
+        if not success:
+            write_alert(self.home, job=job, run_id=run_id or "no-run", message=message,
+                        partition=f"{practice}|{quarter}" if step in ("screening", "outreach") else quarter or None)
+        elif step == "region" and quarter >= summary.outputs.get("dashboard", Path("")).parent.parent.name:
+            summary.outputs["dashboard"] = self.home.region_out(quarter) / "dashboard.html"  # the newest quarter's
+
+
+def _job(request: dg.RunRequest) -> str:
+    return request.job_name or "screening_job"  # the landing sensor's requests name no job: its own
+
+
+def _describe(request: dg.RunRequest) -> str:
+    where = " ".join(filter(None, (request.tags.get(PRACTICE), request.tags.get(QUARTER))))
+    return f"{where + ': ' if where else ''}{DESCRIPTIONS[_job(request)]}"
+
+
+# --- the rounds ---------------------------------------------------------------------------------
+
+def _settings(home: OmuHome, landing: Path, profile: str | None):
+    from pipelines.resources import OmuSettings
+
+    return OmuSettings(home=str(home.root), landing=str(landing), **({"profile": profile} if profile else {}))
+
+
+def _landing_requests(instance: dg.DagsterInstance, settings, quarter: str | None) -> list[tuple[str, dg.RunRequest]]:
+    """The landing sensor's requests that have no run yet (the daemon's run-key rule)."""
+    result = landing_sensor(dg.build_sensor_context(instance=instance, resources={"omu": settings}))
+    if isinstance(result, dg.SkipReason):
+        return []
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    due = []
+    for request in result.run_requests:
+        if quarter and request.tags.get(QUARTER) != quarter:
+            continue
+        if instance.get_run_ids(dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key,
+                                                    SENSOR_NAME_TAG: landing_sensor.name}), limit=1):
+            continue
+        due.append((landing_sensor.name, request))
+    return due
 
 
 def run_chain(
@@ -85,76 +250,37 @@ def run_chain(
     quarter: str | None = None,
     profile: str | None = None,
     on_step: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> ChainSummary:
-    """Run every phase through Dagster; `on_step` hears each step's description as it starts."""
+    """Execute what the sensors request, round after round, until nothing is due."""
     home.prepare()
     landing = Path(landing).resolve()
-    deliveries = select_deliveries(landing, quarter)
+    wanted = str(Quarter.parse(quarter)) if quarter else None
     summary = ChainSummary(home)
-    if not deliveries:
+    if not select_deliveries(landing, wanted):
         return summary
-    definitions = build_definitions(home, str(landing), profile)
     instance = dg.DagsterInstance.get()
-    for dimension, wanted in (("practice", {p for p, _ in deliveries}), ("quarter", {q for _, q in deliveries})):
-        missing = sorted(wanted - set(instance.get_dynamic_partitions(dimension)))
-        if missing:
-            instance.add_dynamic_partitions(dimension, missing)
-
-    for job_name, description in PHASES:
-        if job_name == "outreach_job":
-            _run_model(definitions, instance, summary, on_step)
-        job = definitions.resolve_job_def(job_name)
-        for practice_id, delivery_quarter in deliveries:
-            if summary.failed(practice_id, delivery_quarter):
-                continue  # a refused delivery has nothing further to do
-            if on_step:
-                on_step(f"{practice_id} {delivery_quarter}: {description}")
-            result = job.execute_in_process(
-                partition_key=partition_key(practice_id, delivery_quarter),
-                run_config=QUIET_LOGS,
-                instance=instance,
-                raise_on_error=False,
-                tags={"omu/practice": practice_id, "omu/quarter": delivery_quarter},
-            )
-            summary.runs.append(RunOutcome(job_name, practice_id, delivery_quarter, result.success, result.run_id,
-                                           "" if result.success else failure_message(result)))
-    _run_region(definitions, instance, summary, deliveries, on_step)
+    settings = _settings(home, landing, profile)
+    workers = workers or load_config(home.config_file).workers
+    with RunPool(home, landing, profile, workers) as pool:
+        while True:
+            batch = _landing_requests(instance, settings, wanted)
+            if not batch:
+                plan = plan_chain(instance, landing, profile=profile_label(settings), quiet_period=0, quarter=wanted)
+                summary.waiting = plan.waiting
+                batch = [("chain_sensor", request) for request in plan.requests]
+            if not batch:
+                break
+            pool.execute(batch, summary, on_step)
+            if any(r.job == "model_job" for r in summary.runs[-len(batch):]):
+                _note_model(instance, summary)
     return summary
 
 
-def _run_model(definitions: dg.Definitions, instance: dg.DagsterInstance, summary: ChainSummary,
-               on_step: Callable[[str], None] | None) -> None:
-    """The model step, once; a failure is reported but the lists are still written (score order)."""
-    job_name, description = MODEL_PHASE
-    if on_step:
-        on_step(description)
-    result = definitions.resolve_job_def(job_name).execute_in_process(
-        run_config=QUIET_LOGS, instance=instance, raise_on_error=False)
-    summary.runs.append(RunOutcome(job_name, MODEL, "", result.success, result.run_id,
-                                   "" if result.success else failure_message(result)))
-    for materialization in result.asset_materializations_for_node("risk_model") if result.success else []:
-        if "model_dir" in materialization.metadata:
-            summary.outputs["risk model"] = Path(str(materialization.metadata["model_dir"].value))
-
-
-def _run_region(definitions: dg.Definitions, instance: dg.DagsterInstance, summary: ChainSummary,
-                deliveries: list[tuple[str, str]], on_step: Callable[[str], None] | None) -> None:
-    """The region step per quarter that at least one delivery reached without failing."""
-    job_name, description = REGION_PHASE
-    job = definitions.resolve_job_def(job_name)
-    for region_quarter in sorted({q for p, q in deliveries if not summary.failed(p, q)}):
-        if on_step:
-            on_step(f"{region_quarter}: {description}")
-        result = job.execute_in_process(
-            partition_key=region_quarter, run_config=QUIET_LOGS, instance=instance, raise_on_error=False,
-            tags={"omu/quarter": region_quarter},
-        )
-        summary.runs.append(RunOutcome(job_name, REGION, region_quarter, result.success, result.run_id,
-                                       "" if result.success else failure_message(result)))
-        if result.success:
-            summary.outputs["dashboard"] = summary.home.region_out(region_quarter) / "dashboard.html"
-
-
-def step_count(landing: Path, quarter: str | None) -> int:
-    deliveries = select_deliveries(landing, quarter)
-    return len(deliveries) * len(PHASES) + len({q for _, q in deliveries}) + 1  # + the model step
+def _note_model(instance: dg.DagsterInstance, summary: ChainSummary) -> None:
+    event = instance.get_latest_materialization_event(dg.AssetKey("risk_model"))
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    if "model_dir" in metadata and model_label(instance) != "none":
+        summary.outputs["risk model"] = Path(str(metadata["model_dir"].value))
+    else:
+        summary.outputs.pop("risk model", None)

@@ -1,15 +1,28 @@
-"""The landing sensor: notices a new or changed delivery by its manifest hash."""
+"""Sensors: the landing sensor notices a new or changed delivery by its manifest hash and starts
+its screening; the chain sensor requests what follows (pipelines/automation.py).
+
+Both are off by default (`omu ui`, tests); `omu serve` sets OMU_AUTOMATION=on so they run under
+the daemon from its first tick.
+"""
 
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
 
-from pipelines.jobs import deliveries_job
+from pipelines.jobs import model_job, outreach_job, region_job, screening_job
 from pipelines.partitions import partition_key, practices, quarters
 from pipelines.resources import OmuSettings
+
+SENSOR_INTERVAL = 15  # seconds; a tick reads the landing folder's manifests and the run history
+
+
+def automation_status() -> dg.DefaultSensorStatus:
+    on = os.environ.get("OMU_AUTOMATION", "").lower() in ("on", "1", "true")
+    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
 
 
 def landed_deliveries(landing: Path) -> dict[str, tuple[str, str, str]]:
@@ -29,16 +42,24 @@ def landed_deliveries(landing: Path) -> dict[str, tuple[str, str, str]]:
     return found
 
 
-def delivery_run_request(practice_id: str, quarter: str, sha: str) -> dg.RunRequest:
+def profile_label(omu: OmuSettings) -> str:
+    """The screening profiles a run screens with (side by side, the primary first): part of every run
+    key, so another set of profiles reruns all."""
+    return "+".join(f"{profile.name}-v{profile.version}" for profile in omu.screening_profiles())
+
+
+def delivery_run_request(practice_id: str, quarter: str, sha: str, profile: str) -> dg.RunRequest:
     return dg.RunRequest(
-        run_key=f"{practice_id}|{quarter}|{sha[:16]}",
+        run_key=f"{practice_id}|{quarter}|{sha[:16]}|{profile}",
         partition_key=partition_key(practice_id, quarter),
-        tags={"omu/practice": practice_id, "omu/quarter": quarter},
+        tags={"omu/step": "screening", "omu/practice": practice_id, "omu/quarter": quarter,
+              "omu/manifest": sha[:16], "omu/profile": profile},
     )
 
 
-@dg.sensor(job=deliveries_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Watches the landing folder; a new or changed manifest.json starts that delivery's run.")
+@dg.sensor(job=screening_job, minimum_interval_seconds=SENSOR_INTERVAL, default_status=automation_status(),
+           description="Watches the landing folder; a new or changed manifest.json starts that delivery's "
+                       "ingest and screening.")
 def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
     if not omu.landing or not Path(omu.landing).is_dir():
         return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
@@ -50,8 +71,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.
     new_practices = sorted({p for p, _, _ in changed.values()} - set(context.instance.get_dynamic_partitions("practice")))
     new_quarters = sorted({q for _, q, _ in changed.values()} - set(context.instance.get_dynamic_partitions("quarter")))
     ordered = sorted(changed.values(), key=lambda item: (item[1], item[0]))  # oldest quarter first
+    profile = profile_label(omu)
     return dg.SensorResult(
-        run_requests=[delivery_run_request(*item) for item in ordered],
+        run_requests=[delivery_run_request(*item, profile) for item in ordered],
         dynamic_partitions_requests=[
             request for request in (
                 practices.build_add_request(new_practices) if new_practices else None,
@@ -60,3 +82,21 @@ def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.
         ],
         cursor=json.dumps({**seen, **{key: value[2] for key, value in changed.items()}}, sort_keys=True),
     )
+
+
+@dg.sensor(jobs=[model_job, outreach_job, region_job], minimum_interval_seconds=SENSOR_INTERVAL,
+           default_status=automation_status(),
+           description="Once the landed deliveries are screened (and a quiet period has passed): the risk model, "
+                       "then each delivery's outreach list, then each changed quarter's regional dashboard.")
+def chain_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
+    from omu.config import load_config
+    from pipelines.automation import plan_chain
+
+    if not omu.landing or not Path(omu.landing).is_dir():
+        return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
+    config = load_config(omu.omu_home().config_file)
+    plan = plan_chain(context.instance, Path(omu.landing), profile=profile_label(omu),
+                      quiet_period=config.quiet_period)
+    if not plan.requests:
+        return dg.SkipReason(plan.waiting)
+    return dg.SensorResult(run_requests=plan.requests)

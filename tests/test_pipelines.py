@@ -53,7 +53,7 @@ def omu(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
 def test_the_code_location_loads():
     job_names = {job.name for job in defs.jobs}
     assert {"deliveries_job", "screening_job", "outreach_job"} <= job_names
-    assert {s.name for s in defs.sensors} == {"landing_sensor"}
+    assert {s.name for s in defs.sensors} == {"landing_sensor", "chain_sensor", "run_failure_alert"}
     assert {s.name for s in defs.schedules} == {"quarterly_screening", "quarterly_dashboard"}
     for name in job_names:
         defs.resolve_job_def(name)
@@ -284,7 +284,8 @@ def test_dagster_dev_shows_the_assets_the_sensor_the_schedules_and_the_checks(ra
         code_location = _graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
                                        "sensors { name } schedules { name } } } } assetNodes { assetKey { path } } }")
         repository, = code_location["repositoriesOrError"]["nodes"]
-        assert [sensor["name"] for sensor in repository["sensors"]] == ["landing_sensor"]
+        assert {sensor["name"] for sensor in repository["sensors"]} == {"landing_sensor", "chain_sensor",
+                                                                         "run_failure_alert"}
         assert {schedule["name"] for schedule in repository["schedules"]} == {"quarterly_screening",
                                                                                "quarterly_dashboard"}
         shown = {node["assetKey"]["path"][0] for node in code_location["assetNodes"]}
