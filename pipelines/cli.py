@@ -224,6 +224,7 @@ def _print_summary(summary) -> None:
                            - {"regio", "model"})
         say(f"delivery reports: {latest / 'deliveries' / '<practice>' / 'report.md'} ({', '.join(practices)})")
         say(f"outreach lists:  {latest / 'practices' / '<practice>' / 'outreach.xlsx'} (also .csv, .html)")
+        say(f"feedback:        {latest / 'practices' / '<practice>' / 'feedback.html'}")
     for label, path in summary.outputs.items():
         say(f"{label + ':':<16} {path}")
     say(f"all outputs:     {home.out}")

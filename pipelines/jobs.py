@@ -7,7 +7,7 @@ import dagster as dg
 # One delivery end to end (the sensor and the quarterly schedule start this one).
 deliveries_job = dg.define_asset_job(
     "deliveries_job",
-    selection=dg.AssetSelection.groups("ingest", "screening", "outreach"),
+    selection=dg.AssetSelection.groups("ingest", "screening", "outreach", "feedback"),
     description="Load one practice-quarter delivery, screen it and write its outreach list.",
     tags={"omu/job": "deliveries"},
 )
@@ -39,4 +39,11 @@ region_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("region"),
     description="Regional indicators (suppressed) and the offline dashboard for one quarter.",
     tags={"omu/job": "region"},
+)
+
+# After the region step of the quarter: each practice's feedback report beside the published figures.
+feedback_job = dg.define_asset_job(
+    "feedback_job",
+    selection=dg.AssetSelection.groups("feedback"),
+    description="Write one practice-quarter's feedback report (own figures, trend, region).",
 )

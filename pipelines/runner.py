@@ -76,6 +76,8 @@ MODEL = "model"  # the practice column of the model step in the summary
 # Then once per quarter (oldest first), over every practice that delivered it: the region step.
 REGION_PHASE = ("region_job", "regional indicators and dashboard")
 REGION = "regio"  # the practice column of a region step in the summary
+# Last, per delivery: the practice's feedback report beside the region's published figures.
+FEEDBACK_PHASE = ("feedback_job", "feedback report")
 
 
 def run_chain(
@@ -119,7 +121,24 @@ def run_chain(
             summary.runs.append(RunOutcome(job_name, practice_id, delivery_quarter, result.success, result.run_id,
                                            "" if result.success else failure_message(result)))
     _run_region(definitions, instance, summary, deliveries, on_step)
+    _run_feedback(definitions, instance, summary, deliveries, on_step)
     return summary
+
+
+def _run_feedback(definitions: dg.Definitions, instance: dg.DagsterInstance, summary: ChainSummary,
+                  deliveries: list[tuple[str, str]], on_step: Callable[[str], None] | None) -> None:
+    job_name, description = FEEDBACK_PHASE
+    job = definitions.resolve_job_def(job_name)
+    for practice_id, delivery_quarter in deliveries:
+        if summary.failed(practice_id, delivery_quarter):
+            continue
+        if on_step:
+            on_step(f"{practice_id} {delivery_quarter}: {description}")
+        result = job.execute_in_process(
+            partition_key=partition_key(practice_id, delivery_quarter), run_config=QUIET_LOGS, instance=instance,
+            raise_on_error=False, tags={"omu/practice": practice_id, "omu/quarter": delivery_quarter})
+        summary.runs.append(RunOutcome(job_name, practice_id, delivery_quarter, result.success, result.run_id,
+                                       "" if result.success else failure_message(result)))
 
 
 def _run_model(definitions: dg.Definitions, instance: dg.DagsterInstance, summary: ChainSummary,
@@ -157,4 +176,5 @@ def _run_region(definitions: dg.Definitions, instance: dg.DagsterInstance, summa
 
 def step_count(landing: Path, quarter: str | None) -> int:
     deliveries = select_deliveries(landing, quarter)
-    return len(deliveries) * len(PHASES) + len({q for _, q in deliveries}) + 1  # + the model step
+    # per delivery: the phases and the feedback report; per quarter: the region; once: the model
+    return len(deliveries) * (len(PHASES) + 1) + len({q for _, q in deliveries}) + 1
