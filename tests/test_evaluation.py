@@ -1,0 +1,174 @@
+"""Programme evaluation: the feedback report each practice gets, made by real Dagster runs on
+generated deliveries, opened in Chromium and checked against the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from omu import store
+from omu.home import OmuHome
+from omu.outreach.outcomes import import_outcomes
+from omu.quarters import Quarter, quarter_range
+from omu.synthetic import generate
+from pipelines.definitions import build_definitions
+from pipelines.partitions import partition_key
+from pipelines.runner import run_chain
+
+QUARTERS = ["2025Q3", "2025Q4"]  # their working quarters lie in the past
+PRACTICES = ["P0001", "P0002"]
+TREND_COLUMNS = ("screened", "over_threshold", "first_time", "listed", "backlog", "reached", "referred", "no_outcome")
+CYCLE = [("verwezen", "buurtteam"), ("niet_bereikt", None), ("bereikt", None), ("afgezien", None),
+         ("al_in_zorg", None), ("verwezen", "valpreventie")]
+
+
+def hand_back_everything(home: OmuHome, folder: Path, practice_id: str, quarter: str) -> pl.DataFrame:
+    """The POH fills in every listed patient (outcomes in turn), dated in the working quarter; real import."""
+    with store.connect(home.database) as conn:
+        listed = conn.execute(
+            "SELECT patient_id FROM outreach_lists WHERE practice_id = ? AND quarter = ? AND list_kind = 'outreach' "
+            "AND listed ORDER BY rank", [practice_id, quarter]).fetchall()
+    work = Quarter.parse(quarter).next().start
+    rows = pl.DataFrame({
+        "practice_id": practice_id, "quarter": quarter, "patient_id": [p for (p,) in listed],
+        "outcome": [CYCLE[i % len(CYCLE)][0] for i in range(len(listed))],
+        "referral_target": [CYCLE[i % len(CYCLE)][1] for i in range(len(listed))],
+        # every other contact falls after the working quarter (late)
+        "date": [(work + dt.timedelta(days=10 if i % 2 == 0 else 120)).isoformat() for i in range(len(listed))],
+    }, schema_overrides={"referral_target": pl.String})
+    path = folder / f"{practice_id}-{quarter}.csv"
+    rows.write_csv(path, separator=";")
+    with store.connect(home.database) as conn:
+        import_outcomes(conn, path)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory) -> tuple[OmuHome, dict]:
+    base = tmp_path_factory.mktemp("evaluation")
+    landing = base / "landing"
+    generate(landing, practices=2, quarters=quarter_range("2025Q3:2025Q4"), seed=3, patients=(1500, 1800))
+    home = OmuHome.resolve(base / "home").prepare()
+    home.config_file.write_text("outreach:\n  capacity:\n    P0001: 2\n")
+    handed = {}
+    for quarter in QUARTERS:
+        summary = run_chain(home, landing, quarter=quarter)
+        assert summary.success, [r.message for r in summary.runs if not r.success]
+        for practice_id in PRACTICES:
+            handed[(practice_id, quarter)] = hand_back_everything(home, base, practice_id, quarter)
+    # the last quarter's reports once more, now that its outcomes are in: a real run of feedback_job
+    job = build_definitions(home, str(landing)).resolve_job_def("feedback_job")
+    for practice_id in PRACTICES:
+        assert job.execute_in_process(partition_key=partition_key(practice_id, QUARTERS[-1]),
+                                      instance=dg.DagsterInstance.get()).success
+    return home, handed
+
+
+def store_figures(home: OmuHome, practice_id: str, quarter: str) -> dict:
+    """The practice's figures counted straight from the store, independently of sql/evaluation/."""
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        people = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE over_threshold), count(*) FILTER (WHERE first_time) "
+            "FROM screening WHERE practice_id = ? AND quarter = ? AND NOT backfilled", [practice_id, quarter]
+        ).fetchall()[0]
+        lists = conn.execute(
+            "SELECT count(*) FILTER (WHERE l.listed), count(*) FILTER (WHERE NOT l.listed), "
+            "count(*) FILTER (WHERE l.listed AND o.outcome IN ('bereikt', 'verwezen', 'afgezien')), "
+            "count(*) FILTER (WHERE l.listed AND o.outcome = 'verwezen'), "
+            "count(*) FILTER (WHERE l.listed AND o.outcome IS NULL) "
+            "FROM outreach_lists AS l LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id) "
+            "WHERE l.practice_id = ? AND l.quarter = ? AND l.list_kind = 'outreach'", [practice_id, quarter]
+        ).fetchall()[0]
+        region = dict(conn.execute(
+            "SELECT indicator, value FROM indicators WHERE level = 'regio' AND quarter = ?", [quarter]).fetchall())
+        ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
+    keys = ("screened", "over_threshold", "first_time", "listed", "backlog", "reached", "referred", "no_outcome")
+    return dict(zip(keys, people + lists, strict=True)) | {"region": region, "patient_ids": ids}
+
+
+def row_cells(page, section: str, key: str) -> list[str]:
+    return page.locator(f'section#{section} tr[data-key="{key}"] td').all_inner_texts()
+
+
+@pytest.mark.browser
+def test_every_practice_gets_its_own_feedback_report_with_the_stores_figures(region, browser, artifacts):
+    home, handed = region
+    page = browser.new_page()
+    for practice_id in PRACTICES:
+        for quarter in QUARTERS:
+            path = home.practice_out(quarter, practice_id) / "feedback.html"
+            assert path.is_file(), path
+            expected = store_figures(home, practice_id, quarter)
+            page.goto(path.as_uri())
+            assert page.locator("h1").inner_text() == f"Terugkoppeling praktijk {practice_id} — {quarter}"
+            assert row_cells(page, "populatie", "screened")[1] == str(expected["screened"])
+            assert row_cells(page, "populatie", "over_threshold")[1].startswith(f"{expected['over_threshold']} (")
+            assert row_cells(page, "populatie", "first_time")[1] == str(expected["first_time"])
+            # the trend holds every delivered quarter up to this one
+            trend = page.locator("section#trend tbody tr").evaluate_all("rows => rows.map(r => r.dataset.key)")
+            assert trend == QUARTERS[:QUARTERS.index(quarter) + 1]
+            if quarter == QUARTERS[-1]:  # made after every outcome came back: the list worked, now and before
+                for key in ("listed", "backlog", "reached", "referred", "no_outcome"):
+                    assert row_cells(page, "belijst", key)[1] == str(expected[key]), (practice_id, quarter, key)
+                for earlier in QUARTERS:
+                    then = store_figures(home, practice_id, earlier)
+                    cells = row_cells(page, "trend", earlier)
+                    shown = dict(zip(TREND_COLUMNS, (cells[i] for i in (1, 2, 4, 5, 6, 7, 8, 10)), strict=True))
+                    assert shown == {key: str(then[key]) for key in TREND_COLUMNS}, (practice_id, earlier)
+            # the region column shows only the published figure, as stored in `indicators`
+            published = expected["region"].get("pct_over")
+            region_cell = row_cells(page, "regio", "pct_over")[2]
+            if published is None:
+                assert region_cell.startswith("niet getoond")
+            else:
+                assert region_cell.startswith(f"{published:.1f}%".replace(".", ","))
+            text = path.read_text(encoding="utf-8")
+            assert not [p for p in expected["patient_ids"] if p in text]  # counts only
+            assert all(other not in text for other in PRACTICES if other != practice_id)
+    page.goto((home.practice_out(QUARTERS[-1], "P0001") / "feedback.html").as_uri())
+    page.pdf(path=str(artifacts / "feedback-P0001.pdf"), format="A4")
+    page.close()
+
+
+def test_the_list_worked_adds_up_and_the_workload_uses_the_configured_capacity(region, browser):
+    home, handed = region
+    page = browser.new_page()
+    # P0001 has capacity 2: whatever did not fit rolled over
+    page.goto((home.practice_out("2025Q4", "P0001") / "feedback.html").as_uri())
+    assert row_cells(page, "werklast", "capacity")[1] == "2"
+    cells = {key: int(row_cells(page, "belijst", key)[1]) for key in
+             ("asked", "listed", "backlog", "attempted", "reached", "not_reached", "declined", "already_in_care",
+              "referred", "no_outcome")}
+    assert cells["listed"] == 2 and cells["backlog"] > 0  # the generated data fill the list and more
+    assert cells["asked"] == cells["listed"] + cells["backlog"]
+    assert cells["attempted"] + cells["no_outcome"] == cells["listed"]
+    assert cells["reached"] + cells["not_reached"] + cells["already_in_care"] == cells["attempted"]
+    rows = handed[("P0001", "2025Q4")]
+    assert cells["referred"] == rows.filter(pl.col("outcome") == "verwezen").height
+    # every listed patient was handed back; the even ones within the working quarter
+    contacts = rows.with_row_index().filter(pl.col("outcome") != "niet_bereikt")
+    in_time = contacts.filter(pl.col("index") % 2 == 0).height
+    assert row_cells(page, "werklast", "contacted_in_quarter")[1].startswith(f"{in_time} (")
+    page.close()
+
+
+def test_krachtige_basiszorg_is_stated_plainly_from_the_practices_own_patients(region):
+    home, _ = region
+    from omu.evaluation.feedback import WIJKEN_CSV
+
+    deprived = pl.read_csv(WIJKEN_CSV).filter(pl.col("deprivation_group") == "hoog")["wijk_code"].to_list()
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        for practice_id in PRACTICES:
+            total, in_deprived = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE list_contains(?, wijk_code)) FROM screening "
+                "WHERE practice_id = ? AND quarter = '2025Q4' AND NOT backfilled", [deprived, practice_id]
+            ).fetchall()[0]
+            text = (home.practice_out("2025Q4", practice_id) / "feedback.html").read_text(encoding="utf-8")
+            assert f"{in_deprived} van de {total} ingeschreven patiënten" in text
+            verdict = "<strong>voldoet</strong>" if in_deprived / total > 0.25 else "<strong>voldoet niet</strong>"
+            assert verdict in text
