@@ -10,6 +10,7 @@ import polars as pl
 
 from assets.screening import first_time_crossers
 from omu.config import load_config
+from omu.evaluation.followup import add_followup_sheet, pending_followups, read_followup_rows
 from omu.outreach.files import column_header, write_practice_lists
 from omu.outreach.lists import build_lists
 from omu.outreach.outcomes import read_outcome_file
@@ -34,24 +35,29 @@ def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
     capacity = load_config(home.config_file).capacity_for(practice_id)
     with store.connect() as conn:
         lists = build_lists(conn, profile, practice_id=practice_id, quarter=quarter, capacity=capacity)
+        pending = pending_followups(conn, practice_id=practice_id, quarter=quarter)  # referrals to follow up
         own = {patient_id for (patient_id,) in conn.execute(
             "SELECT patient_id FROM screening WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
         ).fetchall()}
+        ever_own = {patient_id for (patient_id,) in conn.execute(  # a referral followed up may have left since
+            "SELECT DISTINCT patient_id FROM score_history WHERE practice_id = ?", [practice_id]).fetchall()}
     folder = home.practice_out(quarter, practice_id)
     paths = write_practice_lists(folder, lists, profile, practice_id=practice_id, quarter=quarter)
+    add_followup_sheet(paths["outreach.xlsx"], pending, practice_id=practice_id)
     in_files: set[str] = set()
     for name in ("outreach.xlsx", "baseline.xlsx"):
         if name in paths:
             in_files |= set(read_outcome_file(paths[name])["patient_id"].drop_nulls().to_list())
     in_files |= set(pl.read_csv(paths["outreach.csv"], separator=";", infer_schema=False)
                     [column_header("patient_id")].to_list())
-    foreign = in_files - own
+    foreign = (in_files - own) | (set(read_followup_rows(paths["outreach.xlsx"])["patient_id"].drop_nulls()) - ever_own)
     inclusion = lists.outreach.group_by("inclusion").len().sort("inclusion") if lists.outreach.height else None
     return dg.MaterializeResult(
         metadata={
             "listed": lists.outreach.height,
             "carried_over_to_next_quarter": lists.carried_over,
             "baseline": lists.baseline.height if lists.is_first_quarter else 0,
+            "referrals_to_follow_up": pending.height,
             "capacity": capacity if capacity is not None else "unlimited",
             "ordered_by": "predicted risk" if lists.has_risk_model else "score, then age",
             "by_inclusion": dg.MetadataValue.json(dict(inclusion.iter_rows()) if inclusion is not None else {}),

@@ -13,12 +13,14 @@ import pytest
 
 from omu import store
 from omu.home import OmuHome
-from omu.outreach.outcomes import import_outcomes
+from omu.outreach.outcomes import OutcomeFileError, import_outcomes
 from omu.quarters import Quarter, quarter_range
-from omu.synthetic import generate
+from omu.synthetic import VENDOR_DIALECTS, generate, write_delivery
 from pipelines.definitions import build_definitions
 from pipelines.partitions import partition_key
 from pipelines.runner import run_chain
+from tests.test_outreach import CROSSERS, PRACTICE, hand_back, make_list, tables
+from tests.test_outreach import QUARTERS as OUTREACH_QUARTERS
 
 QUARTERS = ["2025Q3", "2025Q4"]  # their working quarters lie in the past
 PRACTICES = ["P0001", "P0002"]
@@ -172,3 +174,105 @@ def test_krachtige_basiszorg_is_stated_plainly_from_the_practices_own_patients(r
             assert f"{in_deprived} van de {total} ingeschreven patiënten" in text
             verdict = "<strong>voldoet</strong>" if in_deprived / total > 0.25 else "<strong>voldoet niet</strong>"
             assert verdict in text
+
+
+# --------------------------------------------------------------------------------------------
+# Did the referral arrive? (hand-made practice of tests/test_outreach.py: five first-time crossers)
+# --------------------------------------------------------------------------------------------
+
+
+
+@pytest.fixture
+def hand_made(tmp_path) -> tuple[OmuHome, Path]:
+    """The practice of tests/test_outreach.py: five 80-year-olds crossing the threshold in 2025Q4."""
+    landing = tmp_path / "landing"
+    for quarter in OUTREACH_QUARTERS:
+        extracted = Quarter.parse(quarter).reference_date + dt.timedelta(days=4)
+        write_delivery(landing / PRACTICE / quarter, practice_id=PRACTICE, quarter=quarter, extracted_on=extracted,
+                       tables=tables(extracted), dialect=VENDOR_DIALECTS[3])
+    return OmuHome.resolve(tmp_path / "home").prepare(), landing
+
+
+def followup_sheet(home: OmuHome, quarter: str):
+    import openpyxl
+
+    from omu.evaluation.followup import FOLLOWUP_SHEET, add_followup_sheet, pending_followups
+
+    xlsx = home.practice_out(quarter, PRACTICE) / "outreach.xlsx"
+    with store.connect(home.database) as conn:
+        add_followup_sheet(xlsx, pending_followups(conn, practice_id=PRACTICE, quarter=quarter), practice_id=PRACTICE)
+    return xlsx, openpyxl.load_workbook(xlsx), FOLLOWUP_SHEET
+
+
+def stored_followups(home: OmuHome) -> dict:
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        return {(q, p): (a, d) for q, p, a, d in conn.execute(
+            "SELECT quarter, patient_id, arrived, arrived_on FROM referral_followups").fetchall()}
+
+
+def test_a_referral_is_followed_up_in_a_later_quarter_on_the_follow_up_sheet(hand_made, tmp_path):
+    from omu.evaluation.feedback import compute_feedback
+    from omu.screening.profile import load_profile
+
+    home, landing = hand_made
+    a, b, c, d, e = CROSSERS
+    make_list(home, landing, "2025Q4")
+    hand_back(home, tmp_path, "2025Q4", {a: ("bereikt", None), d: ("verwezen", "apotheker"),
+                                          e: ("verwezen", "buurtteam")})
+    make_list(home, landing, "2026Q1")
+    xlsx, book, name = followup_sheet(home, "2026Q1")
+    sheet = book[name]
+    assert [cell.value for cell in sheet[1]] == ["Patiënt (pseudoniem)", "Kwartaal", "Verwezen naar", "Datum contact",
+                                                 "Aangekomen", "Datum aangekomen", "Praktijk"]
+    # the referred patients whose arrival is unknown, and no one else
+    assert sorted((row[0], row[1], row[2]) for row in sheet.iter_rows(min_row=2, values_only=True)) == [
+        (d, "2025Q4", "apotheker"), (e, "2025Q4", "buurtteam")]
+    row_of = {sheet.cell(row=r, column=1).value: r for r in range(2, sheet.max_row + 1)}
+    sheet.cell(row=row_of[d], column=5, value="ja")
+    sheet.cell(row=row_of[d], column=6, value=dt.datetime(2026, 2, 20))
+    sheet.cell(row=row_of[e], column=5, value="onbekend")
+    book.save(xlsx)
+    with store.connect(home.database) as conn:
+        summary = import_outcomes(conn, xlsx)
+    assert summary.followups == 2
+    assert stored_followups(home) == {("2025Q4", d): ("ja", dt.date(2026, 2, 20)), ("2025Q4", e): ("onbekend", None)}
+    with store.connect(home.database) as conn:
+        assert import_outcomes(conn, xlsx).followups == 0  # the same file twice changes nothing
+    # the next list still asks about e (onbekend), no longer about d
+    make_list(home, landing, "2026Q2")
+    _, book, name = followup_sheet(home, "2026Q2")
+    assert [row[0] for row in book[name].iter_rows(min_row=2, values_only=True)] == [e]
+    # the practice's funnel gains the step arrived
+    with store.connect(home.database) as conn:
+        fb = compute_feedback(conn, load_profile(), practice_id=PRACTICE, quarter="2026Q2", capacity=None)
+    q4 = fb.quarters.filter(pl.col("quarter") == "2025Q4").to_dicts()[0]
+    assert (q4["listed"], q4["reached"], q4["referred"], q4["arrived"], q4["arrival_unknown"]) == (5, 3, 2, 1, 1)
+
+
+def test_a_follow_up_on_the_referrals_own_row_and_a_bad_one_refuses_the_whole_file(hand_made, tmp_path):
+    home, landing = hand_made
+    a, b, c, d, e = CROSSERS
+    make_list(home, landing, "2025Q4")
+    path = hand_back(home, tmp_path, "2025Q4", {a: ("bereikt", None), d: ("verwezen", "apotheker")})
+    # the same file, a quarter later, with two columns added on the referral's row
+    rows = pl.read_csv(path, separator=";", infer_schema=False).with_columns(
+        pl.when(pl.col("patient_id") == d).then(pl.lit("Nee")).alias("Aangekomen"),
+        pl.when(pl.col("patient_id") == d).then(pl.lit("03-03-2026")).alias("Datum aangekomen"))
+    rows.write_csv(path, separator=";")
+    with store.connect(home.database) as conn:
+        summary = import_outcomes(conn, path)
+    assert (summary.new, summary.changed, summary.followups) == (0, 0, 1)
+    assert stored_followups(home) == {("2025Q4", d): ("nee", dt.date(2026, 3, 3))}
+    # a follow-up for a patient who was not referred, and an answer outside ja/nee/onbekend: refused, all of it
+    bad = rows.with_columns(
+        pl.when(pl.col("patient_id") == a).then(pl.lit("ja")).otherwise(pl.lit("misschien")).alias("Aangekomen"),
+        pl.when(pl.col("patient_id") == a).then(pl.lit("verwezen")).otherwise(pl.col("outcome")).alias("outcome"))
+    bad = bad.with_columns(pl.when(pl.col("patient_id") == a).then(pl.lit(None)).otherwise(
+        pl.col("outcome")).alias("outcome"))
+    bad.write_csv(path, separator=";")
+    with store.connect(home.database) as conn, pytest.raises(OutcomeFileError) as refused:
+        import_outcomes(conn, path)
+    message = str(refused.value)
+    assert "column arrived: unknown answer (allowed: ja, nee, onbekend)" in message
+    assert "column patient_id: no referral to follow up" in message
+    assert stored_followups(home) == {("2025Q4", d): ("nee", dt.date(2026, 3, 3))}

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from omu.evaluation import followup
 from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
 from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET
 from omu.sql import run_sql, run_sql_in_transaction
@@ -22,7 +23,10 @@ FIELDS = ("practice_id", "quarter", "patient_id", "outcome", "referral_target", 
 ALIASES = {
     "referral target": "referral_target", "target": "referral_target", "date": "outcome_date",
     "practice": "practice_id", "notes": "note", "patient": "patient_id",
+    # a referral's follow-up on its own row (columns added by the practice): omu.evaluation.followup
+    "aangekomen": "arrived", "arrived": "arrived", "datum aangekomen": "arrived_on", "arrived_on": "arrived_on",
 }
+FOLLOWUP_ON_ROW = ("arrived", "arrived_on")
 
 
 class OutcomeFileError(ValueError):
@@ -35,6 +39,7 @@ class ImportSummary:
     changed: int
     unchanged: int
     skipped_blank: int
+    followups: int = 0  # referral follow-ups new or changed
 
 
 def _key(header: str) -> str | None:
@@ -57,7 +62,7 @@ def read_outcome_file(path: Path) -> pl.DataFrame:
         # dates arrive as datetimes from Excel cells; keep them as ISO text for the SQL checks
         frame = frame.with_columns(
             pl.col(c).str.slice(0, 10) if frame.schema[c] == pl.String else pl.col(c).cast(pl.String)
-            for c in frame.columns if _key(c) == "outcome_date"
+            for c in frame.columns if _key(c) in ("outcome_date", "arrived_on")
         )
     elif path.suffix.lower() in (".csv", ".txt"):
         try:
@@ -70,12 +75,13 @@ def read_outcome_file(path: Path) -> pl.DataFrame:
         frame = read.rows.rename({LINE: "row_no"})
     else:
         raise OutcomeFileError(f"{path.name}: expected the outreach .xlsx or a .csv")
-    renamed = {c: _key(c) for c in frame.columns if c != "row_no" and _key(c) in FIELDS}
+    renamed = {c: _key(c) for c in frame.columns if c != "row_no" and _key(c) in FIELDS + FOLLOWUP_ON_ROW}
     if "patient_id" not in renamed.values() or "outcome" not in renamed.values():
         raise OutcomeFileError(f"{path.name}, row 1: needs the columns patient_id and outcome "
                                f"(or Patiënt (pseudoniem) and Uitkomst); found {', '.join(frame.columns)}")
     frame = frame.select("row_no", *(pl.col(c).cast(pl.String).alias(k) for c, k in renamed.items()))
-    return frame.with_columns(pl.lit(None, pl.String).alias(f) for f in FIELDS if f not in frame.columns)
+    return frame.with_columns(pl.lit(None, pl.String).alias(f) for f in FIELDS + FOLLOWUP_ON_ROW
+                              if f not in frame.columns)
 
 
 def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: str | None = None,
@@ -88,18 +94,24 @@ def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: st
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
     conn.unregister("incoming_frame")
     run_sql(conn, "outreach/import_check", {"practice": practice})
-    problems = conn.table("import_problems").pl()
+    on_row = frame.select("row_no", pl.lit(None, pl.String).alias("sheet"), *followup.FIELDS)
+    followup_rows = pl.concat([on_row, followup.read_followup_rows(path)])
+    problems = pl.concat([conn.table("import_problems").pl().with_columns(pl.lit(None, pl.String).alias("sheet")),
+                          followup.check_followups(conn, followup_rows, practice=practice)], how="diagonal")
     if problems.height:
         shown = "\n".join(
-            f"- {Path(path).name}, row {row['row_no']}, column {row['column']}: {row['problem']}"
+            f"- {Path(path).name}{', sheet ' + row['sheet'] if row['sheet'] else ''}, row {row['row_no']}, "
+            f"column {row['column']}: {row['problem']}"
             + (f" (value {row['value']!r})" if row["value"] else "")
             for row in problems.head(20).iter_rows(named=True)
         )
         more = f"\n- ... and {problems.height - 20} more" if problems.height > 20 else ""
         raise OutcomeFileError(f"{Path(path).name} refused; no outcome was imported:\n{shown}{more}")
     counts = conn.table("import_ready").pl()
-    run_sql_in_transaction(conn, "outreach/import_write", {"source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}"})
+    followups = conn.sql("SELECT count(*) FROM followup_ready WHERE is_new OR is_changed").fetchall()[0][0]
+    run_sql_in_transaction(conn, ["outreach/import_write", "evaluation/followup_write"],
+                           {"source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}"})
     new = int(counts["is_new"].sum()) if counts.height else 0
     changed = int(counts["is_changed"].sum()) if counts.height else 0
     return ImportSummary(new=new, changed=changed, unchanged=counts.height - new - changed,
-                         skipped_blank=frame.height - counts.height)
+                         skipped_blank=frame.height - counts.height, followups=int(followups))
