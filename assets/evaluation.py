@@ -10,13 +10,24 @@ import warnings
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
-from assets.dashboards import regional_indicators
+from assets.dashboards import regional_dashboard, regional_indicators
 from assets.outreach import outreach_list
 from dashboards.region import patient_ids_in
+from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
+from models.outcome import load_outcome
 from omu.config import load_config
 from omu.evaluation.feedback import compute_feedback, write_feedback
-from pipelines.partitions import practice_and_quarter, practice_quarter
+from omu.evaluation.outcome import (
+    FUNNEL_STEPS,
+    add_to_dashboard,
+    evaluate_region,
+    published_long,
+    store_evaluation,
+    write_evaluation_files,
+)
+from pipelines.partitions import practice_and_quarter, practice_quarter, quarters
 from pipelines.resources import DuckDBStore, OmuSettings
 
 with warnings.catch_warnings():  # beta in Dagster 1.13
@@ -57,4 +68,54 @@ def practice_feedback(context: dg.AssetExecutionContext, omu: OmuSettings, store
         },
         check_results=[dg.AssetCheckResult(check_name="no_patient_id_in_feedback", passed=not leaks,
                                            metadata={"patient_ids_found": leaks})],
+    )
+
+
+@dg.asset(
+    partitions_def=quarters,
+    deps=[regional_dashboard],
+    group_name="region",
+    kinds={"duckdb", "html", "csv"},
+    check_specs=[
+        dg.AssetCheckSpec("evaluation_counts_suppressed", asset="regional_evaluation",
+                          description="no published count of the evaluation is 1-7 and every one is a multiple of 5"),
+        dg.AssetCheckSpec("no_patient_id_in_evaluation", asset="regional_evaluation",
+                          description="no patient_id of the store in region/evaluation.* or the dashboard"),
+    ],
+)
+def regional_evaluation(context: dg.AssetExecutionContext, omu: OmuSettings,
+                        store: DuckDBStore) -> dg.MaterializeResult:
+    """Outcome after outreach (reached / not reached / declined, adjusted hazard ratios; observational)
+    and the funnel crossed -> listed -> attempted -> reached -> referred -> arrived, suppressed, in
+    table outreach_evaluation, out/<quarter>/region/evaluation.csv/.html and the dashboard."""
+    quarter = context.partition_key
+    profile = omu.screening_profile()
+    outcome = load_outcome()
+    folder = omu.omu_home().region_out(quarter)
+    with store.connect() as conn:
+        result = evaluate_region(conn, profile, outcome, quarter)
+        store_evaluation(conn, profile, result)
+        published = published_long(result)
+        patient_ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
+    files = write_evaluation_files(folder, result, outcome)
+    on_dashboard = add_to_dashboard(folder / "dashboard.html", result, outcome)
+    leaks = patient_ids_in(folder, patient_ids)
+    for path in leaks:
+        Path(path).unlink(missing_ok=True)
+    counts = published.filter(pl.col("measure").is_in(["n", "events", *FUNNEL_STEPS]))["value"].drop_nulls()
+    bad = int(((counts >= PRIMARY_MIN) & (counts <= PRIMARY_MAX)).sum() + (counts % ROUNDING_BASE != 0).sum())
+    groups = {r["group"]: r for r in result.groups.iter_rows(named=True)}
+    return dg.MaterializeResult(
+        metadata={
+            "files": dg.MetadataValue.json({name: str(path) for name, path in files.items()}),
+            "on_dashboard": on_dashboard,
+            "adjusted_for": result.adjusted_for,
+            "hazard_ratio_reached": groups["bereikt"]["hr"] if groups["bereikt"]["hr"] is not None else "not shown",
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name="evaluation_counts_suppressed", passed=bad == 0,
+                                metadata={"violations": bad}),
+            dg.AssetCheckResult(check_name="no_patient_id_in_evaluation", passed=not leaks,
+                                metadata={"files_with_patient_ids": len(leaks)}),
+        ],
     )

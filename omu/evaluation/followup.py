@@ -82,17 +82,25 @@ def read_followup_rows(path: Path) -> pl.DataFrame:
     empty = pl.DataFrame(schema={"row_no": pl.Int64, "sheet": pl.String} | {f: pl.String for f in FIELDS})
     if Path(path).suffix.lower() not in (".xlsx", ".xlsm"):
         return empty
-    if FOLLOWUP_SHEET not in load_workbook(path, read_only=True).sheetnames:
+    book = load_workbook(path, read_only=True)
+    if FOLLOWUP_SHEET not in book.sheetnames:
         return empty
-    frame = pl.read_excel(path, sheet_name=FOLLOWUP_SHEET, engine="openpyxl", infer_schema_length=0)
-    if frame.is_empty():
+    rows = list(book[FOLLOWUP_SHEET].iter_rows(values_only=True))
+    if len(rows) < 2:
         return empty
-    renamed = {c: HEADERS[c.strip().lower()] for c in frame.columns if c.strip().lower() in HEADERS}
-    frame = frame.select(pl.col(c).cast(pl.String).alias(k) for c, k in renamed.items())
+    header = [str(h or "").strip().lower() for h in rows[0]]
+
+    def text(value: object) -> str | None:  # dates arrive as datetimes from Excel cells: ISO text
+        if value is None:
+            return None
+        return value.isoformat()[:10] if hasattr(value, "isoformat") else str(value)
+
+    columns = {HEADERS[h]: [text(row[i] if i < len(row) else None) for row in rows[1:]]
+               for i, h in enumerate(header) if h in HEADERS}
+    frame = pl.DataFrame(columns, schema={k: pl.String for k in columns})
     frame = frame.with_columns(pl.lit(None, pl.String).alias(f) for f in FIELDS if f not in frame.columns)
     return frame.with_row_index("row_no", offset=2).select(
-        pl.col("row_no").cast(pl.Int64), pl.lit(FOLLOWUP_SHEET).alias("sheet"),
-        *(pl.col(f).str.slice(0, 10) if f == "arrived_on" else pl.col(f) for f in FIELDS))
+        pl.col("row_no").cast(pl.Int64), pl.lit(FOLLOWUP_SHEET).alias("sheet"), *FIELDS)
 
 
 def check_followups(conn: duckdb.DuckDBPyConnection, rows: pl.DataFrame, *, practice: str | None) -> pl.DataFrame:
