@@ -276,3 +276,51 @@ def test_a_follow_up_on_the_referrals_own_row_and_a_bad_one_refuses_the_whole_fi
     assert "column arrived: unknown answer (allowed: ja, nee, onbekend)" in message
     assert "column patient_id: no referral to follow up" in message
     assert stored_followups(home) == {("2025Q4", d): ("nee", dt.date(2026, 3, 3))}
+
+
+# --------------------------------------------------------------------------------------------
+# Outcome after outreach, validated on generated data with a known effect of being reached
+# --------------------------------------------------------------------------------------------
+
+
+def simulated_cohort(tmp_path: Path, hazard_ratio: float) -> pl.DataFrame:
+    """12 generated practices whose lists are worked (half reached) with a known hazard ratio of being
+    reached; the cohort as the evaluation sees it: group, 12-month outcome, score, age, sex."""
+    from omu.synthetic import OutreachLoop
+
+    truth = tmp_path / f"truth-{hazard_ratio}"
+    generate(tmp_path / f"landing-{hazard_ratio}", practices=12, quarters=quarter_range("2023Q1:2023Q4"), seed=1,
+             patients=(2500, 2500), truth_dir=truth, outreach=OutreachLoop(reach_probability=0.5,
+                                                                          hazard_ratio=hazard_ratio))
+    rows = pl.concat([pl.read_parquet(path) for path in sorted(truth.glob("*.parquet"))])
+    return rows.filter(pl.col("outreach").is_not_null()).select(
+        pl.col("outreach").alias("outreach_group"), pl.col("outcome_12m").alias("outcome"),
+        pl.lit(None, pl.Float64).alias("predicted_risk"), "score", "age", "sex")
+
+
+@pytest.mark.parametrize("hazard_ratio", [0.8, 1.0, 0.4])
+def test_the_evaluation_recovers_a_known_effect_of_being_reached_within_its_interval(tmp_path, hazard_ratio):
+    from omu.evaluation.outcome import estimate_effects
+
+    cohort = simulated_cohort(tmp_path, hazard_ratio)
+    assert cohort.height > 150 and set(cohort["outreach_group"]) == {"bereikt", "niet_bereikt"}
+    effects, adjusted_for = estimate_effects(cohort)
+    reached = effects["bereikt"]
+    assert adjusted_for == "score, leeftijd en geslacht"
+    assert reached.lower < hazard_ratio < reached.upper  # the interval covers the true effect
+    if hazard_ratio == 1.0:
+        assert reached.lower < 1 < reached.upper  # no effect: none found beyond chance
+    if hazard_ratio == 0.4:
+        assert reached.upper < 1  # a strong effect is found, not hidden by a wide interval
+
+
+def test_without_a_loop_generation_is_unchanged(tmp_path):
+    from omu.synthetic import OutreachLoop
+
+    plain, looped = tmp_path / "plain", tmp_path / "looped"
+    generate(plain, practices=1, quarters=quarter_range("2025Q1"), seed=2, patients=(300, 300))
+    generate(looped, practices=1, quarters=quarter_range("2025Q1"), seed=2, patients=(300, 300),
+             outreach=OutreachLoop(hazard_ratio=1.0), outcomes_dir=tmp_path / "outcomes")
+    for name in ("patients.csv", "episodes.csv", "prescriptions.csv", "contacts.csv"):
+        before = (plain / "P0001" / "2025Q1" / name).read_bytes()
+        assert before == (looped / "P0001" / "2025Q1" / name).read_bytes(), name

@@ -110,7 +110,8 @@ def estimate_effects(frame: pl.DataFrame, confidence: float = 0.95) -> tuple[dic
     risk = cloglog(frame["predicted_risk"].to_numpy()) if use_risk else frame["score"].to_numpy().astype(float)
     columns = [np.ones(frame.height)]
     columns += [(frame["outreach_group"] == g).to_numpy().astype(float) for g in present]
-    columns += [risk, frame["age"].to_numpy() / 10.0, (frame["sex"] == "V").to_numpy().astype(float)]
+    covariates = [risk, frame["age"].to_numpy() / 10.0, (frame["sex"] == "V").to_numpy().astype(float)]
+    columns += [c for c in covariates if np.ptp(c) > 0]  # a constant (e.g. every score 3) says nothing
     beta, se = fit_cloglog(frame["outcome"].cast(pl.Int8).to_numpy(), np.column_stack(columns))
     z = z_value(confidence)
     effects = {g: Effect(None, None, None) for g in GROUPS if g != REFERENCE}
