@@ -324,3 +324,60 @@ def test_without_a_loop_generation_is_unchanged(tmp_path):
     for name in ("patients.csv", "episodes.csv", "prescriptions.csv", "contacts.csv"):
         before = (plain / "P0001" / "2025Q1" / name).read_bytes()
         assert before == (looped / "P0001" / "2025Q1" / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def looped_region(tmp_path_factory) -> tuple[OmuHome, Path]:
+    """Five quarters of two generated practices through real Dagster runs, the simulated loop's outcome
+    files imported with `omu outcomes import`'s function, then the region step of the last quarter."""
+    from omu.synthetic import OutreachLoop
+
+    base = tmp_path_factory.mktemp("looped")
+    generate(base / "landing", practices=2, quarters=quarter_range("2024Q1:2025Q1"), seed=6, patients=(2500, 2500),
+             truth_dir=base / "truth", outreach=OutreachLoop(reach_probability=0.5, hazard_ratio=0.8),
+             outcomes_dir=base / "outcomes")
+    home = OmuHome.resolve(base / "home").prepare()
+    assert run_chain(home, base / "landing").success
+    with store.connect(home.database) as conn:
+        for path in sorted((base / "outcomes").rglob("*.csv")):
+            import_outcomes(conn, path)
+    region_job = build_definitions(home, str(base / "landing")).resolve_job_def("region_job")
+    assert region_job.execute_in_process(partition_key="2025Q1", instance=dg.DagsterInstance.get()).success
+    return home, base
+
+
+def test_the_evaluation_cohort_reads_the_same_outcome_as_the_generators_truth(looped_region):
+    from models.outcome import load_outcome
+    from omu.evaluation.outcome import cohort_with_outcome
+    from omu.screening.profile import load_profile
+
+    home, base = looped_region
+    truth = pl.concat([pl.read_parquet(p) for p in sorted((base / "truth").glob("*.parquet"))])
+    with store.connect(home.database) as conn:
+        cohort_with_outcome(conn, load_profile(), load_outcome(), "2025Q1")
+        exact = conn.sql("SELECT p.patient_id, p.quarter, c.outreach_group, o.outcome FROM population AS p "
+                         "JOIN eval_cohort AS c USING (practice_id, patient_id) "
+                         "JOIN model_outcomes AS o USING (practice_id, quarter, patient_id)").pl()
+    # only lists whose 12 months have passed by the last delivery: 2024Q1 (window to 31-03-2025)
+    assert exact.height > 0 and set(exact["quarter"]) == {"2024Q1"}
+    expected = exact.join(truth.select("patient_id", "quarter", "outreach", "outcome_12m"),
+                          on=["patient_id", "quarter"], how="left")
+    assert expected["outreach_group"].to_list() == expected["outreach"].to_list()
+    assert expected["outcome"].to_list() == expected["outcome_12m"].to_list()
+
+
+def test_the_regional_evaluation_is_published_suppressed_and_called_observational(looped_region):
+    home, _ = looped_region
+    folder = home.region_out("2025Q1")
+    csv = pl.read_csv(folder / "evaluation.csv", separator=";")
+    counts = csv.filter(pl.col("measure").is_in(["n", "events", "crossed", "listed", "attempted", "reached",
+                                                 "referred", "arrived"]))["value"].drop_nulls()
+    assert counts.len() > 0 and not ((counts >= 1) & (counts <= 7)).any() and (counts % 5 == 0).all()
+    assert set(csv.filter(pl.col("part") == "trechter")["key"]) == {
+        "2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1", "cumulatief"}
+    for page in ("evaluation.html", "dashboard.html"):
+        text = (folder / page).read_text(encoding="utf-8")
+        assert 'id="evaluatie"' in text and "geen gerandomiseerde studie" in text
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        stored = conn.execute("SELECT count(*) FROM outreach_evaluation WHERE quarter = '2025Q1'").fetchall()[0][0]
+    assert stored == csv.height
