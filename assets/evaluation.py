@@ -21,6 +21,7 @@ from omu.config import load_config
 from omu.evaluation.feedback import compute_feedback, write_feedback
 from omu.evaluation.outcome import (
     FUNNEL_STEPS,
+    WORKLOAD,
     add_to_dashboard,
     evaluate_region,
     published_long,
@@ -93,7 +94,8 @@ def regional_evaluation(context: dg.AssetExecutionContext, omu: OmuSettings,
     outcome = load_outcome()
     folder = omu.omu_home().region_out(quarter)
     with store.connect() as conn:
-        result = evaluate_region(conn, profile, outcome, quarter)
+        config = load_config(omu.omu_home().config_file)
+        result = evaluate_region(conn, profile, outcome, quarter, config.capacity_for)
         store_evaluation(conn, profile, result)
         published = published_long(result)
         patient_ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
@@ -102,7 +104,7 @@ def regional_evaluation(context: dg.AssetExecutionContext, omu: OmuSettings,
     leaks = patient_ids_in(folder, patient_ids)
     for path in leaks:
         Path(path).unlink(missing_ok=True)
-    counts = published.filter(pl.col("measure").is_in(["n", "events", *FUNNEL_STEPS]))["value"].drop_nulls()
+    counts = published.filter(pl.col("measure").is_in(["n", "events", *FUNNEL_STEPS, *WORKLOAD]))["value"].drop_nulls()
     bad = int(((counts >= PRIMARY_MIN) & (counts <= PRIMARY_MAX)).sum() + (counts % ROUNDING_BASE != 0).sum())
     groups = {r["group"]: r for r in result.groups.iter_rows(named=True)}
     return dg.MaterializeResult(

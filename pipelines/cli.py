@@ -93,9 +93,16 @@ def generate(
     patients: Annotated[str, typer.Option("--patients", help="Practice size range MIN:MAX.")] = "2000:12000",
     truth: Annotated[Path | None, typer.Option("--truth", help="Also write the ground truth here "
                                                "(outside the landing folder).")] = None,
+    outcomes: Annotated[Path | None, typer.Option("--outcomes", help="Simulate the outreach loop and write the "
+                                                  "POH's outcome files here (outside the landing folder).")] = None,
+    reach_probability: Annotated[float, typer.Option("--reach-probability", min=0.0, max=1.0,
+                                                     help="With --outcomes: chance a listed patient is reached.")] = 0.6,
+    hazard_ratio: Annotated[float, typer.Option("--hazard-ratio", min=0.01,
+                                                help="With --outcomes: effect of being reached on unplanned care.")] = 0.8,
 ) -> None:
     """Generate synthetic Utrecht HIS deliveries (never real patients)."""
     from omu.quarters import quarter_range
+    from omu.synthetic import OutreachLoop
     from omu.synthetic import generate as run_generator
 
     try:
@@ -108,13 +115,20 @@ def generate(
         raise typer.BadParameter("--patients must be MIN:MAX with 1 <= MIN <= MAX")
     if truth is not None and truth.resolve().is_relative_to(out.resolve()):
         raise typer.BadParameter("--truth must lie outside the landing folder --out")
+    if outcomes is not None and outcomes.resolve().is_relative_to(out.resolve()):
+        raise typer.BadParameter("--outcomes must lie outside the landing folder --out")
+    loop = OutreachLoop(reach_probability, hazard_ratio) if outcomes is not None else None
     with progress() as bar:
         task = bar.add_task("generating practices", total=practices)
         summary = run_generator(out, practices=practices, quarters=quarter_list, seed=seed, patients=size,
-                                truth_dir=truth, progress=lambda _: bar.advance(task))
+                                truth_dir=truth, progress=lambda _: bar.advance(task), outreach=loop,
+                                outcomes_dir=outcomes)
     result(f"wrote {summary.deliveries} deliveries for {practices} practices to {out}")
     if truth is not None:
         say(f"ground truth in {truth}")
+    if outcomes is not None:
+        say(f"outreach outcomes (reach {reach_probability}, hazard ratio {hazard_ratio}) in {outcomes}: "
+            "import each with omu outcomes import after its quarter's run")
 
 
 @app.command()

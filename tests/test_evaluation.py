@@ -333,7 +333,7 @@ def looped_region(tmp_path_factory) -> tuple[OmuHome, Path]:
     from omu.synthetic import OutreachLoop
 
     base = tmp_path_factory.mktemp("looped")
-    generate(base / "landing", practices=2, quarters=quarter_range("2024Q1:2025Q1"), seed=6, patients=(2500, 2500),
+    generate(base / "landing", practices=1, quarters=quarter_range("2024Q1:2025Q1"), seed=6, patients=(4000, 4000),
              truth_dir=base / "truth", outreach=OutreachLoop(reach_probability=0.5, hazard_ratio=0.8),
              outcomes_dir=base / "outcomes")
     home = OmuHome.resolve(base / "home").prepare()
@@ -375,6 +375,16 @@ def test_the_regional_evaluation_is_published_suppressed_and_called_observationa
     assert counts.len() > 0 and not ((counts >= 1) & (counts <= 7)).any() and (counts % 5 == 0).all()
     assert set(csv.filter(pl.col("part") == "trechter")["key"]) == {
         "2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1", "cumulatief"}
+    workload = csv.filter(pl.col("part") == "werklast")
+    assert workload.height > 0 and all(key.startswith("P0001|2024") or key.startswith("P0001|2025")
+                                       for key in workload["key"])
+    for key in set(workload["key"]):  # the share contacted comes from the shown counts only
+        shown = dict(workload.filter(pl.col("key") == key).select("measure", "value").iter_rows())
+        if shown["listed"] and shown["contacted_in_quarter"] is not None:
+            share = 100 * min(shown["contacted_in_quarter"], shown["listed"]) / shown["listed"]
+            assert shown["pct_contacted_in_quarter"] == pytest.approx(share)
+        else:
+            assert shown["pct_contacted_in_quarter"] is None
     for page in ("evaluation.html", "dashboard.html"):
         text = (folder / page).read_text(encoding="utf-8")
         assert 'id="evaluatie"' in text and "geen gerandomiseerde studie" in text

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,7 @@ OBSERVATIONAL = ("Dit is een observationele vergelijking, geen gerandomiseerde s
                  "van de outreach.")
 EVALUATION_HTML, EVALUATION_CSV = "evaluation.html", "evaluation.csv"
 MIN_EVENTS_TO_FIT = 10
+WORKLOAD = ("asked", "listed", "backlog", "contacted_in_quarter")
 
 
 @dataclass
@@ -60,7 +62,7 @@ class RegionEvaluation:
     groups: pl.DataFrame  # group, n, events (shown: suppressed), pct, pct_lower, pct_upper, hr, hr_lower, hr_upper
     funnel: pl.DataFrame  # quarter (or 'cumulatief'), FUNNEL_STEPS (shown), median_days
     adjusted_for: str
-    notes: list[str] = field(default_factory=list)
+    workload: pl.DataFrame = field(default_factory=pl.DataFrame)  # practice_id, quarter, capacity, WORKLOAD (shown)
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ def cohort_with_outcome(conn: duckdb.DuckDBPyConnection, profile: Profile, outco
 
 
 def evaluate_region(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome,
-                    quarter: str) -> RegionEvaluation:
+                    quarter: str, capacity: Callable[[str], int | None] = lambda _: None) -> RegionEvaluation:
     cohort = cohort_with_outcome(conn, profile, outcome, quarter)
     funnel_exact = query(conn, "evaluation/region_funnel", {"quarter": quarter, "profile_name": profile.name,
                                                             "profile_version": profile.version}).pl()
@@ -173,7 +175,22 @@ def evaluate_region(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: 
     groups = groups.with_columns(pl.Series("hr", [h[0] for h in hr], dtype=pl.Float64),
                                  pl.Series("hr_lower", [h[1] for h in hr], dtype=pl.Float64),
                                  pl.Series("hr_upper", [h[2] for h in hr], dtype=pl.Float64))
-    return RegionEvaluation(quarter, groups, _shown_funnel(funnel_exact), adjusted_for)
+    workload = query(conn, "evaluation/workload", {"quarter": quarter, "profile_name": profile.name,
+                                                   "profile_version": profile.version}).pl()
+    return RegionEvaluation(quarter, groups, _shown_funnel(funnel_exact), adjusted_for,
+                            _shown_workload(workload, capacity))
+
+
+def _shown_workload(exact: pl.DataFrame, capacity: Callable[[str], int | None]) -> pl.DataFrame:
+    """Per practice and quarter: capacity (config, not a count of people), the counts suppressed, and the
+    share contacted within the working quarter from the shown counts only."""
+    frame = exact.select("practice_id", "quarter", *(suppress_count(exact[c].cast(pl.Int64)).alias(c)
+                                                     for c in WORKLOAD))
+    return frame.with_columns(
+        pl.Series("capacity", [capacity(p) for p in frame["practice_id"]], dtype=pl.Int64),
+        pl.when((pl.col("listed") > 0) & pl.col("contacted_in_quarter").is_not_null())  # hidden stays hidden
+        .then(100 * pl.min_horizontal("contacted_in_quarter", "listed") / pl.col("listed"))
+        .alias("pct_contacted_in_quarter"))
 
 
 def _shown_funnel(exact: pl.DataFrame) -> pl.DataFrame:
@@ -222,6 +239,9 @@ def published_long(result: RegionEvaluation) -> pl.DataFrame:
     for r in result.funnel.iter_rows(named=True):
         rows += [("trechter", r["quarter"], step, r[step], None, None) for step in FUNNEL_STEPS]
         rows.append(("trechter", r["quarter"], "median_days_to_contact", r["median_days"], None, None))
+    for r in result.workload.iter_rows(named=True):
+        key = f"{r['practice_id']}|{r['quarter']}"
+        rows += [("werklast", key, m, r[m], None, None) for m in ("capacity", *WORKLOAD, "pct_contacted_in_quarter")]
     return pl.DataFrame(rows, schema={"part": pl.String, "key": pl.String, "measure": pl.String, "value": pl.Float64,
                                       "lower": pl.Float64, "upper": pl.Float64}, orient="row")
 
@@ -248,6 +268,18 @@ def section_html(result: RegionEvaluation, outcome: Outcome) -> str:
         + f'<td class="num">{_fmt(r["median_days"], 0)}</td></tr>'
         for r in result.funnel.iter_rows(named=True))
     window = outcome.window_days
+
+    def count(value: int | None) -> str:
+        return "–" if value is None else str(value)
+
+    workload_rows = "".join(
+        f'<tr data-key="{html.escape(r["practice_id"])}|{html.escape(r["quarter"])}"><td>{html.escape(r["practice_id"])}'
+        f'</td><td>{html.escape(r["quarter"])}</td><td class="num">{"geen grens" if r["capacity"] is None else r["capacity"]}'
+        f'</td><td class="num">{count(r["asked"])}</td><td class="num">{count(r["listed"])}</td>'
+        f'<td class="num">{count(r["backlog"])}</td><td class="num">{count(r["contacted_in_quarter"])}'
+        + (f' ({_fmt(r["pct_contacted_in_quarter"], 0, "%")})' if r["pct_contacted_in_quarter"] is not None else "")
+        + "</td></tr>"
+        for r in result.workload.iter_rows(named=True))
     return f"""<section id="evaluatie">
 <h2>Evaluatie: uitkomst na outreach</h2>
 <p class="observational"><strong>Let op:</strong> {OBSERVATIONAL}</p>
@@ -263,6 +295,10 @@ aantallen.</p>
 <table class="funnel"><thead><tr><th>Kwartaal van de lijst</th>{"".join(f"<th>{FUNNEL_LABELS[s]}</th>" for s in FUNNEL_STEPS)}
 <th>Mediane dagen tot contact</th></tr></thead><tbody>{funnel_rows}</tbody></table>
 <p class="meta">Dagen tot contact: vanaf de eerste dag van het kwartaal na de lijst (het werkkwartaal).</p>
+<h3>Werklast per praktijk</h3>
+<table class="workload"><thead><tr><th>Praktijk</th><th>Kwartaal van de lijst</th><th>Capaciteit</th>
+<th>Gevraagde belletjes</th><th>Op de belijst</th><th>Doorgeschoven</th><th>Gecontacteerd in het werkkwartaal</th>
+</tr></thead><tbody>{workload_rows}</tbody></table>
 </section>"""
 
 
