@@ -22,11 +22,8 @@ from omu.evaluation.feedback import compute_feedback, write_feedback
 from omu.evaluation.outcome import (
     FUNNEL_STEPS,
     WORKLOAD,
-    add_to_dashboard,
-    evaluate_region,
     published_long,
-    store_evaluation,
-    write_evaluation_files,
+    write_region_evaluation,
 )
 from pipelines.partitions import practice_and_quarter, practice_quarter, quarters
 from pipelines.resources import DuckDBStore, OmuSettings
@@ -93,14 +90,12 @@ def regional_evaluation(context: dg.AssetExecutionContext, omu: OmuSettings,
     profile = omu.screening_profile()
     outcome = load_outcome()
     folder = omu.omu_home().region_out(quarter)
+    config = load_config(omu.omu_home().config_file)
     with store.connect() as conn:
-        config = load_config(omu.omu_home().config_file)
-        result = evaluate_region(conn, profile, outcome, quarter, config.capacity_for)
-        store_evaluation(conn, profile, result)
-        published = published_long(result)
+        result, files, on_dashboard = write_region_evaluation(conn, folder, profile, outcome, quarter,
+                                                              config.capacity_for)
         patient_ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
-    files = write_evaluation_files(folder, result, outcome)
-    on_dashboard = add_to_dashboard(folder / "dashboard.html", result, outcome)
+    published = published_long(result)
     leaks = patient_ids_in(folder, patient_ids)
     for path in leaks:
         Path(path).unlink(missing_ok=True)

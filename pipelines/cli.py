@@ -323,7 +323,10 @@ def dashboard(
     first, so the trend and late outreach outcomes are current."""
     from dashboards.indicators import NotDelivered
     from dashboards.region import write_region
+    from models.outcome import load_outcome
     from omu import store
+    from omu.config import load_config
+    from omu.evaluation.outcome import write_region_evaluation
     from omu.quarters import Quarter
     from omu.screening.profile import ProfileError, load_profile
 
@@ -343,6 +346,11 @@ def dashboard(
             outputs = write_region(conn, omu_home, loaded_profile, wanted)
         except NotDelivered as error:
             raise fail(str(error)) from error
+        # the outcome-after-outreach section belongs on the page as the region step puts it there
+        _, evaluation_files, _ = write_region_evaluation(conn, omu_home.region_out(wanted), loaded_profile,
+                                                         load_outcome(), wanted,
+                                                         load_config(omu_home.config_file).capacity_for)
+        outputs.files = {**outputs.files, **evaluation_files}
     say(f"regional dashboard {wanted} (profile {loaded_profile.name} v{loaded_profile.version}; "
         f"quarters {', '.join(outputs.quarters)})")
     say(f"highest age-standardised share over the threshold: {outputs.highest_wijk or 'no wijk shown'}")

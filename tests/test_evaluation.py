@@ -122,6 +122,10 @@ def test_every_practice_gets_its_own_feedback_report_with_the_stores_figures(reg
                     cells = row_cells(page, "trend", earlier)
                     shown = dict(zip(TREND_COLUMNS, (cells[i] for i in (1, 2, 4, 5, 6, 7, 8, 10)), strict=True))
                     assert shown == {key: str(then[key]) for key in TREND_COLUMNS}, (practice_id, earlier)
+                # the funnel, per list quarter and cumulative
+                cumulative = row_cells(page, "trechter", "cumulatief")
+                assert int(cumulative[2]) == sum(store_figures(home, practice_id, q)["listed"] for q in QUARTERS)
+                assert int(cumulative[4]) == sum(store_figures(home, practice_id, q)["reached"] for q in QUARTERS)
             # the region column shows only the published figure, as stored in `indicators`
             published = expected["region"].get("pct_over")
             region_cell = row_cells(page, "regio", "pct_over")[2]

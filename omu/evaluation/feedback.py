@@ -185,6 +185,15 @@ def render_feedback(fb: PracticeFeedback) -> str:
                           "Doorgeschoven", "Bereikt", "Verwezen", "Aangekomen", "Geen uitkomst"], trend_rows,
                          keys=fb.quarters["quarter"].to_list())
 
+    funnel_steps = ("first_time", "listed", "attempted", "reached", "referred", "arrived")
+    funnel_rows_by_quarter = [[r["quarter"], *(r[k] for k in funnel_steps),
+                               "–" if r["median_days_to_contact"] is None else f"{r['median_days_to_contact']:.0f}"]
+                              for r in fb.quarters.iter_rows(named=True)]
+    funnel_rows_by_quarter.append(["Cumulatief", *(int(fb.quarters[k].sum()) for k in funnel_steps), "–"])
+    funnel_table = _table(["Kwartaal van de lijst", "Eerste keer boven drempel", "Op de belijst", "Poging teruggemeld",
+                           "Bereikt", "Verwezen", "Aangekomen", "Mediane dagen tot contact"], funnel_rows_by_quarter,
+                          keys=[*fb.quarters["quarter"].to_list(), "cumulatief"])
+
     compare = [
         ("Op/boven drempel (%)", _pct(c["over_threshold"], c["screened"]), "pct_over", "%"),
         ("Eerste keer boven drempel per 1.000",
@@ -238,6 +247,8 @@ praktijk zijn exact en gaan alleen over de eigen patiënten; regiocijfers zijn d
 <section id="werklast"><h2>Werklast</h2>{_table(["", ""], workload_rows, keys=WORKLOAD_KEYS)}
 <p class="meta">De lijst van een kwartaal wordt in het kwartaal daarna gewerkt (het werkkwartaal).</p></section>
 <section id="trend"><h2>Trend over de geleverde kwartalen</h2>{trend_table}</section>
+<section id="trechter"><h2>Trechter: van eerste keer boven de drempel tot aangekomen</h2>{funnel_table}
+<p class="meta">Per kwartaal van de lijst; cumulatief telt een patiënt die op meer lijsten stond per lijst.</p></section>
 <section id="regio"><h2>Vergeleken met de regio</h2>{compare_table}</section>
 <footer>Deze rapportage is voor de praktijk zelf. Ze bevat geen patiëntgegevens, alleen aantallen.
 De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer>

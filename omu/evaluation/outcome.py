@@ -336,3 +336,13 @@ def add_to_dashboard(dashboard: Path, result: RegionEvaluation, outcome: Outcome
     section = f"{SECTION_START}\n{section_html(result, outcome)}\n{SECTION_END}\n"
     dashboard.write_text(text.replace("</body>", section + "</body>", 1), encoding="utf-8")
     return True
+
+
+def write_region_evaluation(conn: duckdb.DuckDBPyConnection, folder: Path, profile: Profile, outcome: Outcome,
+                            quarter: str, capacity: Callable[[str], int | None] = lambda _: None
+                            ) -> tuple[RegionEvaluation, dict[str, Path], bool]:
+    """Evaluate, store in outreach_evaluation, write region/evaluation.csv/.html and the dashboard section."""
+    result = evaluate_region(conn, profile, outcome, quarter, capacity)
+    store_evaluation(conn, profile, result)
+    files = write_evaluation_files(folder, result, outcome)
+    return result, files, add_to_dashboard(folder / "dashboard.html", result, outcome)
