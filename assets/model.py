@@ -92,7 +92,8 @@ def risk_scores(context: dg.AssetExecutionContext, omu: OmuSettings, store: Duck
     if model is None:
         context.log.warning(f"no risk model for profile {profile.name} v{profile.version}: "
                             f"the outreach list of {practice_id} {quarter} stays in score order")
-    over = scores.filter(pl.col("over_threshold"))
+    # an empty frame (nobody scored) has text columns: filter only rows that exist
+    over = scores.filter(pl.col("over_threshold")) if scores.height else scores
     return dg.MaterializeResult(metadata={
         "model": f"{model.name} {model.version}" if model else "none: outreach list in score order",
         "patients_scored": scores.height,

@@ -12,6 +12,7 @@ from assets.errors import values_withheld
 from assets.screening import first_time_crossers
 from omu import audit
 from omu.config import load_config
+from omu.evaluation.followup import add_followup_sheet, pending_followups, read_followup_rows
 from omu.outreach.files import column_header, write_practice_lists
 from omu.outreach.lists import build_lists
 from omu.outreach.outcomes import read_outcome_file
@@ -45,6 +46,10 @@ def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
             own = {patient_id for (patient_id,) in conn.execute(
                 "SELECT patient_id FROM screening WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
             ).fetchall()}
+            if number == 0:  # referrals to follow up: on the primary profile's list, once
+                pending = pending_followups(conn, practice_id=practice_id, quarter=quarter)
+                ever_own = {patient_id for (patient_id,) in conn.execute(  # a referral followed up may have left
+                    "SELECT DISTINCT patient_id FROM score_history WHERE practice_id = ?", [practice_id]).fetchall()}
             listed = lists.outreach.height + (lists.baseline.height if lists.is_first_quarter else 0)
             try:  # no access log entry, no files
                 audit.record(conn, "list_written", practice_id=practice_id, quarter=quarter, patients=listed,
@@ -55,6 +60,10 @@ def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
                 raise dg.Failure(str(error)) from None
         folder = home.practice_out(quarter, practice_id, profile.output_folder)
         paths = write_practice_lists(folder, lists, profile, practice_id=practice_id, quarter=quarter)
+        if number == 0:
+            add_followup_sheet(paths["outreach.xlsx"], pending, practice_id=practice_id)
+            metadata["referrals_to_follow_up"] = pending.height
+            foreign |= set(read_followup_rows(paths["outreach.xlsx"])["patient_id"].drop_nulls()) - ever_own
         in_files: set[str] = set()
         for name in ("outreach.xlsx", "baseline.xlsx"):
             if name in paths:

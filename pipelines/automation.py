@@ -14,6 +14,8 @@ The landing sensor starts `screening_job` (ingest + screening) for every new or 
    for its manifest and the current model, oldest quarter first.
 4. After a quarter's lists (and those of earlier quarters): `region_job` for that quarter, when a
    delivery of it or of an earlier quarter changed, or the model did.
+5. After that region run: `feedback_job` for every practice of the quarter (its feedback report
+   beside the region's published figures).
 
 Every decision is a lookup of runs by their `omu/...` tags, so `omu run` evaluates exactly the same
 plan in-process (pipelines/runner.py) and the daemon and `omu run` never run a step twice.
@@ -134,16 +136,30 @@ def plan_chain(instance: dg.DagsterInstance, landing: Path, *, profile: str, qui
             busy_quarters.add(delivery_quarter)
 
     regions = _latest(instance, "region", profile, (QUARTER, INPUTS))
+    feedbacks = _latest(instance, "feedback", profile, (PRACTICE, QUARTER, INPUTS))
     for region_quarter in sorted({q for _, q, _ in screened}):
         if any(busy <= region_quarter for busy in busy_quarters):
             continue  # the indicators read this quarter's lists and the trend of the earlier ones
         inputs = _short(profile, model, *(item for item in screened if item[1] <= region_quarter))
-        if (region_quarter, inputs) not in regions:
+        region_run = regions.get((region_quarter, inputs))
+        if region_run is None:
             requests.append(dg.RunRequest(
                 job_name="region_job", run_key=f"region|{region_quarter}|{inputs}", partition_key=region_quarter,
                 tags={STEP: "region", QUARTER: region_quarter, INPUTS: inputs, PROFILE: profile}))
+            continue
+        if not _finished(region_run):
+            busy_quarters.add(region_quarter)
+            continue
+        # then each practice's feedback report beside the region's published figures of that run
+        for practice_id, delivery_quarter, _ in screened:
+            if delivery_quarter == region_quarter and (practice_id, region_quarter, inputs) not in feedbacks:
+                requests.append(dg.RunRequest(
+                    job_name="feedback_job", run_key=f"feedback|{practice_id}|{region_quarter}|{inputs}",
+                    partition_key=partition_key(practice_id, region_quarter),
+                    tags={STEP: "feedback", PRACTICE: practice_id, QUARTER: region_quarter, INPUTS: inputs,
+                          PROFILE: profile}))
     if requests:
         return Plan(requests)
     if busy_quarters:
-        return Plan(waiting=f"outreach lists of {', '.join(sorted(busy_quarters))} are being written")
+        return Plan(waiting=f"lists or regional figures of {', '.join(sorted(busy_quarters))} are being written")
     return Plan(waiting="every output is up to date")

@@ -93,9 +93,16 @@ def generate(
     patients: Annotated[str, typer.Option("--patients", help="Practice size range MIN:MAX.")] = "2000:12000",
     truth: Annotated[Path | None, typer.Option("--truth", help="Also write the ground truth here "
                                                "(outside the landing folder).")] = None,
+    outcomes: Annotated[Path | None, typer.Option("--outcomes", help="Simulate the outreach loop and write the "
+                                                  "POH's outcome files here (outside the landing folder).")] = None,
+    reach_probability: Annotated[float, typer.Option("--reach-probability", min=0.0, max=1.0,
+                                                     help="With --outcomes: chance a listed patient is reached.")] = 0.6,
+    hazard_ratio: Annotated[float, typer.Option("--hazard-ratio", min=0.01,
+                                                help="With --outcomes: effect of being reached on unplanned care.")] = 0.8,
 ) -> None:
     """Generate synthetic Utrecht HIS deliveries (never real patients)."""
     from omu.quarters import quarter_range
+    from omu.synthetic import OutreachLoop
     from omu.synthetic import generate as run_generator
 
     try:
@@ -108,13 +115,20 @@ def generate(
         raise typer.BadParameter("--patients must be MIN:MAX with 1 <= MIN <= MAX")
     if truth is not None and truth.resolve().is_relative_to(out.resolve()):
         raise typer.BadParameter("--truth must lie outside the landing folder --out")
+    if outcomes is not None and outcomes.resolve().is_relative_to(out.resolve()):
+        raise typer.BadParameter("--outcomes must lie outside the landing folder --out")
+    loop = OutreachLoop(reach_probability, hazard_ratio) if outcomes is not None else None
     with progress() as bar:
         task = bar.add_task("generating practices", total=practices)
         summary = run_generator(out, practices=practices, quarters=quarter_list, seed=seed, patients=size,
-                                truth_dir=truth, progress=lambda _: bar.advance(task))
+                                truth_dir=truth, progress=lambda _: bar.advance(task), outreach=loop,
+                                outcomes_dir=outcomes)
     result(f"wrote {summary.deliveries} deliveries for {practices} practices to {out}")
     if truth is not None:
         say(f"ground truth in {truth}")
+    if outcomes is not None:
+        say(f"outreach outcomes (reach {reach_probability}, hazard ratio {hazard_ratio}) in {outcomes}: "
+            "import each with omu outcomes import after its quarter's run")
 
 
 @app.command()
@@ -233,6 +247,7 @@ def _print_summary(summary) -> None:
         say(f"delivery reports: {latest / 'deliveries' / '<practice>' / 'report.md'} ({', '.join(practices)})")
         say(f"outreach lists:  {latest / 'practices' / '<practice>' / 'outreach.xlsx'} (also .csv, .html)")
         say(f"                 other profiles: {latest / 'practices' / '<practice>' / '<name>-v<version>'}/")
+        say(f"feedback:        {latest / 'practices' / '<practice>' / 'feedback.html'}")
     for label, path in summary.outputs.items():
         say(f"{label + ':':<16} {path}")
     say(f"all outputs:     {home.out}")
@@ -407,7 +422,10 @@ def dashboard(
     first, so the trend and late outreach outcomes are current."""
     from dashboards.indicators import NotDelivered
     from dashboards.region import write_region
+    from models.outcome import load_outcome
     from omu import audit, store
+    from omu.config import load_config
+    from omu.evaluation.outcome import write_region_evaluation
     from omu.quarters import Quarter
     from omu.screening.profile import ProfileError, load_profile
 
@@ -431,6 +449,11 @@ def dashboard(
             raise fail(str(error)) from error
         except audit.AuditError as error:
             raise fail(str(error)) from None
+        # the outcome-after-outreach section belongs on the page as the region step puts it there
+        _, evaluation_files, _ = write_region_evaluation(conn, omu_home.region_out(wanted), loaded_profile,
+                                                         load_outcome(), wanted,
+                                                         load_config(omu_home.config_file).capacity_for)
+        outputs.files = {**outputs.files, **evaluation_files}
     say(f"regional dashboard {wanted} (profile {loaded_profile.name} v{loaded_profile.version}; "
         f"quarters {', '.join(outputs.quarters)})")
     say(f"highest age-standardised share over the threshold: {outputs.highest_wijk or 'no wijk shown'}")

@@ -13,13 +13,14 @@ import os
 import dagster as dg
 
 from assets.dashboards import regional_dashboard, regional_indicators
+from assets.evaluation import practice_feedback, regional_evaluation
 from assets.ingest import ingest_delivery_asset
 from assets.model import risk_model, risk_scores
 from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
 from pipelines.alerts import build_alert_sensor
-from pipelines.jobs import deliveries_job, model_job, outreach_job, region_job, screening_job
+from pipelines.jobs import deliveries_job, feedback_job, model_job, outreach_job, region_job, screening_job
 from pipelines.resources import DuckDBStore, OmuSettings
 from pipelines.schedules import quarterly_dashboard, quarterly_screening
 from pipelines.sensors import automation_status, chain_sensor, landing_sensor
@@ -30,8 +31,9 @@ def build_definitions(home: OmuHome | None = None, landing: str | None = None,
     home = home or OmuHome.resolve()
     return dg.Definitions(
         assets=[ingest_delivery_asset, score_history, first_time_crossers, outreach_list,
-                regional_indicators, regional_dashboard, risk_model, risk_scores],
-        jobs=[deliveries_job, screening_job, model_job, outreach_job, region_job],
+                regional_indicators, regional_dashboard, risk_model, risk_scores, practice_feedback,
+                regional_evaluation],
+        jobs=[deliveries_job, screening_job, model_job, outreach_job, region_job, feedback_job],
         # A delivery's steps form a chain: run them in the run's own process (per-step processes
         # cost ~20 s of imports each and buy no parallelism); runs go side by side via the run queue.
         executor=dg.in_process_executor,

@@ -2,7 +2,7 @@
 
 The chain (pipelines/automation.py): the landing sensor starts `screening_job` per delivery; once
 the landed deliveries are screened, the chain sensor starts `model_job`, then `outreach_job` per
-delivery, then `region_job` per changed quarter. `omu run` evaluates the same sensors in-process.
+delivery, then `region_job` per changed quarter, then `feedback_job` per delivery of that quarter. `omu run` evaluates the same sensors in-process.
 
 Every step retries twice on an unexpected error (a locked file, a full disk freed meanwhile);
 a refusal (dg.Failure with allow_retries=False: a bad delivery) fails at once.
@@ -18,7 +18,7 @@ TRANSIENT = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTI
 # (ordered by whichever model is saved).
 deliveries_job = dg.define_asset_job(
     "deliveries_job",
-    selection=dg.AssetSelection.groups("ingest", "screening", "outreach"),
+    selection=dg.AssetSelection.groups("ingest", "screening", "outreach", "feedback"),
     description="Load one practice-quarter delivery, screen it and write its outreach list.",
     tags={"omu/job": "deliveries"},
     op_retry_policy=TRANSIENT,
@@ -53,5 +53,14 @@ region_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("region"),
     description="Regional indicators (suppressed) and the offline dashboard for one quarter.",
     tags={"omu/job": "region"},
+    op_retry_policy=TRANSIENT,
+)
+
+# After the region step of the quarter: each practice's feedback report beside the published figures.
+feedback_job = dg.define_asset_job(
+    "feedback_job",
+    selection=dg.AssetSelection.groups("feedback"),
+    description="Write one practice-quarter's feedback report (own figures, trend, region; started by the chain "
+                "sensor after the quarter's region step).",
     op_retry_policy=TRANSIENT,
 )

@@ -38,7 +38,8 @@ SENSOR_NAME_TAG = "dagster/sensor_name"
 MODEL = "model"  # the practice column of the model step in the summary
 REGION = "regio"  # the practice column of a region step in the summary
 DESCRIPTIONS = {"screening_job": "ingest and screening", "model_job": "risk model: train or load",
-                "outreach_job": "outreach list", "region_job": "regional indicators and dashboard"}
+                "outreach_job": "outreach list", "region_job": "regional indicators and dashboard",
+                "feedback_job": "feedback report"}
 
 
 @dataclass
@@ -80,9 +81,10 @@ def select_deliveries(landing: Path, quarter: str | None) -> list[tuple[str, str
 
 
 def step_count(landing: Path, quarter: str | None) -> int:
-    """Runs a first `omu run` makes: two per delivery, one region run per quarter, the model."""
+    """Runs a first `omu run` makes: three per delivery (screening, list, feedback report), one
+    region run per quarter, the model."""
     deliveries = select_deliveries(landing, quarter)
-    return len(deliveries) * 2 + len({q for _, q in deliveries}) + 1
+    return len(deliveries) * 3 + len({q for _, q in deliveries}) + 1
 
 
 # --- one run, in this process or a worker ------------------------------------------------------

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from omu import audit
+from omu.evaluation import followup
 from omu.ingest import identifiers
 from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
 from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET, column_header
@@ -26,7 +27,10 @@ FIELDS = ("practice_id", "quarter", "patient_id", "outcome", "referral_target", 
 ALIASES = {
     "referral target": "referral_target", "target": "referral_target", "date": "outcome_date",
     "practice": "practice_id", "notes": "note", "patient": "patient_id", "profiel": "profile",
+    # a referral's follow-up on its own row (columns added by the practice): omu.evaluation.followup
+    "aangekomen": "arrived", "arrived": "arrived", "datum aangekomen": "arrived_on", "arrived_on": "arrived_on",
 }
+FOLLOWUP_ON_ROW = ("arrived", "arrived_on")
 
 
 class OutcomeFileError(ValueError):
@@ -39,6 +43,7 @@ class ImportSummary:
     changed: int
     unchanged: int
     skipped_blank: int
+    followups: int = 0  # referral follow-ups new or changed
 
 
 def _key(header: str) -> str | None:
@@ -46,7 +51,7 @@ def _key(header: str) -> str | None:
     return HEADER_TO_KEY.get(name) or ALIASES.get(name)
 
 
-def read_outcome_file(path: Path, fields: tuple[str, ...] = FIELDS,
+def read_outcome_file(path: Path, fields: tuple[str, ...] = FIELDS + FOLLOWUP_ON_ROW,
                       required: tuple[str, ...] = ("patient_id", "outcome")) -> pl.DataFrame:
     """The file's rows as text in the fields above, with row_no = the row in the file (header = 1).
     Other fields (e.g. the exclusion columns for `omu exclusions import`) read the same way."""
@@ -63,7 +68,7 @@ def read_outcome_file(path: Path, fields: tuple[str, ...] = FIELDS,
         # dates arrive as datetimes from Excel cells; keep them as ISO text for the SQL checks
         frame = frame.with_columns(
             pl.col(c).str.slice(0, 10) if frame.schema[c] == pl.String else pl.col(c).cast(pl.String)
-            for c in frame.columns if _key(c) in ("outcome_date", "exclusion_until")
+            for c in frame.columns if _key(c) in ("outcome_date", "exclusion_until", "arrived_on")
         )
     elif path.suffix.lower() in (".csv", ".txt"):
         try:
@@ -96,10 +101,14 @@ def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: st
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
     conn.unregister("incoming_frame")
     run_sql(conn, "outreach/import_check", {"practice": practice, "referral_targets": list(REFERRAL_TARGETS)})
-    problems = conn.table("import_problems").pl()
+    on_row = frame.select("row_no", pl.lit(None, pl.String).alias("sheet"), *followup.FIELDS)
+    followup_rows = pl.concat([on_row, followup.read_followup_rows(path)])
+    problems = pl.concat([conn.table("import_problems").pl().with_columns(pl.lit(None, pl.String).alias("sheet")),
+                          followup.check_followups(conn, followup_rows, practice=practice)], how="diagonal")
     if problems.height:
         shown = "\n".join(
-            f"- {Path(path).name}, row {row['row_no']}, column {row['column']}: {row['problem']}"
+            f"- {Path(path).name}{', sheet ' + row['sheet'] if row['sheet'] else ''}, row {row['row_no']}, "
+            f"column {row['column']}: {row['problem']}"
             # a pseudonym or a note is never echoed: error messages carry no patient-level value
             + (f" (value {row['value']!r})" if row["value"] and row["column"] not in ("patient_id", "note") else "")
             for row in problems.head(20).iter_rows(named=True)
@@ -107,15 +116,17 @@ def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: st
         more = f"\n- ... and {problems.height - 20} more" if problems.height > 20 else ""
         raise OutcomeFileError(f"{Path(path).name} refused; no outcome was imported:\n{shown}{more}")
     counts = conn.table("import_ready").pl()
+    followups = conn.sql("SELECT count(*) FROM followup_ready WHERE is_new OR is_changed").fetchall()[0][0]
     # no access log entry, no import (raises audit.AuditError)
     audit.record(conn, "outcomes_imported", practice_id=_one_or_all(counts["practice_id"]),
                  quarter=_one_or_all(counts["quarter"]), patients=counts.select("practice_id", "patient_id").n_unique(),
                  detail=Path(path).name)
-    run_sql_in_transaction(conn, "outreach/import_write", {"source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}"})
+    run_sql_in_transaction(conn, ["outreach/import_write", "evaluation/followup_write"],
+                           {"source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}"})
     new = int(counts["is_new"].sum()) if counts.height else 0
     changed = int(counts["is_changed"].sum()) if counts.height else 0
     return ImportSummary(new=new, changed=changed, unchanged=counts.height - new - changed,
-                         skipped_blank=frame.height - counts.height)
+                         skipped_blank=frame.height - counts.height, followups=int(followups))
 
 
 def _one_or_all(values: pl.Series) -> str | None:

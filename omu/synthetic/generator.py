@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from omu.quarters import Quarter
-from omu.synthetic import clinical, outcome, social
+from omu.synthetic import clinical, loop, outcome, social
 from omu.synthetic._util import (
     DAYS_PER_YEAR,
     choose,
@@ -41,7 +41,8 @@ _ALPHABET = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 # random streams per practice (seeded from (seed, practice number, stream))
 (S_PRACTICE, S_EXTRACT, S_REGISTRATION, S_THIN, S_ATTRIBUTES, S_PSEUDONYM, S_CONDITIONS, S_COURSES,
- S_RELIEVERS, S_ACUTE, S_LIVING, S_MEASURE, S_CONTACTS, S_OUTCOME, S_OUTCOME_ROWS, S_RELIEVER_ONLY) = range(16)
+ S_RELIEVERS, S_ACUTE, S_LIVING, S_MEASURE, S_CONTACTS, S_OUTCOME, S_OUTCOME_ROWS, S_RELIEVER_ONLY,
+ S_LOOP) = range(17)
 
 TRUTH_COLUMNS = (
     "practice_id", "patient_id", "quarter", "reference_date", "age", "sex", "wijk_code",
@@ -128,10 +129,11 @@ class _Practice:
     extracted_on: dict[Quarter, dt.date]
     truth: pl.DataFrame | None
     patients_at_first_quarter: int
+    outreach: pl.DataFrame | None = None  # the simulated loop's outcomes (loop.outcome_rows), when asked for
 
 
 def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tuple[int, int], history_years: int,
-                       ref: _Reference, want_truth: bool) -> _Practice:
+                       ref: _Reference, want_truth: bool, outreach: loop.OutreachLoop | None = None) -> _Practice:
     pid = practice_id(number)
     rng = rng_for(seed, number, S_PRACTICE)
     population_weights = np.array([w.population for w in ref.wijken])
@@ -241,6 +243,12 @@ def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tu
     lp = outcome.linear_predictor(
         state.age[:, :nq], female[:, None], {k: v[:, :nq] for k, v in state.flags.items()},
         deprivation[:, None], state.extra["n_chronic"][:, :nq], state.extra["n_medicines"][:, :nq])
+    looped = None
+    if outreach is not None:  # column j + 1 of the state is the end of simulated quarter j
+        over_at_end = state.over_threshold[:, 1:nq + 1] & state.registered[:, 1:nq + 1]
+        looped = loop.simulate_loop(rng_for(seed, number, S_LOOP), over_at_end, sim_quarters, quarters, starts,
+                                    outreach)
+        lp = lp + loop.effect_on_linear_predictor(looped, nq, outreach)
     sim = outcome.simulate(rng_for(seed, number, S_OUTCOME), lp, pop.registered_from, pop.until, starts, ends)
     event_age = (sim.event_day - pop.birth[sim.event_patient]) / DAYS_PER_YEAR
     fall_episodes, out_of_hours = outcome.outcome_rows(rng_for(seed, number, S_OUTCOME_ROWS), sim, event_age,
@@ -261,9 +269,15 @@ def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tu
     result = _Practice(number, pid, (number - 1) % len(VENDOR_DIALECTS), tables, extracted, None,
                        int(((pop.registered_from <= day_number(first.reference_date))
                             & (pop.until > day_number(first.reference_date))).sum()))
+    if looped is not None:
+        result.outreach = loop.outcome_rows(looped, ids, sim_quarters, pid)
     if want_truth:
         result.truth = _truth(result, quarters, sim_quarters, sim, pop.registered_from, pop.until, starts, ends,
                               ref.profile, ref.side_profiles)
+        if result.outreach is not None:  # the loop's outcome on the row of the listing quarter
+            result.truth = result.truth.join(
+                result.outreach.select("patient_id", "quarter", pl.col("outcome").alias("outreach")),
+                on=["patient_id", "quarter"], how="left")
     return result
 
 
@@ -349,6 +363,8 @@ def generate(
     truth_dir: Path | None = None,
     history_years: int = 5,
     progress: Callable[[str], None] | None = None,
+    outreach: loop.OutreachLoop | None = None,
+    outcomes_dir: Path | None = None,
 ) -> GenerationSummary:
     """Write one delivery per practice and quarter at out_dir/<practice_id>/<quarter>/ (practice ids P0001, ...),
     and, when truth_dir is given, truth_dir/<practice_id>.parquet. Deterministic for a seed; practice i depends
@@ -370,12 +386,19 @@ def generate(
         if truth_dir.resolve().is_relative_to(out_dir.resolve()):
             raise ValueError("truth_dir must lie outside the landing folder (the pipeline must never see it)")
         truth_dir.mkdir(parents=True, exist_ok=True)
+    if outcomes_dir is not None:
+        outcomes_dir = Path(outcomes_dir)
+        if outreach is None:
+            raise ValueError("outcomes_dir needs an outreach loop to simulate")
+        if outcomes_dir.resolve().is_relative_to(out_dir.resolve()):
+            raise ValueError("outcomes_dir must lie outside the landing folder")
     ref = _Reference.load()
     rows: dict[str, int] = {}
     written: list[Path] = []
     at_first = 0
     for number in range(1, practices + 1):
-        practice = _simulate_practice(number, wanted, seed, (low, high), history_years, ref, truth_dir is not None)
+        practice = _simulate_practice(number, wanted, seed, (low, high), history_years, ref, truth_dir is not None,
+                                      outreach)
         dialect = VENDOR_DIALECTS[practice.dialect_index]
         for q in wanted:
             frames = _public(delivery_tables(practice.tables, practice.extracted_on[q]))
@@ -384,6 +407,8 @@ def generate(
             written.append(path)
             for name, frame in frames.items():
                 rows[name] = rows.get(name, 0) + frame.height
+        if outcomes_dir is not None and practice.outreach is not None:
+            loop.write_outcome_files(outcomes_dir, practice.outreach, practice.practice_id)
         if truth_dir is not None and practice.truth is not None:
             practice.truth.write_parquet(truth_dir / f"{practice.practice_id}.parquet")
         at_first += practice.patients_at_first_quarter

@@ -1,0 +1,118 @@
+"""Feedback to each practice (Dutch, printable): out/<quarter>/practices/<practice_id>/feedback.html.
+
+Per practice|quarter partition, after the practice's outreach list. It also reads the region's
+published figures of the quarter (table `indicators`); when the region step has not run yet the
+report says so, and `omu run` makes the reports once more after the region step.
+"""
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from assets.dashboards import regional_dashboard, regional_indicators
+from assets.outreach import outreach_list
+from dashboards.region import patient_ids_in
+from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
+from models.outcome import load_outcome
+from omu.config import load_config
+from omu.evaluation.feedback import compute_feedback, write_feedback
+from omu.evaluation.outcome import (
+    FUNNEL_STEPS,
+    WORKLOAD,
+    published_long,
+    write_region_evaluation,
+)
+from pipelines.partitions import practice_and_quarter, practice_quarter, quarters
+from pipelines.resources import DuckDBStore, OmuSettings
+
+with warnings.catch_warnings():  # beta in Dagster 1.13
+    warnings.simplefilter("ignore", category=dg.BetaWarning)
+    THE_QUARTER_OF_THE_PRACTICE = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="quarter")
+
+
+@dg.asset(
+    partitions_def=practice_quarter,
+    deps=[outreach_list, dg.AssetDep(regional_indicators, partition_mapping=THE_QUARTER_OF_THE_PRACTICE)],
+    group_name="feedback",
+    kinds={"html"},
+    check_specs=[dg.AssetCheckSpec("no_patient_id_in_feedback", asset="practice_feedback",
+                                   description="the report holds counts only: no patient_id of the store in it")],
+)
+def practice_feedback(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
+    """The practice's own figures, trend, workload and place beside the region (published figures)."""
+    practice_id, quarter = practice_and_quarter(context)
+    profile = omu.screening_profile()
+    home = omu.omu_home()
+    capacity = load_config(home.config_file).capacity_for(practice_id)
+    with store.connect() as conn:
+        fb = compute_feedback(conn, profile, practice_id=practice_id, quarter=quarter, capacity=capacity)
+        patient_ids = {p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()}
+    with tempfile.TemporaryDirectory() as scratch:  # checked before it reaches the practice's folder
+        write_feedback(Path(scratch), fb)
+        leaks = len(patient_ids_in(Path(scratch), patient_ids))
+    path = write_feedback(home.practice_out(quarter, practice_id), fb) if not leaks else None
+    current = fb.current
+    return dg.MaterializeResult(
+        metadata={
+            "feedback": dg.MetadataValue.path(str(path)) if path else "not written: a patient_id was in it",
+            "quarters_in_trend": len(fb.quarters),
+            "listed": int(current["listed"]),
+            "backlog": int(current["backlog"]),
+            "regional_figures": "published figures of the quarter" if fb.region else "not yet computed",
+            "krachtige_basiszorg": fb.krachtige_basiszorg,
+        },
+        check_results=[dg.AssetCheckResult(check_name="no_patient_id_in_feedback", passed=not leaks,
+                                           metadata={"patient_ids_found": leaks})],
+    )
+
+
+@dg.asset(
+    partitions_def=quarters,
+    deps=[regional_dashboard],
+    group_name="region",
+    kinds={"duckdb", "html", "csv"},
+    check_specs=[
+        dg.AssetCheckSpec("evaluation_counts_suppressed", asset="regional_evaluation",
+                          description="no published count of the evaluation is 1-7 and every one is a multiple of 5"),
+        dg.AssetCheckSpec("no_patient_id_in_evaluation", asset="regional_evaluation",
+                          description="no patient_id of the store in region/evaluation.* or the dashboard"),
+    ],
+)
+def regional_evaluation(context: dg.AssetExecutionContext, omu: OmuSettings,
+                        store: DuckDBStore) -> dg.MaterializeResult:
+    """Outcome after outreach (reached / not reached / declined, adjusted hazard ratios; observational)
+    and the funnel crossed -> listed -> attempted -> reached -> referred -> arrived, suppressed, in
+    table outreach_evaluation, out/<quarter>/region/evaluation.csv/.html and the dashboard."""
+    quarter = context.partition_key
+    profile = omu.screening_profile()
+    outcome = load_outcome()
+    folder = omu.omu_home().region_out(quarter)
+    config = load_config(omu.omu_home().config_file)
+    with store.connect() as conn:
+        result, files, on_dashboard = write_region_evaluation(conn, folder, profile, outcome, quarter,
+                                                              config.capacity_for)
+        patient_ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
+    published = published_long(result)
+    leaks = patient_ids_in(folder, patient_ids)
+    for path in leaks:
+        Path(path).unlink(missing_ok=True)
+    counts = published.filter(pl.col("measure").is_in(["n", "events", *FUNNEL_STEPS, *WORKLOAD]))["value"].drop_nulls()
+    bad = int(((counts >= PRIMARY_MIN) & (counts <= PRIMARY_MAX)).sum() + (counts % ROUNDING_BASE != 0).sum())
+    groups = {r["group"]: r for r in result.groups.iter_rows(named=True)}
+    return dg.MaterializeResult(
+        metadata={
+            "files": dg.MetadataValue.json({name: str(path) for name, path in files.items()}),
+            "on_dashboard": on_dashboard,
+            "adjusted_for": result.adjusted_for,
+            "hazard_ratio_reached": groups["bereikt"]["hr"] if groups["bereikt"]["hr"] is not None else "not shown",
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name="evaluation_counts_suppressed", passed=bad == 0,
+                                metadata={"violations": bad}),
+            dg.AssetCheckResult(check_name="no_patient_id_in_evaluation", passed=not leaks,
+                                metadata={"files_with_patient_ids": len(leaks)}),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Programme evaluation: feedback per practice, referral follow-up, outcome after outreach."""

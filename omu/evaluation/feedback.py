@@ -1,0 +1,264 @@
+"""The feedback report of one practice and quarter: its own exact figures (sql/evaluation/feedback.sql),
+the trend over its delivered quarters, and its place beside the region's published (suppressed)
+figures from table `indicators`. Written as printable Dutch HTML into the practice's own folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dashboards.indicators import REFERRAL_LABELS
+from omu.home import REPO_ROOT
+from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_store
+from omu.screening.profile import Profile
+from omu.sql import query, run_sql
+
+WIJKEN_CSV = REPO_ROOT / "clinical" / "reference" / "wijken.csv"
+FEEDBACK_HTML = "feedback.html"
+KRACHTIGE_BASISZORG_SHARE = 0.25  # more than a quarter of the practice's patients in a deprived wijk
+
+COUNT_COLUMNS = ("screened", "over_threshold", "first_time", "baseline", "in_deprived_wijk", "asked", "listed",
+                 "backlog", "attempted", "reached", "not_reached", "declined", "already_in_care", "referred",
+                 "arrived", "not_arrived", "arrival_unknown", "no_outcome", "contacted_in_quarter")
+
+
+# the data-key of each row of the page's fixed tables, in their order
+OVERVIEW_KEYS = ["screened", "over_threshold", "first_time", "baseline"]
+FUNNEL_KEYS = ["asked", "listed", "backlog", "attempted", "reached", "not_reached", "declined", "already_in_care",
+               "referred", "arrived", "not_arrived", "arrival_unknown", "no_outcome"]
+WORKLOAD_KEYS = ["capacity", "asked", "listed", "backlog", "contacted_in_quarter", "median_days_to_contact"]
+
+
+@dataclass
+class PracticeFeedback:
+    practice_id: str
+    quarter: str
+    profile: Profile
+    capacity: int | None
+    quarters: pl.DataFrame  # one row per delivered quarter up to `quarter`, COUNT_COLUMNS + median_days_to_contact
+    characteristics: pl.DataFrame  # quarter, characteristic, first_time
+    referrals: pl.DataFrame  # quarter, referral_target, referred, arrived
+    region: dict[str, tuple[float | None, float | None, float | None]]  # indicator -> (value, lower, upper)
+
+    @property
+    def current(self) -> dict:
+        rows = self.quarters.filter(pl.col("quarter") == self.quarter).to_dicts()
+        return rows[0] if rows else {c: 0 for c in COUNT_COLUMNS} | {"median_days_to_contact": None}
+
+    @property
+    def deprived_share(self) -> float | None:
+        c = self.current
+        return c["in_deprived_wijk"] / c["screened"] if c["screened"] else None
+
+    @property
+    def krachtige_basiszorg(self) -> bool:
+        share = self.deprived_share
+        return share is not None and share > KRACHTIGE_BASISZORG_SHARE
+
+
+def compute_feedback(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
+                     capacity: int | None) -> PracticeFeedback:
+    prepare_outreach_store(conn, profile)
+    run_sql(conn, "evaluation/schema")
+    run_sql(conn, "evaluation/feedback", {
+        "practice_id": practice_id, "quarter": quarter, "profile_name": profile.name,
+        "profile_version": profile.version, "characteristic_ids": [c.id for c in profile.scored],
+        "wijken_csv": str(WIJKEN_CSV),
+    })
+    quarters = conn.sql("SELECT * FROM fb_quarters ORDER BY quarter").pl()
+    quarters = quarters.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in COUNT_COLUMNS)
+    characteristics = conn.sql("SELECT * FROM fb_first_time_characteristics ORDER BY quarter, characteristic").pl()
+    referrals = conn.sql("SELECT * FROM fb_referrals ORDER BY quarter, referral_target").pl()
+    run_sql(conn, "dashboards/schema")  # before the first region step the table is empty
+    region = {indicator: (value, lower, upper) for indicator, value, lower, upper in query(
+        conn, "evaluation/region_published",
+        {"quarter": quarter, "profile_name": profile.name, "profile_version": profile.version}).fetchall()}
+    return PracticeFeedback(practice_id, quarter, profile, capacity, quarters, characteristics, referrals, region)
+
+
+# --------------------------------------------------------------------------------------------
+# The printable page (Dutch)
+# --------------------------------------------------------------------------------------------
+
+
+def _pct(numerator: int, denominator: int) -> str:
+    return f"{100 * numerator / denominator:.1f}%".replace(".", ",") if denominator else "–"
+
+
+def _num(value: float | None, unit: str) -> str:
+    if value is None:
+        return "niet getoond"
+    text = f"{value:.1f}".replace(".", ",")
+    return f"{text}%" if unit == "%" else text
+
+
+def _region_cell(fb: PracticeFeedback, indicator: str, unit: str) -> str:
+    if indicator not in fb.region:
+        return "nog niet beschikbaar"
+    value, lower, upper = fb.region[indicator]
+    if value is None:
+        return "niet getoond (kleine aantallen)"
+    interval = f" ({_num(lower, unit)} – {_num(upper, unit)})" if lower is not None and upper is not None else ""
+    return _num(value, unit) + interval
+
+
+def _table(head: list[str], rows: list[list[object]], numeric_from: int = 1, keys: list[str] | None = None) -> str:
+    """keys: a data-key per row, so a figure can be found on the page (and tested) by its name."""
+    def cell(i: int, value: object) -> str:
+        css = ' class="num"' if i >= numeric_from else ""
+        return f"<td{css}>{html.escape(str(value))}</td>"
+
+    keys = keys or [None] * len(rows)
+    body = "\n".join((f'<tr data-key="{html.escape(k)}">' if k else "<tr>")
+                     + "".join(cell(i, v) for i, v in enumerate(row)) + "</tr>" for k, row in zip(keys, rows, strict=True))
+    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            + f"</tr></thead><tbody>{body}</tbody></table>")
+
+
+def render_feedback(fb: PracticeFeedback) -> str:
+    profile = fb.profile
+    c = fb.current
+    labels = {ch.id: ch.label for ch in profile.scored}
+    q = html.escape(fb.quarter)
+    pid = html.escape(fb.practice_id)
+
+    share = fb.deprived_share
+    if share is None:
+        kbz = "Er zijn dit kwartaal geen gescreende patiënten, dus het criterium kan niet worden beoordeeld."
+    else:
+        verdict = ("meer dan een kwart: de praktijk <strong>voldoet</strong> aan het criterium"
+                   if fb.krachtige_basiszorg else
+                   "niet meer dan een kwart: de praktijk <strong>voldoet niet</strong> aan het criterium")
+        kbz = (f"{c['in_deprived_wijk']} van de {c['screened']} ingeschreven patiënten ({_pct(c['in_deprived_wijk'], c['screened'])}) "
+               f"wonen in een wijk met hoge achterstand. Dat is {verdict} van Krachtige basiszorg "
+               "(meer dan 25% van de patiënten in een achterstandswijk).")
+
+    first_rows = fb.characteristics.filter(pl.col("quarter") == fb.quarter)
+    first_by = dict(zip(first_rows["characteristic"].to_list(), first_rows["first_time"].to_list(), strict=True))
+    char_rows = [[labels[ch.id], first_by.get(ch.id, 0), _pct(first_by.get(ch.id, 0), c["first_time"])]
+                 for ch in profile.scored]
+
+    funnel_rows = [
+        ["Gevraagd (kandidaten voor de belijst)", c["asked"]],
+        ["Op de belijst (binnen de capaciteit)", c["listed"]],
+        ["Doorgeschoven naar volgend kwartaal (achterstand)", c["backlog"]],
+        ["Uitkomst teruggemeld (poging gedaan)", c["attempted"]],
+        ["Bereikt (bereikt, verwezen of afgezien)", c["reached"]],
+        ["Niet bereikt", c["not_reached"]],
+        ["Afgezien (patiënt wil niet)", c["declined"]],
+        ["Al in zorg", c["already_in_care"]],
+        ["Verwezen", c["referred"]],
+        ["Verwijzing aangekomen", c["arrived"]],
+        ["Verwijzing niet aangekomen", c["not_arrived"]],
+        ["Verwijzing: aankomst nog onbekend", c["arrival_unknown"]],
+        ["Uitkomst nog niet teruggemeld", c["no_outcome"]],
+    ]
+    ref_now = fb.referrals.filter(pl.col("quarter") == fb.quarter)
+    ref_by = {t: (n, a) for t, n, a in ref_now.select("referral_target", "referred", "arrived").iter_rows()}
+    referral_rows = [[REFERRAL_LABELS[t], ref_by.get(t, (0, 0))[0], ref_by.get(t, (0, 0))[1]]
+                     for t in REFERRAL_TARGETS if t in ref_by]
+    referral_table = (_table(["Verwezen naar", "Verwezen", "Aangekomen"], referral_rows,
+                             keys=[t for t in REFERRAL_TARGETS if t in ref_by]) if referral_rows
+                      else "<p>Dit kwartaal (nog) geen verwijzingen teruggemeld.</p>")
+
+    capacity = "geen grens ingesteld" if fb.capacity is None else str(fb.capacity)
+    days = c["median_days_to_contact"]
+    workload_rows = [
+        ["Capaciteit per kwartaal (config.yaml)", capacity],
+        ["Gevraagde belletjes (kandidaten)", c["asked"]],
+        ["Op de belijst", c["listed"]],
+        ["Achterstand: doorgeschoven naar volgend kwartaal", c["backlog"]],
+        ["Gecontacteerd binnen het werkkwartaal", f"{c['contacted_in_quarter']} ({_pct(c['contacted_in_quarter'], c['listed'])} van de belijst)"],
+        ["Mediane tijd van lijst tot contact", "–" if days is None else f"{days:.0f} dagen"],
+    ]
+
+    trend_rows = [[r["quarter"], r["screened"], r["over_threshold"], _pct(r["over_threshold"], r["screened"]),
+                   r["first_time"], r["listed"], r["backlog"], r["reached"], r["referred"], r["arrived"],
+                   r["no_outcome"]] for r in fb.quarters.iter_rows(named=True)]
+    trend_table = _table(["Kwartaal", "Gescreend", "Op/boven drempel", "%", "Eerste keer", "Belijst",
+                          "Doorgeschoven", "Bereikt", "Verwezen", "Aangekomen", "Geen uitkomst"], trend_rows,
+                         keys=fb.quarters["quarter"].to_list())
+
+    funnel_steps = ("first_time", "listed", "attempted", "reached", "referred", "arrived")
+    funnel_rows_by_quarter = [[r["quarter"], *(r[k] for k in funnel_steps),
+                               "–" if r["median_days_to_contact"] is None else f"{r['median_days_to_contact']:.0f}"]
+                              for r in fb.quarters.iter_rows(named=True)]
+    funnel_rows_by_quarter.append(["Cumulatief", *(int(fb.quarters[k].sum()) for k in funnel_steps), "–"])
+    funnel_table = _table(["Kwartaal van de lijst", "Eerste keer boven drempel", "Op de belijst", "Poging teruggemeld",
+                           "Bereikt", "Verwezen", "Aangekomen", "Mediane dagen tot contact"], funnel_rows_by_quarter,
+                          keys=[*fb.quarters["quarter"].to_list(), "cumulatief"])
+
+    compare = [
+        ("Op/boven drempel (%)", _pct(c["over_threshold"], c["screened"]), "pct_over", "%"),
+        ("Eerste keer boven drempel per 1.000",
+         f"{1000 * c['first_time'] / c['screened']:.1f}".replace(".", ",") if c["screened"] else "–",
+         "first_time_per_1000", "per 1.000"),
+        ("Wonend in wijk met hoge achterstand (%)", _pct(c["in_deprived_wijk"], c["screened"]),
+         "pct_in_deprived_wijk", "%"),
+        ("Bereikt (% van belijst)", _pct(c["reached"], c["listed"]), "pct_reached", "%"),
+        ("Verwezen (% van belijst)", _pct(c["referred"], c["listed"]), "pct_referred", "%"),
+    ]
+    compare_rows = [[label, own, _region_cell(fb, key, unit)] for label, own, key, unit in compare]
+    compare_table = _table(["Kengetal", f"Praktijk {fb.practice_id} (exact)", "Regio (gepubliceerd, 95%-interval)"],
+                           compare_rows, keys=[key for _, _, key, _ in compare])
+
+    overview_rows = [
+        ["Gescreende (ingeschreven) patiënten", c["screened"]],
+        [f"Op of boven de drempel ({profile.threshold} punten)", f"{c['over_threshold']} ({_pct(c['over_threshold'], c['screened'])})"],
+        ["Eerste keer boven de drempel", c["first_time"]],
+        ["Startlijst (al eerder boven de drempel, eerste levering)", c["baseline"]],
+    ]
+    return f"""<!DOCTYPE html>
+<html lang="nl">
+<head>
+<meta charset="utf-8">
+<title>Terugkoppeling praktijk {pid} {q}</title>
+<style>
+@page {{ size: A4 portrait; margin: 14mm; }}
+body {{ font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; color: #111; max-width: 180mm; margin: 0 auto; }}
+h1 {{ font-size: 16pt; margin: 0 0 2mm 0; }}
+h2 {{ font-size: 12pt; margin: 6mm 0 2mm 0; border-bottom: 0.3mm solid #888; }}
+table {{ border-collapse: collapse; width: 100%; margin-bottom: 2mm; }}
+th, td {{ border: 0.3mm solid #aaa; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }}
+th {{ background: #dde6f0; }}
+td.num {{ text-align: right; }}
+section {{ page-break-inside: avoid; }}
+p.meta, footer {{ color: #444; font-size: 9pt; }}
+</style>
+</head>
+<body>
+<h1>Terugkoppeling praktijk {pid} — {q}</h1>
+<p class="meta">Screeningsprofiel {html.escape(profile.name)} versie {profile.version}. Alle aantallen van de
+praktijk zijn exact en gaan alleen over de eigen patiënten; regiocijfers zijn de gepubliceerde cijfers
+(kleine aantallen verborgen, afgerond op 5). Gemaakt op {dt.date.today():%d-%m-%Y}.</p>
+<section id="populatie"><h2>Gescreende populatie</h2>{_table(["", "Aantal"], overview_rows, keys=OVERVIEW_KEYS)}</section>
+<section id="krachtige-basiszorg"><h2>Krachtige basiszorg</h2><p>{kbz}</p>
+<p class="meta">De achterstandsgroep per wijk is een aanname van omu (clinical/reference/wijken.csv), geen officiële index.</p></section>
+<section id="kenmerken"><h2>Eerste keer boven de drempel, per kenmerk</h2>
+{_table(["Kenmerk", "Aantal", "% van eerste keer"], char_rows, keys=[ch.id for ch in profile.scored])}</section>
+<section id="belijst"><h2>De belijst van {q}</h2>{_table(["", "Aantal"], funnel_rows, keys=FUNNEL_KEYS)}
+<h3>Verwijzingen</h3>{referral_table}</section>
+<section id="werklast"><h2>Werklast</h2>{_table(["", ""], workload_rows, keys=WORKLOAD_KEYS)}
+<p class="meta">De lijst van een kwartaal wordt in het kwartaal daarna gewerkt (het werkkwartaal).</p></section>
+<section id="trend"><h2>Trend over de geleverde kwartalen</h2>{trend_table}</section>
+<section id="trechter"><h2>Trechter: van eerste keer boven de drempel tot aangekomen</h2>{funnel_table}
+<p class="meta">Per kwartaal van de lijst; cumulatief telt een patiënt die op meer lijsten stond per lijst.</p></section>
+<section id="regio"><h2>Vergeleken met de regio</h2>{compare_table}</section>
+<footer>Deze rapportage is voor de praktijk zelf. Ze bevat geen patiëntgegevens, alleen aantallen.
+De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer>
+</body>
+</html>
+"""
+
+
+def write_feedback(folder: Path, fb: PracticeFeedback) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FEEDBACK_HTML
+    path.write_text(render_feedback(fb), encoding="utf-8")
+    return path
