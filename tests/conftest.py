@@ -18,6 +18,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _without_dagster_state_storage():
+    """Dagster keeps the state storage of the instance last entered in a context variable; a test
+    whose temporary instance is gone must not hand it to the next test's definitions loading."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
+
+
+# module fixtures (a chain run once per file) and each test start without a leftover storage
+_isolated_module = pytest.fixture(scope="module", autouse=True)(_without_dagster_state_storage)
+_isolated_test = pytest.fixture(autouse=True, name="_isolated_test")(_without_dagster_state_storage)
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

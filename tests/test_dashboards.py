@@ -96,7 +96,8 @@ def test_the_chain_writes_the_region_for_every_quarter(region):
     runs = [r for r in region["summary"].runs if r.job == "region_job"]
     assert [(r.practice_id, r.quarter, r.success) for r in runs] == [("regio", q, True) for q in QUARTERS]
     for quarter in QUARTERS:
-        assert region["chain_outputs"][quarter] == ["dashboard.html", "indicators.csv", "indicators.xlsx"]
+        assert region["chain_outputs"][quarter] == ["dashboard.html", "evaluation.csv", "evaluation.html",
+                                                    "indicators.csv", "indicators.xlsx"]
     assert region["summary"].outputs["dashboard"] == region["home"].region_out(QUARTERS[-1]) / "dashboard.html"
 
 
@@ -197,7 +198,7 @@ def test_no_patient_id_under_region(region):
         ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
     assert len(ids) > 1000
     files = region_files(home)
-    assert len(files) == 3 * len(QUARTERS)
+    assert len(files) == 5 * len(QUARTERS)  # dashboard, indicators csv/xlsx, evaluation csv/html
     assert patient_ids_in(home.out / QUARTERS[0] / "region", ids) == {}
     assert patient_ids_in(home.out / QUARTERS[1] / "region", ids) == {}
     # an independent, plain search in the small files (the page holds the 4.8 MB plotly library:

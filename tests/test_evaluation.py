@@ -293,7 +293,8 @@ def simulated_cohort(tmp_path: Path, hazard_ratio: float) -> pl.DataFrame:
     from omu.synthetic import OutreachLoop
 
     truth = tmp_path / f"truth-{hazard_ratio}"
-    generate(tmp_path / f"landing-{hazard_ratio}", practices=12, quarters=quarter_range("2023Q1:2023Q4"), seed=1,
+    # six quarters of lists: about 200 listed patients, enough for a ratio of 0.4 to show (four gave ~150)
+    generate(tmp_path / f"landing-{hazard_ratio}", practices=12, quarters=quarter_range("2023Q1:2024Q2"), seed=1,
              patients=(2500, 2500), truth_dir=truth, outreach=OutreachLoop(reach_probability=0.5,
                                                                           hazard_ratio=hazard_ratio))
     rows = pl.concat([pl.read_parquet(path) for path in sorted(truth.glob("*.parquet"))])

@@ -11,12 +11,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from processes import processes_with_home
 
 from omu.home import REPO_ROOT, OmuHome
 from omu.quarters import quarter_range
@@ -28,7 +28,7 @@ from pipelines.sensors import chain_sensor
 
 OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
 PROFILE = "omu-basis-v1"
-CHAIN_ORDER = ["screening_job", "model_job", "outreach_job", "region_job"]
+CHAIN_ORDER = ["screening_job", "model_job", "outreach_job", "region_job", "feedback_job"]
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +57,13 @@ def chain(tmp_path_factory, landing):
             "instance": instance}
 
 
-def test_run_goes_screening_then_model_then_lists_then_region(chain):
+def test_run_goes_screening_then_model_then_lists_then_region_then_feedback(chain):
     first = chain["first"]
     assert first.success, [(r.job, r.practice_id, r.quarter, r.message) for r in first.runs if not r.success]
     jobs = [r.job for r in first.runs]
     assert sorted(jobs, key=CHAIN_ORDER.index) == jobs, jobs  # each step after every run of the one before
     assert jobs.count("screening_job") == 4 and jobs.count("model_job") == 1
-    assert jobs.count("outreach_job") == 4 and jobs.count("region_job") == 2
+    assert jobs.count("outreach_job") == 4 and jobs.count("region_job") == 2 and jobs.count("feedback_job") == 4
     lists = [(r.practice_id, r.quarter) for r in first.runs if r.job == "outreach_job"]
     for practice in ("P0001", "P0002"):  # a practice's lists oldest quarter first (carry-over)
         assert [q for p, q in lists if p == practice] == ["2026Q2", "2026Q3"]
@@ -72,6 +72,7 @@ def test_run_goes_screening_then_model_then_lists_then_region(chain):
         assert (home.region_out(quarter) / "dashboard.html").is_file()
         for practice in ("P0001", "P0002"):
             assert (home.practice_out(quarter, practice) / "outreach.xlsx").is_file()
+            assert (home.practice_out(quarter, practice) / "feedback.html").is_file()
     assert first.outputs["dashboard"] == home.region_out("2026Q3") / "dashboard.html"
 
 
@@ -197,22 +198,6 @@ def test_runs_left_started_by_a_stop_are_failed_when_serve_starts_again(tmp_path
 
 # --- omu serve: the daemon and the webserver as real processes -------------------------------------------
 
-def _processes_with_home(home: Path) -> list[int]:
-    """Every process on the machine whose environment points at this omu home."""
-    found = []
-    marker = f"OMU_HOME={home}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes().split(b"\0") and \
-                    "State:\tZ" not in (entry / "status").read_text():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 @pytest.mark.slow
 def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_sigterm(tmp_path):
     landing = tmp_path / "landing"
@@ -245,7 +230,7 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
         assert ordered[0] > 0 and ordered[1] == ordered[0], "the lists are not ordered by the risk model"
         assert list((home / "models").glob("*/*/model.joblib"))
         assert not (home / "alerts").exists() or not list((home / "alerts").glob("*.md"))
-        running = _processes_with_home(home)
+        running = processes_with_home(home)
         assert len(running) >= 3  # omu serve, the daemon, the webserver (and their code servers)
     finally:
         stopped = time.monotonic()
@@ -257,39 +242,7 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
             if serve.poll() is None:
                 os.killpg(serve.pid, signal.SIGKILL)
             log.close()
-    while _processes_with_home(home) and time.monotonic() - stopped < 30:
+    while processes_with_home(home) and time.monotonic() - stopped < 30:
         time.sleep(0.5)
-    assert _processes_with_home(home) == [], "processes of omu serve still running 30 s after SIGTERM"
+    assert processes_with_home(home) == [], "processes of omu serve still running 30 s after SIGTERM"
     assert serve.returncode == 0
-
-
-@pytest.mark.slow
-def test_omu_ui_stops_every_process_on_sigterm(tmp_path, landing):
-    home = (tmp_path / "home").resolve()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ui = subprocess.Popen([*OMU, "ui", "--home", str(home), "--landing", str(landing), "--port", str(port)],
-                          cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5):
-                    break
-            except OSError:
-                assert ui.poll() is None, "omu ui stopped before it served the UI"
-                assert time.monotonic() < deadline, "omu ui did not serve the UI within 5 minutes"
-                time.sleep(1)
-        assert len(_processes_with_home(home)) >= 3  # omu ui, dagster dev, its webserver and daemon
-    finally:
-        stopped = time.monotonic()
-        ui.send_signal(signal.SIGTERM)
-        try:
-            ui.wait(timeout=30)
-        finally:
-            if ui.poll() is None:
-                os.killpg(ui.pid, signal.SIGKILL)
-    while _processes_with_home(home) and time.monotonic() - stopped < 30:
-        time.sleep(0.5)
-    assert _processes_with_home(home) == [], "processes of omu ui still running 30 s after SIGTERM"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
+from processes import processes_with_home
 
 from assets.ingest import ingest_delivery_asset
 from assets.outreach import outreach_list
@@ -303,8 +305,18 @@ def test_dagster_dev_shows_the_assets_the_sensor_the_schedules_and_the_checks(ra
         checks = {check["name"]: check["executionForLatestMaterialization"]["status"]
                   for check in patients["assetChecksOrError"]["checks"]}
         assert checks == {"contract_expectations": "SUCCEEDED", "rows_add_up": "SUCCEEDED"}
+        assert len(processes_with_home(home)) >= 3  # omu ui, dagster dev, its webserver and daemon
     finally:
-        stop_process_group(ui, grace_seconds=30)
+        stopped = time.monotonic()
+        ui.send_signal(signal.SIGTERM)  # omu ui stops, with every process it started, within 30 s
+        try:
+            ui.wait(timeout=30)
+        finally:
+            if ui.poll() is None:
+                stop_process_group(ui, grace_seconds=1)
+    while processes_with_home(home) and time.monotonic() - stopped < 30:
+        time.sleep(0.5)
+    assert processes_with_home(home) == [], "processes of omu ui still running 30 s after SIGTERM"
     with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
         started = conn.execute("SELECT count(*) FROM access_log WHERE action = 'ui_started'").fetchall()[0][0]
     assert started == 1  # the access log has it
