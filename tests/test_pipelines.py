@@ -212,6 +212,10 @@ def test_validate_exits_1_for_a_refused_delivery_and_names_the_problem(tmp_path,
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory, landing) -> tuple[Path, subprocess.CompletedProcess]:
     home = tmp_path_factory.mktemp("ran") / "home"
+    home.mkdir()
+    # one run at a time: the UI's "check of the latest materialisation" then names one run
+    # deterministically (side by side, two practices' runs interleave their check records)
+    (home / "config.yaml").write_text("automation:\n  workers: 1\n")
     return home, omu("run", "--landing", str(landing), "--quarter", "2026Q3", home=home)
 
 
