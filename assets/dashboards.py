@@ -54,7 +54,7 @@ def _log_written(conn, context: dg.AssetExecutionContext, quarter: str, files: s
         audit.record(conn, "dashboard_written", quarter=quarter, patients=audit.patients_screened(conn, quarter),
                      dagster_run_id=context.run_id, detail=files)
     except audit.AuditError as error:
-        raise dg.Failure(str(error)) from None
+        raise dg.Failure(str(error), allow_retries=False) from None  # an unwritable log needs a person, not a retry
 
 
 @dg.asset(

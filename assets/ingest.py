@@ -113,7 +113,7 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
                          patients=patients if isinstance(patients, int) and patients >= 0 else None,
                          dagster_run_id=context.run_id, detail=f"{context.job_name}: ingest and screening")
         except audit.AuditError as error:
-            raise dg.Failure(str(error)) from None
+            raise dg.Failure(str(error), allow_retries=False) from None  # an unwritable log needs a person, not a retry
     outcome: IngestOutcome = ingest_delivery(
         home, delivery_dir, retention=retention, connect=store.connect
     )

@@ -35,7 +35,7 @@ def risk_model(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckD
                          if examples.height else 0, dagster_run_id=context.run_id,
                          detail=f"{context.job_name}: risk model trained or loaded")
         except audit.AuditError as error:
-            raise dg.Failure(str(error)) from None
+            raise dg.Failure(str(error), allow_retries=False) from None  # an unwritable log needs a person, not a retry
     result = train_or_load(examples, home, profile, outcome, spec)  # fitting needs no store lock
     if result.model is None:
         try:

@@ -57,7 +57,7 @@ def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
                              detail=f"{profile.name} v{profile.version}: outreach.xlsx/.csv/.html"
                              + (", baseline.xlsx" if lists.is_first_quarter else ""))
             except audit.AuditError as error:
-                raise dg.Failure(str(error)) from None
+                raise dg.Failure(str(error), allow_retries=False) from None  # an unwritable log needs a person, not a retry
         folder = home.practice_out(quarter, practice_id, profile.output_folder)
         paths = write_practice_lists(folder, lists, profile, practice_id=practice_id, quarter=quarter)
         if number == 0:
