@@ -53,8 +53,11 @@ __all__ = ["BAND_ROUNDING_BASE", "MAX_ROUNDS", "Version", "audit", "protect", "r
 
 MAX_ROUNDS = 12  #: rounds of "hide one more per unsafe figure" before hiding whole rows/columns
 BAND_ROUNDING_BASE = 10  #: age-band counts behind the standardised rate are rounded to this
-LP_FIRST_FROM = 1000  #: unknowns from which the linear relaxation is tried before the integer solver
+#: unknowns from which the linear relaxation is tried before the integer solver; measured on
+#: generated regions its optimum was always fractional (wasted time), so in effect never
+LP_FIRST_FROM = 10**9
 SOLVE_SECONDS = 5.0  #: time limit of one integer program (a timeout counts as "not certified")
+BATCH_SECONDS = 2.0  #: time limit of a solve over many figures at once (any world it returns helps)
 AUDIT_SECONDS = 60.0  #: time budget of one audit; figures not certified by then count as unsafe
 
 REGION = "regio"
@@ -259,14 +262,133 @@ def audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[s
     return _audit(versions, relations)[0]
 
 
-def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[str]]]
-           ) -> tuple[list[_Target], bool]:
+def _feasible(x: np.ndarray, csr, lo: np.ndarray, hi: np.ndarray) -> bool:
+    """Whether ``x`` is a whole, non-negative solution of the system, checked exactly (every
+    coefficient and bound of the system is a whole number, so integer arithmetic is exact)."""
+    if x is None or np.any(x < 0):
+        return False
+    values = csr @ x
+    return bool(np.all(values >= lo - 1e-9) and np.all(values <= hi + 1e-9))
+
+
+class _Moves:
+    """Small changes of a feasible world that keep every published figure: each feasible one is
+    another feasible world (a witness), found without a solver.
+
+    A move adds +-1 to a few unknowns of one practice and wijk served (one count, or the count
+    with every total above it in the relations and its all-or-nothing partner), or shifts such a
+    change from one served pair to another of the same practice or the same wijk.  Whether a moved
+    world is feasible is checked exactly against every constraint (:meth:`feasible`), so the moves
+    are only a guess of where to look: nothing is certified without that check."""
+
+    def __init__(self, model: _Model):
+        n = model.n_vars
+        cols: list[list[tuple[int, float]]] = []
+        self.by_practice: list[dict[str, list[int]]] = []
+        self.by_wijk: list[dict[str, list[int]]] = []
+        self.related: list[dict[int, set[int]]] = []  # per version: column -> columns above, below, tied
+        for vi, v in enumerate(model.versions):
+            col = {c: j for j, c in enumerate(v.columns)}
+            index = model.var_index[vi]
+            up: dict[int, set[int]] = {j: {j} for j in range(len(v.columns))}
+            changed = True
+            while changed:  # every total above a count, through the chains of relations
+                changed = False
+                for total, parts in model.relations:
+                    for c in up:
+                        if any(col[p] in up[c] for p in parts) and col[total] not in up[c]:
+                            up[c].add(col[total])
+                            changed = True
+            tie = {col[c]: col[t] for c, t in v.tied}
+            tied_in = {c: v.tied_wijken(c, t) for c, t in v.tied}
+            by_practice: dict[str, list[int]] = {}
+            by_wijk: dict[str, list[int]] = {}
+            for s, (p, w) in enumerate(v.served):
+                by_practice.setdefault(p, []).append(s)
+                by_wijk.setdefault(w, []).append(s)
+            self.by_practice.append(by_practice)
+            self.by_wijk.append(by_wijk)
+            related = {c: set(up[c]) for c in up}
+            for c in up:
+                for a in up[c]:
+                    related[a].add(c)
+            for part, total in tie.items():
+                for c in related:
+                    if part in related[c] or total in related[c]:
+                        related[c] |= {part, total}
+            self.related.append(related)
+
+            def chain(s: int, c: int, v=v, up=up, tie=tie, tied_in=tied_in, index=index) -> list[int]:
+                w = v.served[s][1]
+                cells = set(up[c])
+                for part, total in tie.items():  # keep an all-or-nothing column whole
+                    if w in tied_in[v.columns[part]] and (part in cells or total in cells):
+                        cells |= up[part] | up[total] | {part, total}
+                return [index[(s, j)] for j in sorted(cells)]
+
+            for s in range(len(v.served)):
+                for c in range(len(v.columns)):
+                    cols.append([(index[(s, c)], 1.0)])
+                    cols.append([(index[(s, c)], -1.0)])
+                    k = chain(s, c)
+                    if len(k) > 1:
+                        cols.append([(i, 1.0) for i in k])
+                        cols.append([(i, -1.0) for i in k])
+            # shifts between served pairs of one practice (all) and of one wijk (a few neighbours)
+            pairs = [(a, b) for group in by_practice.values() for a in group for b in group if a != b]
+            for group in by_wijk.values():
+                for i, a in enumerate(group):
+                    for step in (1, 2, 3):
+                        if len(group) > step:
+                            pairs.append((a, group[(i + step) % len(group)]))
+            for a, b in pairs:
+                for c in range(len(v.columns)):
+                    cols.append([(index[(a, c)], 1.0), (index[(b, c)], -1.0)])
+                    ka, kb = chain(a, c), chain(b, c)
+                    if len(ka) > 1 or len(kb) > 1:
+                        cols.append([(i, 1.0) for i in ka] + [(i, -1.0) for i in kb])
+        rows, cs, vals = [], [], []
+        for m, entries in enumerate(cols):
+            for i, d in entries:
+                rows.append(i)
+                cs.append(m)
+                vals.append(d)
+        from scipy.sparse import csc_array
+
+        self.matrix = csc_array((vals, (rows, cs)), shape=(n, len(cols)))
+        self.matrix.sum_duplicates()
+
+    def feasible(self, x: np.ndarray, csr, lo: np.ndarray, hi: np.ndarray, change) -> np.ndarray:
+        """Indices of the moves that keep ``x`` a whole, non-negative solution (exact check:
+        the constraints a move does not touch keep the values they have in ``x``)."""
+        moves = self.matrix
+        m = moves.shape[1]
+        bad = np.zeros(m, dtype=bool)
+        # non-negativity of the moved unknowns
+        coo = moves.tocoo()
+        neg = x[coo.row] + coo.data < 0
+        bad[coo.col[neg]] = True
+        values = csr @ x
+        delta = change.tocoo()  # constraint rows x moves
+        new = values[delta.row] + delta.data
+        out = (new < lo[delta.row] - 1e-9) | (new > hi[delta.row] + 1e-9)
+        bad[delta.col[out]] = True
+        return np.flatnonzero(~bad)
+
+
+def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[str]]],
+           memory: dict | None = None) -> tuple[list[_Target], bool]:
     """(unsafe figures, whether every figure got its full check within :data:`AUDIT_SECONDS`).
 
     The figures a reader of every version could pin (or confine to 1-7), [] when none.
 
-    Certificates, not optima: each solve returns a feasible world; every figure whose value in
-    some world differs from the truth (and, for a hidden 1-7, is 0 or 8+ in some world) is safe.
+    Certificates, not optima: every figure whose value in some feasible world differs from the
+    truth (and, for a hidden 1-7, is 0 or 8+ in some world) is safe.  Worlds come, cheapest
+    first, from ``pool`` (worlds of an earlier audit of the same versions with fewer figures
+    hidden: hiding only removes constraints, and each is checked again anyway), from small moves
+    around every world found (:class:`_Moves`), from a few solves with aggregate objectives over
+    all figures still open, and only for what is left from two solves per figure.  Every world is
+    checked exactly against the system before it counts; new worlds are appended to ``pool``.
     """
     model = _Model(versions, relations)
     targets = model.targets()
@@ -281,31 +403,167 @@ def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[
             vec[k] = x
         coef_vectors.append(vec)
     coef_matrix = np.vstack(coef_vectors)
+    from scipy.sparse import csr_array
+
+    coef_sparse = csr_array(coef_matrix)
+    memory = {} if memory is None else memory
+    if "moves" not in memory:  # the same unknowns in every round of protect
+        memory["moves"] = _Moves(model)
+    moves = memory["moves"]
+    move_change = (csr @ moves.matrix).tocsc()  # constraint rows x moves
+    move_effect = (coef_sparse @ moves.matrix).tocsr()  # targets x moves
+    pool = memory.setdefault("worlds", [])
+    started = time.monotonic()
 
     def solve(objective: np.ndarray) -> np.ndarray | None:
-        return _solve(objective, csr, lo, hi, model.n_vars)
+        return _solve(objective, csr, lo, hi, model.n_vars, BATCH_SECONDS)
 
-    def observe(x: np.ndarray | None) -> None:
-        if x is None:
-            return
+    def observe(x: np.ndarray | None, local: bool = True) -> None:
+        if x is None or not _feasible(x, csr, lo, hi):
+            return  # not a world of this system (solver tolerance): proves nothing
         values = np.round(coef_matrix @ x).astype(np.int64)
         for t, value in zip(targets, values, strict=True):
             t.seen.add(int(value))
+        if not local:
+            return
+        ok = moves.feasible(x, csr, lo, hi, move_change)
+        if not len(ok):
+            return
+        effect = move_effect[:, ok].tocsr()
+        for j, t in enumerate(targets):
+            a, b = effect.indptr[j], effect.indptr[j + 1]
+            if a == b or _safe(t):
+                continue
+            for d in np.unique(np.round(effect.data[a:b]).astype(np.int64)):
+                if d:
+                    t.seen.add(int(values[j] + d))
+
+    for x in list(pool):
+        observe(x)
+
+    def found(x: np.ndarray | None, local: bool = True) -> None:
+        if x is not None and _feasible(x, csr, lo, hi) and local:
+            pool.append(x)
+        observe(x, local)
+
+
+    moves_csc = moves.matrix.tocsc()
+
+    def walk(j: int, base: np.ndarray, direction: int) -> None:
+        """Step from ``base`` along moves that change figure ``j`` in ``direction`` while one is
+        feasible (checked exactly, step by step) until ``j`` reaches 0 or 8+; the end is a world."""
+        row = move_effect.indices[move_effect.indptr[j]:move_effect.indptr[j + 1]]
+        eff = move_effect.data[move_effect.indptr[j]:move_effect.indptr[j + 1]]
+        cand = row[np.sign(eff) == direction]
+        if not len(cand):
+            return
+        x = base.copy()
+        r = csr @ x
+        value = int(round(coef_matrix[j] @ x))
+        moved = False
+        for _ in range(2 * (PRIMARY_MAX + 1)):
+            step = None
+            for m in cand:
+                a, b = moves_csc.indptr[m], moves_csc.indptr[m + 1]
+                if np.any(x[moves_csc.indices[a:b]] + moves_csc.data[a:b] < 0):
+                    continue
+                c, d = move_change.indptr[m], move_change.indptr[m + 1]
+                rows_ = move_change.indices[c:d]
+                new = r[rows_] + move_change.data[c:d]
+                if np.all(new >= lo[rows_] - 1e-9) and np.all(new <= hi[rows_] + 1e-9):
+                    step = m
+                    break
+            if step is None:
+                break
+            a, b = moves_csc.indptr[step], moves_csc.indptr[step + 1]
+            x[moves_csc.indices[a:b]] += moves_csc.data[a:b]
+            c, d = move_change.indptr[step], move_change.indptr[step + 1]
+            r[move_change.indices[c:d]] += move_change.data[c:d]
+            value = int(round(coef_matrix[j] @ x))
+            moved = True
+            if value <= 0 or value > PRIMARY_MAX or not targets[j].small_hidden:
+                break
+        if moved:
+            found(x, local=False)
+
+    if not pool:  # a first world: pushing every figure down is quick to solve
+        found(solve(coef_matrix[[i for i, t in enumerate(targets) if not _safe(t)]].sum(axis=0)))
+    # Walks: for every figure still open, from the first worlds found, down and up
+    for j, t in enumerate(targets):
+        for base in list(pool)[:3]:
+            for direction in (-1, 1):
+                if not _safe(t):
+                    walk(j, base, direction)
 
     # Batches: push every unsettled figure down at once, then up at once (capped: a hidden count
-    # with nothing above it is unbounded), while that settles something; then one at a time.
+    # with nothing above it is unbounded), then with random signs (fixed seed), while that
+    # settles something; then one at a time.
     cap = float(max(1, int(max(abs(t.exact) for t in targets)) + 100) * 10)
-    while True:
+    rng = np.random.default_rng(0)
+    # (a solve of the whole system that finds no world in time is not tried again in this
+    # protect: at city scale it never does, and neighbourhoods settle what is left)
+    memory.setdefault("whole_fails", 0)
+
+    def whole(x: np.ndarray | None) -> None:
+        memory["whole_fails"] += x is None
+        found(x)
+
+    for _ in range(6):
         before = sum(_safe(t) for t in targets)
-        for up in (False, True):
+        for kind in ("down", "up", "mixed"):
             open_ = [i for i, t in enumerate(targets) if not _safe(t)]
-            if open_:
-                objective = coef_matrix[open_].sum(axis=0)
-                observe(_solve_capped(objective, csr, lo, hi, model.n_vars, cap * len(open_)) if up
-                        else solve(objective))
+            if not open_ or memory["whole_fails"] >= 2:
+                break
+            if kind == "mixed":
+                signs = rng.choice([-1.0, 1.0], size=len(open_))
+                whole(solve(signs @ coef_matrix[open_]))
+                continue
+            objective = coef_matrix[open_].sum(axis=0)
+            whole(_solve_capped(objective, csr, lo, hi, model.n_vars, cap * len(open_), BATCH_SECONDS)
+                  if kind == "up" else solve(objective))
         if sum(_safe(t) for t in targets) in (before, len(targets)):
             break
-    started = time.monotonic()
+
+    def near(j: int, direction: int) -> None:
+        """Push figure ``j`` down (-1) or up (+1) with only the unknowns around it free and every
+        other unknown fixed at its value in the first world: a small integer program, and any
+        solution of it is a world of the whole system (fixing only narrows where to look;
+        :func:`_feasible` checks it)."""
+        if not pool:
+            return
+        t = targets[j]
+        vi, v = t.version, versions[t.version]
+        col = {c: i for i, c in enumerate(v.columns)}
+        names = ([v.columns[t.column]] if t.column >= 0
+                 else [model.relations[t.relation][0], *model.relations[t.relation][1]])
+        cols: set[int] = set()
+        for name in names:
+            cols |= moves.related[vi][col[name]]
+        area = model.members[vi][t.area]
+        k = max(1, 40 // max(1, len(area)))
+        pairs = set(area)
+        for s_ in area:
+            p, w = v.served[s_]
+            for group in (moves.by_practice[vi][p], moves.by_wijk[vi][w]):
+                i = group.index(s_)
+                pairs.update(group[(i + d) % len(group)] for d in range(1, min(k, len(group) - 1) + 1))
+        free = np.array(sorted(model.var_index[vi][(s_, c)] for s_ in pairs for c in cols))
+        base = pool[0]
+        fixed = base.copy()
+        fixed[free] = 0
+        rest = csr @ fixed
+        sub = csr[:, free].tocsr()
+        rows_ = np.flatnonzero(np.diff(sub.indptr) > 0)
+        result = milp(-direction * coef_matrix[j, free],
+                      constraints=LinearConstraint(sub[rows_], lo[rows_] - rest[rows_], hi[rows_] - rest[rows_]),
+                      bounds=Bounds(np.zeros(len(free)), np.full(len(free), cap)),
+                      integrality=np.ones(len(free)),
+                      options={"time_limit": SOLVE_SECONDS, "disp": False, "mip_rel_gap": 0.05})
+        if result.x is not None:
+            x = base.copy()
+            x[free] = np.round(result.x)
+            found(x, local=False)
+
     complete = True
     for i, t in enumerate(targets):
         if _safe(t):
@@ -313,26 +571,33 @@ def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[
         if time.monotonic() - started > AUDIT_SECONDS:
             complete = False
             break  # out of time: what is not certified counts as unsafe (hide more, never less)
+        near(i, 1)
+        if not _safe(t):
+            near(i, -1)
+        if _safe(t):
+            continue
+        if memory["whole_fails"] >= 2:
+            continue  # the whole system is too big for the solver in time: neighbourhoods only
         vec = coef_matrix[i]
         # up first (finds 8+ for a small count), capped so an unbounded figure still returns a point
-        x = _solve_capped(vec, csr, lo, hi, model.n_vars, cap)
-        observe(x)
-        if not _safe(t):
-            observe(solve(vec))  # down
+        whole(_solve_capped(vec, csr, lo, hi, model.n_vars, cap))
+        if not _safe(t) and memory["whole_fails"] < 2:
+            whole(_solve(vec, csr, lo, hi, model.n_vars))  # down
     return [t for t in targets if not _safe(t)], complete
 
 
-def _solve(objective: np.ndarray, matrix, lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray | None:
+def _solve(objective: np.ndarray, matrix, lo: np.ndarray, hi: np.ndarray, n: int,
+           seconds: float = SOLVE_SECONDS, upper: float = np.inf) -> np.ndarray | None:
     """Minimise ``objective @ x`` over the whole, non-negative solutions of the system.
 
     The linear relaxation first: the system is close to a network (sums and "part of"), so its
     optimal vertex is usually whole already, and then it is a feasible world found at a fraction of
     the cost.  Only a fractional optimum is handed to the integer solver."""
-    bounds = Bounds(np.zeros(n), np.full(n, np.inf))
+    bounds = Bounds(np.zeros(n), np.full(n, upper))
     constraint = LinearConstraint(matrix, lo, hi)
     relaxed = None if n < LP_FIRST_FROM else milp(objective, constraints=constraint, bounds=bounds,
                                                      integrality=np.zeros(n),
-                                                     options={"time_limit": SOLVE_SECONDS, "disp": False})
+                                                     options={"time_limit": seconds, "disp": False})
     if relaxed is not None and relaxed.x is not None and np.allclose(relaxed.x, np.round(relaxed.x), atol=1e-7):
         x = np.round(relaxed.x)
         values = matrix @ x
@@ -340,16 +605,18 @@ def _solve(objective: np.ndarray, matrix, lo: np.ndarray, hi: np.ndarray, n: int
             return x
     # a good feasible world is enough (a certificate, not an optimum): stop within 5 % of the bound
     result = milp(objective, constraints=constraint, bounds=bounds, integrality=np.ones(n),
-                  options={"time_limit": SOLVE_SECONDS, "disp": False, "mip_rel_gap": 0.05})
+                  options={"time_limit": seconds, "disp": False, "mip_rel_gap": 0.05})
     return None if result.x is None else np.round(result.x)
 
 
-def _solve_capped(vec: np.ndarray, csr, lo: np.ndarray, hi: np.ndarray, n: int, cap: float) -> np.ndarray | None:
-    """Maximise ``vec @ x`` subject to the system and ``vec @ x <= cap`` (always bounded)."""
-    from scipy.sparse import vstack
+def _solve_capped(vec: np.ndarray, csr, lo: np.ndarray, hi: np.ndarray, n: int, cap: float,
+                  seconds: float = SOLVE_SECONDS) -> np.ndarray | None:
+    """Maximise ``vec @ x`` subject to the system and every unknown ``<= cap`` (always bounded).
 
-    matrix = vstack([csr, coo_array(vec.reshape(1, -1)).tocsr()]).tocsr()
-    return _solve(-vec, matrix, np.append(lo, -np.inf), np.append(hi, cap), n)
+    The bound only narrows where the solver looks (a dense row ``vec @ x <= cap`` instead made
+    the solver find no world at all at city scale): whatever it returns is still a world of the
+    system, and :func:`_feasible` checks that before it counts."""
+    return _solve(-vec, csr, lo, hi, n, seconds, upper=cap)
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,7 +692,9 @@ def protect(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence
                 if key in old_rows and name in old_cols and old.hidden[old_rows[key], old_cols[name]]:
                     hidden[a, c] = True
     new.hidden = hidden
-    unsafe, complete = _audit(versions, relations)
+    # worlds found so far (hiding more keeps them feasible) and the moves, shared by the rounds
+    memory: dict = {}
+    unsafe, complete = _audit(versions, relations, memory)
     rounds = 0
     while unsafe and complete and rounds < MAX_ROUNDS:
         changed = False
@@ -436,7 +705,7 @@ def protect(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence
                 changed = True
         if not changed:
             break
-        unsafe, complete = _audit(versions, relations)
+        unsafe, complete = _audit(versions, relations, memory)
         rounds += 1
     if not unsafe:
         return hidden
@@ -445,6 +714,6 @@ def protect(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence
         for a, c in _target_cells(versions, t, relations) or []:
             hidden[a, :] = True
             hidden[:, c] = True
-    if audit(versions, relations):
+    if _audit(versions, relations, memory)[0]:
         hidden[:, :] = True  # last resort: nothing of this version is shown
     return hidden
