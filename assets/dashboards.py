@@ -1,4 +1,4 @@
-"""Regional dashboards for Sterkzorg, per quarter (issue 7; docs/dashboards.md).
+"""Regional dashboards for Sterkzorg, per quarter (docs/dashboards.md).
 
 `regional_indicators` counts in SQL (sql/dashboards/), protects the counts jointly (suppression,
 rounding, an integer-programming audit; dashboards/disclosure.py), computes every other figure from

@@ -33,8 +33,11 @@ world, and a figure is certified safe by two feasible worlds that disagree on it
 is one of them).  A figure that cannot be certified within the time limits (:data:`SOLVE_SECONDS`,
 :data:`AUDIT_SECONDS`) counts as unsafe, so solver trouble can only make the result hide more;
 only then can the result depend on the machine's speed.  Scale: one unknown per practice, wijk
-served and count; a few dozen practices take seconds, a city of 120 runs out of time and falls
-back to hiding whole rows (safe, but poor): splitting the audit per wijk is the next step.
+served and count; witnesses come first from cheap local moves checked exactly, then from small
+neighbourhood programs, whole-system solves last.  60 practices are audited with almost every
+count of 8 or more shown; a city of 120 still runs out of rounds and falls back to hiding whole
+rows (safe, but poor): carrying certified figures between rounds is the next step
+(docs/scaling.md, "Disclosure audit of one quarter").
 """
 
 from __future__ import annotations
@@ -590,9 +593,9 @@ def _solve(objective: np.ndarray, matrix, lo: np.ndarray, hi: np.ndarray, n: int
            seconds: float = SOLVE_SECONDS, upper: float = np.inf) -> np.ndarray | None:
     """Minimise ``objective @ x`` over the whole, non-negative solutions of the system.
 
-    The linear relaxation first: the system is close to a network (sums and "part of"), so its
-    optimal vertex is usually whole already, and then it is a feasible world found at a fraction of
-    the cost.  Only a fractional optimum is handed to the integer solver."""
+    From :data:`LP_FIRST_FROM` unknowns on, the linear relaxation is tried first (a whole optimum
+    is a world found cheaply); it is switched off today, since on these systems its optimum was
+    always fractional and only cost time."""
     bounds = Bounds(np.zeros(n), np.full(n, upper))
     constraint = LinearConstraint(matrix, lo, hi)
     relaxed = None if n < LP_FIRST_FROM else milp(objective, constraints=constraint, bounds=bounds,

@@ -1,4 +1,4 @@
-"""Regional indicators per quarter for the region, each wijk and each practice (issue 7).
+"""Regional indicators per quarter for the region, each wijk and each practice.
 
 Counting is SQL (``sql/dashboards/``) over the ``screening`` view and the outreach tables; the
 statistics come from :mod:`dashboards.stats` and small-number suppression from

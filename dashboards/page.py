@@ -1,4 +1,4 @@
-"""The regional dashboard: one self-contained, offline HTML page in Dutch (issue 7).
+"""The regional dashboard: one self-contained, offline HTML page in Dutch.
 
 Everything on the page comes from the suppressed indicators (the wide frame of
 :func:`dashboards.indicators.read_indicators`); nothing here sees a patient.  plotly.js is

@@ -1,4 +1,4 @@
--- Regional indicators (issue 7), AFTER small-number suppression: only figures that may be shown.
+-- Regional indicators AFTER small-number suppression: only figures that may be shown.
 -- Long layout, one row per quarter, profile, area and indicator, so a profile with other
 -- characteristics needs no other columns. value NULL = not shown (suppressed, or not computable,
 -- e.g. a rate on 0 people or a standardised rate on fewer than 10 events). lower/upper: the 95%
