@@ -647,7 +647,8 @@ def outcomes_import(
         except audit.AuditError as error:
             raise fail(str(error)) from None
     result(f"{file.name}: {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged outcome(s); "
-        f"{summary.skipped_blank} row(s) without an outcome skipped. They shape next quarter's list "
+        f"{summary.skipped_blank} row(s) without an outcome skipped; {summary.followups} referral follow-up(s) "
+        "new or changed. They shape next quarter's list "
         "(run `omu run` for it).")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from deliveries import delivery_tables
 
 from omu import store
 from omu.home import OmuHome
@@ -131,19 +132,8 @@ def spec_tables() -> dict[str, pl.DataFrame]:
         episodes += [(pid, icpc, start, end) for icpc, start, end in case_episodes]
         prescriptions += [(pid, atc, day, float(quantity), 30) for atc, day, quantity in case_prescriptions]
         determinations += [(pid, code, day, value) for code, day, value in case_determinations]
-    return {
-        "patients.csv": pl.DataFrame(patients, orient="row", schema={
-            "patient_id": pl.String, "birth_year": pl.Int64, "birth_month": pl.Int64, "sex": pl.String,
-            "wijk_code": pl.String, "pc4": pl.String, "registered_from": pl.Date, "registered_until": pl.Date,
-            "end_reason": pl.String}),
-        "episodes.csv": pl.DataFrame(episodes, orient="row", schema={
-            "patient_id": pl.String, "icpc": pl.String, "start_date": pl.Date, "end_date": pl.Date}),
-        "prescriptions.csv": pl.DataFrame(prescriptions, orient="row", schema={
-            "patient_id": pl.String, "atc": pl.String, "prescribed_on": pl.Date, "quantity": pl.Float64,
-            "duration_days": pl.Int64}),
-        "determinations.csv": pl.DataFrame(determinations, orient="row", schema={
-            "patient_id": pl.String, "code": pl.Int64, "measured_on": pl.Date, "value": pl.String}),
-    }
+    return delivery_tables(patients=patients, episodes=episodes, prescriptions=prescriptions,
+                           determinations=determinations)
 
 
 def load_and_screen(home: OmuHome, landing: Path, deliveries: list[tuple[str, str]]) -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 import duckdb
 import polars as pl
 import pytest
+from deliveries import delivery_tables
 
 from omu import store
 from omu.home import OmuHome
@@ -145,21 +146,8 @@ def tables() -> dict[str, pl.DataFrame]:
         episodes += [(pid, icpc, start, end) for icpc, start, end in case_episodes]
         prescriptions += [(pid, atc, day, None if q is None else float(q), 30) for atc, day, q in case_prescriptions]
         contacts += [(pid, day, kind) for day, kind in case_contacts]
-    return {
-        "patients.csv": pl.DataFrame(patients, orient="row", schema={
-            "patient_id": pl.String, "birth_year": pl.Int64, "birth_month": pl.Int64, "sex": pl.String,
-            "wijk_code": pl.String, "pc4": pl.String, "registered_from": pl.Date, "registered_until": pl.Date,
-            "end_reason": pl.String}),
-        "episodes.csv": pl.DataFrame(episodes, orient="row", schema={
-            "patient_id": pl.String, "icpc": pl.String, "start_date": pl.Date, "end_date": pl.Date}),
-        "prescriptions.csv": pl.DataFrame(prescriptions, orient="row", schema={
-            "patient_id": pl.String, "atc": pl.String, "prescribed_on": pl.Date, "quantity": pl.Float64,
-            "duration_days": pl.Int64}),
-        "determinations.csv": pl.DataFrame(schema={"patient_id": pl.String, "code": pl.Int64,
-                                                   "measured_on": pl.Date, "value": pl.String}),
-        "contacts.csv": pl.DataFrame(contacts, orient="row", schema={
-            "patient_id": pl.String, "contact_on": pl.Date, "kind": pl.String}),
-    }
+    return delivery_tables(patients=patients, episodes=episodes, prescriptions=prescriptions,
+                           determinations=[], contacts=contacts)
 
 
 @pytest.fixture(scope="module")
