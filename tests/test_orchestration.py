@@ -18,6 +18,7 @@ import duckdb
 import pytest
 from processes import processes_with_home
 
+from omu import store
 from omu.home import REPO_ROOT, OmuHome
 from omu.quarters import quarter_range
 from omu.synthetic import generate
@@ -224,7 +225,8 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
             assert serve.poll() is None, f"omu serve stopped: {(tmp_path / 'serve.log').read_text()}"
             assert time.monotonic() < deadline, "no dashboard and lists within 15 minutes"
             time.sleep(2)
-        with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
+        # under omu's store lock, as every reader: the feedback runs after the dashboard may still write
+        with store.connect(home / "omu.duckdb") as conn:
             ordered = conn.execute("SELECT count(*), count(predicted_risk) FROM outreach_lists "
                                    "WHERE quarter = ? AND list_kind = 'outreach'", [quarter]).fetchall()[0]
         assert ordered[0] > 0 and ordered[1] == ordered[0], "the lists are not ordered by the risk model"
