@@ -36,7 +36,9 @@ from pipelines.resources import DuckDBStore, OmuSettings
 
 with warnings.catch_warnings():  # beta in Dagster 1.13, and exactly what a quarter's region needs
     warnings.simplefilter("ignore", category=dg.BetaWarning)
-    ALL_PRACTICES_OF_THE_QUARTER = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="quarter")
+    ALL_PRACTICES_OF_THE_QUARTER = dg.MultiToSingleDimensionPartitionMapping(
+        partition_dimension_name="quarter"
+    )
 
 
 def _shown_small_counts(wide: pl.DataFrame, columns: list[str]) -> int:
@@ -44,40 +46,62 @@ def _shown_small_counts(wide: pl.DataFrame, columns: list[str]) -> int:
     bad = 0
     for column in columns:
         values = wide.get_column(column).drop_nulls()
-        bad += int(((values >= PRIMARY_MIN) & (values <= PRIMARY_MAX)).sum() + (values % ROUNDING_BASE != 0).sum())
+        bad += int(
+            ((values >= PRIMARY_MIN) & (values <= PRIMARY_MAX)).sum() + (values % ROUNDING_BASE != 0).sum()
+        )
     return bad
 
 
 def _log_written(conn, context: dg.AssetExecutionContext, quarter: str, files: str) -> None:
     """No access log entry, no regional files."""
     try:
-        audit.record(conn, "dashboard_written", quarter=quarter, patients=audit.patients_screened(conn, quarter),
-                     dagster_run_id=context.run_id, detail=files)
+        audit.record(
+            conn,
+            "dashboard_written",
+            quarter=quarter,
+            patients=audit.patients_screened(conn, quarter),
+            dagster_run_id=context.run_id,
+            detail=files,
+        )
     except audit.AuditError as error:
-        raise dg.Failure(str(error), allow_retries=False) from None  # an unwritable log needs a person, not a retry
+        raise dg.Failure(
+            str(error), allow_retries=False
+        ) from None  # an unwritable log needs a person, not a retry
 
 
 @dg.asset(
     partitions_def=quarters,
-    deps=[dg.AssetDep(score_history, partition_mapping=ALL_PRACTICES_OF_THE_QUARTER),
-          dg.AssetDep(outreach_list, partition_mapping=ALL_PRACTICES_OF_THE_QUARTER)],
+    deps=[
+        dg.AssetDep(score_history, partition_mapping=ALL_PRACTICES_OF_THE_QUARTER),
+        dg.AssetDep(outreach_list, partition_mapping=ALL_PRACTICES_OF_THE_QUARTER),
+    ],
     group_name="region",
     kinds={"duckdb", "excel", "csv"},
     check_specs=[
-        dg.AssetCheckSpec("no_small_counts_shown", asset="regional_indicators",
-                          description="no stored person count is 1-7 and every one is a multiple of 5"),
-        dg.AssetCheckSpec("figures_from_published_counts", asset="regional_indicators",
-                          description="every stored percentage, rate and interval is computed from the published "
-                                      "(rounded) counts, never from exact ones"),
-        dg.AssetCheckSpec("disclosure_audit_passes", asset="regional_indicators",
-                          description="stored counts are the newest disclosure-ledger version, hidden once stays "
-                                      "hidden, and an integer-programming audit of every version pins no count "
-                                      "and confines none to 1-7"),
+        dg.AssetCheckSpec(
+            "no_small_counts_shown",
+            asset="regional_indicators",
+            description="no stored person count is 1-7 and every one is a multiple of 5",
+        ),
+        dg.AssetCheckSpec(
+            "figures_from_published_counts",
+            asset="regional_indicators",
+            description="every stored percentage, rate and interval is computed from the published "
+            "(rounded) counts, never from exact ones",
+        ),
+        dg.AssetCheckSpec(
+            "disclosure_audit_passes",
+            asset="regional_indicators",
+            description="stored counts are the newest disclosure-ledger version, hidden once stays "
+            "hidden, and an integer-programming audit of every version pins no count "
+            "and confines none to 1-7",
+        ),
     ],
 )
 @values_withheld
-def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
-                        store: DuckDBStore) -> dg.MaterializeResult:
+def regional_indicators(
+    context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
+) -> dg.MaterializeResult:
     """Indicators per wijk, practice and region for every delivered quarter up to this one,
     suppressed, in table `indicators` and out/<quarter>/region/indicators.csv/.xlsx."""
     quarter = context.partition_key
@@ -116,15 +140,28 @@ def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
-            dg.AssetCheckResult(check_name="no_small_counts_shown", passed=violations == 0,
-                                metadata={"violations": violations}),
+            dg.AssetCheckResult(
+                check_name="no_small_counts_shown",
+                passed=violations == 0,
+                metadata={"violations": violations},
+            ),
             # the messages name areas and indicators only (aggregates), never a person
-            dg.AssetCheckResult(check_name="figures_from_published_counts", passed=not derived_problems,
-                                metadata={"violations": len(derived_problems),
-                                          "first": "; ".join(derived_problems[:5]) or "none"}),
-            dg.AssetCheckResult(check_name="disclosure_audit_passes", passed=not ledger_problems,
-                                metadata={"violations": len(ledger_problems),
-                                          "first": "; ".join(ledger_problems[:5]) or "none"}),
+            dg.AssetCheckResult(
+                check_name="figures_from_published_counts",
+                passed=not derived_problems,
+                metadata={
+                    "violations": len(derived_problems),
+                    "first": "; ".join(derived_problems[:5]) or "none",
+                },
+            ),
+            dg.AssetCheckResult(
+                check_name="disclosure_audit_passes",
+                passed=not ledger_problems,
+                metadata={
+                    "violations": len(ledger_problems),
+                    "first": "; ".join(ledger_problems[:5]) or "none",
+                },
+            ),
         ],
     )
 
@@ -135,13 +172,17 @@ def regional_indicators(context: dg.AssetExecutionContext, omu: OmuSettings,
     group_name="region",
     kinds={"html", "plotly"},
     check_specs=[
-        dg.AssetCheckSpec("no_patient_id_under_region", asset="regional_dashboard",
-                          description="no patient_id of the store appears in any file under region/"),
+        dg.AssetCheckSpec(
+            "no_patient_id_under_region",
+            asset="regional_dashboard",
+            description="no patient_id of the store appears in any file under region/",
+        ),
     ],
 )
 @values_withheld
-def regional_dashboard(context: dg.AssetExecutionContext, omu: OmuSettings,
-                       store: DuckDBStore) -> dg.MaterializeResult:
+def regional_dashboard(
+    context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
+) -> dg.MaterializeResult:
     """The offline Dutch dashboard out/<quarter>/region/dashboard.html (plotly inlined)."""
     quarter = context.partition_key
     home = omu.omu_home()
@@ -152,7 +193,9 @@ def regional_dashboard(context: dg.AssetExecutionContext, omu: OmuSettings,
             if number == 0:
                 _log_written(conn, context, quarter, "dashboard.html")
             outputs = write_dashboard_page(conn, home, profile, quarter)
-            patient_ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
+            patient_ids = [
+                p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()
+            ]
         leaks |= patient_ids_in(outputs.folder, patient_ids)
         prefix = "" if number == 0 else f"{profile.key}: "
         metadata |= {
@@ -164,12 +207,18 @@ def regional_dashboard(context: dg.AssetExecutionContext, omu: OmuSettings,
     if leaks:  # never leave a file with a patient_id where aggregates only belong
         for path in leaks:
             Path(path).unlink(missing_ok=True)
-        raise dg.Failure(f"patient_ids found in {len(leaks)} file(s) under {outputs.folder}; removed them",
-                         metadata={"files": dg.MetadataValue.json(sorted(leaks))}, allow_retries=False)
+        raise dg.Failure(
+            f"patient_ids found in {len(leaks)} file(s) under {outputs.folder}; removed them",
+            metadata={"files": dg.MetadataValue.json(sorted(leaks))},
+            allow_retries=False,
+        )
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
-            dg.AssetCheckResult(check_name="no_patient_id_under_region", passed=not leaks,
-                                metadata={"files_with_patient_ids": len(leaks)}),
+            dg.AssetCheckResult(
+                check_name="no_patient_id_under_region",
+                passed=not leaks,
+                metadata={"files_with_patient_ids": len(leaks)},
+            ),
         ],
     )

@@ -28,13 +28,16 @@ def scrub(message: str) -> str:
 
 
 def _withheld(function_name: str, error: BaseException) -> dg.Failure:
-    return dg.Failure(description=f"{function_name} failed: {type(error).__name__}: {scrub(str(error))} "
-                      "(values in the message withheld; the store and the delivery report hold the details)")
+    return dg.Failure(
+        description=f"{function_name} failed: {type(error).__name__}: {scrub(str(error))} "
+        "(values in the message withheld; the store and the delivery report hold the details)"
+    )
 
 
 def values_withheld(function):
     """Decorate an asset's function (under @dg.asset): its unexpected errors reach Dagster scrubbed."""
     if inspect.isgeneratorfunction(function):
+
         @functools.wraps(function)
         def generator(*args, **kwargs):
             try:
@@ -43,6 +46,7 @@ def values_withheld(function):
                 raise
             except Exception as error:
                 raise _withheld(function.__name__, error) from None
+
         return generator
 
     @functools.wraps(function)
@@ -53,4 +57,5 @@ def values_withheld(function):
             raise
         except Exception as error:
             raise _withheld(function.__name__, error) from None
+
     return wrapper

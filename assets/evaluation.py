@@ -30,7 +30,9 @@ from pipelines.resources import DuckDBStore, OmuSettings
 
 with warnings.catch_warnings():  # beta in Dagster 1.13
     warnings.simplefilter("ignore", category=dg.BetaWarning)
-    THE_QUARTER_OF_THE_PRACTICE = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="quarter")
+    THE_QUARTER_OF_THE_PRACTICE = dg.MultiToSingleDimensionPartitionMapping(
+        partition_dimension_name="quarter"
+    )
 
 
 @dg.asset(
@@ -38,10 +40,17 @@ with warnings.catch_warnings():  # beta in Dagster 1.13
     deps=[outreach_list, dg.AssetDep(regional_indicators, partition_mapping=THE_QUARTER_OF_THE_PRACTICE)],
     group_name="feedback",
     kinds={"html"},
-    check_specs=[dg.AssetCheckSpec("no_patient_id_in_feedback", asset="practice_feedback",
-                                   description="the report holds counts only: no patient_id of the store in it")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_patient_id_in_feedback",
+            asset="practice_feedback",
+            description="the report holds counts only: no patient_id of the store in it",
+        )
+    ],
 )
-def practice_feedback(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
+def practice_feedback(
+    context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
+) -> dg.MaterializeResult:
     """The practice's own figures, trend, workload and place beside the region (published figures)."""
     practice_id, quarter = practice_and_quarter(context)
     profile = omu.screening_profile()
@@ -64,8 +73,13 @@ def practice_feedback(context: dg.AssetExecutionContext, omu: OmuSettings, store
             "regional_figures": "published figures of the quarter" if fb.region else "not yet computed",
             "krachtige_basiszorg": fb.krachtige_basiszorg,
         },
-        check_results=[dg.AssetCheckResult(check_name="no_patient_id_in_feedback", passed=not leaks,
-                                           metadata={"patient_ids_found": leaks})],
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_patient_id_in_feedback",
+                passed=not leaks,
+                metadata={"patient_ids_found": leaks},
+            )
+        ],
     )
 
 
@@ -75,14 +89,21 @@ def practice_feedback(context: dg.AssetExecutionContext, omu: OmuSettings, store
     group_name="region",
     kinds={"duckdb", "html", "csv"},
     check_specs=[
-        dg.AssetCheckSpec("evaluation_counts_suppressed", asset="regional_evaluation",
-                          description="no published count of the evaluation is 1-7 and every one is a multiple of 5"),
-        dg.AssetCheckSpec("no_patient_id_in_evaluation", asset="regional_evaluation",
-                          description="no patient_id of the store in region/evaluation.* or the dashboard"),
+        dg.AssetCheckSpec(
+            "evaluation_counts_suppressed",
+            asset="regional_evaluation",
+            description="no published count of the evaluation is 1-7 and every one is a multiple of 5",
+        ),
+        dg.AssetCheckSpec(
+            "no_patient_id_in_evaluation",
+            asset="regional_evaluation",
+            description="no patient_id of the store in region/evaluation.* or the dashboard",
+        ),
     ],
 )
-def regional_evaluation(context: dg.AssetExecutionContext, omu: OmuSettings,
-                        store: DuckDBStore) -> dg.MaterializeResult:
+def regional_evaluation(
+    context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
+) -> dg.MaterializeResult:
     """Outcome after outreach (reached / not reached / declined, adjusted hazard ratios; observational)
     and the funnel crossed -> listed -> attempted -> reached -> referred -> arrived, suppressed, in
     table outreach_evaluation, out/<quarter>/region/evaluation.csv/.html and the dashboard."""
@@ -92,14 +113,17 @@ def regional_evaluation(context: dg.AssetExecutionContext, omu: OmuSettings,
     folder = omu.omu_home().region_out(quarter)
     config = load_config(omu.omu_home().config_file)
     with store.connect() as conn:
-        result, files, on_dashboard = write_region_evaluation(conn, folder, profile, outcome, quarter,
-                                                              config.capacity_for)
+        result, files, on_dashboard = write_region_evaluation(
+            conn, folder, profile, outcome, quarter, config.capacity_for
+        )
         patient_ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
     published = published_long(result)
     leaks = patient_ids_in(folder, patient_ids)
     for path in leaks:
         Path(path).unlink(missing_ok=True)
-    counts = published.filter(pl.col("measure").is_in(["n", "events", *FUNNEL_STEPS, *WORKLOAD]))["value"].drop_nulls()
+    counts = published.filter(pl.col("measure").is_in(["n", "events", *FUNNEL_STEPS, *WORKLOAD]))[
+        "value"
+    ].drop_nulls()
     bad = int(((counts >= PRIMARY_MIN) & (counts <= PRIMARY_MAX)).sum() + (counts % ROUNDING_BASE != 0).sum())
     groups = {r["group"]: r for r in result.groups.iter_rows(named=True)}
     return dg.MaterializeResult(
@@ -107,12 +131,18 @@ def regional_evaluation(context: dg.AssetExecutionContext, omu: OmuSettings,
             "files": dg.MetadataValue.json({name: str(path) for name, path in files.items()}),
             "on_dashboard": on_dashboard,
             "adjusted_for": result.adjusted_for,
-            "hazard_ratio_reached": groups["bereikt"]["hr"] if groups["bereikt"]["hr"] is not None else "not shown",
+            "hazard_ratio_reached": groups["bereikt"]["hr"]
+            if groups["bereikt"]["hr"] is not None
+            else "not shown",
         },
         check_results=[
-            dg.AssetCheckResult(check_name="evaluation_counts_suppressed", passed=bad == 0,
-                                metadata={"violations": bad}),
-            dg.AssetCheckResult(check_name="no_patient_id_in_evaluation", passed=not leaks,
-                                metadata={"files_with_patient_ids": len(leaks)}),
+            dg.AssetCheckResult(
+                check_name="evaluation_counts_suppressed", passed=bad == 0, metadata={"violations": bad}
+            ),
+            dg.AssetCheckResult(
+                check_name="no_patient_id_in_evaluation",
+                passed=not leaks,
+                metadata={"files_with_patient_ids": len(leaks)},
+            ),
         ],
     )

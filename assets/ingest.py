@@ -6,7 +6,6 @@ together or not at all. A refused delivery fails the run with its reasons and lo
 SQL: sql/ingest/.
 """
 
-
 import json
 
 import dagster as dg
@@ -38,20 +37,34 @@ INGEST_SPECS = [
     dg.AssetSpec(table, description=_DESCRIPTIONS[table], group_name="ingest", kinds={"duckdb"})
     for table in RAW_TABLES
 ] + [
-    dg.AssetSpec("quarantine", description="Rows kept aside per delivery: file, line, column, value, reason.",
-                 group_name="ingest", kinds={"duckdb"}),
-    dg.AssetSpec("deliveries", description="Every delivery received, loaded or refused, with row accounting.",
-                 group_name="ingest", kinds={"duckdb"}),
+    dg.AssetSpec(
+        "quarantine",
+        description="Rows kept aside per delivery: file, line, column, value, reason.",
+        group_name="ingest",
+        kinds={"duckdb"},
+    ),
+    dg.AssetSpec(
+        "deliveries",
+        description="Every delivery received, loaded or refused, with row accounting.",
+        group_name="ingest",
+        kinds={"duckdb"},
+    ),
 ]
 
 INGEST_CHECKS = [
     spec
     for table in RAW_TABLES
     for spec in (
-        dg.AssetCheckSpec("rows_add_up", asset=table,
-                          description="loaded + quarantined = rows in the manifest, for this file"),
-        dg.AssetCheckSpec("contract_expectations", asset=table,
-                          description="Great Expectations: the loaded rows meet HIS extract contract v1"),
+        dg.AssetCheckSpec(
+            "rows_add_up",
+            asset=table,
+            description="loaded + quarantined = rows in the manifest, for this file",
+        ),
+        dg.AssetCheckSpec(
+            "contract_expectations",
+            asset=table,
+            description="Great Expectations: the loaded rows meet HIS extract contract v1",
+        ),
     )
 ]
 
@@ -64,30 +77,48 @@ def _profile_sql(file) -> str:
     for column in file.columns:
         if column.name == "patient_id":
             continue
-        parts += [f'count(*) - count("{column.name}") AS "{column.name}.nulls"',
-                  f'count(DISTINCT "{column.name}") AS "{column.name}.distinct"']
+        parts += [
+            f'count(*) - count("{column.name}") AS "{column.name}.nulls"',
+            f'count(DISTINCT "{column.name}") AS "{column.name}.distinct"',
+        ]
         if column.kind == "date":
-            parts += [f'min("{column.name}")::VARCHAR AS "{column.name}.from"',
-                      f'max("{column.name}")::VARCHAR AS "{column.name}.until"']
+            parts += [
+                f'min("{column.name}")::VARCHAR AS "{column.name}.from"',
+                f'max("{column.name}")::VARCHAR AS "{column.name}.until"',
+            ]
     return f"SELECT {', '.join(parts)} FROM {file.table} WHERE practice_id = ? AND quarter = ?"
 
 
 def _column_profile(file, totals: dict) -> pl.DataFrame:
-    return pl.DataFrame([
-        {"column": column.name, "nulls": totals[f"{column.name}.nulls"],
-         "distinct": totals[f"{column.name}.distinct"],
-         "range": (f"{totals[f'{column.name}.from']} .. {totals[f'{column.name}.until']}"
-                   if column.kind == "date" and totals[f"{column.name}.from"] else "")}
-        for column in file.columns if column.name != "patient_id"
-    ])
+    return pl.DataFrame(
+        [
+            {
+                "column": column.name,
+                "nulls": totals[f"{column.name}.nulls"],
+                "distinct": totals[f"{column.name}.distinct"],
+                "range": (
+                    f"{totals[f'{column.name}.from']} .. {totals[f'{column.name}.until']}"
+                    if column.kind == "date" and totals[f"{column.name}.from"]
+                    else ""
+                ),
+            }
+            for column in file.columns
+            if column.name != "patient_id"
+        ]
+    )
 
 
 def _delivery_in_force(store: DuckDBStore, practice_id: str, quarter: str) -> tuple[dict, dict[str, dict]]:
     """The deliveries row in force, and the aggregate profile of each loaded table."""
     with store.connect() as conn:
-        rows = fetch_dicts(conn, "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
-                           [practice_id, quarter])
-        profiles = {file.table: fetch_dicts(conn, _profile_sql(file), [practice_id, quarter])[0] for file in FILES}
+        rows = fetch_dicts(
+            conn,
+            "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
+            [practice_id, quarter],
+        )
+        profiles = {
+            file.table: fetch_dicts(conn, _profile_sql(file), [practice_id, quarter])[0] for file in FILES
+        }
     return (rows[0] if rows else {}), profiles
 
 
@@ -109,14 +140,20 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
     patients = manifest.rows("patients.csv") if manifest else None
     with store.connect() as conn:  # no access log entry, no run
         try:
-            audit.record(conn, "run", practice_id=practice_id, quarter=quarter,
-                         patients=patients if isinstance(patients, int) and patients >= 0 else None,
-                         dagster_run_id=context.run_id, detail=f"{context.job_name}: ingest and screening")
+            audit.record(
+                conn,
+                "run",
+                practice_id=practice_id,
+                quarter=quarter,
+                patients=patients if isinstance(patients, int) and patients >= 0 else None,
+                dagster_run_id=context.run_id,
+                detail=f"{context.job_name}: ingest and screening",
+            )
         except audit.AuditError as error:
-            raise dg.Failure(str(error), allow_retries=False) from None  # an unwritable log needs a person, not a retry
-    outcome: IngestOutcome = ingest_delivery(
-        home, delivery_dir, retention=retention, connect=store.connect
-    )
+            raise dg.Failure(
+                str(error), allow_retries=False
+            ) from None  # an unwritable log needs a person, not a retry
+    outcome: IngestOutcome = ingest_delivery(home, delivery_dir, retention=retention, connect=store.connect)
     if outcome.status == "refused":
         raise dg.Failure(
             description=outcome.reason,
@@ -140,24 +177,28 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
                 "rows_quarantined": quarantined,
                 "manifest_sha256": row.get("manifest_sha256", ""),
                 "distinct_patients": profiles[table]["patients"],
-                "profile": dg.MetadataValue.md(markdown_table(_column_profile(FILES_BY_TABLE[table],
-                                                                              profiles[table]))),
+                "profile": dg.MetadataValue.md(
+                    markdown_table(_column_profile(FILES_BY_TABLE[table], profiles[table]))
+                ),
             },
             check_results=[
                 dg.AssetCheckResult(
-                    asset_key=table, check_name="rows_add_up",
+                    asset_key=table,
+                    check_name="rows_add_up",
                     passed=in_manifest is None or in_manifest == loaded + quarantined,
                     metadata={"manifest": in_manifest or 0, "loaded": loaded, "quarantined": quarantined},
                 ),
                 dg.AssetCheckResult(
-                    asset_key=table, check_name="contract_expectations",
+                    asset_key=table,
+                    check_name="contract_expectations",
                     passed=bool(suite.get("success", True)),
                     metadata={"expectations": suite.get("evaluated", 0), "failed": suite.get("failed", 0)},
                 ),
             ],
         )
     reasons = (
-        outcome.check.quarantine_by_reason() if outcome.check is not None
+        outcome.check.quarantine_by_reason()
+        if outcome.check is not None
         else pl.DataFrame({"note": ["delivery unchanged since it was loaded"]})
     )
     yield dg.MaterializeResult(
@@ -165,7 +206,9 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
         metadata={
             "rows_quarantined": sum(row.get(f"{t}_rows_quarantined") or 0 for t in RAW_TABLES),
             "reasons": dg.MetadataValue.md(markdown_table(reasons)),
-            "quarantine_csv": dg.MetadataValue.path(str(home.delivery_out(quarter, practice_id) / "quarantine.csv")),
+            "quarantine_csv": dg.MetadataValue.path(
+                str(home.delivery_out(quarter, practice_id) / "quarantine.csv")
+            ),
         },
     )
     yield dg.MaterializeResult(

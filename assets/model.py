@@ -20,7 +20,9 @@ from pipelines.resources import DuckDBStore, OmuSettings
 
 @dg.asset(deps=list(RAW_TABLES), group_name="model", kinds={"duckdb", "scikitlearn"})
 @values_withheld
-def risk_model(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
+def risk_model(
+    context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
+) -> dg.MaterializeResult:
     """Risk of unplanned care (out-of-hours contact or fall injury) within a year: features at
     reference dates of quarter Q-4 and earlier from each practice's latest delivery, evaluated on
     held-out practices, calibrated; saved under <home>/models/ (loaded when the data are the same)."""
@@ -31,42 +33,55 @@ def risk_model(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckD
     with store.connect() as conn:
         examples = training_examples(conn, profile, outcome, spec.window)
         try:  # no access log entry, no training on the patients' data
-            audit.record(conn, "run", patients=examples.select(["practice_id", "patient_id"]).n_unique()
-                         if examples.height else 0, dagster_run_id=context.run_id,
-                         detail=f"{context.job_name}: risk model trained or loaded")
+            audit.record(
+                conn,
+                "run",
+                patients=examples.select(["practice_id", "patient_id"]).n_unique() if examples.height else 0,
+                dagster_run_id=context.run_id,
+                detail=f"{context.job_name}: risk model trained or loaded",
+            )
         except audit.AuditError as error:
-            raise dg.Failure(str(error), allow_retries=False) from None  # an unwritable log needs a person, not a retry
+            raise dg.Failure(
+                str(error), allow_retries=False
+            ) from None  # an unwritable log needs a person, not a retry
     result = train_or_load(examples, home, profile, outcome, spec)  # fitting needs no store lock
     if result.model is None:
         try:
             earlier = load_model(home, model_name(outcome), profile=profile)
         except ModelError:
             earlier = None
-        fallback = (f"the outreach lists keep using the earlier model {earlier.version}" if earlier
-                    else "the outreach lists stay in score order")
+        fallback = (
+            f"the outreach lists keep using the earlier model {earlier.version}"
+            if earlier
+            else "the outreach lists stay in score order"
+        )
         context.log.warning(f"{result.message}; {fallback}")
-        return dg.MaterializeResult(metadata={
-            "status": "not trained",
-            "reason": result.message,
-            "lists_ordered_by": fallback,
-            "examples": result.examples,
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "status": "not trained",
+                "reason": result.message,
+                "lists_ordered_by": fallback,
+                "examples": result.examples,
+            }
+        )
     model = result.model
     held_out = model.meta["held_out"]
     context.log.info(result.message)
-    return dg.MaterializeResult(metadata={
-        "status": "trained" if result.trained else "loaded",
-        "model": f"{model.name} {model.version}",
-        "model_dir": dg.MetadataValue.path(str(model.path)),
-        "profile": f"{profile.name} v{profile.version}",
-        "examples": result.examples,
-        "reference_dates": ", ".join(model.meta["training_window"]["reference_dates"]),
-        "held_out_practices": ", ".join(model.meta["practices"]["held_out"]),
-        "held_out_auc_model": round(held_out["auc_model"], 4),
-        "held_out_auc_score": round(held_out["auc_score"], 4),
-        "held_out_brier": round(held_out["brier_model"], 5),
-        "sha256": model.meta["sha256"]["model.joblib"],
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "status": "trained" if result.trained else "loaded",
+            "model": f"{model.name} {model.version}",
+            "model_dir": dg.MetadataValue.path(str(model.path)),
+            "profile": f"{profile.name} v{profile.version}",
+            "examples": result.examples,
+            "reference_dates": ", ".join(model.meta["training_window"]["reference_dates"]),
+            "held_out_practices": ", ".join(model.meta["practices"]["held_out"]),
+            "held_out_auc_model": round(held_out["auc_model"], 4),
+            "held_out_auc_score": round(held_out["auc_score"], 4),
+            "held_out_brier": round(held_out["brier_model"], 5),
+            "sha256": model.meta["sha256"]["model.joblib"],
+        }
+    )
 
 
 @dg.asset(
@@ -76,7 +91,9 @@ def risk_model(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckD
     kinds={"duckdb"},
 )
 @values_withheld
-def risk_scores(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
+def risk_scores(
+    context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
+) -> dg.MaterializeResult:
     """Predicted risk of every patient screened in this practice-quarter (table risk_scores), from
     the latest saved model for the profile; none without a model (the list is then in score order)."""
     practice_id, quarter = practice_and_quarter(context)
@@ -90,14 +107,20 @@ def risk_scores(context: dg.AssetExecutionContext, omu: OmuSettings, store: Duck
     with store.connect() as conn:
         scores = score_quarter(conn, model, profile, outcome, practice_id=practice_id, quarter=quarter)
     if model is None:
-        context.log.warning(f"no risk model for profile {profile.name} v{profile.version}: "
-                            f"the outreach list of {practice_id} {quarter} stays in score order")
+        context.log.warning(
+            f"no risk model for profile {profile.name} v{profile.version}: "
+            f"the outreach list of {practice_id} {quarter} stays in score order"
+        )
     # an empty frame (nobody scored) has text columns: filter only rows that exist
     over = scores.filter(pl.col("over_threshold")) if scores.height else scores
-    return dg.MaterializeResult(metadata={
-        "model": f"{model.name} {model.version}" if model else "none: outreach list in score order",
-        "patients_scored": scores.height,
-        "over_threshold_scored": over.height,
-        "mean_risk_over_threshold": round(float(over["predicted_risk"].mean()), 4) if over.height else 0.0,
-        "mean_risk_all": round(float(scores["predicted_risk"].mean()), 4) if scores.height else 0.0,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "model": f"{model.name} {model.version}" if model else "none: outreach list in score order",
+            "patients_scored": scores.height,
+            "over_threshold_scored": over.height,
+            "mean_risk_over_threshold": round(float(over["predicted_risk"].mean()), 4)
+            if over.height
+            else 0.0,
+            "mean_risk_all": round(float(scores["predicted_risk"].mean()), 4) if scores.height else 0.0,
+        }
+    )

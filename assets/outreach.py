@@ -25,11 +25,18 @@ from pipelines.resources import DuckDBStore, OmuSettings
     deps=[first_time_crossers, "risk_scores"],
     group_name="outreach",
     kinds={"duckdb", "excel"},
-    check_specs=[dg.AssetCheckSpec("only_this_practice", asset="outreach_list",
-                                   description="every patient in the practice's files is that practice's own")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "only_this_practice",
+            asset="outreach_list",
+            description="every patient in the practice's files is that practice's own",
+        )
+    ],
 )
 @values_withheld
-def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
+def outreach_list(
+    context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
+) -> dg.MaterializeResult:
     """The quarter's outreach list per profile (first-time crossers, not reached, carried over;
     capacity from config.yaml) in table outreach_lists and as files in
     out/<quarter>/practices/<practice_id>/ (other profiles than omu-basis v1: <name>-v<version>/)."""
@@ -41,23 +48,45 @@ def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
     for number, profile in enumerate(omu.screening_profiles()):
         with store.connect() as conn:
             # the risk model is trained for the primary (first) profile; other lists go in score order
-            lists = build_lists(conn, profile, practice_id=practice_id, quarter=quarter, capacity=capacity,
-                                use_risk_model=number == 0)
-            own = {patient_id for (patient_id,) in conn.execute(
-                "SELECT patient_id FROM screening WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
-            ).fetchall()}
+            lists = build_lists(
+                conn,
+                profile,
+                practice_id=practice_id,
+                quarter=quarter,
+                capacity=capacity,
+                use_risk_model=number == 0,
+            )
+            own = {
+                patient_id
+                for (patient_id,) in conn.execute(
+                    "SELECT patient_id FROM screening WHERE practice_id = ? AND quarter = ?",
+                    [practice_id, quarter],
+                ).fetchall()
+            }
             if number == 0:  # referrals to follow up: on the primary profile's list, once
                 pending = pending_followups(conn, practice_id=practice_id, quarter=quarter)
-                ever_own = {patient_id for (patient_id,) in conn.execute(  # a referral followed up may have left
-                    "SELECT DISTINCT patient_id FROM score_history WHERE practice_id = ?", [practice_id]).fetchall()}
+                ever_own = {
+                    patient_id
+                    for (patient_id,) in conn.execute(  # a referral followed up may have left
+                        "SELECT DISTINCT patient_id FROM score_history WHERE practice_id = ?", [practice_id]
+                    ).fetchall()
+                }
             listed = lists.outreach.height + (lists.baseline.height if lists.is_first_quarter else 0)
             try:  # no access log entry, no files
-                audit.record(conn, "list_written", practice_id=practice_id, quarter=quarter, patients=listed,
-                             dagster_run_id=context.run_id,
-                             detail=f"{profile.name} v{profile.version}: outreach.xlsx/.csv/.html"
-                             + (", baseline.xlsx" if lists.is_first_quarter else ""))
+                audit.record(
+                    conn,
+                    "list_written",
+                    practice_id=practice_id,
+                    quarter=quarter,
+                    patients=listed,
+                    dagster_run_id=context.run_id,
+                    detail=f"{profile.name} v{profile.version}: outreach.xlsx/.csv/.html"
+                    + (", baseline.xlsx" if lists.is_first_quarter else ""),
+                )
             except audit.AuditError as error:
-                raise dg.Failure(str(error), allow_retries=False) from None  # an unwritable log needs a person, not a retry
+                raise dg.Failure(
+                    str(error), allow_retries=False
+                ) from None  # an unwritable log needs a person, not a retry
         folder = home.practice_out(quarter, practice_id, profile.output_folder)
         paths = write_practice_lists(folder, lists, profile, practice_id=practice_id, quarter=quarter)
         if number == 0:
@@ -68,10 +97,15 @@ def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
         for name in ("outreach.xlsx", "baseline.xlsx"):
             if name in paths:
                 in_files |= set(read_outcome_file(paths[name])["patient_id"].drop_nulls().to_list())
-        in_files |= set(pl.read_csv(paths["outreach.csv"], separator=";", infer_schema=False)
-                        [column_header("patient_id")].to_list())
+        in_files |= set(
+            pl.read_csv(paths["outreach.csv"], separator=";", infer_schema=False)[
+                column_header("patient_id")
+            ].to_list()
+        )
         foreign |= in_files - own
-        inclusion = lists.outreach.group_by("inclusion").len().sort("inclusion") if lists.outreach.height else None
+        inclusion = (
+            lists.outreach.group_by("inclusion").len().sort("inclusion") if lists.outreach.height else None
+        )
         prefix = "" if number == 0 else f"{profile.key}: "
         metadata |= {
             f"{prefix}profile": f"{profile.name} v{profile.version}",
@@ -79,12 +113,18 @@ def outreach_list(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
             f"{prefix}carried_over_to_next_quarter": lists.carried_over,
             f"{prefix}baseline": lists.baseline.height if lists.is_first_quarter else 0,
             f"{prefix}ordered_by": "predicted risk" if lists.has_risk_model else "score, then age",
-            f"{prefix}by_inclusion": dg.MetadataValue.json(dict(inclusion.iter_rows()) if inclusion is not None
-                                                           else {}),
+            f"{prefix}by_inclusion": dg.MetadataValue.json(
+                dict(inclusion.iter_rows()) if inclusion is not None else {}
+            ),
             f"{prefix}files": dg.MetadataValue.json({name: str(path) for name, path in paths.items()}),
         }
     return dg.MaterializeResult(
         metadata=metadata,
-        check_results=[dg.AssetCheckResult(check_name="only_this_practice", passed=not foreign,
-                                           metadata={"foreign_patients": len(foreign)})],
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="only_this_practice",
+                passed=not foreign,
+                metadata={"foreign_patients": len(foreign)},
+            )
+        ],
     )

@@ -8,7 +8,6 @@ out/<quarter>/practices/<practice_id>/screening.csv (other profiles than omu-bas
 the sub-folder <name>-v<version>/). Every profile configured runs side by side.
 """
 
-
 import dagster as dg
 import polars as pl
 
@@ -26,14 +25,22 @@ from pipelines.resources import DuckDBStore, OmuSettings
     group_name="screening",
     kinds={"duckdb"},
     check_specs=[
-        dg.AssetCheckSpec("every_registered_patient_screened_once", asset="score_history",
-                          description="each patient registered on the reference date has exactly one row"),
-        dg.AssetCheckSpec("score_is_weighted_sum_of_flags", asset="score_history",
-                          description="score = sum of the weights of the scored characteristics that hold"),
+        dg.AssetCheckSpec(
+            "every_registered_patient_screened_once",
+            asset="score_history",
+            description="each patient registered on the reference date has exactly one row",
+        ),
+        dg.AssetCheckSpec(
+            "score_is_weighted_sum_of_flags",
+            asset="score_history",
+            description="score = sum of the weights of the scored characteristics that hold",
+        ),
     ],
 )
 @values_withheld
-def score_history(context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore) -> dg.MaterializeResult:
+def score_history(
+    context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
+) -> dg.MaterializeResult:
     """Risk flags and score per registered patient for the quarters this delivery screens (with
     backfill on a practice's first delivery), kept per profile version in table score_history;
     every configured profile side by side."""
@@ -61,10 +68,16 @@ def score_history(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
-            dg.AssetCheckResult(check_name="every_registered_patient_screened_once", passed=screened_off == 0,
-                                metadata={"quarters_off": screened_off}),
-            dg.AssetCheckResult(check_name="score_is_weighted_sum_of_flags", passed=score_off == 0,
-                                metadata={"patients_off": score_off}),
+            dg.AssetCheckResult(
+                check_name="every_registered_patient_screened_once",
+                passed=screened_off == 0,
+                metadata={"quarters_off": screened_off},
+            ),
+            dg.AssetCheckResult(
+                check_name="score_is_weighted_sum_of_flags",
+                passed=score_off == 0,
+                metadata={"patients_off": score_off},
+            ),
         ],
     )
 
@@ -75,13 +88,17 @@ def score_history(context: dg.AssetExecutionContext, omu: OmuSettings, store: Du
     group_name="screening",
     kinds={"duckdb", "csv"},
     check_specs=[
-        dg.AssetCheckSpec("no_first_time_crosser_was_over_before", asset="first_time_crossers",
-                          description="a first-time crosser was below the threshold in every earlier quarter"),
+        dg.AssetCheckSpec(
+            "no_first_time_crosser_was_over_before",
+            asset="first_time_crossers",
+            description="a first-time crosser was below the threshold in every earlier quarter",
+        ),
     ],
 )
 @values_withheld
-def first_time_crossers(context: dg.AssetExecutionContext, omu: OmuSettings,
-                        store: DuckDBStore) -> dg.MaterializeResult:
+def first_time_crossers(
+    context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
+) -> dg.MaterializeResult:
     """First-time crossers and the baseline (view `screening`), written per screened quarter and
     profile to out/<quarter>/practices/<practice_id>/[<profile>/]screening.csv."""
     practice_id, quarter = practice_and_quarter(context)
@@ -92,8 +109,12 @@ def first_time_crossers(context: dg.AssetExecutionContext, omu: OmuSettings,
         for profile in omu.screening_profiles():
             written = {}
             for screened_quarter in plan_work(conn, profile, practice_id=practice_id, source_quarter=quarter):
-                path = home.practice_out(screened_quarter, practice_id, profile.output_folder) / "screening.csv"
-                written[screened_quarter] = export_screening(conn, profile, practice_id, screened_quarter, path)
+                path = (
+                    home.practice_out(screened_quarter, practice_id, profile.output_folder) / "screening.csv"
+                )
+                written[screened_quarter] = export_screening(
+                    conn, profile, practice_id, screened_quarter, path
+                )
             counts = conn.sql(
                 "SELECT quarter, count(*) FILTER (WHERE first_time) AS first_time, "
                 "count(*) FILTER (WHERE baseline) AS baseline FROM screening "
@@ -105,16 +126,22 @@ def first_time_crossers(context: dg.AssetExecutionContext, omu: OmuSettings,
             prefix = "" if not metadata else f"{profile.key}: "
             metadata |= {
                 f"{prefix}screening_csv_rows": dg.MetadataValue.json(written),
-                f"{prefix}first_time_crossers": int(this_quarter["first_time"].sum()) if this_quarter.height else 0,
+                f"{prefix}first_time_crossers": int(this_quarter["first_time"].sum())
+                if this_quarter.height
+                else 0,
                 f"{prefix}baseline": int(this_quarter["baseline"].sum()) if this_quarter.height else 0,
                 f"{prefix}history": dg.MetadataValue.md(markdown_table(counts)),
                 f"{prefix}screening_csv": dg.MetadataValue.path(
-                    str(home.practice_out(quarter, practice_id, profile.output_folder) / "screening.csv")),
+                    str(home.practice_out(quarter, practice_id, profile.output_folder) / "screening.csv")
+                ),
             }
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
-            dg.AssetCheckResult(check_name="no_first_time_crosser_was_over_before", passed=violations == 0,
-                                metadata={"violations": violations}),
+            dg.AssetCheckResult(
+                check_name="no_first_time_crosser_was_over_before",
+                passed=violations == 0,
+                metadata={"violations": violations},
+            ),
         ],
     )

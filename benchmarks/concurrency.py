@@ -21,8 +21,16 @@ from pathlib import Path
 from typing import Any
 
 VOLATILE = {"received_at", "screened_at", "raw_dropped_at", "computed_at", "created_at"}
-SNAPSHOT_TABLES = ("patients", "episodes", "prescriptions", "determinations", "contacts", "quarantine",
-                   "deliveries", "score_history")
+SNAPSHOT_TABLES = (
+    "patients",
+    "episodes",
+    "prescriptions",
+    "determinations",
+    "contacts",
+    "quarantine",
+    "deliveries",
+    "score_history",
+)
 
 
 def _record_lock_windows(windows: list[dict[str, float]]) -> None:
@@ -59,7 +67,9 @@ def run_plain(home_root: Path, deliveries: list[Path]) -> list[dict[str, Any]]:
         result = {"delivery": f"{outcome.practice_id} {outcome.quarter}", "status": outcome.status}
         if outcome.status == "loaded":
             with store.connect(home.database) as conn:
-                screened = screen(conn, profile, practice_id=outcome.practice_id, source_quarter=outcome.quarter)
+                screened = screen(
+                    conn, profile, practice_id=outcome.practice_id, source_quarter=outcome.quarter
+                )
             result["screened_rows"] = screened.rows
         out.append(result)
     return out
@@ -82,11 +92,20 @@ def run_dagster(home_root: Path, landing: Path, deliveries: list[Path]) -> list[
     out = []
     for delivery in deliveries:
         practice_id, quarter = delivery.parent.name, delivery.name
-        result = job.execute_in_process(partition_key=partition_key(practice_id, quarter), instance=instance,
-                                        run_config=QUIET_LOGS, raise_on_error=False,
-                                        tags={"omu/practice": practice_id, "omu/quarter": quarter})
-        out.append({"delivery": f"{practice_id} {quarter}", "status": "loaded" if result.success else "failed",
-                    "run_id": result.run_id})
+        result = job.execute_in_process(
+            partition_key=partition_key(practice_id, quarter),
+            instance=instance,
+            run_config=QUIET_LOGS,
+            raise_on_error=False,
+            tags={"omu/practice": practice_id, "omu/quarter": quarter},
+        )
+        out.append(
+            {
+                "delivery": f"{practice_id} {quarter}",
+                "status": "loaded" if result.success else "failed",
+                "run_id": result.run_id,
+            }
+        )
     return out
 
 
@@ -100,9 +119,14 @@ def snapshot(database: Path) -> dict[str, list[tuple]]:
         for table in SNAPSHOT_TABLES:
             if table not in present:
                 continue
-            columns = [name for (name,) in conn.sql(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = $t ORDER BY column_index",
-                params={"t": table}).fetchall() if name not in VOLATILE]
+            columns = [
+                name
+                for (name,) in conn.sql(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = $t ORDER BY column_index",
+                    params={"t": table},
+                ).fetchall()
+                if name not in VOLATILE
+            ]
             listed = ", ".join(f'"{c}"' for c in columns)
             out[table] = conn.sql(f"SELECT {listed} FROM {table} ORDER BY ALL").fetchall()
     return out
@@ -124,8 +148,18 @@ def main(argv: list[str] | None = None) -> None:
         results = run_plain(args.home, args.deliveries)
     else:
         results = run_dagster(args.home, args.landing, args.deliveries)
-    args.result.write_text(json.dumps({"pid": os.getpid(), "began": began, "ended": time.time(),
-                                       "results": results, "lock_windows": windows}, indent=2))
+    args.result.write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "began": began,
+                "ended": time.time(),
+                "results": results,
+                "lock_windows": windows,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -37,29 +37,69 @@ def _tree_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def generate_landing(landing: Path, *, practices: int, quarters: str, seed: int, patients: tuple[int, int],
-                     history_years: int = 5, reuse: bool = False) -> LandingInfo:
+def generate_landing(
+    landing: Path,
+    *,
+    practices: int,
+    quarters: str,
+    seed: int,
+    patients: tuple[int, int],
+    history_years: int = 5,
+    reuse: bool = False,
+) -> LandingInfo:
     """omu.synthetic.generate into `landing`; with reuse, an earlier landing made with the same
     parameters (landing/../landing.json) is kept as it is."""
     from omu.synthetic import generate
 
-    parameters = {"practices": practices, "quarters": quarters, "seed": seed, "patients": list(patients),
-                  "history_years": history_years}
+    parameters = {
+        "practices": practices,
+        "quarters": quarters,
+        "seed": seed,
+        "patients": list(patients),
+        "history_years": history_years,
+    }
     record = landing.parent / "landing.json"
     if reuse and record.is_file() and landing.is_dir():
         saved = json.loads(record.read_text())
         if saved.get("parameters") == parameters:
-            return LandingInfo(landing, delivery_dirs(landing), saved["rows"], saved["bytes"],
-                               saved["patients_registered"], generated=False)
+            return LandingInfo(
+                landing,
+                delivery_dirs(landing),
+                saved["rows"],
+                saved["bytes"],
+                saved["patients_registered"],
+                generated=False,
+            )
     if landing.exists():
         shutil.rmtree(landing)
     record.unlink(missing_ok=True)
-    summary = generate(landing, practices=practices, quarters=quarter_range(quarters), seed=seed,
-                       patients=patients, history_years=history_years)
-    info = LandingInfo(landing, delivery_dirs(landing), dict(summary.rows), _tree_bytes(landing),
-                       summary.patients_at_first_quarter, generated=True)
-    record.write_text(json.dumps({"parameters": parameters, "rows": info.rows, "bytes": info.bytes,
-                                  "patients_registered": info.patients_registered}, indent=2))
+    summary = generate(
+        landing,
+        practices=practices,
+        quarters=quarter_range(quarters),
+        seed=seed,
+        patients=patients,
+        history_years=history_years,
+    )
+    info = LandingInfo(
+        landing,
+        delivery_dirs(landing),
+        dict(summary.rows),
+        _tree_bytes(landing),
+        summary.patients_at_first_quarter,
+        generated=True,
+    )
+    record.write_text(
+        json.dumps(
+            {
+                "parameters": parameters,
+                "rows": info.rows,
+                "bytes": info.bytes,
+                "patients_registered": info.patients_registered,
+            },
+            indent=2,
+        )
+    )
     return info
 
 
@@ -92,8 +132,10 @@ def scan_limit(deliveries: list[Path], threads: int | None = None) -> dict[str, 
                 if not path.is_file():
                     continue
                 separator, encoding = _sniff(path)
-                statement = ("SELECT count(*) FROM read_csv(?, delim = ?, quote = '\"', header = true, "
-                             "all_varchar = true, encoding = ?)")
+                statement = (
+                    "SELECT count(*) FROM read_csv(?, delim = ?, quote = '\"', header = true, "
+                    "all_varchar = true, encoding = ?)"
+                )
                 try:
                     (count,) = conn.execute(statement, [str(path), separator, encoding]).fetchall()[0]
                 except duckdb.InvalidInputException:  # not UTF-8 after all: read as Windows-1252 bytes
@@ -102,7 +144,9 @@ def scan_limit(deliveries: list[Path], threads: int | None = None) -> dict[str, 
     return rows
 
 
-def make_redelivery(delivery: Path, target: Path, *, drop_lines: int = 1, file_name: str = "contacts.csv") -> Path:
+def make_redelivery(
+    delivery: Path, target: Path, *, drop_lines: int = 1, file_name: str = "contacts.csv"
+) -> Path:
     """A corrected re-delivery of the same practice and quarter: a copy of `delivery` in `target`
     (…/<practice>/<quarter>/) with the last `drop_lines` data lines of one file removed and the
     manifest's rows and sha256 updated, so its manifest hash differs and it replaces the earlier one."""

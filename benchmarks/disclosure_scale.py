@@ -67,8 +67,11 @@ def region(practices: int, patients: tuple[int, int], seed: int = 0) -> tuple[Ve
                 left -= k
             cells[(f"P{p + 1:04d}", w)] = c
     served = sorted(cells)
-    areas = ([("regio", "REGIO")] + [("wijk", w) for w in sorted(wijken)]
-             + [("praktijk", p) for p in sorted({p for p, _ in served})])
+    areas = (
+        [("regio", "REGIO")]
+        + [("wijk", w) for w in sorted(wijken)]
+        + [("praktijk", p) for p in sorted({p for p, _ in served})]
+    )
     exact = np.zeros((len(areas), len(columns)), dtype=np.int64)
     for i, (level, code) in enumerate(areas):
         for (p, w), c in cells.items():
@@ -90,9 +93,11 @@ def main() -> None:
     seconds = time.perf_counter() - start
     exact = version.exact
     large = exact >= 8
-    print(f"practices={args.practices} served_pairs={len(version.served)} cells={exact.size} "
-          f"seconds={seconds:.1f} hidden={int(hidden.sum())} "
-          f"shown_of_8plus={int((large & ~hidden).sum())}/{int(large.sum())}")
+    print(
+        f"practices={args.practices} served_pairs={len(version.served)} cells={exact.size} "
+        f"seconds={seconds:.1f} hidden={int(hidden.sum())} "
+        f"shown_of_8plus={int((large & ~hidden).sum())}/{int(large.sum())}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quarters", default=SCALES["city"].quarters)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--full", action="store_true", help="also time the whole check of each delivery")
-    parser.add_argument("--work", type=Path, default=None, help="work folder (default /tmp/omu-bench/identifiers-N)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="work folder (default /tmp/omu-bench/identifiers-N)"
+    )
     args = parser.parse_args(argv)
 
     from omu.ingest import delivery
@@ -37,8 +39,15 @@ def main(argv: list[str] | None = None) -> None:
 
     city = SCALES["city"]
     work = args.work or Path("/tmp/omu-bench") / f"identifiers-{args.practices}p-{args.quarters}-{args.seed}"
-    info = generate_landing(work / "landing", practices=args.practices, quarters=args.quarters, seed=args.seed,
-                            patients=city.patients, history_years=city.history_years, reuse=True)
+    info = generate_landing(
+        work / "landing",
+        practices=args.practices,
+        quarters=args.quarters,
+        seed=args.seed,
+        patients=city.patients,
+        history_years=city.history_years,
+        reuse=True,
+    )
     read_s = scan_s = full_s = scan_cpu = full_cpu = 0.0
     alarms: Counter[str] = Counter()
     refused = 0
@@ -67,12 +76,22 @@ def main(argv: list[str] | None = None) -> None:
             full_cpu += time.process_time() - cpu
             shutil.rmtree(stage, ignore_errors=True)
     rows = sum(info.rows.values())
-    print(f"deliveries: {len(info.deliveries)} ({', '.join(f'{v} {n}' for v, n in sorted(vendors.items()))}); "
-          f"{rows:,} rows")
-    print(f"false alarms: {refused} deliveries refused"
-          + (": " + "; ".join(f"{where} x{n}" for where, n in alarms.most_common()) if alarms else ""))
-    print(f"read {read_s:.1f} s, identifier scan {scan_s:.1f} s wall / {scan_cpu:.1f} s CPU"
-          + (f", whole check (read, scan, typing, GX) {full_s:.1f} s wall / {full_cpu:.1f} s CPU" if args.full else ""))
+    print(
+        f"deliveries: {len(info.deliveries)} ({', '.join(f'{v} {n}' for v, n in sorted(vendors.items()))}); "
+        f"{rows:,} rows"
+    )
+    print(
+        f"false alarms: {refused} deliveries refused"
+        + (": " + "; ".join(f"{where} x{n}" for where, n in alarms.most_common()) if alarms else "")
+    )
+    print(
+        f"read {read_s:.1f} s, identifier scan {scan_s:.1f} s wall / {scan_cpu:.1f} s CPU"
+        + (
+            f", whole check (read, scan, typing, GX) {full_s:.1f} s wall / {full_cpu:.1f} s CPU"
+            if args.full
+            else ""
+        )
+    )
 
 
 if __name__ == "__main__":

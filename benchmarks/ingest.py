@@ -26,8 +26,16 @@ from typing import Any
 
 import psutil
 
-PHASES = ("read", "direct_identifiers", "type_quarantine_stage", "great_expectations", "reports",
-          "lock_wait", "merge", "store_facts")
+PHASES = (
+    "read",
+    "direct_identifiers",
+    "type_quarantine_stage",
+    "great_expectations",
+    "reports",
+    "lock_wait",
+    "merge",
+    "store_facts",
+)
 
 _timings: dict[str, float] = defaultdict(float)
 _installed = False
@@ -87,14 +95,16 @@ def _ingest_chain(home_root: str, delivery_dirs: list[str]) -> list[dict[str, An
         began = time.perf_counter()
         outcome = ingest_delivery(home, Path(delivery_dir))
         seconds = time.perf_counter() - began
-        out.append({
-            "delivery": f"{outcome.practice_id} {outcome.quarter}",
-            "status": outcome.status,
-            "reason": outcome.reason,
-            "seconds": seconds,
-            "phases": dict(_timings),
-            "pid": os.getpid(),
-        })
+        out.append(
+            {
+                "delivery": f"{outcome.practice_id} {outcome.quarter}",
+                "status": outcome.status,
+                "reason": outcome.reason,
+                "seconds": seconds,
+                "phases": dict(_timings),
+                "pid": os.getpid(),
+            }
+        )
     return out
 
 
@@ -135,8 +145,9 @@ class IngestPool:
             self.warm_pids = {warm_up()}
             return self
         # spawn, not fork: the parent holds DuckDB connections and threads (the memory sampler)
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
-                                        initializer=_worker_start)
+        self.pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=get_context("spawn"), initializer=_worker_start
+        )
         self.pool.__enter__()
         futures = [self.pool.submit(warm_up, 1.0) for _ in range(self.workers)]
         self.warm_pids = {future.result() for future in futures}

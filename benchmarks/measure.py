@@ -108,7 +108,9 @@ class Stages:
             result.seconds = time.perf_counter() - began
             # worker processes still alive at the end are not in children_* yet: a stage that
             # uses them adds their CPU as details["worker_cpu_seconds"]
-            result.cpu_seconds = _cpu_seconds(process) - cpu_before + result.details.get("worker_cpu_seconds", 0.0)
+            result.cpu_seconds = (
+                _cpu_seconds(process) - cpu_before + result.details.get("worker_cpu_seconds", 0.0)
+            )
             result.peak_rss_mb = sampler.peak / 2**20
             result.start_rss_mb = sampler.start_rss / 2**20
 

@@ -44,14 +44,19 @@ def _typed(table: str, frame: pl.DataFrame, practice_id: str, quarter: str) -> p
     frame = frame.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
     frame = frame.with_columns(pl.lit(practice_id).alias("practice_id"), pl.lit(quarter).alias("quarter"))
     if table == "determinations":
-        frame = frame.with_columns(pl.col("value").str.replace(",", ".", literal=True)
-                                   .cast(pl.Float64, strict=False).alias("value_number"))
+        frame = frame.with_columns(
+            pl.col("value")
+            .str.replace(",", ".", literal=True)
+            .cast(pl.Float64, strict=False)
+            .alias("value_number")
+        )
     first = ["practice_id", "quarter", "line"]
     return frame.select(first + [c for c in frame.columns if c not in first])
 
 
-def generate_chunk(out_dir: str, chunk: int, numbers: list[int], seed: int, patients: tuple[int, int],
-                   history_years: int = 5) -> dict[str, Any]:
+def generate_chunk(
+    out_dir: str, chunk: int, numbers: list[int], seed: int, patients: tuple[int, int], history_years: int = 5
+) -> dict[str, Any]:
     """Simulate practices `numbers` and write one Parquet file per table for them."""
     from omu.quarters import Quarter
     from omu.synthetic.generator import _public, _Reference, _simulate_practice, delivery_tables, practice_id
@@ -71,8 +76,14 @@ def generate_chunk(out_dir: str, chunk: int, numbers: list[int], seed: int, pati
         frames = _public(delivery_tables(practice.tables, practice.extracted_on[quarter]))
         for table in TABLES:
             parts[table].append(_typed(table, frames[f"{table}.csv"], pid, QUARTER))
-        deliveries.append({"practice_id": pid, "quarter": QUARTER, "extracted_on": practice.extracted_on[quarter],
-                           "patients_registered": practice.patients_at_first_quarter})
+        deliveries.append(
+            {
+                "practice_id": pid,
+                "quarter": QUARTER,
+                "extracted_on": practice.extracted_on[quarter],
+                "patients_registered": practice.patients_at_first_quarter,
+            }
+        )
         registered += practice.patients_at_first_quarter
     rows = {}
     for table in TABLES:
@@ -88,8 +99,13 @@ def generate_chunk(out_dir: str, chunk: int, numbers: list[int], seed: int, pati
     partial = folder / f".part-{chunk:05d}.parquet.tmp"
     pl.DataFrame(deliveries).write_parquet(partial)
     partial.rename(folder / f"part-{chunk:05d}.parquet")
-    return {"chunk": chunk, "skipped": False, "seconds": time.perf_counter() - began, "rows": rows,
-            "patients_registered": registered}
+    return {
+        "chunk": chunk,
+        "skipped": False,
+        "seconds": time.perf_counter() - began,
+        "rows": rows,
+        "patients_registered": registered,
+    }
 
 
 def _worker_start() -> None:
@@ -98,25 +114,43 @@ def _worker_start() -> None:
     atexit.register(_quiet_exit)
 
 
-def generate_national(out_dir: Path, *, practices: int, seed: int, patients: tuple[int, int],
-                      workers: int = 2, chunk_size: int = 50, progress=None) -> dict[str, Any]:
+def generate_national(
+    out_dir: Path,
+    *,
+    practices: int,
+    seed: int,
+    patients: tuple[int, int],
+    workers: int = 2,
+    chunk_size: int = 50,
+    progress=None,
+) -> dict[str, Any]:
     """Every practice 1..practices in chunks; returns rows, registered patients and bytes written."""
     began = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    parameters = {"practices": practices, "seed": seed, "patients": list(patients), "chunk_size": chunk_size,
-                  "quarter": QUARTER}
+    parameters = {
+        "practices": practices,
+        "seed": seed,
+        "patients": list(patients),
+        "chunk_size": chunk_size,
+        "quarter": QUARTER,
+    }
     record = out_dir / "parameters.json"
     if record.is_file() and json.loads(record.read_text()) != parameters:
-        raise ValueError(f"{out_dir} holds national data made with other parameters ({record}); "
-                         "choose another --work folder")
+        raise ValueError(
+            f"{out_dir} holds national data made with other parameters ({record}); "
+            "choose another --work folder"
+        )
     record.write_text(json.dumps(parameters, indent=2))
     numbers = list(range(1, practices + 1))
-    chunks = [numbers[i:i + chunk_size] for i in range(0, len(numbers), chunk_size)]
+    chunks = [numbers[i : i + chunk_size] for i in range(0, len(numbers), chunk_size)]
     results = []
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"),
-                             initializer=_worker_start) as pool:
-        futures = [pool.submit(generate_chunk, str(out_dir), index, chunk, seed, patients)
-                   for index, chunk in enumerate(chunks)]
+    with ProcessPoolExecutor(
+        max_workers=max(1, workers), mp_context=get_context("spawn"), initializer=_worker_start
+    ) as pool:
+        futures = [
+            pool.submit(generate_chunk, str(out_dir), index, chunk, seed, patients)
+            for index, chunk in enumerate(chunks)
+        ]
         for done, future in enumerate(futures, start=1):
             results.append(future.result())
             if progress:
@@ -133,14 +167,22 @@ def national_summary(out_dir: Path) -> dict[str, Any]:
     import duckdb
 
     with duckdb.connect() as conn:
-        rows = {table: conn.sql(f"SELECT count(*) FROM read_parquet('{out_dir / table}/*.parquet')").fetchall()[0][0]
-                for table in TABLES}
+        rows = {
+            table: conn.sql(f"SELECT count(*) FROM read_parquet('{out_dir / table}/*.parquet')").fetchall()[
+                0
+            ][0]
+            for table in TABLES
+        }
         practices, registered = conn.sql(
             f"SELECT count(*), sum(patients_registered) FROM read_parquet('{out_dir}/deliveries/*.parquet')"
         ).fetchall()[0]
     size = sum(p.stat().st_size for p in out_dir.rglob("*.parquet"))
-    return {"rows": rows, "practices": practices, "patients_registered": int(registered or 0),
-            "parquet_bytes": size}
+    return {
+        "rows": rows,
+        "practices": practices,
+        "patients_registered": int(registered or 0),
+        "parquet_bytes": size,
+    }
 
 
 class _FolderPeak:
@@ -171,8 +213,9 @@ class _FolderPeak:
         self._thread.join()
 
 
-def open_national_database(database: Path, parquet_dir: Path, *, memory_limit: str, temp_dir: Path,
-                           threads: int | None = None):
+def open_national_database(
+    database: Path, parquet_dir: Path, *, memory_limit: str, temp_dir: Path, threads: int | None = None
+):
     """A DuckDB database whose raw tables are views over the Parquet files."""
     import duckdb
 
@@ -183,7 +226,9 @@ def open_national_database(database: Path, parquet_dir: Path, *, memory_limit: s
     if threads:
         conn.execute(f"SET threads = {int(threads)}")
     for table in TABLES:
-        conn.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{parquet_dir / table}/*.parquet')")
+        conn.execute(
+            f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{parquet_dir / table}/*.parquet')"
+        )
     conn.execute(
         "CREATE OR REPLACE TABLE current_deliveries AS SELECT practice_id, quarter, extracted_on, "
         "'loaded' AS status, CAST(NULL AS TIMESTAMP) AS raw_dropped_at "
@@ -192,8 +237,15 @@ def open_national_database(database: Path, parquet_dir: Path, *, memory_limit: s
     return conn
 
 
-def screen_national(database: Path, parquet_dir: Path, *, memory_limit: str = "8GB", temp_dir: Path,
-                    backfill: bool = False, threads: int | None = None) -> dict[str, Any]:
+def screen_national(
+    database: Path,
+    parquet_dir: Path,
+    *,
+    memory_limit: str = "8GB",
+    temp_dir: Path,
+    backfill: bool = False,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """omu's screen() over every practice's delivery, out-of-core. Without backfill the plan is the
     steady state of a quarter (each practice's delivered quarter); with it, the first-delivery plan
     (that quarter and the backfill quarters before it)."""
@@ -207,8 +259,9 @@ def screen_national(database: Path, parquet_dir: Path, *, memory_limit: str = "8
     if database.exists():
         database.unlink()
     began = time.perf_counter()
-    conn = open_national_database(database, parquet_dir, memory_limit=memory_limit, temp_dir=temp_dir,
-                                  threads=threads)
+    conn = open_national_database(
+        database, parquet_dir, memory_limit=memory_limit, temp_dir=temp_dir, threads=threads
+    )
     spill = _FolderPeak(temp_dir)
     try:
         with spill:
@@ -217,8 +270,15 @@ def screen_national(database: Path, parquet_dir: Path, *, memory_limit: str = "8
         (history_rows,) = fetch_one(conn, "SELECT count(*) FROM score_history")
     finally:
         conn.close()
-    return {"seconds": seconds, "quarters": result.quarters, "rows_screened": result.rows,
-            "over_threshold": result.over_threshold, "score_history_rows": history_rows,
-            "memory_limit": memory_limit, "backfill_quarters": profile.backfill_quarters,
-            "peak_spill_bytes": spill.peak, "database_bytes": database.stat().st_size,
-            "finished_at": dt.datetime.now().isoformat(timespec="seconds")}
+    return {
+        "seconds": seconds,
+        "quarters": result.quarters,
+        "rows_screened": result.rows,
+        "over_threshold": result.over_threshold,
+        "score_history_rows": history_rows,
+        "memory_limit": memory_limit,
+        "backfill_quarters": profile.backfill_quarters,
+        "peak_spill_bytes": spill.peak,
+        "database_bytes": database.stat().st_size,
+        "finished_at": dt.datetime.now().isoformat(timespec="seconds"),
+    }

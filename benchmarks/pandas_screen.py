@@ -18,20 +18,42 @@ import pandas as pd
 from omu.screening.profile import Profile
 
 KEY = ["practice_id", "source_quarter", "patient_id"]
-FLAGS = ("older_than_55", "lives_alone", "visual_impairment", "hearing_impairment", "beta_blocker",
-         "saba_only_asthma")
+FLAGS = (
+    "older_than_55",
+    "lives_alone",
+    "visual_impairment",
+    "hearing_impairment",
+    "beta_blocker",
+    "saba_only_asthma",
+)
 NOTES = ("heavy_reliever_use",)
 SCORED = FLAGS  # weight 1 each in omu-basis v1
 THRESHOLD = 3
 
 TABLE_COLUMNS = {
-    "patients": ["practice_id", "quarter", "patient_id", "birth_year", "birth_month", "sex", "wijk_code",
-                 "registered_from", "registered_until"],
+    "patients": [
+        "practice_id",
+        "quarter",
+        "patient_id",
+        "birth_year",
+        "birth_month",
+        "sex",
+        "wijk_code",
+        "registered_from",
+        "registered_until",
+    ],
     "episodes": ["practice_id", "quarter", "patient_id", "icpc", "start_date", "end_date"],
     "prescriptions": ["practice_id", "quarter", "patient_id", "atc", "prescribed_on", "quantity"],
     "determinations": ["practice_id", "quarter", "patient_id", "code", "measured_on", "value"],
 }
-DATE_COLUMNS = ("registered_from", "registered_until", "start_date", "end_date", "prescribed_on", "measured_on")
+DATE_COLUMNS = (
+    "registered_from",
+    "registered_until",
+    "start_date",
+    "end_date",
+    "prescribed_on",
+    "measured_on",
+)
 
 
 def load_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
@@ -90,8 +112,10 @@ def screen_pandas(tables: dict[str, pd.DataFrame], plan: pd.DataFrame, profile: 
     ics = _codes(profile, "ics")
     living = profile.codelists["living_alone"]
     living_codes = living["code"].to_list()
-    living_answers = {(str(code), str(value).strip().lower()) for code, value in
-                      zip(living["code"].to_list(), living["value"].to_list(), strict=True)}
+    living_answers = {
+        (str(code), str(value).strip().lower())
+        for code, value in zip(living["code"].to_list(), living["value"].to_list(), strict=True)
+    }
 
     patients, episodes = tables["patients"], tables["episodes"]
     prescriptions, determinations = tables["prescriptions"], tables["determinations"]
@@ -99,8 +123,10 @@ def screen_pandas(tables: dict[str, pd.DataFrame], plan: pd.DataFrame, profile: 
     for (quarter, reference), work in plan.groupby(["quarter", "reference_date"]):
         work = work[["practice_id", "source_quarter"]]
         people = patients.merge(work, on=["practice_id", "source_quarter"])
-        people = people[(people["registered_from"] <= reference)
-                        & (people["registered_until"].isna() | (people["registered_until"] > reference))].copy()
+        people = people[
+            (people["registered_from"] <= reference)
+            & (people["registered_until"].isna() | (people["registered_until"] > reference))
+        ].copy()
         later_month = people["birth_month"].fillna(0) > reference.month
         people["age"] = (reference.year - people["birth_year"] - later_month.astype(int)).astype(int)
         people["older_than_55"] = people["age"] >= 56
@@ -122,29 +148,46 @@ def screen_pandas(tables: dict[str, pd.DataFrame], plan: pd.DataFrame, profile: 
         only_saba = _keys(active_asthma).merge(_keys(saba_365), on=KEY)
         only_saba = only_saba.merge(_keys(ics_365).assign(ics=True), on=KEY, how="left")
         people = _mark(people, only_saba[only_saba["ics"].isna()], "saba_only_asthma")
-        units = saba_365.assign(units=saba_365["quantity"].fillna(1)).groupby(KEY, as_index=False)["units"].sum()
+        units = (
+            saba_365.assign(units=saba_365["quantity"].fillna(1)).groupby(KEY, as_index=False)["units"].sum()
+        )
         people = _mark(people, units[units["units"] >= 3], "heavy_reliever_use")
 
         det = determinations.merge(work, on=["practice_id", "source_quarter"])
         det = det[det["code"].astype(str).isin(living_codes) & (det["measured_on"] <= reference)].copy()
         det["latest"] = det.groupby(KEY)["measured_on"].transform("max")
         latest = det[det["measured_on"] == det["latest"]]
-        answer = pd.Series(list(zip(latest["code"].astype(str), latest["value"].str.strip().str.lower(),
-                                    strict=True)), index=latest.index, dtype=object)
+        answer = pd.Series(
+            list(zip(latest["code"].astype(str), latest["value"].str.strip().str.lower(), strict=True)),
+            index=latest.index,
+            dtype=object,
+        )
         people = _mark(people, latest[answer.isin(living_answers)], "lives_alone")
 
         people["score"] = people[list(SCORED)].sum(axis=1).astype(int)
         people["over_threshold"] = people["score"] >= THRESHOLD
         people.insert(1, "quarter", quarter)
         results.append(people)
-    columns = ["practice_id", "quarter", *KEY[1:], "sex", "wijk_code", "age", *FLAGS, *NOTES, "score",
-               "over_threshold"]
+    columns = [
+        "practice_id",
+        "quarter",
+        *KEY[1:],
+        "sex",
+        "wijk_code",
+        "age",
+        *FLAGS,
+        *NOTES,
+        "score",
+        "over_threshold",
+    ]
     if not results:
         return pd.DataFrame(columns=columns)
     return pd.concat(results, ignore_index=True)[columns]
 
 
-def compare_with_sql(conn: duckdb.DuckDBPyConnection, frame: pd.DataFrame, profile: Profile) -> dict[str, Any]:
+def compare_with_sql(
+    conn: duckdb.DuckDBPyConnection, frame: pd.DataFrame, profile: Profile
+) -> dict[str, Any]:
     """Join the pandas rows with score_history on (practice, quarter, patient): the same rows, and
     every flag, the note, the age and the score equal. Returns counts; `equal` says it all."""
     columns = ["age", *FLAGS, *NOTES, "score", "over_threshold"]
@@ -152,29 +195,32 @@ def compare_with_sql(conn: duckdb.DuckDBPyConnection, frame: pd.DataFrame, profi
     try:
         (sql_rows, pandas_rows, only_sql, only_pandas, differing) = conn.sql(
             f"""
-            WITH s AS (SELECT practice_id, quarter, patient_id, {', '.join(columns)} FROM score_history
+            WITH s AS (SELECT practice_id, quarter, patient_id, {", ".join(columns)} FROM score_history
                        WHERE profile_name = $name AND profile_version = $version
                          AND (practice_id, quarter) IN (SELECT (practice_id, quarter) FROM pandas_flags)),
-                 p AS (SELECT practice_id, quarter, patient_id, {', '.join(columns)} FROM pandas_flags)
+                 p AS (SELECT practice_id, quarter, patient_id, {", ".join(columns)} FROM pandas_flags)
             SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM p),
                    (SELECT count(*) FROM (SELECT practice_id, quarter, patient_id FROM s
                                           EXCEPT SELECT practice_id, quarter, patient_id FROM p)),
                    (SELECT count(*) FROM (SELECT practice_id, quarter, patient_id FROM p
                                           EXCEPT SELECT practice_id, quarter, patient_id FROM s)),
                    (SELECT count(*) FROM s JOIN p USING (practice_id, quarter, patient_id)
-                    WHERE {' OR '.join(f's.{c} IS DISTINCT FROM p.{c}' for c in columns)})
+                    WHERE {" OR ".join(f"s.{c} IS DISTINCT FROM p.{c}" for c in columns)})
             """,
             params={"name": profile.name, "version": profile.version},
         ).fetchall()[0]
         per_flag = conn.sql(
-            f"""SELECT {', '.join(f'count(*) FILTER (WHERE p.{c})' for c in (*FLAGS, *NOTES, 'over_threshold'))}
+            f"""SELECT {", ".join(f"count(*) FILTER (WHERE p.{c})" for c in (*FLAGS, *NOTES, "over_threshold"))}
                 FROM pandas_flags AS p"""
         ).fetchall()[0]
     finally:
         conn.unregister("pandas_flags")
     return {
         "equal": sql_rows == pandas_rows and only_sql == 0 and only_pandas == 0 and differing == 0,
-        "sql_rows": sql_rows, "pandas_rows": pandas_rows, "only_in_sql": only_sql, "only_in_pandas": only_pandas,
+        "sql_rows": sql_rows,
+        "pandas_rows": pandas_rows,
+        "only_in_sql": only_sql,
+        "only_in_pandas": only_pandas,
         "rows_differing": differing,
         "true_counts": dict(zip((*FLAGS, *NOTES, "over_threshold"), per_flag, strict=True)),
     }

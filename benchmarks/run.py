@@ -56,8 +56,17 @@ STAGE_LABELS = {
     "national_generate": "generate straight to Parquet (simulation, no CSV)",
     "national_screening": "screening out-of-core from Parquet (omu's screen())",
 }
-PIPELINE_STAGES = ("ingest", "screening", "screening_checks", "first_time", "model_training", "model_scoring",
-                   "outreach_lists", "dashboard_indicators", "dashboard_page")
+PIPELINE_STAGES = (
+    "ingest",
+    "screening",
+    "screening_checks",
+    "first_time",
+    "model_training",
+    "model_scoring",
+    "outreach_lists",
+    "dashboard_indicators",
+    "dashboard_page",
+)
 
 
 def _parse_patients(text: str) -> tuple[int, int]:
@@ -69,25 +78,41 @@ def _parse_patients(text: str) -> tuple[int, int]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--scale", choices=sorted(SCALES), default="sample")
     p.add_argument("--practices", type=int, help="override the scale's number of practices")
     p.add_argument("--patients", type=_parse_patients, help="override the practice size range MIN:MAX")
-    p.add_argument("--quarters", help="override the delivered quarters, e.g. 2026Q2:2026Q3 (one delivery per "
-                   "practice and quarter, each with the full history)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="processes that validate deliveries (or generate national chunks) in parallel "
-                   "(default: the number of CPUs)")
+    p.add_argument(
+        "--quarters",
+        help="override the delivered quarters, e.g. 2026Q2:2026Q3 (one delivery per "
+        "practice and quarter, each with the full history)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that validate deliveries (or generate national chunks) in parallel "
+        "(default: the number of CPUs)",
+    )
     p.add_argument("--name", help="result name (default: the scale, plus the overrides)")
-    p.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"folder for the data (default {DEFAULT_WORK})")
+    p.add_argument(
+        "--work", type=Path, default=DEFAULT_WORK, help=f"folder for the data (default {DEFAULT_WORK})"
+    )
     p.add_argument("--results", type=Path, default=RESULTS_DIR, help="folder for <name>.json and <name>.md")
     p.add_argument("--reuse", action="store_true", help="keep generated data made with the same parameters")
-    p.add_argument("--skip", default="", help="comma-separated stages to skip: pandas, model, dashboard, "
-                   "outreach, redelivery, first_time")
+    p.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated stages to skip: pandas, model, dashboard, outreach, redelivery, first_time",
+    )
     p.add_argument("--memory-limit", default="8GB", help="DuckDB memory_limit for national screening")
-    p.add_argument("--backfill", action="store_true",
-                   help="national: screen the first-delivery plan (the quarter plus the backfill quarters)")
+    p.add_argument(
+        "--backfill",
+        action="store_true",
+        help="national: screen the first-delivery plan (the quarter plus the backfill quarters)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the omu home of the run (default: removed)")
     return p
 
@@ -142,19 +167,44 @@ def run_chain(args: argparse.Namespace, scale: Scale, name: str, stages: Stages,
         shutil.rmtree(home.root)
     home.prepare()
     profile = load_profile()
-    out: dict[str, Any] = {"size": {"practices": practices, "patients_range": list(patients), "quarters": quarters,
-                                    "history_years": scale.history_years}}
+    out: dict[str, Any] = {
+        "size": {
+            "practices": practices,
+            "patients_range": list(patients),
+            "quarters": quarters,
+            "history_years": scale.history_years,
+        }
+    }
 
     log(f"generating {practices} practices x {patients[0]}:{patients[1]} patients, quarters {quarters}")
     with stages.stage("generate") as st:
-        info = generate_landing(landing, practices=practices, quarters=quarters, seed=SEED, patients=patients,
-                                history_years=scale.history_years, reuse=args.reuse)
-        st.details = {"deliveries": len(info.deliveries), "rows": info.rows, "csv_bytes": info.bytes,
-                      "patients_registered": info.patients_registered, "reused": not info.generated}
+        info = generate_landing(
+            landing,
+            practices=practices,
+            quarters=quarters,
+            seed=SEED,
+            patients=patients,
+            history_years=scale.history_years,
+            reuse=args.reuse,
+        )
+        st.details = {
+            "deliveries": len(info.deliveries),
+            "rows": info.rows,
+            "csv_bytes": info.bytes,
+            "patients_registered": info.patients_registered,
+            "reused": not info.generated,
+        }
         if not info.generated:
-            st.note = "reused the landing generated earlier with the same parameters (time not representative)"
-    out["size"].update(patients_registered=info.patients_registered, deliveries=len(info.deliveries),
-                       rows=info.rows, rows_total=sum(info.rows.values()), csv_mb=round(info.bytes / 2**20, 1))
+            st.note = (
+                "reused the landing generated earlier with the same parameters (time not representative)"
+            )
+    out["size"].update(
+        patients_registered=info.patients_registered,
+        deliveries=len(info.deliveries),
+        rows=info.rows,
+        rows_total=sum(info.rows.values()),
+        csv_mb=round(info.bytes / 2**20, 1),
+    )
     deliveries = info.deliveries
 
     log("baseline a: scan limit")
@@ -171,8 +221,12 @@ def run_chain(args: argparse.Namespace, scale: Scale, name: str, stages: Stages,
             st.details = {k: v for k, v in ingested.items() if k != "per_delivery"}
             st.details["worker_cpu_seconds"] = pool.worker_cpu() - pool.startup_cpu
         st.details["slowest_deliveries"] = sorted(
-            ({"delivery": r["delivery"], "seconds": round(r["seconds"], 2)} for r in ingested["per_delivery"]),
-            key=lambda r: -r["seconds"])[:5]
+            (
+                {"delivery": r["delivery"], "seconds": round(r["seconds"], 2)}
+                for r in ingested["per_delivery"]
+            ),
+            key=lambda r: -r["seconds"],
+        )[:5]
     finally:
         pool.__exit__(None, None, None)
     if ingested["refused"]:
@@ -185,7 +239,11 @@ def run_chain(args: argparse.Namespace, scale: Scale, name: str, stages: Stages,
     with store.connect(home.database) as conn:
         with stages.stage("screening") as st:
             result = screen(conn, profile)
-            st.details = {"quarters": result.quarters, "rows": result.rows, "over_threshold": result.over_threshold}
+            st.details = {
+                "quarters": result.quarters,
+                "rows": result.rows,
+                "over_threshold": result.over_threshold,
+            }
         with stages.stage("screening_checks") as st:  # on the screening's own work tables, as the asset does
             problems = screening_checks(conn, profile)
             st.details = {name_: frame.height for name_, frame in problems.items()}
@@ -196,8 +254,13 @@ def run_chain(args: argparse.Namespace, scale: Scale, name: str, stages: Stages,
             files = rows = 0
             for practice_id, quarter in practice_quarters:
                 for screened in plan_work(conn, profile, practice_id=practice_id, source_quarter=quarter):
-                    rows += export_screening(conn, profile, practice_id, screened,
-                                             home.practice_out(screened, practice_id) / "screening.csv")
+                    rows += export_screening(
+                        conn,
+                        profile,
+                        practice_id,
+                        screened,
+                        home.practice_out(screened, practice_id) / "screening.csv",
+                    )
                     files += 1
             (first_time,) = conn.sql("SELECT count(*) FROM screening WHERE first_time").fetchall()[0]
             st.details = {"csv_files": files, "csv_rows": rows, "first_time_crossers": first_time}
@@ -212,7 +275,15 @@ def run_chain(args: argparse.Namespace, scale: Scale, name: str, stages: Stages,
         _outreach_stage(stages, home, profile, practice_quarters)
     if "dashboard" not in skip:
         log("regional dashboard")
-        _tolerate(log, "dashboard", _dashboard_stages, stages, home, profile, sorted({q for _, q in practice_quarters}))
+        _tolerate(
+            log,
+            "dashboard",
+            _dashboard_stages,
+            stages,
+            home,
+            profile,
+            sorted({q for _, q in practice_quarters}),
+        )
     if "pandas" not in skip:
         log("baseline b: pandas screening")
         out["pandas_check"] = _pandas_stages(stages, home, profile)
@@ -265,13 +336,18 @@ def _model_stages(stages: Stages, home, profile, practice_quarters, log):
         if trained.model is None:
             st.note = trained.message
     log("risk model: scoring")
-    with stages.stage("model_scoring", note="DuckDB caching operators off (workaround, see docs/scaling.md)") as st, \
-            store.connect(home.database) as conn:
+    with (
+        stages.stage(
+            "model_scoring", note="DuckDB caching operators off (workaround, see docs/scaling.md)"
+        ) as st,
+        store.connect(home.database) as conn,
+    ):
         conn.execute(CACHING_OPERATORS_OFF)
         scored = 0
         for practice_id, quarter in practice_quarters:
-            scored += score_quarter(conn, trained.model, profile, outcome, practice_id=practice_id,
-                                    quarter=quarter).height
+            scored += score_quarter(
+                conn, trained.model, profile, outcome, practice_id=practice_id, quarter=quarter
+            ).height
         st.details = {"patients_scored": scored, "with_model": trained.model is not None}
     return trained.model
 
@@ -286,10 +362,20 @@ def _outreach_stage(stages: Stages, home, profile, practice_quarters) -> None:
     with stages.stage("outreach_lists") as st, store.connect(home.database) as conn:
         listed = files = 0
         for practice_id, quarter in practice_quarters:
-            lists = build_lists(conn, profile, practice_id=practice_id, quarter=quarter,
-                                capacity=config.capacity_for(practice_id))
-            paths = write_practice_lists(home.practice_out(quarter, practice_id), lists, profile,
-                                         practice_id=practice_id, quarter=quarter)
+            lists = build_lists(
+                conn,
+                profile,
+                practice_id=practice_id,
+                quarter=quarter,
+                capacity=config.capacity_for(practice_id),
+            )
+            paths = write_practice_lists(
+                home.practice_out(quarter, practice_id),
+                lists,
+                profile,
+                practice_id=practice_id,
+                quarter=quarter,
+            )
             listed += lists.outreach.height
             files += len(paths)
         st.details = {"listed": listed, "files": files}
@@ -378,7 +464,9 @@ def _redelivery_stage(stages: Stages, home, profile, delivery: Path, model, skip
             began = time.perf_counter()
             if "first_time" not in skip:
                 for q in plan_work(conn, profile, practice_id=practice_id, source_quarter=quarter):
-                    export_screening(conn, profile, practice_id, q, home.practice_out(q, practice_id) / "screening.csv")
+                    export_screening(
+                        conn, profile, practice_id, q, home.practice_out(q, practice_id) / "screening.csv"
+                    )
             parts["first_time"] = time.perf_counter() - began
             began = time.perf_counter()
             if score_quarter is not None:
@@ -388,17 +476,30 @@ def _redelivery_stage(stages: Stages, home, profile, delivery: Path, model, skip
             parts["model_scoring"] = time.perf_counter() - began
             began = time.perf_counter()
             if "outreach" not in skip:
-                lists = build_lists(conn, profile, practice_id=practice_id, quarter=quarter,
-                                    capacity=load_config(home.config_file).capacity_for(practice_id))
-                write_practice_lists(home.practice_out(quarter, practice_id), lists, profile,
-                                     practice_id=practice_id, quarter=quarter)
+                lists = build_lists(
+                    conn,
+                    profile,
+                    practice_id=practice_id,
+                    quarter=quarter,
+                    capacity=load_config(home.config_file).capacity_for(practice_id),
+                )
+                write_practice_lists(
+                    home.practice_out(quarter, practice_id),
+                    lists,
+                    profile,
+                    practice_id=practice_id,
+                    quarter=quarter,
+                )
             parts["outreach_list"] = time.perf_counter() - began
             after = _practice_state(conn)
         st.details = {"parts": {k: round(v, 3) for k, v in parts.items()}, "rows_screened": screened.rows}
     others_changed = sorted(p for p in before if p != practice_id and before[p] != after.get(p))
     return {
-        "practice_id": practice_id, "quarter": quarter, "parts_seconds": parts,
-        "screened_rows": screened.rows, "other_practices": len(before) - 1,
+        "practice_id": practice_id,
+        "quarter": quarter,
+        "parts_seconds": parts,
+        "screened_rows": screened.rows,
+        "other_practices": len(before) - 1,
         "other_practices_changed": others_changed,
         "this_practice_rescreened": before.get(practice_id) != after.get(practice_id),
     }
@@ -418,10 +519,13 @@ def run_national(args: argparse.Namespace, scale: Scale, name: str, stages: Stag
     # the data depend on the size only, so runs with other settings (memory limit, backfill) share them
     data = args.work / "national-data" / f"{practices}p-{patients[0]}-{patients[1]}-seed{SEED}"
     parquet = data / "parquet"
-    log(f"national: {practices} practices x {patients[0]}:{patients[1]} patients straight to Parquet in {parquet}")
+    log(
+        f"national: {practices} practices x {patients[0]}:{patients[1]} patients straight to Parquet in {parquet}"
+    )
     with stages.stage("national_generate", note=f"{args.workers} worker process(es)") as st:
-        summary = generate_national(parquet, practices=practices, seed=SEED, patients=patients,
-                                    workers=args.workers, progress=log)
+        summary = generate_national(
+            parquet, practices=practices, seed=SEED, patients=patients, workers=args.workers, progress=log
+        )
         st.details = summary
         if summary["chunks_generated_now"] == 0:
             st.note = "reused Parquet generated earlier with the same parameters (time not representative)"
@@ -432,28 +536,52 @@ def run_national(args: argparse.Namespace, scale: Scale, name: str, stages: Stag
     summary = national_summary(parquet)
     log(f"national: screening out-of-core, memory_limit {args.memory_limit}")
     with stages.stage("national_screening", note=f"DuckDB memory_limit {args.memory_limit}") as st:
-        screened = screen_national(work / "national.duckdb", parquet, memory_limit=args.memory_limit,
-                                   temp_dir=work / "duckdb_tmp", backfill=args.backfill)
+        screened = screen_national(
+            work / "national.duckdb",
+            parquet,
+            memory_limit=args.memory_limit,
+            temp_dir=work / "duckdb_tmp",
+            backfill=args.backfill,
+        )
         st.details = screened
     limit_mb = _size_mb(args.memory_limit)
     peak = stages.get("national_screening").peak_rss_mb
     (work / "national.duckdb").unlink(missing_ok=True)
     return {
-        "size": {"practices": summary["practices"], "patients_range": list(patients), "quarters": "2026Q3",
-                 "patients_registered": summary["patients_registered"], "rows": summary["rows"],
-                 "rows_total": sum(summary["rows"].values()), "parquet_mb": round(summary["parquet_bytes"] / 2**20, 1),
-                 "history_years": scale.history_years},
-        "national": {"memory_limit_mb": limit_mb, "peak_rss_mb": round(peak, 1),
-                     "within_memory_limit": peak <= limit_mb, "screening": screened},
+        "size": {
+            "practices": summary["practices"],
+            "patients_range": list(patients),
+            "quarters": "2026Q3",
+            "patients_registered": summary["patients_registered"],
+            "rows": summary["rows"],
+            "rows_total": sum(summary["rows"].values()),
+            "parquet_mb": round(summary["parquet_bytes"] / 2**20, 1),
+            "history_years": scale.history_years,
+        },
+        "national": {
+            "memory_limit_mb": limit_mb,
+            "peak_rss_mb": round(peak, 1),
+            "within_memory_limit": peak <= limit_mb,
+            "screening": screened,
+        },
     }
 
 
 def _size_mb(text: str) -> float:
     """A DuckDB size setting in MiB. DuckDB reads KB/MB/GB as powers of 1000, KiB/MiB/GiB as powers
     of 1024: '8GB' is 7.45 GiB."""
-    units = {"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+    units = {
+        "KB": 1e3,
+        "MB": 1e6,
+        "GB": 1e9,
+        "TB": 1e12,
+        "KIB": 2**10,
+        "MIB": 2**20,
+        "GIB": 2**30,
+        "TIB": 2**40,
+    }
     number = "".join(ch for ch in text if ch.isdigit() or ch == ".")
-    unit = text[len(number):].strip().upper() or "MB"
+    unit = text[len(number) :].strip().upper() or "MB"
     return float(number) * units[unit] / 2**20
 
 
@@ -464,25 +592,38 @@ def _size_mb(text: str) -> float:
 
 def ratios(stages: Stages) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    scan = [s for s in (stages.seconds("scan_limit"), stages.seconds("scan_limit_after")) if not math.isnan(s)]
+    scan = [
+        s for s in (stages.seconds("scan_limit"), stages.seconds("scan_limit_after")) if not math.isnan(s)
+    ]
     if scan and not math.isnan(stages.seconds("ingest")):
         scan_mean = sum(scan) / len(scan)
         value = ratio(stages.seconds("ingest"), scan_mean)
-        out["ingest_vs_scan_limit"] = {"omu_seconds": stages.seconds("ingest"), "baseline_seconds": scan_mean,
-                                       "value": value, "met": goal_met("ingest_vs_scan_limit", value),
-                                       "goal": GOALS["ingest_vs_scan_limit"][2]}
+        out["ingest_vs_scan_limit"] = {
+            "omu_seconds": stages.seconds("ingest"),
+            "baseline_seconds": scan_mean,
+            "value": value,
+            "met": goal_met("ingest_vs_scan_limit", value),
+            "goal": GOALS["ingest_vs_scan_limit"][2],
+        }
     if not math.isnan(stages.seconds("pandas_screening")):
         value = ratio(stages.seconds("pandas_screening"), stages.seconds("screening"))
-        out["pandas_vs_sql_screening"] = {"omu_seconds": stages.seconds("screening"),
-                                          "baseline_seconds": stages.seconds("pandas_screening"),
-                                          "value": value, "met": goal_met("pandas_vs_sql_screening", value),
-                                          "goal": GOALS["pandas_vs_sql_screening"][2]}
+        out["pandas_vs_sql_screening"] = {
+            "omu_seconds": stages.seconds("screening"),
+            "baseline_seconds": stages.seconds("pandas_screening"),
+            "value": value,
+            "met": goal_met("pandas_vs_sql_screening", value),
+            "goal": GOALS["pandas_vs_sql_screening"][2],
+        }
     if not math.isnan(stages.seconds("redelivery")):
         full = sum(s.seconds for s in stages.results if s.name in PIPELINE_STAGES and s.status == "ok")
         value = ratio(stages.seconds("redelivery"), full)
-        out["redelivery_share_of_full_run"] = {"omu_seconds": stages.seconds("redelivery"), "baseline_seconds": full,
-                                               "value": value, "met": goal_met("redelivery_share_of_full_run", value),
-                                               "goal": GOALS["redelivery_share_of_full_run"][2]}
+        out["redelivery_share_of_full_run"] = {
+            "omu_seconds": stages.seconds("redelivery"),
+            "baseline_seconds": full,
+            "value": value,
+            "met": goal_met("redelivery_share_of_full_run", value),
+            "goal": GOALS["redelivery_share_of_full_run"][2],
+        }
     return out
 
 
@@ -496,20 +637,37 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     size = result["size"]
-    lines = [f"### Benchmark `{result['name']}` ({result['scale']}), {result['started_at'][:16].replace('T', ' ')}", ""]
-    described = (f"{size['practices']:,} practices, {size.get('patients_registered', 0):,} patients registered on "
-                 f"the reference date, quarters {size['quarters']}, {size['history_years']} years of history, "
-                 f"{size.get('rows_total', 0):,} rows")
+    lines = [
+        f"### Benchmark `{result['name']}` ({result['scale']}), {result['started_at'][:16].replace('T', ' ')}",
+        "",
+    ]
+    described = (
+        f"{size['practices']:,} practices, {size.get('patients_registered', 0):,} patients registered on "
+        f"the reference date, quarters {size['quarters']}, {size['history_years']} years of history, "
+        f"{size.get('rows_total', 0):,} rows"
+    )
     if "csv_mb" in size:
         described += f" ({size['csv_mb']:,} MB of CSV)"
     if "parquet_mb" in size:
         described += f" ({size['parquet_mb']:,} MB of Parquet)"
     m = result["machine"]
     code = result.get("code", {})
-    version = f" Code: commit {code['commit']}" + (f" + changes in {', '.join(code['modified_tracked_files'])}"
-                                                   if code.get("modified_tracked_files") else "") + "." if code else ""
-    lines += [f"Size: {described}. Machine: {m['cpus']} CPUs, {m['memory_gb']} GB, load average at start "
-              f"{m['load_average_at_start'][0]}.{version}", ""]
+    version = (
+        f" Code: commit {code['commit']}"
+        + (
+            f" + changes in {', '.join(code['modified_tracked_files'])}"
+            if code.get("modified_tracked_files")
+            else ""
+        )
+        + "."
+        if code
+        else ""
+    )
+    lines += [
+        f"Size: {described}. Machine: {m['cpus']} CPUs, {m['memory_gb']} GB, load average at start "
+        f"{m['load_average_at_start'][0]}.{version}",
+        "",
+    ]
     lines += ["| stage | wall s | CPU s | peak RSS MiB | note |", "|---|---:|---:|---:|---|"]
     for stage in result["stages"]:
         label = STAGE_LABELS.get(stage["name"], stage["name"])
@@ -517,38 +675,59 @@ def markdown(result: dict[str, Any]) -> str:
         if stage["status"] == "skipped":
             lines.append(f"| {label} | – | – | – | {note} |")
         else:
-            lines.append(f"| {label} | {_fmt(stage['seconds'])} | {_fmt(stage['cpu_seconds'])} | "
-                         f"{_fmt(stage['peak_rss_mb'], 0)} | {note} |")
+            lines.append(
+                f"| {label} | {_fmt(stage['seconds'])} | {_fmt(stage['cpu_seconds'])} | "
+                f"{_fmt(stage['peak_rss_mb'], 0)} | {note} |"
+            )
     if result["ratios"]:
-        lines += ["", "| comparison (same run) | omu s | baseline s | ratio | goal | met |", "|---|---:|---:|---:|---|---|"]
+        lines += [
+            "",
+            "| comparison (same run) | omu s | baseline s | ratio | goal | met |",
+            "|---|---:|---:|---:|---|---|",
+        ]
         for key, entry in result["ratios"].items():
-            shown = f"{entry['value']:.1%}" if key == "redelivery_share_of_full_run" else f"{entry['value']:.2f}x"
+            shown = (
+                f"{entry['value']:.1%}" if key == "redelivery_share_of_full_run" else f"{entry['value']:.2f}x"
+            )
             met = {True: "yes", False: "**no**", None: "–"}[entry["met"]]
-            lines.append(f"| {key} | {_fmt(entry['omu_seconds'])} | {_fmt(entry['baseline_seconds'])} | {shown} | "
-                         f"{entry['goal']} | {met} |")
+            lines.append(
+                f"| {key} | {_fmt(entry['omu_seconds'])} | {_fmt(entry['baseline_seconds'])} | {shown} | "
+                f"{entry['goal']} | {met} |"
+            )
     if "pandas_check" in result:
         check = result["pandas_check"]
-        lines += ["", f"pandas vs SQL flags: {'identical' if check['equal'] else 'DIFFERENT'} on "
-                  f"{check['sql_rows']:,} patient-quarters ({check['rows_differing']} rows differ, "
-                  f"{check['only_in_sql']} only in SQL, {check['only_in_pandas']} only in pandas)."]
+        lines += [
+            "",
+            f"pandas vs SQL flags: {'identical' if check['equal'] else 'DIFFERENT'} on "
+            f"{check['sql_rows']:,} patient-quarters ({check['rows_differing']} rows differ, "
+            f"{check['only_in_sql']} only in SQL, {check['only_in_pandas']} only in pandas).",
+        ]
     if "redelivery" in result:
         r = result["redelivery"]
-        lines += [f"Re-delivery {r['practice_id']} {r['quarter']}: {len(r['other_practices_changed'])} of "
-                  f"{r['other_practices']} other practices re-processed."]
+        lines += [
+            f"Re-delivery {r['practice_id']} {r['quarter']}: {len(r['other_practices_changed'])} of "
+            f"{r['other_practices']} other practices re-processed."
+        ]
     if "national" in result:
         n = result["national"]
-        lines += ["", f"National screening: DuckDB memory_limit {n['screening']['memory_limit']} "
-                  f"({n['memory_limit_mb']:,.0f} MiB); peak RSS of the process {n['peak_rss_mb']:,.0f} MiB "
-                  f"({'within' if n['within_memory_limit'] else 'ABOVE'} the limit); peak spill to disk "
-                  f"{n['screening']['peak_spill_bytes'] / 2**20:,.0f} MiB; "
-                  f"{n['screening']['rows_screened']:,} patient-quarters screened."]
+        lines += [
+            "",
+            f"National screening: DuckDB memory_limit {n['screening']['memory_limit']} "
+            f"({n['memory_limit_mb']:,.0f} MiB); peak RSS of the process {n['peak_rss_mb']:,.0f} MiB "
+            f"({'within' if n['within_memory_limit'] else 'ABOVE'} the limit); peak spill to disk "
+            f"{n['screening']['peak_spill_bytes'] / 2**20:,.0f} MiB; "
+            f"{n['screening']['rows_screened']:,} patient-quarters screened.",
+        ]
     if "ingest" in {s["name"] for s in result["stages"]}:
         ingest = next(s for s in result["stages"] if s["name"] == "ingest")
         phases = ingest["details"].get("phase_seconds_sum", {})
         total = ingest["details"].get("delivery_seconds_sum", 0)
         if phases and total:
             shown = ", ".join(f"{k} {v:,.1f} s" for k, v in phases.items() if v)
-            lines += ["", f"Ingest phases, summed over deliveries ({total:,.1f} s in all, across the workers): {shown}."]
+            lines += [
+                "",
+                f"Ingest phases, summed over deliveries ({total:,.1f} s in all, across the workers): {shown}.",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -560,7 +739,9 @@ def code_version() -> dict[str, Any]:
 
     def git(*command: str) -> str:
         try:
-            return subprocess.run(["git", *command], cwd=root, capture_output=True, text=True, timeout=30).stdout
+            return subprocess.run(
+                ["git", *command], cwd=root, capture_output=True, text=True, timeout=30
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return ""
 
@@ -578,10 +759,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def log(message: str) -> None:
         print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
-    result: dict[str, Any] = {"name": name, "scale": scale.name, "description": scale.description,
-                              "started_at": started.isoformat(timespec="seconds"), "machine": machine(),
-                              "code": code_version(),
-                              "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])}
+    result: dict[str, Any] = {
+        "name": name,
+        "scale": scale.name,
+        "description": scale.description,
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "code": code_version(),
+        "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
     stages = Stages()
     try:
         runner = run_national if scale.national else run_chain

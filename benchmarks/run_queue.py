@@ -48,7 +48,9 @@ def _most_overlapping(spans: list[tuple[float, float]]) -> int:
     return most
 
 
-def run(work: Path, *, practices: int = 3, quarters: str = "2026Q2:2026Q3", timeout: float = 1200) -> dict[str, Any]:
+def run(
+    work: Path, *, practices: int = 3, quarters: str = "2026Q2:2026Q3", timeout: float = 1200
+) -> dict[str, Any]:
     import dagster as dg
 
     from benchmarks.concurrency import run_plain, snapshot
@@ -63,15 +65,32 @@ def run(work: Path, *, practices: int = 3, quarters: str = "2026Q2:2026Q3", time
     generate(landing, practices=practices, quarters=quarter_range(quarters), seed=41, patients=(150, 300))
     expected = len(delivery_dirs(landing))
     home = OmuHome(work / "home").prepare()
-    env = {**os.environ, "OMU_HOME": str(home.root), "OMU_LANDING": str(landing),
-           "DAGSTER_HOME": str(home.dagster_home), "GX_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        "OMU_HOME": str(home.root),
+        "OMU_LANDING": str(landing),
+        "DAGSTER_HOME": str(home.dagster_home),
+        "GX_ANALYTICS_ENABLED": "False",
+    }
     bin_dir = Path(sys.executable).parent
-    subprocess.run([str(bin_dir / "dagster"), "sensor", "start", "landing_sensor", "-m", "pipelines.definitions"],
-                   env=env, cwd=home.root, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [str(bin_dir / "dagster"), "sensor", "start", "landing_sensor", "-m", "pipelines.definitions"],
+        env=env,
+        cwd=home.root,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     log = (work / "daemon.log").open("w")
     began = time.time()
-    daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-m", "pipelines.definitions"], env=env,
-                              cwd=home.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    daemon = subprocess.Popen(
+        [str(bin_dir / "dagster-daemon"), "run", "-m", "pipelines.definitions"],
+        env=env,
+        cwd=home.root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     instance = dg.DagsterInstance.from_config(str(home.dagster_home))
     try:
         while True:
@@ -82,7 +101,9 @@ def run(work: Path, *, practices: int = 3, quarters: str = "2026Q2:2026Q3", time
             if time.time() - began > timeout:
                 raise TimeoutError(f"runs not finished after {timeout:.0f} s: {statuses}")
             if daemon.poll() is not None:
-                raise RuntimeError(f"dagster-daemon stopped (exit {daemon.returncode}); see {work / 'daemon.log'}")
+                raise RuntimeError(
+                    f"dagster-daemon stopped (exit {daemon.returncode}); see {work / 'daemon.log'}"
+                )
             time.sleep(2)
     finally:
         stop_process_group(daemon, grace_seconds=60)
@@ -91,20 +112,33 @@ def run(work: Path, *, practices: int = 3, quarters: str = "2026Q2:2026Q3", time
     runs = []
     for record in records:
         tags = record.dagster_run.tags
-        runs.append({"run_id": record.dagster_run.run_id, "status": record.dagster_run.status.value,
-                     "practice": tags.get("omu/practice"), "quarter": tags.get("omu/quarter"),
-                     "partition": tags.get("dagster/partition"), "start": record.start_time, "end": record.end_time})
+        runs.append(
+            {
+                "run_id": record.dagster_run.run_id,
+                "status": record.dagster_run.status.value,
+                "practice": tags.get("omu/practice"),
+                "quarter": tags.get("omu/quarter"),
+                "partition": tags.get("dagster/partition"),
+                "start": record.start_time,
+                "end": record.end_time,
+            }
+        )
     spans = [(r["start"], r["end"]) for r in runs if r["start"] and r["end"]]
     same_practice_overlap = any(
         a["practice"] == b["practice"] and a["start"] < b["end"] and b["start"] < a["end"]
-        for i, a in enumerate(runs) for b in runs[i + 1:] if a["start"] and b["start"]
+        for i, a in enumerate(runs)
+        for b in runs[i + 1 :]
+        if a["start"] and b["start"]
     )
     serial_home = OmuHome(work / "serial").prepare()
     run_plain(serial_home.root, delivery_dirs(landing))
     serial, queued = snapshot(serial_home.database), snapshot(home.database)
     return {
-        "deliveries": expected, "runs": len(runs), "succeeded": sum(r["status"] == "SUCCESS" for r in runs),
-        "seconds_from_daemon_start": round(seconds, 1), "most_runs_at_once": _most_overlapping(spans),
+        "deliveries": expected,
+        "runs": len(runs),
+        "succeeded": sum(r["status"] == "SUCCESS" for r in runs),
+        "seconds_from_daemon_start": round(seconds, 1),
+        "most_runs_at_once": _most_overlapping(spans),
         "same_practice_overlapped": same_practice_overlap,
         "store_equals_serial_run": all(queued.get(t) == rows for t, rows in serial.items()),
         "runs_detail": sorted(runs, key=lambda r: r["start"] or 0),
@@ -112,8 +146,11 @@ def run(work: Path, *, practices: int = 3, quarters: str = "2026Q2:2026Q3", time
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.run_queue", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.run_queue",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "omu-bench" / "run-queue")
     p.add_argument("--practices", type=int, default=3)
     p.add_argument("--result", type=Path, help="also write the summary to this JSON file")

@@ -18,9 +18,21 @@ class Scale:
 
 SCALES = {
     "sample": Scale("sample", 3, (1000, 2000), "2026Q3", 5, "3 small practices: the whole chain in seconds"),
-    "city": Scale("city", 120, (2000, 4000), "2026Q3", 5,
-                  "Utrecht: 120 practices, about 360,000 patients, 5 years of history, one quarter"),
-    "national": Scale("national", 5000, (2200, 5000), "2026Q3", 5,
-                      "the Netherlands: 5,000 practices, about 18 million patients; Parquet, screening only",
-                      national=True),
+    "city": Scale(
+        "city",
+        120,
+        (2000, 4000),
+        "2026Q3",
+        5,
+        "Utrecht: 120 practices, about 360,000 patients, 5 years of history, one quarter",
+    ),
+    "national": Scale(
+        "national",
+        5000,
+        (2200, 5000),
+        "2026Q3",
+        5,
+        "the Netherlands: 5,000 practices, about 18 million patients; Parquet, screening only",
+        national=True,
+    ),
 }

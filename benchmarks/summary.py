@@ -20,24 +20,30 @@ def row(result: dict) -> str:
     size = result["size"]
     ingest, scan = _seconds(result, "ingest"), _seconds(result, "scan_limit")
     screening, pandas = _seconds(result, "screening"), _seconds(result, "pandas_screening")
-    pipeline = sum(s["seconds"] for s in result["stages"] if s["name"] in PIPELINE_STAGES and s["status"] == "ok")
+    pipeline = sum(
+        s["seconds"] for s in result["stages"] if s["name"] in PIPELINE_STAGES and s["status"] == "ok"
+    )
     ratios = result.get("ratios", {})
 
     def shown(value: float | None, digits: int = 1) -> str:
         return "–" if value is None else f"{value:,.{digits}f}"
 
     deliveries = size.get("deliveries", size["practices"])
-    return (f"| {result['name']} | {size['practices']} | {deliveries} | {size.get('patients_registered', 0):,} | "
-            f"{size.get('rows_total', 0) / 1e6:,.1f} M | {shown(scan)} | {shown(ingest)} | "
-            f"{shown(ratios.get('ingest_vs_scan_limit', {}).get('value'))}x | "
-            f"{shown(ingest / deliveries if ingest else None, 2)} | {shown(screening)} | {shown(pandas)} | "
-            f"{shown(ratios.get('pandas_vs_sql_screening', {}).get('value'), 2)}x | {shown(pipeline)} | "
-            f"{result['machine']['load_average_at_start'][0]} |")
+    return (
+        f"| {result['name']} | {size['practices']} | {deliveries} | {size.get('patients_registered', 0):,} | "
+        f"{size.get('rows_total', 0) / 1e6:,.1f} M | {shown(scan)} | {shown(ingest)} | "
+        f"{shown(ratios.get('ingest_vs_scan_limit', {}).get('value'))}x | "
+        f"{shown(ingest / deliveries if ingest else None, 2)} | {shown(screening)} | {shown(pandas)} | "
+        f"{shown(ratios.get('pandas_vs_sql_screening', {}).get('value'), 2)}x | {shown(pipeline)} | "
+        f"{result['machine']['load_average_at_start'][0]} |"
+    )
 
 
-HEADER = ("| result | practices | deliveries | patients | rows | scan limit s | ingest s | ingest / scan | "
-          "ingest s per delivery | screening s | pandas s | pandas / SQL | full quarter s | load at start |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+HEADER = (
+    "| result | practices | deliveries | patients | rows | scan limit s | ingest s | ingest / scan | "
+    "ingest s per delivery | screening s | pandas s | pandas / SQL | full quarter s | load at start |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -99,8 +99,11 @@ class Version:
     def tied_wijken(self, column: str, total: str) -> set[str]:
         """Wijken where ``column`` is the whole of ``total`` (read from the wijk rows)."""
         c, t = self.columns.index(column), self.columns.index(total)
-        return {code for a, (level, code) in enumerate(self.areas)
-                if level == WIJK and self.exact[a, t] > 0 and self.exact[a, c] == self.exact[a, t]}
+        return {
+            code
+            for a, (level, code) in enumerate(self.areas)
+            if level == WIJK and self.exact[a, t] > 0 and self.exact[a, c] == self.exact[a, t]
+        }
 
     def published(self) -> np.ndarray:
         """Rounded counts, -1 where hidden."""
@@ -197,7 +200,9 @@ class _Model:
                     if shown == 0:
                         add(coef, 0.0, 0.0)
                     else:
-                        add(coef, max(PRIMARY_MAX + 1, shown - ROUNDING_BASE // 2), shown + ROUNDING_BASE // 2)
+                        add(
+                            coef, max(PRIMARY_MAX + 1, shown - ROUNDING_BASE // 2), shown + ROUNDING_BASE // 2
+                        )
         # the same exact value in two versions: the same unknown for a reader who knows it
         for vi in range(1, len(self.versions)):
             new = self.versions[vi]
@@ -236,8 +241,16 @@ class _Model:
                         continue  # a shown 0 is exact by the rule
                     if published[a, c] < 0 and exact == 0:
                         continue  # a hidden 0 may be known: 0 could be shown anyway
-                    out.append(_Target(vi, a, c, self.cell(vi, a, c), exact,
-                                       bool(published[a, c] < 0 and PRIMARY_MIN <= exact <= PRIMARY_MAX)))
+                    out.append(
+                        _Target(
+                            vi,
+                            a,
+                            c,
+                            self.cell(vi, a, c),
+                            exact,
+                            bool(published[a, c] < 0 and PRIMARY_MIN <= exact <= PRIMARY_MAX),
+                        )
+                    )
                 # remainders of the relations (below the threshold, no outcome yet, ...)
                 for r, (total, parts) in enumerate(self.relations):
                     exact = int(v.exact[a, col[total]] - sum(v.exact[a, col[p]] for p in parts))
@@ -247,7 +260,9 @@ class _Model:
                     for p in parts:
                         for k, x in self.cell(vi, a, col[p]).items():
                             coef[k] = coef.get(k, 0.0) - x
-                    out.append(_Target(vi, a, -1, coef, exact, PRIMARY_MIN <= exact <= PRIMARY_MAX, relation=r))
+                    out.append(
+                        _Target(vi, a, -1, coef, exact, PRIMARY_MIN <= exact <= PRIMARY_MAX, relation=r)
+                    )
         return out
 
 
@@ -379,8 +394,9 @@ class _Moves:
         return np.flatnonzero(~bad)
 
 
-def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[str]]],
-           memory: dict | None = None) -> tuple[list[_Target], bool]:
+def _audit(
+    versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[str]]], memory: dict | None = None
+) -> tuple[list[_Target], bool]:
     """(unsafe figures, whether every figure got its full check within :data:`AUDIT_SECONDS`).
 
     The figures a reader of every version could pin (or confine to 1-7), [] when none.
@@ -449,14 +465,13 @@ def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[
             pool.append(x)
         observe(x, local)
 
-
     moves_csc = moves.matrix.tocsc()
 
     def walk(j: int, base: np.ndarray, direction: int) -> None:
         """Step from ``base`` along moves that change figure ``j`` in ``direction`` while one is
         feasible (checked exactly, step by step) until ``j`` reaches 0 or 8+; the end is a world."""
-        row = move_effect.indices[move_effect.indptr[j]:move_effect.indptr[j + 1]]
-        eff = move_effect.data[move_effect.indptr[j]:move_effect.indptr[j + 1]]
+        row = move_effect.indices[move_effect.indptr[j] : move_effect.indptr[j + 1]]
+        eff = move_effect.data[move_effect.indptr[j] : move_effect.indptr[j + 1]]
         cand = row[np.sign(eff) == direction]
         if not len(cand):
             return
@@ -522,8 +537,11 @@ def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[
                 whole(solve(signs @ coef_matrix[open_]))
                 continue
             objective = coef_matrix[open_].sum(axis=0)
-            whole(_solve_capped(objective, csr, lo, hi, model.n_vars, cap * len(open_), BATCH_SECONDS)
-                  if kind == "up" else solve(objective))
+            whole(
+                _solve_capped(objective, csr, lo, hi, model.n_vars, cap * len(open_), BATCH_SECONDS)
+                if kind == "up"
+                else solve(objective)
+            )
         if sum(_safe(t) for t in targets) in (before, len(targets)):
             break
 
@@ -537,8 +555,11 @@ def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[
         t = targets[j]
         vi, v = t.version, versions[t.version]
         col = {c: i for i, c in enumerate(v.columns)}
-        names = ([v.columns[t.column]] if t.column >= 0
-                 else [model.relations[t.relation][0], *model.relations[t.relation][1]])
+        names = (
+            [v.columns[t.column]]
+            if t.column >= 0
+            else [model.relations[t.relation][0], *model.relations[t.relation][1]]
+        )
         cols: set[int] = set()
         for name in names:
             cols |= moves.related[vi][col[name]]
@@ -557,11 +578,13 @@ def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[
         rest = csr @ fixed
         sub = csr[:, free].tocsr()
         rows_ = np.flatnonzero(np.diff(sub.indptr) > 0)
-        result = milp(-direction * coef_matrix[j, free],
-                      constraints=LinearConstraint(sub[rows_], lo[rows_] - rest[rows_], hi[rows_] - rest[rows_]),
-                      bounds=Bounds(np.zeros(len(free)), np.full(len(free), cap)),
-                      integrality=np.ones(len(free)),
-                      options={"time_limit": SOLVE_SECONDS, "disp": False, "mip_rel_gap": 0.05})
+        result = milp(
+            -direction * coef_matrix[j, free],
+            constraints=LinearConstraint(sub[rows_], lo[rows_] - rest[rows_], hi[rows_] - rest[rows_]),
+            bounds=Bounds(np.zeros(len(free)), np.full(len(free), cap)),
+            integrality=np.ones(len(free)),
+            options={"time_limit": SOLVE_SECONDS, "disp": False, "mip_rel_gap": 0.05},
+        )
         if result.x is not None:
             x = base.copy()
             x[free] = np.round(result.x)
@@ -589,8 +612,15 @@ def _audit(versions: Sequence[Version], relations: Sequence[tuple[str, Sequence[
     return [t for t in targets if not _safe(t)], complete
 
 
-def _solve(objective: np.ndarray, matrix, lo: np.ndarray, hi: np.ndarray, n: int,
-           seconds: float = SOLVE_SECONDS, upper: float = np.inf) -> np.ndarray | None:
+def _solve(
+    objective: np.ndarray,
+    matrix,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    n: int,
+    seconds: float = SOLVE_SECONDS,
+    upper: float = np.inf,
+) -> np.ndarray | None:
     """Minimise ``objective @ x`` over the whole, non-negative solutions of the system.
 
     From :data:`LP_FIRST_FROM` unknowns on, the linear relaxation is tried first (a whole optimum
@@ -598,22 +628,40 @@ def _solve(objective: np.ndarray, matrix, lo: np.ndarray, hi: np.ndarray, n: int
     always fractional and only cost time."""
     bounds = Bounds(np.zeros(n), np.full(n, upper))
     constraint = LinearConstraint(matrix, lo, hi)
-    relaxed = None if n < LP_FIRST_FROM else milp(objective, constraints=constraint, bounds=bounds,
-                                                     integrality=np.zeros(n),
-                                                     options={"time_limit": seconds, "disp": False})
-    if relaxed is not None and relaxed.x is not None and np.allclose(relaxed.x, np.round(relaxed.x), atol=1e-7):
+    relaxed = (
+        None
+        if n < LP_FIRST_FROM
+        else milp(
+            objective,
+            constraints=constraint,
+            bounds=bounds,
+            integrality=np.zeros(n),
+            options={"time_limit": seconds, "disp": False},
+        )
+    )
+    if (
+        relaxed is not None
+        and relaxed.x is not None
+        and np.allclose(relaxed.x, np.round(relaxed.x), atol=1e-7)
+    ):
         x = np.round(relaxed.x)
         values = matrix @ x
         if np.all(values >= lo - 1e-7) and np.all(values <= hi + 1e-7) and np.all(x >= 0):
             return x
     # a good feasible world is enough (a certificate, not an optimum): stop within 5 % of the bound
-    result = milp(objective, constraints=constraint, bounds=bounds, integrality=np.ones(n),
-                  options={"time_limit": seconds, "disp": False, "mip_rel_gap": 0.05})
+    result = milp(
+        objective,
+        constraints=constraint,
+        bounds=bounds,
+        integrality=np.ones(n),
+        options={"time_limit": seconds, "disp": False, "mip_rel_gap": 0.05},
+    )
     return None if result.x is None else np.round(result.x)
 
 
-def _solve_capped(vec: np.ndarray, csr, lo: np.ndarray, hi: np.ndarray, n: int, cap: float,
-                  seconds: float = SOLVE_SECONDS) -> np.ndarray | None:
+def _solve_capped(
+    vec: np.ndarray, csr, lo: np.ndarray, hi: np.ndarray, n: int, cap: float, seconds: float = SOLVE_SECONDS
+) -> np.ndarray | None:
     """Maximise ``vec @ x`` subject to the system and every unknown ``<= cap`` (always bounded).
 
     The bound only narrows where the solver looks (a dense row ``vec @ x <= cap`` instead made
@@ -627,8 +675,9 @@ def _solve_capped(vec: np.ndarray, csr, lo: np.ndarray, hi: np.ndarray, n: int, 
 # --------------------------------------------------------------------------------------------
 
 
-def _neighbours(v: Version, area: int, column: int, relations: Sequence[tuple[str, Sequence[str]]]
-                ) -> list[tuple[int, int]]:
+def _neighbours(
+    v: Version, area: int, column: int, relations: Sequence[tuple[str, Sequence[str]]]
+) -> list[tuple[int, int]]:
     """Cells that share an additive relation with (area, column): its row relations and its
     column's hierarchy (region over wijken and over practices)."""
     col = {c: j for j, c in enumerate(v.columns)}
@@ -651,7 +700,8 @@ def _candidates(v: Version, cells: list[tuple[int, int]]) -> list[tuple[int, int
     rank = {REGION: 0, WIJK: 1, PRACTICE: 2}
     options = [
         ((int(v.exact[a, c]) == 0, int(v.exact[a, c]), rank[v.areas[a][0]], v.areas[a][1], c), (a, c))
-        for a, c in cells if not v.hidden[a, c]
+        for a, c in cells
+        if not v.hidden[a, c]
     ]
     return [cell for _, cell in sorted(options)]
 

@@ -24,7 +24,10 @@ LEVEL_WORDS = {"regio": "regio", "wijk": "wijk", "praktijk": "praktijk"}
 KEY_HEADERS = {
     "quarter": ("Kwartaal", "Het kwartaal; peildatum is de laatste dag ervan."),
     "level": ("Niveau", "regio (alle praktijken samen), wijk (woonwijk van de patiënt) of praktijk."),
-    "area_code": ("Code", "REGIO, de CBS-wijkcode (OVERIG: buiten de tien wijken of onbekend) of de praktijkcode."),
+    "area_code": (
+        "Code",
+        "REGIO, de CBS-wijkcode (OVERIG: buiten de tien wijken of onbekend) of de praktijkcode.",
+    ),
     "area_name": ("Gebied", "Naam van de regio, wijk of praktijk."),
 }
 
@@ -35,10 +38,20 @@ def columns(profile: Profile) -> list[tuple[str, str, str]]:
     for item in catalogue(profile):
         out.append((item.key, item.label, item.explanation))
         if item.interval:
-            out.append((f"{item.key}_lower", f"{item.label}: 95%-BI ondergrens", f"Ondergrens van het 95%-interval "
-                        f"van '{item.label}'."))
-            out.append((f"{item.key}_upper", f"{item.label}: 95%-BI bovengrens", f"Bovengrens van het 95%-interval "
-                        f"van '{item.label}'."))
+            out.append(
+                (
+                    f"{item.key}_lower",
+                    f"{item.label}: 95%-BI ondergrens",
+                    f"Ondergrens van het 95%-interval van '{item.label}'.",
+                )
+            )
+            out.append(
+                (
+                    f"{item.key}_upper",
+                    f"{item.label}: 95%-BI bovengrens",
+                    f"Bovengrens van het 95%-interval van '{item.label}'.",
+                )
+            )
     return out
 
 
@@ -47,11 +60,10 @@ def for_people(wide: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     cols = columns(profile)
     frame = wide.with_columns(
         pl.col(c).replace_strict(FUNNEL_WORDS, default=None, return_dtype=pl.String)
-        for c in ("funnel_95", "funnel_998") if c in wide.columns
+        for c in ("funnel_95", "funnel_998")
+        if c in wide.columns
     )
-    frame = frame.with_columns(
-        pl.col(c).round(2) for c, dtype in frame.schema.items() if dtype == pl.Float64
-    )
+    frame = frame.with_columns(pl.col(c).round(2) for c, dtype in frame.schema.items() if dtype == pl.Float64)
     order = pl.col("quarter").rank("dense", descending=True)
     frame = frame.with_row_index("__row__").sort([order, "__row__"]).drop("__row__")
     return frame.select([pl.col(key).alias(header) for key, header, _ in cols])
@@ -78,8 +90,9 @@ def suppression_note(profile: Profile) -> str:
 def write_csv(path: Path, wide: pl.DataFrame, profile: Profile) -> Path:
     """';'-separated UTF-8 with BOM and decimal comma, so Dutch Excel opens it as it should."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for_people(wide, profile).write_csv(path, separator=";", include_bom=True, decimal_comma=True,
-                                        float_precision=2)
+    for_people(wide, profile).write_csv(
+        path, separator=";", include_bom=True, decimal_comma=True, float_precision=2
+    )
     return path
 
 
@@ -100,7 +113,13 @@ def write_xlsx(path: Path, wide: pl.DataFrame, profile: Profile, quarter: str) -
     for index, name in enumerate(frame.columns, start=1):
         width = 12 if index > len(KEYS) else (28 if name == "Gebied" else 11)
         sheet.column_dimensions[get_column_letter(index)].width = width
-        fmt = "0.00" if frame.schema[name] == pl.Float64 else "#,##0" if frame.schema[name].is_integer() else None
+        fmt = (
+            "0.00"
+            if frame.schema[name] == pl.Float64
+            else "#,##0"
+            if frame.schema[name].is_integer()
+            else None
+        )
         if fmt:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
                 cell.number_format = fmt
@@ -114,17 +133,29 @@ def write_xlsx(path: Path, wide: pl.DataFrame, profile: Profile, quarter: str) -
         cell.font = Font(bold=True)
         cell.fill = header_fill
     intro = [
-        ("Dashboard", f"Regionale indicatoren Om U voor Sterkzorg, tot en met kwartaal {quarter}; alleen "
-                      "geaggregeerde cijfers, geen patiëntgegevens."),
-        ("Screeningsprofiel", f"{profile.name} versie {profile.version}: drempel {profile.threshold} punten; "
-                              f"kenmerken: {', '.join(c.label for c in profile.scored)}."),
+        (
+            "Dashboard",
+            f"Regionale indicatoren Om U voor Sterkzorg, tot en met kwartaal {quarter}; alleen "
+            "geaggregeerde cijfers, geen patiëntgegevens.",
+        ),
+        (
+            "Screeningsprofiel",
+            f"{profile.name} versie {profile.version}: drempel {profile.threshold} punten; "
+            f"kenmerken: {', '.join(c.label for c in profile.scored)}.",
+        ),
         ("Kleine aantallen", suppression_note(profile)),
-        ("Kwartalen", "Alleen kwartalen die een praktijk zelf leverde tellen mee. De kwartalen die bij de eerste "
-                      "levering van een praktijk met terugwerkende kracht zijn berekend (backfill) dienen alleen om "
-                      "'eerste keer boven de drempel' te kunnen bepalen en staan niet in deze cijfers."),
-        ("Methoden", "Wilson-scoreinterval (Newcombe 1998) voor percentages; directe standaardisatie naar de "
-                     "Europese standaardbevolking 2013 met Byar/Dobson-interval (PHE/OHID technical guide); "
-                     "trechterplot met exacte binomiale grenzen (Spiegelhalter 2005)."),
+        (
+            "Kwartalen",
+            "Alleen kwartalen die een praktijk zelf leverde tellen mee. De kwartalen die bij de eerste "
+            "levering van een praktijk met terugwerkende kracht zijn berekend (backfill) dienen alleen om "
+            "'eerste keer boven de drempel' te kunnen bepalen en staan niet in deze cijfers.",
+        ),
+        (
+            "Methoden",
+            "Wilson-scoreinterval (Newcombe 1998) voor percentages; directe standaardisatie naar de "
+            "Europese standaardbevolking 2013 met Byar/Dobson-interval (PHE/OHID technical guide); "
+            "trechterplot met exacte binomiale grenzen (Spiegelhalter 2005).",
+        ),
         ("", ""),
     ]
     for topic, text in intro:

@@ -68,66 +68,158 @@ def catalogue(profile: Profile) -> list[Indicator]:
     """Every indicator, in the order of the files' columns."""
     t = profile.threshold
     items = [
-        Indicator("practices", "Praktijken (aantal, geen personen)", "praktijken",
-                  "Aantal praktijken met ingeschreven patiënten in dit gebied die dit kwartaal leverden."),
-        Indicator("registered", "Ingeschreven patiënten", "aantal",
-                  "Patiënten ingeschreven op de peildatum (laatste dag van het kwartaal).", person_count=True),
-        Indicator("over_threshold", f"Op/boven drempel ({t} punten), aantal", "aantal",
-                  f"Patiënten met een score van {t} of meer.", person_count=True),
-        Indicator("pct_over", "Op/boven drempel (%)", "%",
-                  "Aandeel ingeschrevenen op of boven de drempel, met Wilson-95%-betrouwbaarheidsinterval; "
-                  "berekend uit afgeronde aantallen.",
-                  interval=True),
-        Indicator("dsr_over", "Op/boven drempel, leeftijdsgestandaardiseerd (%)", "%",
-                  "Direct gestandaardiseerd naar de Europese standaardbevolking 2013 (ESP2013), 95%-interval "
-                  "volgens Byar/Dobson; berekend uit aantallen per leeftijdsgroep afgerond op 10; niet berekend bij "
-                  "minder dan 10 personen boven de drempel.",
-                  interval=True),
-        Indicator("first_time", "Eerste keer boven drempel (aantal)", "aantal",
-                  "Patiënten die dit kwartaal voor het eerst op of boven de drempel komen.", person_count=True),
-        Indicator("first_time_per_1000", "Eerste keer boven drempel per 1.000", "per 1.000",
-                  "Eerste keer boven de drempel per 1.000 ingeschrevenen, met Wilson-95%-interval; berekend uit "
-                  "afgeronde aantallen.",
-                  interval=True),
-        Indicator("baseline", "Startlijst (al eerder boven drempel)", "aantal",
-                  "In het eerste geleverde kwartaal van een praktijk: al eerder boven de drempel "
-                  "(aparte startlijst).", person_count=True),
+        Indicator(
+            "practices",
+            "Praktijken (aantal, geen personen)",
+            "praktijken",
+            "Aantal praktijken met ingeschreven patiënten in dit gebied die dit kwartaal leverden.",
+        ),
+        Indicator(
+            "registered",
+            "Ingeschreven patiënten",
+            "aantal",
+            "Patiënten ingeschreven op de peildatum (laatste dag van het kwartaal).",
+            person_count=True,
+        ),
+        Indicator(
+            "over_threshold",
+            f"Op/boven drempel ({t} punten), aantal",
+            "aantal",
+            f"Patiënten met een score van {t} of meer.",
+            person_count=True,
+        ),
+        Indicator(
+            "pct_over",
+            "Op/boven drempel (%)",
+            "%",
+            "Aandeel ingeschrevenen op of boven de drempel, met Wilson-95%-betrouwbaarheidsinterval; "
+            "berekend uit afgeronde aantallen.",
+            interval=True,
+        ),
+        Indicator(
+            "dsr_over",
+            "Op/boven drempel, leeftijdsgestandaardiseerd (%)",
+            "%",
+            "Direct gestandaardiseerd naar de Europese standaardbevolking 2013 (ESP2013), 95%-interval "
+            "volgens Byar/Dobson; berekend uit aantallen per leeftijdsgroep afgerond op 10; niet berekend bij "
+            "minder dan 10 personen boven de drempel.",
+            interval=True,
+        ),
+        Indicator(
+            "first_time",
+            "Eerste keer boven drempel (aantal)",
+            "aantal",
+            "Patiënten die dit kwartaal voor het eerst op of boven de drempel komen.",
+            person_count=True,
+        ),
+        Indicator(
+            "first_time_per_1000",
+            "Eerste keer boven drempel per 1.000",
+            "per 1.000",
+            "Eerste keer boven de drempel per 1.000 ingeschrevenen, met Wilson-95%-interval; berekend uit "
+            "afgeronde aantallen.",
+            interval=True,
+        ),
+        Indicator(
+            "baseline",
+            "Startlijst (al eerder boven drempel)",
+            "aantal",
+            "In het eerste geleverde kwartaal van een praktijk: al eerder boven de drempel "
+            "(aparte startlijst).",
+            person_count=True,
+        ),
     ]
     for c in profile.scored:
-        items.append(Indicator(f"char_n:{c.id}", f"Kenmerk: {c.label} (aantal)", "aantal",
-                               f"Ingeschrevenen bij wie het kenmerk '{c.label}' geldt.", person_count=True))
-        items.append(Indicator(f"char_pct:{c.id}", f"Kenmerk: {c.label} (%)", "%",
-                               f"Aandeel ingeschrevenen bij wie het kenmerk '{c.label}' geldt; berekend uit afgeronde aantallen."))
+        items.append(
+            Indicator(
+                f"char_n:{c.id}",
+                f"Kenmerk: {c.label} (aantal)",
+                "aantal",
+                f"Ingeschrevenen bij wie het kenmerk '{c.label}' geldt.",
+                person_count=True,
+            )
+        )
+        items.append(
+            Indicator(
+                f"char_pct:{c.id}",
+                f"Kenmerk: {c.label} (%)",
+                "%",
+                f"Aandeel ingeschrevenen bij wie het kenmerk '{c.label}' geldt; berekend uit afgeronde aantallen.",
+            )
+        )
     items += [
-        Indicator("in_deprived_wijk", "Wonend in wijk met hoge achterstand (aantal)", "aantal",
-                  "Ingeschrevenen in een wijk met achterstandsgroep 'hoog' (clinical/reference/wijken.csv; "
-                  "een aanname van omu, geen officiële index).", person_count=True),
-        Indicator("pct_in_deprived_wijk", "Wonend in wijk met hoge achterstand (%)", "%",
-                  "Aandeel ingeschrevenen in een wijk met hoge achterstand (Krachtige basiszorg: meer dan 25%); "
-                  "berekend uit afgeronde aantallen."),
-        Indicator("listed", "Op de belijst", "aantal",
-                  "Patiënten op de belijst van het kwartaal (binnen de capaciteit; zonder startlijst).",
-                  person_count=True),
-        Indicator("reached", "Bereikt", "aantal",
-                  "Uitkomst bereikt, verwezen of afgezien: er was contact.", person_count=True),
-        Indicator("pct_reached", "Bereikt (% van belijst)", "%", "Bereikt als aandeel van de belijst; berekend uit afgeronde aantallen.",
-                  interval=True),
+        Indicator(
+            "in_deprived_wijk",
+            "Wonend in wijk met hoge achterstand (aantal)",
+            "aantal",
+            "Ingeschrevenen in een wijk met achterstandsgroep 'hoog' (clinical/reference/wijken.csv; "
+            "een aanname van omu, geen officiële index).",
+            person_count=True,
+        ),
+        Indicator(
+            "pct_in_deprived_wijk",
+            "Wonend in wijk met hoge achterstand (%)",
+            "%",
+            "Aandeel ingeschrevenen in een wijk met hoge achterstand (Krachtige basiszorg: meer dan 25%); "
+            "berekend uit afgeronde aantallen.",
+        ),
+        Indicator(
+            "listed",
+            "Op de belijst",
+            "aantal",
+            "Patiënten op de belijst van het kwartaal (binnen de capaciteit; zonder startlijst).",
+            person_count=True,
+        ),
+        Indicator(
+            "reached",
+            "Bereikt",
+            "aantal",
+            "Uitkomst bereikt, verwezen of afgezien: er was contact.",
+            person_count=True,
+        ),
+        Indicator(
+            "pct_reached",
+            "Bereikt (% van belijst)",
+            "%",
+            "Bereikt als aandeel van de belijst; berekend uit afgeronde aantallen.",
+            interval=True,
+        ),
         Indicator("not_reached", "Niet bereikt", "aantal", "Uitkomst niet bereikt.", person_count=True),
         Indicator("already_in_care", "Al in zorg", "aantal", "Uitkomst al in zorg.", person_count=True),
         Indicator("referred", "Verwezen", "aantal", "Uitkomst verwezen.", person_count=True),
-        Indicator("pct_referred", "Verwezen (% van belijst)", "%", "Verwezen als aandeel van de belijst; berekend uit afgeronde aantallen.",
-                  interval=True),
+        Indicator(
+            "pct_referred",
+            "Verwezen (% van belijst)",
+            "%",
+            "Verwezen als aandeel van de belijst; berekend uit afgeronde aantallen.",
+            interval=True,
+        ),
     ]
     for target in REFERRAL_TARGETS:
-        items.append(Indicator(f"referred_to:{target}", f"Verwezen naar {REFERRAL_LABELS[target]}", "aantal",
-                               f"Verwezen, met als doel {REFERRAL_LABELS[target]}.", person_count=True))
+        items.append(
+            Indicator(
+                f"referred_to:{target}",
+                f"Verwezen naar {REFERRAL_LABELS[target]}",
+                "aantal",
+                f"Verwezen, met als doel {REFERRAL_LABELS[target]}.",
+                person_count=True,
+            )
+        )
     items += [
-        Indicator("funnel_95", "Trechterplot 95%", "trechter",
-                  "Praktijk: aandeel op/boven drempel boven, binnen of onder de 95%-grenzen rond het "
-                  "regiogemiddelde (exact binomiaal, Spiegelhalter); berekend uit afgeronde aantallen."),
-        Indicator("funnel_998", "Trechterplot 99,8%", "trechter",
-                  "Praktijk: boven, binnen of onder de 99,8%-grenzen; buiten deze grenzen is een verschil "
-                  "met het regiogemiddelde zeer onwaarschijnlijk door toeval alleen."),
+        Indicator(
+            "funnel_95",
+            "Trechterplot 95%",
+            "trechter",
+            "Praktijk: aandeel op/boven drempel boven, binnen of onder de 95%-grenzen rond het "
+            "regiogemiddelde (exact binomiaal, Spiegelhalter); berekend uit afgeronde aantallen.",
+        ),
+        Indicator(
+            "funnel_998",
+            "Trechterplot 99,8%",
+            "trechter",
+            "Praktijk: boven, binnen of onder de 99,8%-grenzen; buiten deze grenzen is een verschil "
+            "met het regiogemiddelde zeer onwaarschijnlijk door toeval alleen.",
+        ),
     ]
     return items
 
@@ -149,14 +241,21 @@ def delivered_quarters(conn: duckdb.DuckDBPyConnection, profile: Profile) -> lis
 # --------------------------------------------------------------------------------------------
 
 
-def _raw_counts(conn: duckdb.DuckDBPyConnection, profile: Profile,
-                quarter: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _raw_counts(
+    conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(wide raw counts per quarter and area, band counts, practice/wijk pairs served).
     Never leaves this module unprotected."""
-    run_sql(conn, "dashboards/people", {
-        **profile_variables(profile), "quarter": quarter, "characteristics": characteristic_ids(profile),
-        "wijken_csv": str(WIJKEN_CSV),
-    })
+    run_sql(
+        conn,
+        "dashboards/people",
+        {
+            **profile_variables(profile),
+            "quarter": quarter,
+            "characteristics": characteristic_ids(profile),
+            "wijken_csv": str(WIJKEN_CSV),
+        },
+    )
     try:
         areas = query(conn, "dashboards/areas").pl()
         counts = query(conn, "dashboards/counts").pl()
@@ -170,8 +269,10 @@ def _raw_counts(conn: duckdb.DuckDBPyConnection, profile: Profile,
         pivoted = counts.pivot(on="measure", index=["quarter", "level", "area_code"], values="n")
         wide = areas.join(pivoted, on=["quarter", "level", "area_code"], how="left")
     wide = wide.with_columns(
-        [pl.col(c).fill_null(0).cast(pl.Int64) if c in wide.columns else pl.lit(0, pl.Int64).alias(c)
-         for c in columns]
+        [
+            pl.col(c).fill_null(0).cast(pl.Int64) if c in wide.columns else pl.lit(0, pl.Int64).alias(c)
+            for c in columns
+        ]
     ).select(*KEYS, "practices", *columns)
     return wide, bands, served
 
@@ -191,7 +292,9 @@ def _age_standardised(wide: pl.DataFrame, bands: pl.DataFrame) -> pl.DataFrame:
         population[i, band] = pop
         events[i, band] = ev
     rate, lower, upper = age_standardised_rate(round_band(events), round_band(population), per=100.0)
-    ok = (wide.get_column("registered").is_not_null() & wide.get_column("over_threshold").is_not_null()).to_numpy()
+    ok = (
+        wide.get_column("registered").is_not_null() & wide.get_column("over_threshold").is_not_null()
+    ).to_numpy()
     return wide.with_columns(
         pl.Series("dsr_over", np.where(ok, rate, np.nan), dtype=pl.Float64).fill_nan(None),
         pl.Series("dsr_over_lower", np.where(ok, lower, np.nan), dtype=pl.Float64).fill_nan(None),
@@ -204,8 +307,12 @@ def _funnel_positions(wide: pl.DataFrame) -> pl.DataFrame:
     region's proportion of its quarter, all from the published (rounded) counts; none where one
     of them is hidden."""
     pos = {0.95: np.full(wide.height, np.nan), 0.998: np.full(wide.height, np.nan)}
-    region = {q: (o, r) for q, o, r in wide.filter(pl.col("level") == "regio")
-              .select("quarter", "over_threshold", "registered").iter_rows()}
+    region = {
+        q: (o, r)
+        for q, o, r in wide.filter(pl.col("level") == "regio")
+        .select("quarter", "over_threshold", "registered")
+        .iter_rows()
+    }
     level = wide.get_column("level").to_numpy()
     quarter = wide.get_column("quarter").to_numpy()
     over = wide.get_column("over_threshold").cast(pl.Float64).fill_null(np.nan).to_numpy()
@@ -218,8 +325,9 @@ def _funnel_positions(wide: pl.DataFrame) -> pl.DataFrame:
             lower, upper = funnel_limits(o / r, registered[i], confidence)
             p = over[i] / registered[i]
             out[i] = FUNNEL_ABOVE if p > upper else FUNNEL_BELOW if p < lower else FUNNEL_INSIDE
-    return wide.with_columns(pl.Series("funnel_95", pos[0.95]).fill_nan(None),
-                             pl.Series("funnel_998", pos[0.998]).fill_nan(None))
+    return wide.with_columns(
+        pl.Series("funnel_95", pos[0.95]).fill_nan(None), pl.Series("funnel_998", pos[0.998]).fill_nan(None)
+    )
 
 
 def _rates(wide: pl.DataFrame, profile: Profile) -> pl.DataFrame:
@@ -285,7 +393,9 @@ def _level_rank(level: str) -> int:
 TIED = (("in_deprived_wijk", "registered"),)
 
 
-def _earlier_versions(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str) -> dict[str, list[Version]]:
+def _earlier_versions(
+    conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str
+) -> dict[str, list[Version]]:
     """Every stored ledger version per quarter (oldest first), as :class:`Version` objects."""
     run_sql(conn, "dashboards/schema")
     variables = {**profile_variables(profile), "quarter": quarter}
@@ -294,38 +404,56 @@ def _earlier_versions(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter
     return versions_from_ledger(rows, served, profile)
 
 
-def versions_from_ledger(rows: pl.DataFrame, served: pl.DataFrame, profile: Profile) -> dict[str, list[Version]]:
+def versions_from_ledger(
+    rows: pl.DataFrame, served: pl.DataFrame, profile: Profile
+) -> dict[str, list[Version]]:
     """Ledger rows (quarter, version, level, area_code, indicator, exact, published) and served
     rows (quarter, version, practice_id, wijk_area) as :class:`Version` objects per quarter."""
     columns = person_count_columns(profile)
     col = {c: j for j, c in enumerate(columns)}
     out: dict[str, list[Version]] = {}
     for (q, version), frame in sorted(rows.group_by(["quarter", "version"]), key=lambda g: g[0]):
-        areas = sorted({(lv, a) for lv, a in frame.select("level", "area_code").iter_rows()},
-                       key=lambda k: (_level_rank(k[0]), k[1]))
+        areas = sorted(
+            {(lv, a) for lv, a in frame.select("level", "area_code").iter_rows()},
+            key=lambda k: (_level_rank(k[0]), k[1]),
+        )
         row = {a: i for i, a in enumerate(areas)}
         exact = np.zeros((len(areas), len(columns)), dtype=np.int64)
         hidden = np.zeros((len(areas), len(columns)), dtype=bool)
-        for lv, a, indicator, ex, pub in frame.select("level", "area_code", "indicator", "exact",
-                                                      "published").iter_rows():
+        for lv, a, indicator, ex, pub in frame.select(
+            "level", "area_code", "indicator", "exact", "published"
+        ).iter_rows():
             if indicator in col:
                 exact[row[(lv, a)], col[indicator]] = ex
                 hidden[row[(lv, a)], col[indicator]] = pub is None
-        pairs = sorted(served.filter((pl.col("quarter") == q) & (pl.col("version") == version))
-                       .select("practice_id", "wijk_area").iter_rows())
+        pairs = sorted(
+            served.filter((pl.col("quarter") == q) & (pl.col("version") == version))
+            .select("practice_id", "wijk_area")
+            .iter_rows()
+        )
         out.setdefault(q, []).append(Version(areas, columns, exact, hidden, pairs, TIED))
     return out
 
 
-def _protect(raw: pl.DataFrame, served: pl.DataFrame, earlier: dict[str, list[Version]], profile: Profile,
-             recorded_at: dt.datetime) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _protect(
+    raw: pl.DataFrame,
+    served: pl.DataFrame,
+    earlier: dict[str, list[Version]],
+    profile: Profile,
+    recorded_at: dt.datetime,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(raw with every person count replaced by its published value, new ledger rows, new served
     rows): per quarter, the latest version again when nothing changed, else a new version
     protected together with every earlier one (dashboards/disclosure.py)."""
     columns = person_count_columns(profile)
     relations = suppression_spec(profile)["column_totals"]
-    raw = raw.sort([pl.col("quarter"), pl.col("level").replace_strict(
-        {lv: i for i, lv in enumerate(LEVELS)}, return_dtype=pl.Int32), pl.col("area_code")])
+    raw = raw.sort(
+        [
+            pl.col("quarter"),
+            pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)}, return_dtype=pl.Int32),
+            pl.col("area_code"),
+        ]
+    )
     parts, ledger, served_new = [], [], []
     for (q,), sub in sorted(raw.group_by(["quarter"], maintain_order=True), key=lambda g: g[0]):
         areas = list(sub.select("level", "area_code").iter_rows())
@@ -333,8 +461,12 @@ def _protect(raw: pl.DataFrame, served: pl.DataFrame, earlier: dict[str, list[Ve
         pairs = sorted(served.filter(pl.col("quarter") == q).select("practice_id", "wijk_area").iter_rows())
         versions = earlier.get(q, [])
         latest = versions[-1] if versions else None
-        if (latest is not None and latest.areas == areas and latest.served == pairs
-                and np.array_equal(latest.exact, exact)):
+        if (
+            latest is not None
+            and latest.areas == areas
+            and latest.served == pairs
+            and np.array_equal(latest.exact, exact)
+        ):
             current = latest  # nothing changed: the same figures, no new version
         else:
             current = Version(areas, columns, exact, np.zeros(exact.shape, dtype=bool), pairs, TIED)
@@ -343,43 +475,85 @@ def _protect(raw: pl.DataFrame, served: pl.DataFrame, earlier: dict[str, list[Ve
             published = current.published()
             for a, (level, code) in enumerate(areas):
                 for c, name in enumerate(columns):
-                    ledger.append((q, number, level, code, name, int(exact[a, c]),
-                                   None if published[a, c] < 0 else int(published[a, c])))
+                    ledger.append(
+                        (
+                            q,
+                            number,
+                            level,
+                            code,
+                            name,
+                            int(exact[a, c]),
+                            None if published[a, c] < 0 else int(published[a, c]),
+                        )
+                    )
             served_new += [(q, number, p, w) for p, w in pairs]
         published = current.published()
-        parts.append(sub.with_columns(
-            pl.Series(name, published[:, c], dtype=pl.Int64).scatter(np.flatnonzero(published[:, c] < 0), None)
-            for c, name in enumerate(columns)
-        ))
+        parts.append(
+            sub.with_columns(
+                pl.Series(name, published[:, c], dtype=pl.Int64).scatter(
+                    np.flatnonzero(published[:, c] < 0), None
+                )
+                for c, name in enumerate(columns)
+            )
+        )
     out = pl.concat(parts) if parts else raw
-    ledger_frame = pl.DataFrame(ledger, schema={"quarter": pl.String, "version": pl.Int32, "level": pl.String,
-                                                "area_code": pl.String, "indicator": pl.String,
-                                                "exact": pl.Int64, "published": pl.Int64}, orient="row")
-    served_frame = pl.DataFrame(served_new, schema={"quarter": pl.String, "version": pl.Int32,
-                                                    "practice_id": pl.String, "wijk_area": pl.String}, orient="row")
-    extra = [pl.lit(profile.name).alias("profile_name"), pl.lit(profile.version, pl.Int32).alias("profile_version")]
-    return (out, ledger_frame.with_columns(*extra, pl.lit(recorded_at).alias("recorded_at")),
-            served_frame.with_columns(*extra))
+    ledger_frame = pl.DataFrame(
+        ledger,
+        schema={
+            "quarter": pl.String,
+            "version": pl.Int32,
+            "level": pl.String,
+            "area_code": pl.String,
+            "indicator": pl.String,
+            "exact": pl.Int64,
+            "published": pl.Int64,
+        },
+        orient="row",
+    )
+    served_frame = pl.DataFrame(
+        served_new,
+        schema={"quarter": pl.String, "version": pl.Int32, "practice_id": pl.String, "wijk_area": pl.String},
+        orient="row",
+    )
+    extra = [
+        pl.lit(profile.name).alias("profile_name"),
+        pl.lit(profile.version, pl.Int32).alias("profile_version"),
+    ]
+    return (
+        out,
+        ledger_frame.with_columns(*extra, pl.lit(recorded_at).alias("recorded_at")),
+        served_frame.with_columns(*extra),
+    )
 
 
-def _compute(conn: duckdb.DuckDBPyConnection, profile: Profile,
-             quarter: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _compute(
+    conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     delivered = delivered_quarters(conn, profile)
     if quarter not in delivered:
         known = ", ".join(delivered) or "none"
-        raise NotDelivered(f"no practice delivered {quarter} under profile {profile.name} v{profile.version} "
-                           f"(delivered quarters: {known})")
+        raise NotDelivered(
+            f"no practice delivered {quarter} under profile {profile.name} v{profile.version} "
+            f"(delivered quarters: {known})"
+        )
     raw, bands, served = _raw_counts(conn, profile, quarter)
     earlier = _earlier_versions(conn, profile, quarter)
     return publish(raw, bands, served, earlier, profile)
 
 
-def publish(raw: pl.DataFrame, bands: pl.DataFrame, served: pl.DataFrame, earlier: dict[str, list[Version]],
-            profile: Profile) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def publish(
+    raw: pl.DataFrame,
+    bands: pl.DataFrame,
+    served: pl.DataFrame,
+    earlier: dict[str, list[Version]],
+    profile: Profile,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """From raw counts (wide: KEYS, practices, person counts), band counts and the practice/wijk
     pairs served, given the earlier ledger versions: (published wide frame, new ledger rows, new
     served rows).  The counts are protected first; every other figure is computed from them."""
-    shown, ledger, served_new = _protect(raw, served, earlier, profile, dt.datetime.now().replace(microsecond=0))
+    shown, ledger, served_new = _protect(
+        raw, served, earlier, profile, dt.datetime.now().replace(microsecond=0)
+    )
     shown = _funnel_positions(_age_standardised(_rates(shown, profile), bands))
     order = [i.key for i in catalogue(profile)]
     columns = list(KEYS)
@@ -406,14 +580,20 @@ def to_long(wide: pl.DataFrame, profile: Profile, computed_at: dt.datetime) -> p
     parts = []
     for item in catalogue(profile):
         has_interval = f"{item.key}_lower" in wide.columns
-        parts.append(wide.select(
-            *KEYS,
-            pl.lit(item.key).alias("indicator"),
-            pl.lit(item.unit).alias("unit"),
-            pl.col(item.key).cast(pl.Float64).alias("value"),
-            (pl.col(f"{item.key}_lower") if has_interval else pl.lit(None)).cast(pl.Float64).alias("lower"),
-            (pl.col(f"{item.key}_upper") if has_interval else pl.lit(None)).cast(pl.Float64).alias("upper"),
-        ))
+        parts.append(
+            wide.select(
+                *KEYS,
+                pl.lit(item.key).alias("indicator"),
+                pl.lit(item.unit).alias("unit"),
+                pl.col(item.key).cast(pl.Float64).alias("value"),
+                (pl.col(f"{item.key}_lower") if has_interval else pl.lit(None))
+                .cast(pl.Float64)
+                .alias("lower"),
+                (pl.col(f"{item.key}_upper") if has_interval else pl.lit(None))
+                .cast(pl.Float64)
+                .alias("upper"),
+            )
+        )
     return pl.concat(parts).with_columns(
         pl.lit(profile.name).alias("profile_name"),
         pl.lit(profile.version, pl.Int32).alias("profile_version"),
@@ -425,8 +605,7 @@ def to_wide(long: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     """The stored long rows back as the wide frame (catalogue order; missing indicators null)."""
     items = catalogue(profile)
     if long.is_empty():
-        return pl.DataFrame(schema={**{k: pl.String for k in KEYS},
-                                    **{i.key: pl.Float64 for i in items}})
+        return pl.DataFrame(schema={**{k: pl.String for k in KEYS}, **{i.key: pl.Float64 for i in items}})
     values = long.pivot(on="indicator", index=list(KEYS), values=["value", "lower", "upper"])
     # pivot with several value columns names them value_<indicator>, lower_<indicator>, ...
     columns = [pl.col(k) for k in KEYS]
@@ -454,9 +633,14 @@ def store_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter:
     conn.register("ledger_new", ledger.to_arrow())
     conn.register("served_new", served.to_arrow())
     try:
-        run_sql_in_transaction(conn, ["dashboards/write", "dashboards/ledger_write"], {
-            **profile_variables(profile), "quarters": sorted(set(wide.get_column("quarter").to_list())),
-        })
+        run_sql_in_transaction(
+            conn,
+            ["dashboards/write", "dashboards/ledger_write"],
+            {
+                **profile_variables(profile),
+                "quarters": sorted(set(wide.get_column("quarter").to_list())),
+            },
+        )
     finally:
         for name in ("indicators_new", "ledger_new", "served_new"):
             conn.unregister(name)
@@ -478,21 +662,34 @@ def read_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: 
 def derived_violations(wide: pl.DataFrame, profile: Profile) -> list[str]:
     """Rates and intervals that are not the function of the published counts they should be
     (a rate computed from an exact count would let a reader undo the rounding)."""
-    expected = _rates(wide.select([c for c in wide.columns if not any(
-        c == name or c.startswith(f"{name}_") for name in suppression_spec(profile)["rates"])]), profile)
+    expected = _rates(
+        wide.select(
+            [
+                c
+                for c in wide.columns
+                if not any(
+                    c == name or c.startswith(f"{name}_") for name in suppression_spec(profile)["rates"]
+                )
+            ]
+        ),
+        profile,
+    )
     problems = []
     for name, rate in suppression_spec(profile)["rates"].items():
         for suffix in ("", "_lower", "_upper") if rate.interval else ("",):
             got = wide.get_column(name + suffix).cast(pl.Float64).fill_null(np.nan).to_numpy()
             want = expected.get_column(name + suffix).cast(pl.Float64).fill_null(np.nan).to_numpy()
             bad = ~np.isclose(got, want, rtol=0, atol=1e-9, equal_nan=True)
-            problems += [f"{r['quarter']} {r['area_code']} {name}{suffix}"
-                         for r in wide.filter(pl.Series(bad)).select("quarter", "area_code").to_dicts()]
+            problems += [
+                f"{r['quarter']} {r['area_code']} {name}{suffix}"
+                for r in wide.filter(pl.Series(bad)).select("quarter", "area_code").to_dicts()
+            ]
     return problems
 
 
-def ledger_violations(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str,
-                      wide: pl.DataFrame) -> list[str]:
+def ledger_violations(
+    conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str, wide: pl.DataFrame
+) -> list[str]:
     """What breaks the promises of the disclosure ledger for the stored figures up to ``quarter``:
     stored counts that are not the newest ledger version, a count hidden once and shown later,
     and anything the audit of all versions together can pin or confine to 1-7."""
@@ -504,8 +701,15 @@ def ledger_violations(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter
         newest = versions[-1]
         published = newest.published()
         stored = wide.filter(pl.col("quarter") == q)
-        rows = {(lv, a): r for lv, a, r in zip(stored.get_column("level"), stored.get_column("area_code"),
-                                                stored.select(columns).rows(), strict=True)}
+        rows = {
+            (lv, a): r
+            for lv, a, r in zip(
+                stored.get_column("level"),
+                stored.get_column("area_code"),
+                stored.select(columns).rows(),
+                strict=True,
+            )
+        }
         for i, key in enumerate(newest.areas):
             for j, name in enumerate(columns):
                 value = rows.get(key, [None] * len(columns))[j]
@@ -517,8 +721,10 @@ def ledger_violations(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter
                 for j, name in enumerate(columns):
                     if old.hidden[i, j] and key in index and not new.hidden[index[key], j]:
                         problems.append(f"{q} {key[1]} {name}: hidden once, shown later")
-        problems += [f"{q} version {t.version + 1}: a figure can be pinned or confined to 1-7"
-                     for t in audit(versions, relations)]
+        problems += [
+            f"{q} version {t.version + 1}: a figure can be pinned or confined to 1-7"
+            for t in audit(versions, relations)
+        ]
     for q in sorted(set(wide.get_column("quarter").to_list())):
         if q not in ledger:
             problems.append(f"{q}: figures stored without a ledger version")

@@ -43,8 +43,9 @@ def refresh_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarte
     return store_indicators(conn, profile, quarter)
 
 
-def write_indicator_files(conn: duckdb.DuckDBPyConnection, home: OmuHome, profile: Profile,
-                          quarter: str) -> dict[str, Path]:
+def write_indicator_files(
+    conn: duckdb.DuckDBPyConnection, home: OmuHome, profile: Profile, quarter: str
+) -> dict[str, Path]:
     wide = read_indicators(conn, profile, quarter)
     folder = home.region_out(quarter, profile.output_folder)
     return {
@@ -53,8 +54,9 @@ def write_indicator_files(conn: duckdb.DuckDBPyConnection, home: OmuHome, profil
     }
 
 
-def write_dashboard_page(conn: duckdb.DuckDBPyConnection, home: OmuHome, profile: Profile,
-                         quarter: str) -> RegionOutputs:
+def write_dashboard_page(
+    conn: duckdb.DuckDBPyConnection, home: OmuHome, profile: Profile, quarter: str
+) -> RegionOutputs:
     wide = read_indicators(conn, profile, quarter)
     folder = home.region_out(quarter, profile.output_folder)
     outputs = RegionOutputs(quarter, folder)
@@ -64,14 +66,20 @@ def write_dashboard_page(conn: duckdb.DuckDBPyConnection, home: OmuHome, profile
     outputs.areas = current.height
     top = highest_standardised(current)
     if top is not None:
-        outputs.highest_wijk = (f"{top['area_name']} {top['dsr_over']:.1f}% "
-                                f"(95% CI {top['dsr_over_lower']:.1f}-{top['dsr_over_upper']:.1f}%)")
+        outputs.highest_wijk = (
+            f"{top['area_name']} {top['dsr_over']:.1f}% "
+            f"(95% CI {top['dsr_over_lower']:.1f}-{top['dsr_over_upper']:.1f}%)"
+        )
     outliers = funnel_outliers(current)
-    outputs.outside_998 = [f"{r['area_code']} ({side})" for side in ("boven", "onder") for r in outliers[side]]
+    outputs.outside_998 = [
+        f"{r['area_code']} ({side})" for side in ("boven", "onder") for r in outliers[side]
+    ]
     return outputs
 
 
-def write_region(conn: duckdb.DuckDBPyConnection, home: OmuHome, profile: Profile, quarter: str) -> RegionOutputs:
+def write_region(
+    conn: duckdb.DuckDBPyConnection, home: OmuHome, profile: Profile, quarter: str
+) -> RegionOutputs:
     """Indicators stored, then the csv, the xlsx and the dashboard written: what `omu dashboard` does."""
     refresh_indicators(conn, profile, quarter)
     files = write_indicator_files(conn, home, profile, quarter)
@@ -111,7 +119,9 @@ def patient_ids_in(folder: Path, patient_ids: Iterable[str]) -> dict[str, set[st
         hits: set[str] = set()
         for run in runs.findall(file_text(path)):
             for length in lengths:
-                hits.update(w for w in (run[i:i + length] for i in range(len(run) - length + 1)) if w in ids)
+                hits.update(
+                    w for w in (run[i : i + length] for i in range(len(run) - length + 1)) if w in ids
+                )
         if hits:
             found[str(path)] = hits
     return found

@@ -36,8 +36,18 @@ BASE_FEATURES = (
     "deprivation",
 )
 # Kept with every example for evaluation and fairness checks, never used to predict.
-DESCRIPTIVE = ("practice_id", "quarter", "patient_id", "reference_date", "source_quarter", "sex", "wijk_code",
-               "deprivation_group", "score", "over_threshold")
+DESCRIPTIVE = (
+    "practice_id",
+    "quarter",
+    "patient_id",
+    "reference_date",
+    "source_quarter",
+    "sex",
+    "wijk_code",
+    "deprivation_group",
+    "score",
+    "over_threshold",
+)
 
 
 @dataclass(frozen=True)
@@ -57,19 +67,24 @@ def register_model_tables(conn: duckdb.DuckDBPyConnection, profile: Profile, out
     chronic = load_codelist(CHRONIC_CODELIST, "icpc").select(pl.lit("chronic").alias("role"), "code")
     codes = pl.concat([outcome.codes_frame(), chronic])
     wijken = pl.read_csv(WIJKEN, infer_schema=False).select(
-        "wijk_code", "deprivation_group",
-        pl.col("deprivation_group").replace_strict(DEPRIVATION_LEVELS, default=None, return_dtype=pl.Int32)
+        "wijk_code",
+        "deprivation_group",
+        pl.col("deprivation_group")
+        .replace_strict(DEPRIVATION_LEVELS, default=None, return_dtype=pl.Int32)
         .alias("deprivation"),
     )
     for table, frame in (("model_codes", codes), ("model_wijken", wijken)):
         conn.register(f"{table}_frame", frame)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
         conn.unregister(f"{table}_frame")
-    set_variables(conn, {
-        "characteristic_ids": list(profile.characteristic_ids),
-        "window_days": outcome.window_days,
-        "lookback_days": LOOKBACK_DAYS,
-    })
+    set_variables(
+        conn,
+        {
+            "characteristic_ids": list(profile.characteristic_ids),
+            "window_days": outcome.window_days,
+            "lookback_days": LOOKBACK_DAYS,
+        },
+    )
 
 
 def _run_work(conn: duckdb.DuckDBPyConnection, profile: Profile, *, with_outcome: bool) -> pl.DataFrame:
@@ -80,36 +95,58 @@ def _run_work(conn: duckdb.DuckDBPyConnection, profile: Profile, *, with_outcome
     (people,) = fetch_one(conn, "SELECT count(*) FROM population")
     names = feature_names(profile)
     if not people:
-        return pl.DataFrame(schema={**{c: pl.String for c in DESCRIPTIVE}, **{c: pl.Float64 for c in names},
-                                    **({"outcome": pl.Boolean} if with_outcome else {})})
+        return pl.DataFrame(
+            schema={
+                **{c: pl.String for c in DESCRIPTIVE},
+                **{c: pl.Float64 for c in names},
+                **({"outcome": pl.Boolean} if with_outcome else {}),
+            }
+        )
     run_sql(conn, "model/features")
     statement = "SELECT f.* FROM model_features AS f"
     if with_outcome:
         run_sql(conn, "model/outcome")
-        statement = ("SELECT f.*, o.outcome FROM model_features AS f "
-                     "JOIN model_outcomes AS o USING (practice_id, quarter, patient_id)")
+        statement = (
+            "SELECT f.*, o.outcome FROM model_features AS f "
+            "JOIN model_outcomes AS o USING (practice_id, quarter, patient_id)"
+        )
     frame = conn.sql(statement + " ORDER BY practice_id, quarter, patient_id").pl()
     flags = list(profile.characteristic_ids)
     return frame.with_columns(pl.col(flags).cast(pl.Int8), pl.col("reference_date").cast(pl.Date))
 
 
-def training_examples(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome,
-                      window: TrainingWindow = TrainingWindow()) -> pl.DataFrame:
+def training_examples(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    outcome: Outcome,
+    window: TrainingWindow = TrainingWindow(),
+) -> pl.DataFrame:
     """Every patient registered on each training reference date of every practice (see
     sql/model/work_training.sql), with the features at R and the observed outcome after R."""
     register_model_tables(conn, profile, outcome)
-    set_variables(conn, {"reference_quarters": window.reference_quarters, "history_days": window.history_days})
+    set_variables(
+        conn, {"reference_quarters": window.reference_quarters, "history_days": window.history_days}
+    )
     run_sql(conn, "model/work_training")
     return _run_work(conn, profile, with_outcome=True)
 
 
-def features_at(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome, *, practice_id: str,
-                quarter: str, source_quarter: str | None = None, with_outcome: bool = False) -> pl.DataFrame:
+def features_at(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    outcome: Outcome,
+    *,
+    practice_id: str,
+    quarter: str,
+    source_quarter: str | None = None,
+    with_outcome: bool = False,
+) -> pl.DataFrame:
     """Features of every patient registered at the end of `quarter`, from the delivery of
     `source_quarter` (default: the quarter's own). with_outcome adds the outcome after R as far
     as that delivery shows it (only meaningful for a delivery extracted after the window)."""
     register_model_tables(conn, profile, outcome)
-    set_variables(conn, {"practice_id": practice_id, "quarter": quarter,
-                         "source_quarter": source_quarter or quarter})
+    set_variables(
+        conn, {"practice_id": practice_id, "quarter": quarter, "source_quarter": source_quarter or quarter}
+    )
     run_sql(conn, "model/work_scoring")
     return _run_work(conn, profile, with_outcome=with_outcome)

@@ -51,8 +51,9 @@ class Outcome:
 def load_outcome(path: Path | str = DEFAULT_OUTCOME, codelists_dir: Path = CODELISTS_DIR) -> Outcome:
     """Read and check an outcome definition; a broken one is refused with a message naming what is wrong."""
     path = Path(path)
-    raw = load_yaml_mapping(path, kind="outcome definition", required=("name", "version", "window_days"),
-                            error=OutcomeError)
+    raw = load_yaml_mapping(
+        path, kind="outcome definition", required=("name", "version", "window_days"), error=OutcomeError
+    )
     contact_kinds = raw.get("contact_kinds")
     episode_codelist = raw.get("episode_codelist")
     if not contact_kinds and not episode_codelist:

@@ -60,8 +60,12 @@ def shown_counts(n: int, events: int) -> dict:
     if n_shown and events_shown is not None:
         events_shown = min(events_shown, n_shown)  # rounding may not show more events than patients
         low, high = wilson_interval(events_shown, n_shown)
-        return {"n": n_shown, "events": events_shown, "observed": events_shown / n_shown,
-                "observed_ci95": [float(low), float(high)]}
+        return {
+            "n": n_shown,
+            "events": events_shown,
+            "observed": events_shown / n_shown,
+            "observed_ci95": [float(low), float(high)],
+        }
     return {"n": n_shown, "events": events_shown, "observed": None, "observed_ci95": [None, None]}
 
 
@@ -90,8 +94,9 @@ def auc(y: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
-def bootstrap_aucs(y: np.ndarray, scorers: dict[str, np.ndarray], repeats: int = BOOTSTRAP,
-                   seed: int = SEED) -> dict[str, np.ndarray]:
+def bootstrap_aucs(
+    y: np.ndarray, scorers: dict[str, np.ndarray], repeats: int = BOOTSTRAP, seed: int = SEED
+) -> dict[str, np.ndarray]:
     """AUC of each scorer on the same resamples of patients (paired), `repeats` times."""
     rng = np.random.default_rng(seed)
     out = {name: np.empty(repeats) for name in scorers}
@@ -104,8 +109,11 @@ def bootstrap_aucs(y: np.ndarray, scorers: dict[str, np.ndarray], repeats: int =
 
 def _interval(values: np.ndarray) -> list[float]:
     values = values[~np.isnan(values)]
-    return ([_rounded(np.quantile(values, 0.025)), _rounded(np.quantile(values, 0.975))] if values.size
-            else [None, None])
+    return (
+        [_rounded(np.quantile(values, 0.025)), _rounded(np.quantile(values, 0.975))]
+        if values.size
+        else [None, None]
+    )
 
 
 def discrimination(y: np.ndarray, scorers: dict[str, np.ndarray], repeats: int = BOOTSTRAP) -> dict:
@@ -130,8 +138,11 @@ def calibration_line(y: np.ndarray, risk: np.ndarray) -> dict:
     clipped = np.clip(risk, 1e-6, 1 - 1e-6)
     logit = np.log(clipped / (1 - clipped))
     observed = float(np.mean(y))
-    intercept = float(brentq(lambda a: float(np.mean(expit(logit + a))) - observed, -10, 10)) \
-        if 0 < observed < 1 else float("nan")
+    intercept = (
+        float(brentq(lambda a: float(np.mean(expit(logit + a))) - observed, -10, 10))
+        if 0 < observed < 1
+        else float("nan")
+    )
     fitted = LogisticRegression(C=np.inf).fit(logit.reshape(-1, 1), y)
     return {"intercept": intercept, "slope": float(fitted.coef_[0, 0])}
 
@@ -161,24 +172,38 @@ def calibration_by(frame: pl.DataFrame, group: str, labels: dict[str, str] | Non
         # a hidden group's mean prediction is hidden too: it is about 1-7 people
         mean_predicted = float(risk.mean()) if shown["n"] else None
         expected = mean_predicted * shown["n"] if shown["n"] else 0.0
-        rows.append({
-            "group": str(value) if value is not None else "onbekend",
-            "label": (labels or {}).get(str(value), str(value) if value is not None else "onbekend"),
-            **shown, "mean_predicted": mean_predicted,
-            "observed_over_expected": shown["events"] / expected if expected and shown["events"] is not None else None,
-            "auc": _rounded(auc(y, risk)) if shown["events"] and shown["events"] < shown["n"] else None,
-        })
+        rows.append(
+            {
+                "group": str(value) if value is not None else "onbekend",
+                "label": (labels or {}).get(str(value), str(value) if value is not None else "onbekend"),
+                **shown,
+                "mean_predicted": mean_predicted,
+                "observed_over_expected": shown["events"] / expected
+                if expected and shown["events"] is not None
+                else None,
+                "auc": _rounded(auc(y, risk)) if shown["events"] and shown["events"] < shown["n"] else None,
+            }
+        )
     order = {"M": 0, "V": 1, "O": 2, "laag": 0, "midden": 1, "hoog": 2, "onbekend": 9}
     return sorted(rows, key=lambda r: (order.get(r["group"], 5), r["group"]))
 
 
 def importance(model: RiskModel, frame: pl.DataFrame, seed: int = SEED) -> list[dict]:
     sample = frame if frame.height <= IMPORTANCE_ROWS else frame.sample(IMPORTANCE_ROWS, seed=seed)
-    result = permutation_importance(model.estimator, design_matrix(sample, model.features),
-                                    sample["outcome"].to_numpy(), scoring="roc_auc",
-                                    n_repeats=IMPORTANCE_REPEATS, random_state=seed)
-    rows = [{"feature": name, "auc_drop": float(mean), "std": float(std)}
-            for name, mean, std in zip(model.features, result.importances_mean, result.importances_std, strict=True)]
+    result = permutation_importance(
+        model.estimator,
+        design_matrix(sample, model.features),
+        sample["outcome"].to_numpy(),
+        scoring="roc_auc",
+        n_repeats=IMPORTANCE_REPEATS,
+        random_state=seed,
+    )
+    rows = [
+        {"feature": name, "auc_drop": float(mean), "std": float(std)}
+        for name, mean, std in zip(
+            model.features, result.importances_mean, result.importances_std, strict=True
+        )
+    ]
     return sorted(rows, key=lambda r: -r["auc_drop"])
 
 
@@ -187,12 +212,19 @@ def read_truth(truth_dir: Path, practices: list[str]) -> pl.DataFrame:
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         raise ReportError(f"the truth folder {truth_dir} lacks {', '.join(missing)} (the held-out practices)")
-    return pl.concat([pl.read_parquet(f, columns=["practice_id", "patient_id", "quarter", "outcome_probability",
-                                                  "outcome_12m"]) for f in files])
+    return pl.concat(
+        [
+            pl.read_parquet(
+                f, columns=["practice_id", "patient_id", "quarter", "outcome_probability", "outcome_12m"]
+            )
+            for f in files
+        ]
+    )
 
 
-def build_report(model: RiskModel, evaluation: pl.DataFrame, truth_dir: Path | None = None,
-                 repeats: int = BOOTSTRAP) -> dict:
+def build_report(
+    model: RiskModel, evaluation: pl.DataFrame, truth_dir: Path | None = None, repeats: int = BOOTSTRAP
+) -> dict:
     frame = evaluation
     truth_check = None
     if truth_dir is not None:
@@ -203,8 +235,9 @@ def build_report(model: RiskModel, evaluation: pl.DataFrame, truth_dir: Path | N
             "truth_dir": str(truth_dir),
             "examples_with_truth": suppress_count(joined.height),
             "examples_without_truth": suppress_count(frame.height - joined.height),
-            "outcome_agreement": (_rounded((joined["outcome"] == joined["outcome_12m"]).mean())
-                                  if joined.height else None),
+            "outcome_agreement": (
+                _rounded((joined["outcome"] == joined["outcome_12m"]).mean()) if joined.height else None
+            ),
         }
         frame = joined
     y = frame["outcome"].to_numpy().astype(bool)
@@ -214,32 +247,56 @@ def build_report(model: RiskModel, evaluation: pl.DataFrame, truth_dir: Path | N
         scorers["truth"] = frame["outcome_probability"].to_numpy()
     over = frame["over_threshold"].to_numpy().astype(bool)
     over_shown = shown_counts(int(over.sum()), int(y[over].sum()))
-    over_threshold = (discrimination(y[over], {k: v[over] for k, v in scorers.items()}, repeats)
-                      if over_shown["events"] and over_shown["events"] < over_shown["n"]
-                      else {"examples": over_shown["n"], "events": over_shown["events"]})
+    over_threshold = (
+        discrimination(y[over], {k: v[over] for k, v in scorers.items()}, repeats)
+        if over_shown["events"] and over_shown["events"] < over_shown["n"]
+        else {"examples": over_shown["n"], "events": over_shown["events"]}
+    )
     held = shown_counts(y.size, int(y.sum()))
     prevalence = held["observed"]
-    brier = {"model": float(brier_score_loss(y, risk)),
-             "prevalence_only": prevalence * (1 - prevalence) if prevalence is not None else None}
+    brier = {
+        "model": float(brier_score_loss(y, risk)),
+        "prevalence_only": prevalence * (1 - prevalence) if prevalence is not None else None,
+    }
     if truth_check:
         brier["truth"] = float(brier_score_loss(y, scorers["truth"]))
     with_groups = frame.with_columns(pl.col("deprivation_group").fill_null("onbekend"))
     meta = model.meta
     training = shown_counts(meta["training"]["examples"], meta["training"]["events"])
     report = {
-        "model": {k: meta[k] for k in ("name", "version", "trained_at", "estimator", "profile", "outcome",
-                                       "training_window", "practices", "sha256") if k in meta}
+        "model": {
+            k: meta[k]
+            for k in (
+                "name",
+                "version",
+                "trained_at",
+                "estimator",
+                "profile",
+                "outcome",
+                "training_window",
+                "practices",
+                "sha256",
+            )
+            if k in meta
+        }
         | {"training": {"examples": training["n"], "events": training["events"]}},
         "model_dir": str(model.path),
-        "held_out": {"practices": meta["practices"]["held_out"], "examples": held["n"], "events": held["events"],
-                     "prevalence": prevalence,
-                     "reference_dates": sorted({d.isoformat() for d in frame["reference_date"].to_list()})},
+        "held_out": {
+            "practices": meta["practices"]["held_out"],
+            "examples": held["n"],
+            "events": held["events"],
+            "prevalence": prevalence,
+            "reference_dates": sorted({d.isoformat() for d in frame["reference_date"].to_list()}),
+        },
         "discrimination": discrimination(y, scorers, repeats),
         "over_threshold": over_threshold,
         "brier": brier,
-        "calibration": {"bins": calibration_bins(y, risk),
-                        **{k: _rounded(v) for k, v in calibration_line(y, risk).items()},
-                        "mean_predicted": float(risk.mean()), "observed": prevalence},
+        "calibration": {
+            "bins": calibration_bins(y, risk),
+            **{k: _rounded(v) for k, v in calibration_line(y, risk).items()},
+            "mean_predicted": float(risk.mean()),
+            "observed": prevalence,
+        },
         "calibration_truth": calibration_bins(y, scorers["truth"]) if truth_check else None,
         "calibration_by_sex": calibration_by(frame, "sex", SEX_LABELS),
         "calibration_by_deprivation": calibration_by(with_groups, "deprivation_group"),
@@ -268,23 +325,34 @@ def _number(value: float | None, spec: str) -> str:
 def summary_text(report: dict) -> str:
     d = report["discrimination"]
     held = report["held_out"]
-    text = (f"On about {count_text(held['examples'])} patients of {len(held['practices'])} held-out practice(s) "
-            f"({count_text(held['events'])} with the outcome, {_number(held['prevalence'], '.1%')}; counts rounded "
-            f"to 5), the model's AUC is {_fmt(d['model'])}; the points score's is {_fmt(d['score'])}. ")
+    text = (
+        f"On about {count_text(held['examples'])} patients of {len(held['practices'])} held-out practice(s) "
+        f"({count_text(held['events'])} with the outcome, {_number(held['prevalence'], '.1%')}; counts rounded "
+        f"to 5), the model's AUC is {_fmt(d['model'])}; the points score's is {_fmt(d['score'])}. "
+    )
     delta = d["model_minus_score"]
-    verdict = "better than" if delta["ci95"][0] > 0 else ("worse than" if delta["ci95"][1] < 0
-                                                          else "not clearly different from")
-    text += (f"The model ranks {verdict} the points score (difference {delta['delta']:+.3f}, "
-             f"95% CI {delta['ci95'][0]:+.3f} to {delta['ci95'][1]:+.3f}). ")
+    verdict = (
+        "better than"
+        if delta["ci95"][0] > 0
+        else ("worse than" if delta["ci95"][1] < 0 else "not clearly different from")
+    )
+    text += (
+        f"The model ranks {verdict} the points score (difference {delta['delta']:+.3f}, "
+        f"95% CI {delta['ci95'][0]:+.3f} to {delta['ci95'][1]:+.3f}). "
+    )
     if "truth" in d:
         gap = d["truth_minus_model"]
-        text += (f"The generator's true probabilities, the best any model can do, reach {_fmt(d['truth'])}: "
-                 f"the model is {gap['delta']:.3f} below them (95% CI {gap['ci95'][0]:.3f} to {gap['ci95'][1]:.3f}). ")
+        text += (
+            f"The generator's true probabilities, the best any model can do, reach {_fmt(d['truth'])}: "
+            f"the model is {gap['delta']:.3f} below them (95% CI {gap['ci95'][0]:.3f} to {gap['ci95'][1]:.3f}). "
+        )
     calibration = report["calibration"]
-    text += (f"Brier score {report['brier']['model']:.4f} (prevalence only: "
-             f"{_number(report['brier']['prevalence_only'], '.4f')}); calibration-in-the-large "
-             f"{_number(calibration['intercept'], '+.2f')} (ideal 0), slope {_number(calibration['slope'], '.2f')} "
-             "(ideal 1).")
+    text += (
+        f"Brier score {report['brier']['model']:.4f} (prevalence only: "
+        f"{_number(report['brier']['prevalence_only'], '.4f')}); calibration-in-the-large "
+        f"{_number(calibration['intercept'], '+.2f')} (ideal 0), slope {_number(calibration['slope'], '.2f')} "
+        "(ideal 1)."
+    )
     return text
 
 
@@ -296,14 +364,26 @@ def _figures(report: dict, model: RiskModel, evaluation: pl.DataFrame) -> list[t
     d = report["discrimination"]
     names = {"score": "points score", "model": "risk model", "truth": "true probability (generator)"}
     present = [k for k in ("score", "model", "truth") if k in d]
-    bars = go.Figure(go.Bar(
-        x=[names[k] for k in present], y=[d[k]["auc"] for k in present],
-        error_y={"type": "data", "symmetric": False,
-                 "array": [d[k]["ci95"][1] - d[k]["auc"] for k in present],
-                 "arrayminus": [d[k]["auc"] - d[k]["ci95"][0] for k in present]},
-        text=[f"{d[k]['auc']:.3f}" for k in present], textposition="outside"))
-    bars.update_layout(title="AUC on the held-out practices (bootstrap 95% interval)", yaxis_title="AUC",
-                       yaxis_range=[0.5, 1.0], height=420)
+    bars = go.Figure(
+        go.Bar(
+            x=[names[k] for k in present],
+            y=[d[k]["auc"] for k in present],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [d[k]["ci95"][1] - d[k]["auc"] for k in present],
+                "arrayminus": [d[k]["auc"] - d[k]["ci95"][0] for k in present],
+            },
+            text=[f"{d[k]['auc']:.3f}" for k in present],
+            textposition="outside",
+        )
+    )
+    bars.update_layout(
+        title="AUC on the held-out practices (bootstrap 95% interval)",
+        yaxis_title="AUC",
+        yaxis_range=[0.5, 1.0],
+        height=420,
+    )
     figures.append(("auc", bars))
 
     y = evaluation["outcome"].to_numpy().astype(bool)
@@ -313,55 +393,118 @@ def _figures(report: dict, model: RiskModel, evaluation: pl.DataFrame) -> list[t
         fpr, tpr, _ = roc_curve(y, evaluation[columns[key]].to_numpy().astype(float))
         # on a fixed grid, 2 decimals: the curve's own steps (multiples of 1/events) would give the counts
         grid_tpr = np.round(np.interp(ROC_GRID, fpr, tpr), 2)
-        roc.add_trace(go.Scatter(x=ROC_GRID, y=grid_tpr, mode="lines", name=f"{names[key]} ({d[key]['auc']:.3f})"))
-    roc.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
-                             name="chance", showlegend=False))
-    roc.update_layout(title="ROC curves", xaxis_title="false positive rate", yaxis_title="true positive rate",
-                      height=480)
+        roc.add_trace(
+            go.Scatter(x=ROC_GRID, y=grid_tpr, mode="lines", name=f"{names[key]} ({d[key]['auc']:.3f})")
+        )
+    roc.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            line={"dash": "dot", "color": "grey"},
+            name="chance",
+            showlegend=False,
+        )
+    )
+    roc.update_layout(
+        title="ROC curves", xaxis_title="false positive rate", yaxis_title="true positive rate", height=480
+    )
     figures.append(("roc", roc))
 
     calibration = go.Figure()
     top = 0.0
-    for label, bins in (("risk model", report["calibration"]["bins"]), ("true probability", report["calibration_truth"])):
+    for label, bins in (
+        ("risk model", report["calibration"]["bins"]),
+        ("true probability", report["calibration_truth"]),
+    ):
         bins = [b for b in bins or [] if b["observed"] is not None]  # hidden with their counts
         if not bins:
             continue
         x = [b["mean_predicted"] for b in bins]
         obs = [b["observed"] for b in bins]
         top = max(top, *x, *[b["observed_ci95"][1] for b in bins])
-        calibration.add_trace(go.Scatter(
-            x=x, y=obs, mode="lines+markers", name=label,
-            error_y={"type": "data", "symmetric": False,
-                     "array": [b["observed_ci95"][1] - b["observed"] for b in bins],
-                     "arrayminus": [b["observed"] - b["observed_ci95"][0] for b in bins]}))
-    calibration.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", line={"dash": "dot", "color": "grey"},
-                                     name="perfect calibration"))
-    calibration.update_layout(title="Calibration: observed vs predicted, per decile of predicted risk",
-                              xaxis_title="mean predicted risk", yaxis_title="observed share with the outcome",
-                              height=480)
+        calibration.add_trace(
+            go.Scatter(
+                x=x,
+                y=obs,
+                mode="lines+markers",
+                name=label,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [b["observed_ci95"][1] - b["observed"] for b in bins],
+                    "arrayminus": [b["observed"] - b["observed_ci95"][0] for b in bins],
+                },
+            )
+        )
+    calibration.add_trace(
+        go.Scatter(
+            x=[0, top],
+            y=[0, top],
+            mode="lines",
+            line={"dash": "dot", "color": "grey"},
+            name="perfect calibration",
+        )
+    )
+    calibration.update_layout(
+        title="Calibration: observed vs predicted, per decile of predicted risk",
+        xaxis_title="mean predicted risk",
+        yaxis_title="observed share with the outcome",
+        height=480,
+    )
     figures.append(("calibration", calibration))
 
-    for key, title in (("calibration_by_sex", "sex"), ("calibration_by_deprivation", "wijk deprivation group")):
+    for key, title in (
+        ("calibration_by_sex", "sex"),
+        ("calibration_by_deprivation", "wijk deprivation group"),
+    ):
         rows = report[key]
         shown = [r for r in rows if r["observed"] is not None]  # hidden with their counts
         figure = go.Figure()
-        figure.add_trace(go.Bar(x=[r["label"] for r in rows], y=[r["mean_predicted"] for r in rows],
-                                name="mean predicted risk", opacity=0.6))
-        figure.add_trace(go.Scatter(
-            x=[r["label"] for r in shown], y=[r["observed"] for r in shown], mode="markers", name="observed share",
-            marker={"size": 11, "color": "black"},
-            error_y={"type": "data", "symmetric": False,
-                     "array": [r["observed_ci95"][1] - r["observed"] for r in shown],
-                     "arrayminus": [r["observed"] - r["observed_ci95"][0] for r in shown]}))
-        figure.update_layout(title=f"Calibration by {title} (observed with Wilson 95% interval)",
-                             yaxis_title="share with the outcome", height=420)
+        figure.add_trace(
+            go.Bar(
+                x=[r["label"] for r in rows],
+                y=[r["mean_predicted"] for r in rows],
+                name="mean predicted risk",
+                opacity=0.6,
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=[r["label"] for r in shown],
+                y=[r["observed"] for r in shown],
+                mode="markers",
+                name="observed share",
+                marker={"size": 11, "color": "black"},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [r["observed_ci95"][1] - r["observed"] for r in shown],
+                    "arrayminus": [r["observed"] - r["observed_ci95"][0] for r in shown],
+                },
+            )
+        )
+        figure.update_layout(
+            title=f"Calibration by {title} (observed with Wilson 95% interval)",
+            yaxis_title="share with the outcome",
+            height=420,
+        )
         figures.append((key, figure))
 
     rows = report["permutation_importance"][::-1]
-    importance_figure = go.Figure(go.Bar(x=[r["auc_drop"] for r in rows], y=[r["feature"] for r in rows],
-                                         orientation="h", error_x={"type": "data", "array": [r["std"] for r in rows]}))
-    importance_figure.update_layout(title="Permutation importance: drop in AUC when the feature is shuffled",
-                                    xaxis_title="AUC drop", height=max(380, 26 * len(rows)))
+    importance_figure = go.Figure(
+        go.Bar(
+            x=[r["auc_drop"] for r in rows],
+            y=[r["feature"] for r in rows],
+            orientation="h",
+            error_x={"type": "data", "array": [r["std"] for r in rows]},
+        )
+    )
+    importance_figure.update_layout(
+        title="Permutation importance: drop in AUC when the feature is shuffled",
+        xaxis_title="AUC drop",
+        height=max(380, 26 * len(rows)),
+    )
     figures.append(("importance", importance_figure))
     return figures
 
@@ -371,29 +514,57 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
         if isinstance(value, float):
             return f"{value:.3f}"
         if isinstance(value, list):
-            return "" if all(v is None for v in value) else "-".join(
-                f"{v:.3f}" if isinstance(v, float) else str(v) for v in value)
+            return (
+                ""
+                if all(v is None for v in value)
+                else "-".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in value)
+            )
         return html.escape("" if value is None else str(value))
 
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(row.get(key))}</td>" for key, _ in columns) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(row.get(key))}</td>" for key, _ in columns) + "</tr>" for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def render_html(report: dict, figures: list[tuple[str, go.Figure]]) -> str:
     m = report["model"]
     d = report["discrimination"]
-    auc_rows = [{"what": name, "auc": d[key]["auc"], "ci95": d[key]["ci95"]}
-                for key, name in (("score", "points score"), ("model", "risk model"),
-                                  ("truth", "true probability (generator)")) if key in d]
-    auc_rows += [{"what": f"difference {key.replace('_minus_', ' - ')}", "auc": d[key]["delta"], "ci95": d[key]["ci95"]}
-                 for key in ("model_minus_score", "truth_minus_model") if key in d]
+    auc_rows = [
+        {"what": name, "auc": d[key]["auc"], "ci95": d[key]["ci95"]}
+        for key, name in (
+            ("score", "points score"),
+            ("model", "risk model"),
+            ("truth", "true probability (generator)"),
+        )
+        if key in d
+    ]
+    auc_rows += [
+        {
+            "what": f"difference {key.replace('_minus_', ' - ')}",
+            "auc": d[key]["delta"],
+            "ci95": d[key]["ci95"],
+        }
+        for key in ("model_minus_score", "truth_minus_model")
+        if key in d
+    ]
     over = report["over_threshold"]
-    over_rows = [{"what": key, "auc": over[key]["auc"], "ci95": over[key]["ci95"]}
-                 for key in ("score", "model", "truth") if key in over]
-    group_columns = [("label", "group"), ("n", "patients"), ("events", "with outcome"), ("observed", "observed"),
-                     ("observed_ci95", "95% CI"), ("mean_predicted", "mean predicted"),
-                     ("observed_over_expected", "observed / expected"), ("auc", "AUC")]
+    over_rows = [
+        {"what": key, "auc": over[key]["auc"], "ci95": over[key]["ci95"]}
+        for key in ("score", "model", "truth")
+        if key in over
+    ]
+    group_columns = [
+        ("label", "group"),
+        ("n", "patients"),
+        ("events", "with outcome"),
+        ("observed", "observed"),
+        ("observed_ci95", "95% CI"),
+        ("mean_predicted", "mean predicted"),
+        ("observed_over_expected", "observed / expected"),
+        ("auc", "AUC"),
+    ]
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>omu risk model report - {html.escape(m['name'])} {html.escape(m['version'])}</title>",
@@ -422,21 +593,27 @@ def render_html(report: dict, figures: list[tuple[str, go.Figure]]) -> str:
         f"{count_text(over['examples'])} patients, {count_text(over['events'])} with the outcome.</p>",
         _table(over_rows, [("what", ""), ("auc", "AUC"), ("ci95", "bootstrap 95% CI")]) if over_rows else "",
         "<h2>Accuracy and calibration</h2>",
-        _table([{"what": k.replace("_", " "), "brier": v} for k, v in report["brier"].items()],
-               [("what", "Brier score"), ("brier", "")]),
+        _table(
+            [{"what": k.replace("_", " "), "brier": v} for k, v in report["brier"].items()],
+            [("what", "Brier score"), ("brier", "")],
+        ),
         f"<p>Calibration-in-the-large {_number(report['calibration']['intercept'], '+.3f')}, slope "
         f"{_number(report['calibration']['slope'], '.3f')} (ideal 0 and 1); mean predicted "
         f"{report['calibration']['mean_predicted']:.3f}, observed {_number(report['calibration']['observed'], '.3f')}.</p>",
         "<p class='note'>Counts follow the regional rules: 1-7 hidden (empty cell), others rounded to 5; shares, "
         "intervals and observed/expected are computed from the rounded counts, or hidden with them.</p>",
-        "<h3>By sex</h3>", _table(report["calibration_by_sex"], group_columns),
-        "<h3>By wijk deprivation group</h3>", _table(report["calibration_by_deprivation"], group_columns),
+        "<h3>By sex</h3>",
+        _table(report["calibration_by_sex"], group_columns),
+        "<h3>By wijk deprivation group</h3>",
+        _table(report["calibration_by_deprivation"], group_columns),
     ]
     if report["truth_check"]:
         t = report["truth_check"]
-        parts.append(f"<p class='note'>Truth: {html.escape(t['truth_dir'])}; {count_text(t['examples_with_truth'])} "
-                     f"held-out patients matched, {count_text(t['examples_without_truth'])} not; the outcome read "
-                     f"from the deliveries agrees with the generator's in {_number(t['outcome_agreement'], '.1%')}.</p>")
+        parts.append(
+            f"<p class='note'>Truth: {html.escape(t['truth_dir'])}; {count_text(t['examples_with_truth'])} "
+            f"held-out patients matched, {count_text(t['examples_without_truth'])} not; the outcome read "
+            f"from the deliveries agrees with the generator's in {_number(t['outcome_agreement'], '.1%')}.</p>"
+        )
     parts.append("<h2>Figures</h2>")
     for index, (_, figure) in enumerate(figures):
         parts.append(figure.to_html(full_html=False, include_plotlyjs=index == 0, default_width="100%"))
@@ -444,28 +621,43 @@ def render_html(report: dict, figures: list[tuple[str, go.Figure]]) -> str:
     return "\n".join(parts)
 
 
-def write_report(home: OmuHome, *, truth_dir: Path | None = None, version: str | None = None,
-                 name: str | None = None, repeats: int = BOOTSTRAP) -> ReportPaths:
+def write_report(
+    home: OmuHome,
+    *,
+    truth_dir: Path | None = None,
+    version: str | None = None,
+    name: str | None = None,
+    repeats: int = BOOTSTRAP,
+) -> ReportPaths:
     name = name or model_name(load_outcome())
     try:
         model = load_model(home, name, version)
     except ModelError as error:
         raise ReportError(str(error)) from error
     if model is None:
-        raise ReportError(f"no saved model {name}{' ' + version if version else ''} in {home.models}: "
-                          "run `omu run` first (the model step trains it when there is enough history)")
+        raise ReportError(
+            f"no saved model {name}{' ' + version if version else ''} in {home.models}: "
+            "run `omu run` first (the model step trains it when there is enough history)"
+        )
     evaluation = pl.read_parquet(model.path / EVALUATION_FILE)
     report = build_report(model, evaluation, truth_dir, repeats)
     with store.connect(home.database) as conn:  # no access log entry, no report
         try:
-            audit.record(conn, "model_report", patients=evaluation.select("practice_id", "patient_id").n_unique(),
-                         detail=f"{model.name} {model.version}: held-out practices "
-                         + ", ".join(report["held_out"]["practices"]))
+            audit.record(
+                conn,
+                "model_report",
+                patients=evaluation.select("practice_id", "patient_id").n_unique(),
+                detail=f"{model.name} {model.version}: held-out practices "
+                + ", ".join(report["held_out"]["practices"]),
+            )
         except audit.AuditError as error:
             raise ReportError(str(error)) from None
     if truth_dir is not None:
-        evaluation = evaluation.join(read_truth(Path(truth_dir), report["held_out"]["practices"]),
-                                     on=["practice_id", "patient_id", "quarter"], how="inner")
+        evaluation = evaluation.join(
+            read_truth(Path(truth_dir), report["held_out"]["practices"]),
+            on=["practice_id", "patient_id", "quarter"],
+            how="inner",
+        )
     folder = home.out / "model"
     folder.mkdir(parents=True, exist_ok=True)
     html_path, json_path = folder / "report.html", folder / "report.json"

@@ -51,8 +51,13 @@ from omu.sql import run_sql, run_sql_in_transaction
 
 MODEL_FORMAT = 1  # bump when the estimator, its fixed settings or the saved files change
 MODEL_FILE, META_FILE, EVALUATION_FILE = "model.joblib", "model.json", "evaluation.parquet"
-SPLINE_FEATURES = ("age", "n_chronic_episodes", "n_medicines_past_year", "n_contacts_past_year",
-                   "unplanned_care_past_year")
+SPLINE_FEATURES = (
+    "age",
+    "n_chronic_episodes",
+    "n_medicines_past_year",
+    "n_contacts_past_year",
+    "unplanned_care_past_year",
+)
 DAYS_FEATURES = ("days_since_last_contact",)
 NO_CONTACT_DAYS = 3650  # "no contact in the extract" is read as ten years
 
@@ -137,16 +142,33 @@ def build_estimator(names: list[str], train: np.ndarray, spec: ModelSpec) -> Cal
             linear.append(index)
     parts = [("linear", make_pipeline(SimpleImputer(strategy="most_frequent"), StandardScaler()), linear)]
     if spline:
-        parts.append(("spline", make_pipeline(SimpleImputer(strategy="median"),
-                                              SplineTransformer(n_knots=spec.n_knots, degree=3)), spline))
+        parts.append(
+            (
+                "spline",
+                make_pipeline(
+                    SimpleImputer(strategy="median"), SplineTransformer(n_knots=spec.n_knots, degree=3)
+                ),
+                spline,
+            )
+        )
     if days:
-        parts.append(("days", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value=NO_CONTACT_DAYS, add_indicator=True),
-            FunctionTransformer(np.log1p), StandardScaler()), days))
-    pipeline = Pipeline([
-        ("features", ColumnTransformer(parts)),
-        ("logistic", LogisticRegression(C=spec.c, solver="newton-cholesky", max_iter=200)),
-    ])
+        parts.append(
+            (
+                "days",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=NO_CONTACT_DAYS, add_indicator=True),
+                    FunctionTransformer(np.log1p),
+                    StandardScaler(),
+                ),
+                days,
+            )
+        )
+    pipeline = Pipeline(
+        [
+            ("features", ColumnTransformer(parts)),
+            ("logistic", LogisticRegression(C=spec.c, solver="newton-cholesky", max_iter=200)),
+        ]
+    )
     folds = StratifiedKFold(spec.calibration_folds, shuffle=True, random_state=spec.seed)
     return CalibratedClassifierCV(pipeline, method=spec.calibration, cv=folds)
 
@@ -154,47 +176,72 @@ def build_estimator(names: list[str], train: np.ndarray, spec: ModelSpec) -> Cal
 def split_practices(practices: list[str], spec: ModelSpec) -> tuple[list[str], list[str]]:
     """(training, held out): practices ordered by a seeded hash; the first quarter held out."""
     if len(practices) < 2:
-        raise NotEnoughData(f"the model needs at least 2 practices with enough history (one to learn from, one to "
-                            f"test on); the store has {len(practices)}")
+        raise NotEnoughData(
+            f"the model needs at least 2 practices with enough history (one to learn from, one to "
+            f"test on); the store has {len(practices)}"
+        )
     ordered = sorted(practices, key=lambda p: hashlib.sha256(f"{spec.seed}:{p}".encode()).hexdigest())
     held = max(1, min(len(practices) - 1, math.ceil(len(practices) * spec.test_share)))
     return sorted(ordered[held:]), sorted(ordered[:held])
 
 
-def fingerprint(examples: pl.DataFrame, names: list[str], profile: Profile, outcome: Outcome,
-                spec: ModelSpec) -> str:
+def fingerprint(
+    examples: pl.DataFrame, names: list[str], profile: Profile, outcome: Outcome, spec: ModelSpec
+) -> str:
     digest = hashlib.sha256()
-    settings = {"format": MODEL_FORMAT, "sklearn": sklearn.__version__, "features": names,
-                "profile": [profile.name, profile.version], "outcome": [outcome.label, outcome.window_days],
-                "spec": asdict(spec)}
+    settings = {
+        "format": MODEL_FORMAT,
+        "sklearn": sklearn.__version__,
+        "features": names,
+        "profile": [profile.name, profile.version],
+        "outcome": [outcome.label, outcome.window_days],
+        "spec": asdict(spec),
+    }
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     digest.update(examples.select(*DESCRIPTIVE[:3], *names, "outcome").write_csv().encode())
     return digest.hexdigest()
 
 
 def _metrics(y: np.ndarray, risk: np.ndarray, score: np.ndarray) -> dict:
-    return {"examples": int(y.size), "events": int(y.sum()), "prevalence": float(y.mean()),
-            "auc_model": float(roc_auc_score(y, risk)), "auc_score": float(roc_auc_score(y, score)),
-            "brier_model": float(brier_score_loss(y, risk)), "mean_predicted": float(risk.mean())}
+    return {
+        "examples": int(y.size),
+        "events": int(y.sum()),
+        "prevalence": float(y.mean()),
+        "auc_model": float(roc_auc_score(y, risk)),
+        "auc_score": float(roc_auc_score(y, score)),
+        "brier_model": float(brier_score_loss(y, risk)),
+        "mean_predicted": float(risk.mean()),
+    }
 
 
-def fit(examples: pl.DataFrame, profile: Profile, outcome: Outcome,
-        spec: ModelSpec = ModelSpec()) -> tuple[RiskModel, pl.DataFrame]:
+def fit(
+    examples: pl.DataFrame, profile: Profile, outcome: Outcome, spec: ModelSpec = ModelSpec()
+) -> tuple[RiskModel, pl.DataFrame]:
     """Fit on the training practices, evaluate on the held-out ones. Returns the model (not yet
     saved) and the held-out examples with their predicted risk."""
     if examples.is_empty():
-        raise NotEnoughData("no practice has a reference date whose 12-month outcome window has passed "
-                            "(the latest delivery must reach at least 4 quarters and a year of history back)")
+        raise NotEnoughData(
+            "no practice has a reference date whose 12-month outcome window has passed "
+            "(the latest delivery must reach at least 4 quarters and a year of history back)"
+        )
     names = feature_names(profile)
-    train_practices, test_practices = split_practices(sorted(examples["practice_id"].unique().to_list()), spec)
+    train_practices, test_practices = split_practices(
+        sorted(examples["practice_id"].unique().to_list()), spec
+    )
     train = examples.filter(pl.col("practice_id").is_in(train_practices))
-    test = (examples.filter(pl.col("practice_id").is_in(test_practices))
-            .filter(pl.col("quarter") == pl.col("quarter").max().over("practice_id")))
-    for part, frame, needed in (("training", train, spec.min_train_events), ("held-out", test, spec.min_test_events)):
+    test = examples.filter(pl.col("practice_id").is_in(test_practices)).filter(
+        pl.col("quarter") == pl.col("quarter").max().over("practice_id")
+    )
+    for part, frame, needed in (
+        ("training", train, spec.min_train_events),
+        ("held-out", test, spec.min_test_events),
+    ):
         events = int(frame["outcome"].sum())
         if events < needed or frame.height - events < needed:
-            raise NotEnoughData(f"too few outcomes in the {part} practices: {events} events among {frame.height} "
-                                f"patients (needs at least {needed} with and {needed} without)")
+            raise NotEnoughData(
+                f"too few outcomes in the {part} practices: {events} events among {frame.height} "
+                f"patients (needs at least {needed} with and {needed} without)"
+            )
     x_train = design_matrix(train, names)
     estimator = build_estimator(names, x_train, spec)
     estimator.fit(x_train, train["outcome"].to_numpy())
@@ -209,18 +256,25 @@ def fit(examples: pl.DataFrame, profile: Profile, outcome: Outcome,
         "fingerprint": version_hash,
         "trained_at": dt.datetime.now().isoformat(timespec="seconds"),
         "estimator": "logistic regression (L2, splines) calibrated by CalibratedClassifierCV "
-                     f"({spec.calibration}, {spec.calibration_folds}-fold)",
+        f"({spec.calibration}, {spec.calibration_folds}-fold)",
         "sklearn": sklearn.__version__,
         "features": names,
         "profile": {"name": profile.name, "version": profile.version},
-        "outcome": {"name": outcome.name, "version": outcome.version, "window_days": outcome.window_days,
-                    "contact_kinds": outcome.contact_kinds, "episode_codelist": outcome.episode_codelist},
+        "outcome": {
+            "name": outcome.name,
+            "version": outcome.version,
+            "window_days": outcome.window_days,
+            "contact_kinds": outcome.contact_kinds,
+            "episode_codelist": outcome.episode_codelist,
+        },
         "training_window": {
             "reference_dates": sorted({d.isoformat() for d in examples["reference_date"].to_list()}),
             "first_reference_date": examples["reference_date"].min().isoformat(),
             "last_reference_date": examples["reference_date"].max().isoformat(),
             "outcomes_observed_until": data_until,
-            "deliveries": {p: q for p, q in examples.select("practice_id", "source_quarter").unique().iter_rows()},
+            "deliveries": {
+                p: q for p, q in examples.select("practice_id", "source_quarter").unique().iter_rows()
+            },
             "reference_quarters_per_practice": spec.window.reference_quarters,
         },
         "practices": {"training": train_practices, "held_out": test_practices},
@@ -243,8 +297,13 @@ def save_model(home: OmuHome, model: RiskModel, evaluation: pl.DataFrame) -> Pat
     partial.mkdir(parents=True)
     joblib.dump(model.estimator, partial / MODEL_FILE)
     evaluation.write_parquet(partial / EVALUATION_FILE)
-    meta = dict(model.meta, sha256={MODEL_FILE: sha256_of(partial / MODEL_FILE),
-                                    EVALUATION_FILE: sha256_of(partial / EVALUATION_FILE)})
+    meta = dict(
+        model.meta,
+        sha256={
+            MODEL_FILE: sha256_of(partial / MODEL_FILE),
+            EVALUATION_FILE: sha256_of(partial / EVALUATION_FILE),
+        },
+    )
     (partial / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
@@ -269,27 +328,34 @@ def list_models(home: OmuHome, name: str | None = None) -> list[dict]:
     return sorted(metas, key=lambda m: (m.get("trained_at", ""), m.get("version", "")))
 
 
-def load_model(home: OmuHome, name: str, version: str | None = None, *,
-               profile: Profile | None = None) -> RiskModel | None:
+def load_model(
+    home: OmuHome, name: str, version: str | None = None, *, profile: Profile | None = None
+) -> RiskModel | None:
     """The model `name` (the given version, else the latest trained; for `profile` when given),
     its file checked against the sha256 it was saved with. None when there is none."""
-    candidates = [m for m in list_models(home, name)
-                  if (version is None or m["version"] == version)
-                  and (profile is None or m["profile"] == {"name": profile.name, "version": profile.version})]
+    candidates = [
+        m
+        for m in list_models(home, name)
+        if (version is None or m["version"] == version)
+        and (profile is None or m["profile"] == {"name": profile.name, "version": profile.version})
+    ]
     if not candidates:
         return None
     meta = candidates[-1]
     folder = Path(meta.pop("path"))
     if meta.get("format") != MODEL_FORMAT:
-        raise ModelError(f"model {name} {meta['version']} has format {meta.get('format')}; this omu reads "
-                         f"format {MODEL_FORMAT}: train it again (omu run)")
+        raise ModelError(
+            f"model {name} {meta['version']} has format {meta.get('format')}; this omu reads "
+            f"format {MODEL_FORMAT}: train it again (omu run)"
+        )
     if sha256_of(folder / MODEL_FILE) != meta["sha256"][MODEL_FILE]:
         raise ModelError(f"{folder / MODEL_FILE} does not match the sha256 it was saved with; not using it")
     return RiskModel(joblib.load(folder / MODEL_FILE), meta, folder)
 
 
-def train_or_load(examples: pl.DataFrame, home: OmuHome, profile: Profile, outcome: Outcome,
-                  spec: ModelSpec = ModelSpec()) -> TrainResult:
+def train_or_load(
+    examples: pl.DataFrame, home: OmuHome, profile: Profile, outcome: Outcome, spec: ModelSpec = ModelSpec()
+) -> TrainResult:
     """From the examples (training_examples, built under the store lock; fitting needs no lock):
     load the saved model made from exactly these examples and settings, or fit and save a new one.
     Too little data: a TrainResult without a model and a message saying why."""
@@ -301,38 +367,71 @@ def train_or_load(examples: pl.DataFrame, home: OmuHome, profile: Profile, outco
         except ModelError:
             existing = None
         if existing is not None:
-            return TrainResult(existing, False, f"loaded {existing.name} {existing.version}: same data and settings",
-                               examples.height)
+            return TrainResult(
+                existing,
+                False,
+                f"loaded {existing.name} {existing.version}: same data and settings",
+                examples.height,
+            )
     try:
         model, evaluation = fit(examples, profile, outcome, spec)
     except NotEnoughData as error:
         return TrainResult(None, False, f"risk model not trained: {error}", examples.height)
     save_model(home, model, evaluation)
-    return TrainResult(model, True, f"trained {model.name} {model.version} on {model.meta['training']['examples']} "
-                       f"examples", examples.height)
+    return TrainResult(
+        model,
+        True,
+        f"trained {model.name} {model.version} on {model.meta['training']['examples']} examples",
+        examples.height,
+    )
 
 
-def train_from_store(conn: duckdb.DuckDBPyConnection, home: OmuHome, profile: Profile, outcome: Outcome,
-                     spec: ModelSpec = ModelSpec()) -> TrainResult:
+def train_from_store(
+    conn: duckdb.DuckDBPyConnection,
+    home: OmuHome,
+    profile: Profile,
+    outcome: Outcome,
+    spec: ModelSpec = ModelSpec(),
+) -> TrainResult:
     """training_examples + train_or_load on one connection (scripts and tests; the asset releases
     the store lock before fitting)."""
     return train_or_load(training_examples(conn, profile, outcome, spec.window), home, profile, outcome, spec)
 
 
-def score_quarter(conn: duckdb.DuckDBPyConnection, model: RiskModel | None, profile: Profile, outcome: Outcome, *,
-                  practice_id: str, quarter: str) -> pl.DataFrame:
+def score_quarter(
+    conn: duckdb.DuckDBPyConnection,
+    model: RiskModel | None,
+    profile: Profile,
+    outcome: Outcome,
+    *,
+    practice_id: str,
+    quarter: str,
+) -> pl.DataFrame:
     """Predicted risk for every patient screened in the practice's quarter, replacing the quarter in
     table risk_scores. Without a model the quarter is emptied (the list falls back to score order)."""
-    frame = pl.DataFrame(schema={"patient_id": pl.String, "predicted_risk": pl.Float64, "model_name": pl.String,
-                                 "model_version": pl.String, "over_threshold": pl.Boolean})
+    frame = pl.DataFrame(
+        schema={
+            "patient_id": pl.String,
+            "predicted_risk": pl.Float64,
+            "model_name": pl.String,
+            "model_version": pl.String,
+            "over_threshold": pl.Boolean,
+        }
+    )
     if model is not None:
         if model.features != feature_names(profile):
-            raise ModelError(f"model {model.name} {model.version} was trained on other features than profile "
-                             f"{profile.name} v{profile.version} gives")
+            raise ModelError(
+                f"model {model.name} {model.version} was trained on other features than profile "
+                f"{profile.name} v{profile.version} gives"
+            )
         features = features_at(conn, profile, outcome, practice_id=practice_id, quarter=quarter)
         frame = features.select(
-            "patient_id", pl.Series("predicted_risk", model.predict(features), dtype=pl.Float64),
-            pl.lit(model.name).alias("model_name"), pl.lit(model.version).alias("model_version"), "over_threshold")
+            "patient_id",
+            pl.Series("predicted_risk", model.predict(features), dtype=pl.Float64),
+            pl.lit(model.name).alias("model_name"),
+            pl.lit(model.version).alias("model_version"),
+            "over_threshold",
+        )
     run_sql(conn, "outreach/schema")  # declares risk_scores
     conn.register("new_risk_scores_frame", frame)
     try:

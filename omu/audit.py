@@ -36,8 +36,19 @@ ACTIONS: dict[str, str] = {
     "model_report": "the risk model report was written (omu model report)",
     "ui_started": "the Dagster UI was started on the omu home (omu ui)",
 }
-FIELDS = ("entry_no", "logged_at", "os_user", "host", "action", "practice_id", "quarter", "patients",
-          "patient_id", "dagster_run_id", "detail")
+FIELDS = (
+    "entry_no",
+    "logged_at",
+    "os_user",
+    "host",
+    "action",
+    "practice_id",
+    "quarter",
+    "patients",
+    "patient_id",
+    "dagster_run_id",
+    "detail",
+)
 GENESIS = "0" * 64  # the "previous entry" of the first one
 
 
@@ -53,7 +64,9 @@ def log_file(home_root: str | os.PathLike) -> Path:
 def store_file(conn: duckdb.DuckDBPyConnection) -> Path:
     row = fetch_one(conn, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
     if not row or not row[0]:
-        raise AuditError("the access log needs the store's database file (an in-memory database has no omu home)")
+        raise AuditError(
+            "the access log needs the store's database file (an in-memory database has no omu home)"
+        )
     return Path(row[0]).resolve()
 
 
@@ -67,14 +80,23 @@ def who() -> tuple[str, str]:
 
 
 def entry_hash(previous_sha256: str, entry: dict[str, Any]) -> str:
-    content = json.dumps({name: entry.get(name) for name in FIELDS}, sort_keys=True, default=str,
-                         ensure_ascii=False)
+    content = json.dumps(
+        {name: entry.get(name) for name in FIELDS}, sort_keys=True, default=str, ensure_ascii=False
+    )
     return hashlib.sha256(f"{previous_sha256}\n{content}".encode()).hexdigest()
 
 
-def record(conn: duckdb.DuckDBPyConnection, action: str, *, practice_id: str | None = None,
-           quarter: str | None = None, patients: int | None = None, patient_id: str | None = None,
-           detail: str | None = None, dagster_run_id: str | None = None) -> dict[str, Any]:
+def record(
+    conn: duckdb.DuckDBPyConnection,
+    action: str,
+    *,
+    practice_id: str | None = None,
+    quarter: str | None = None,
+    patients: int | None = None,
+    patient_id: str | None = None,
+    detail: str | None = None,
+    dagster_run_id: str | None = None,
+) -> dict[str, Any]:
     """Write one entry to `access_log` and the JSON-lines copy, both or neither; raise AuditError
     when that fails. Call it before the action: no entry, no action."""
     if action not in ACTIONS:
@@ -84,22 +106,32 @@ def record(conn: duckdb.DuckDBPyConnection, action: str, *, practice_id: str | N
         run_sql(conn, "audit/schema")
         conn.execute("BEGIN TRANSACTION")
     except (duckdb.Error, OSError) as error:
-        raise AuditError(f"the access log cannot be written ({type(error).__name__}); nothing was done") from None
+        raise AuditError(
+            f"the access log cannot be written ({type(error).__name__}); nothing was done"
+        ) from None
     try:
         last = fetch_one(conn, "SELECT entry_no, entry_sha256 FROM access_log ORDER BY entry_no DESC LIMIT 1")
         user, host = who()
         entry = {
             "entry_no": (last[0] + 1) if last else 1,
             "logged_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            "os_user": user, "host": host, "action": action, "practice_id": practice_id, "quarter": quarter,
-            "patients": None if patients is None else int(patients), "patient_id": patient_id,
-            "dagster_run_id": dagster_run_id, "detail": detail,
+            "os_user": user,
+            "host": host,
+            "action": action,
+            "practice_id": practice_id,
+            "quarter": quarter,
+            "patients": None if patients is None else int(patients),
+            "patient_id": patient_id,
+            "dagster_run_id": dagster_run_id,
+            "detail": detail,
         }
         entry["previous_sha256"] = last[1] if last else GENESIS
         entry["entry_sha256"] = entry_hash(entry["previous_sha256"], entry)
         columns = list(entry)
-        conn.execute(f"INSERT INTO access_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                     [entry[c] for c in columns])
+        conn.execute(
+            f"INSERT INTO access_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [entry[c] for c in columns],
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as copy:
             copy.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
@@ -109,13 +141,15 @@ def record(conn: duckdb.DuckDBPyConnection, action: str, *, practice_id: str | N
     except (duckdb.Error, OSError) as error:
         conn.execute("ROLLBACK")
         # the type only: a database message could quote a value
-        raise AuditError(f"the access log cannot be written ({type(error).__name__} on {path}); "
-                         "nothing was done") from None
+        raise AuditError(
+            f"the access log cannot be written ({type(error).__name__} on {path}); nothing was done"
+        ) from None
     return entry
 
 
-def read(conn: duckdb.DuckDBPyConnection, *, practice_id: str | None = None,
-         since: dt.date | None = None) -> list[dict[str, Any]]:
+def read(
+    conn: duckdb.DuckDBPyConnection, *, practice_id: str | None = None, since: dt.date | None = None
+) -> list[dict[str, Any]]:
     run_sql(conn, "audit/schema")
     cursor = query(conn, "audit/read", {"practice": practice_id, "since": since})
     names = cursor.columns
@@ -131,7 +165,9 @@ def verify(entries: list[dict[str, Any]]) -> list[str]:
         if number != expected_no:
             problems.append(f"entry {expected_no} is missing (found entry {number} in its place)")
         if entry["previous_sha256"] != previous:
-            problems.append(f"entry {number} does not follow the entry before it (one was changed or removed)")
+            problems.append(
+                f"entry {number} does not follow the entry before it (one was changed or removed)"
+            )
         if entry_hash(entry["previous_sha256"], entry) != entry["entry_sha256"]:
             problems.append(f"entry {number} was changed after it was written")
         previous = entry["entry_sha256"]
@@ -144,8 +180,11 @@ def compare_copy(entries: list[dict[str, Any]], copy: Path) -> list[str]:
     if not copy.is_file():
         return [f"the copy {copy} is missing"] if entries else []
     try:
-        copied = [json.loads(line)["entry_sha256"] for line in copy.read_text(encoding="utf-8").splitlines()
-                  if line.strip()]
+        copied = [
+            json.loads(line)["entry_sha256"]
+            for line in copy.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
     except (ValueError, KeyError, TypeError, OSError):
         return [f"the copy {copy} is not readable as JSON lines"]
     in_table = [entry["entry_sha256"] for entry in entries]
@@ -159,9 +198,22 @@ def compare_copy(entries: list[dict[str, Any]], copy: Path) -> list[str]:
 
 def patients_screened(conn: duckdb.DuckDBPyConnection, quarter: str, practice_id: str | None = None) -> int:
     """How many patients were screened in a quarter (of one practice, or of every practice)."""
-    row = fetch_one(conn, "SELECT count(DISTINCT (practice_id, patient_id)) FROM score_history "
-                    "WHERE quarter = ? AND (? IS NULL OR practice_id = ?)", [quarter, practice_id, practice_id])
+    row = fetch_one(
+        conn,
+        "SELECT count(DISTINCT (practice_id, patient_id)) FROM score_history "
+        "WHERE quarter = ? AND (? IS NULL OR practice_id = ?)",
+        [quarter, practice_id, practice_id],
+    )
     return int(row[0]) if row else 0
 
 
-__all__ = ["ACTIONS", "AuditError", "compare_copy", "log_file", "patients_screened", "read", "record", "verify"]
+__all__ = [
+    "ACTIONS",
+    "AuditError",
+    "compare_copy",
+    "log_file",
+    "patients_screened",
+    "read",
+    "record",
+    "verify",
+]

@@ -1,16 +1,16 @@
 """Optional settings in <omu home>/config.yaml. Example:
 
-    outreach:
-      capacity:            # patients a practice can call per quarter; the rest rolls over
-        default: 40
-        P0001: 25
-    retention: 4           # raw deliveries kept per practice
-    profiles:              # screening profiles run side by side (default: omu-basis-v1 only)
-      - omu-basis-v1       # a file in clinical/profiles/ (without .yaml), or a path to a YAML
-      - astma-signaal-v1
-    automation:
-      quiet_period: 60     # seconds without a finished screening before the quarter counts as in
-      workers: 2           # runs side by side (`omu run`; the daemon's queue has its own limit)
+outreach:
+  capacity:            # patients a practice can call per quarter; the rest rolls over
+    default: 40
+    P0001: 25
+retention: 4           # raw deliveries kept per practice
+profiles:              # screening profiles run side by side (default: omu-basis-v1 only)
+  - omu-basis-v1       # a file in clinical/profiles/ (without .yaml), or a path to a YAML
+  - astma-signaal-v1
+automation:
+  quiet_period: 60     # seconds without a finished screening before the quarter counts as in
+  workers: 2           # runs side by side (`omu run`; the daemon's queue has its own limit)
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def load_config(path: Path) -> OmuConfig:
         raise ConfigError(f"{path}: retention must be a whole number of 1 or more")
     profiles = raw.get("profiles") or []
     if not isinstance(profiles, list) or not all(isinstance(p, str) and p.strip() for p in profiles):
-        raise ConfigError(f"{path}: profiles is a list of profile names (files in clinical/profiles/) or paths")
+        raise ConfigError(
+            f"{path}: profiles is a list of profile names (files in clinical/profiles/) or paths"
+        )
     if len(set(profiles)) != len(profiles):
         raise ConfigError(f"{path}: profiles names a profile twice")
     automation = raw.get("automation") or {}
@@ -69,5 +71,10 @@ def load_config(path: Path) -> OmuConfig:
     for key, value, least in (("quiet_period", quiet_period, 0), ("workers", workers, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"{path}: automation.{key} must be a whole number of {least} or more")
-    return OmuConfig(capacity={str(k): v for k, v in capacity.items()}, retention=retention,
-                     profiles=[p.strip() for p in profiles], quiet_period=quiet_period, workers=workers)
+    return OmuConfig(
+        capacity={str(k): v for k, v in capacity.items()},
+        retention=retention,
+        profiles=[p.strip() for p in profiles],
+        quiet_period=quiet_period,
+        workers=workers,
+    )

@@ -17,7 +17,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_yaml_mapping(path: Path, *, kind: str, required: tuple[str, ...], error: type[Exception]) -> dict[str, Any]:
+def load_yaml_mapping(
+    path: Path, *, kind: str, required: tuple[str, ...], error: type[Exception]
+) -> dict[str, Any]:
     """A YAML file holding one mapping with the required keys; anything else raises `error`
     with a message naming the file (kind: 'profile', 'outcome', ... for the message)."""
     path = Path(path)
@@ -35,7 +37,9 @@ def load_yaml_mapping(path: Path, *, kind: str, required: tuple[str, ...], error
     return raw
 
 
-def whole_number(value: Any, where: str, key: str, *, minimum: int = 0, error: type[Exception] = ValueError) -> int:
+def whole_number(
+    value: Any, where: str, key: str, *, minimum: int = 0, error: type[Exception] = ValueError
+) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise error(f"{where}: {key} must be a whole number, not {value!r}")
     if value < minimum:

@@ -35,8 +35,9 @@ def run_sql(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, 
     conn.execute(sql_text(name))
 
 
-def run_sql_in_transaction(conn: duckdb.DuckDBPyConnection, names: str | list[str],
-                           variables: Mapping[str, Any] | None = None) -> None:
+def run_sql_in_transaction(
+    conn: duckdb.DuckDBPyConnection, names: str | list[str], variables: Mapping[str, Any] | None = None
+) -> None:
     """Run sql/<name>.sql file(s) as one transaction: all of it takes effect, or none (also on a kill)."""
     if variables:
         set_variables(conn, variables)
@@ -57,14 +58,18 @@ def query(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, An
     return conn.sql(sql_text(name))
 
 
-def fetch_one(conn: duckdb.DuckDBPyConnection, statement: str, parameters: list | None = None) -> tuple | None:
+def fetch_one(
+    conn: duckdb.DuckDBPyConnection, statement: str, parameters: list | None = None
+) -> tuple | None:
     """The first row of a query, or None. (DuckDB 2 keeps a result open until it is read to the end,
     so fetchone() would block the connection; this reads it whole.)"""
     rows = conn.execute(statement, parameters or []).fetchall()
     return rows[0] if rows else None
 
 
-def fetch_dicts(conn: duckdb.DuckDBPyConnection, statement: str, parameters: list | None = None) -> list[dict]:
+def fetch_dicts(
+    conn: duckdb.DuckDBPyConnection, statement: str, parameters: list | None = None
+) -> list[dict]:
     cursor = conn.execute(statement, parameters or [])
     rows = cursor.fetchall()
     names = [column[0] for column in cursor.description]

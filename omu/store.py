@@ -40,7 +40,9 @@ def store_lock(database: Path, timeout_seconds: float = 3600) -> Iterator[None]:
                 break
             except BlockingIOError as error:
                 if time.monotonic() > deadline:
-                    raise StoreBusy(f"the store {database} stayed locked for {timeout_seconds:.0f} s") from error
+                    raise StoreBusy(
+                        f"the store {database} stayed locked for {timeout_seconds:.0f} s"
+                    ) from error
                 time.sleep(0.05)
         try:
             handle.seek(0)

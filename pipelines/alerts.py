@@ -30,7 +30,9 @@ def failure_text(events: Iterable[dg.DagsterEvent]) -> str:
                 return data.user_failure_data.description
             if data.error:
                 cause = data.error.cause or data.error
-                return f"{cause.cls_name}: {cause.message.strip()}" if cause.cls_name else cause.message.strip()
+                return (
+                    f"{cause.cls_name}: {cause.message.strip()}" if cause.cls_name else cause.message.strip()
+                )
     return "the run failed"
 
 
@@ -42,7 +44,9 @@ def write_alert(home: OmuHome, *, job: str, run_id: str, partition: str | None, 
     path = folder / f"{now:%Y%m%dT%H%M%SZ}-{job}-{run_id[:8]}.md"
     path.write_text(
         f"# omu: {job} failed\n\n- when: {now:%Y-%m-%d %H:%M:%S} UTC\n- run: {run_id}\n"
-        f"- partition: {partition or '-'}\n\n{message}\n", encoding="utf-8")
+        f"- partition: {partition or '-'}\n\n{message}\n",
+        encoding="utf-8",
+    )
     summary = message.splitlines()[0] if message else ""
     with (folder / "alerts.log").open("a", encoding="utf-8") as handle:
         handle.write(f"{now:%Y-%m-%dT%H:%M:%SZ}\t{job}\t{partition or '-'}\t{run_id}\t{summary}\n")
@@ -51,14 +55,24 @@ def write_alert(home: OmuHome, *, job: str, run_id: str, partition: str | None, 
 
 
 def build_alert_sensor(home: OmuHome, default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
-    @dg.run_failure_sensor(name="run_failure_alert", default_status=default_status, minimum_interval_seconds=15,
-                           description="Writes <home>/alerts/<time>-<job>-<run>.md and a log line for every "
-                                       "failed run (after its retries).")
+    @dg.run_failure_sensor(
+        name="run_failure_alert",
+        default_status=default_status,
+        minimum_interval_seconds=15,
+        description="Writes <home>/alerts/<time>-<job>-<run>.md and a log line for every "
+        "failed run (after its retries).",
+    )
     def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
         run = context.dagster_run
-        path = write_alert(home, job=run.job_name, run_id=run.run_id, partition=run.tags.get("dagster/partition"),
-                           message=failure_text(context.get_step_failure_events()) if context.get_step_failure_events()
-                           else (context.failure_event.message or "the run failed"))
+        path = write_alert(
+            home,
+            job=run.job_name,
+            run_id=run.run_id,
+            partition=run.tags.get("dagster/partition"),
+            message=failure_text(context.get_step_failure_events())
+            if context.get_step_failure_events()
+            else (context.failure_event.message or "the run failed"),
+        )
         context.log.error(f"{run.job_name} failed; alert written to {path}")
 
     return run_failure_alert

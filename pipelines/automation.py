@@ -56,10 +56,14 @@ def _short(*parts: object) -> str:
     return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def _latest(instance: dg.DagsterInstance, step: str, profile: str, key_tags: tuple[str, ...]) -> dict[tuple, RunRecord]:
+def _latest(
+    instance: dg.DagsterInstance, step: str, profile: str, key_tags: tuple[str, ...]
+) -> dict[tuple, RunRecord]:
     """The newest run record of a step for the profile, per value of its key tags."""
     latest: dict[tuple, RunRecord] = {}
-    for record in instance.get_run_records(dg.RunsFilter(tags={STEP: step, PROFILE: profile})):  # newest first
+    for record in instance.get_run_records(
+        dg.RunsFilter(tags={STEP: step, PROFILE: profile})
+    ):  # newest first
         key = tuple(record.dagster_run.tags.get(tag, "") for tag in key_tags)
         latest.setdefault(key, record)
     return latest
@@ -84,8 +88,15 @@ def model_label(instance: dg.DagsterInstance) -> str:
     return str(metadata["model"].value) if "model" in metadata else "none"
 
 
-def plan_chain(instance: dg.DagsterInstance, landing: Path, *, profile: str, quiet_period: float,
-               quarter: str | None = None, now: float | None = None) -> Plan:
+def plan_chain(
+    instance: dg.DagsterInstance,
+    landing: Path,
+    *,
+    profile: str,
+    quiet_period: float,
+    quarter: str | None = None,
+    now: float | None = None,
+) -> Plan:
     """The model, outreach and region runs due now for the deliveries in `landing`."""
     now = time.time() if now is None else now
     landed = sorted(landed_deliveries(landing).values(), key=lambda item: (item[1], item[0]))
@@ -107,16 +118,25 @@ def plan_chain(instance: dg.DagsterInstance, landing: Path, *, profile: str, qui
     if open_deliveries:
         return Plan(waiting=f"{open_deliveries} of {len(landed)} deliveries not screened yet")
     if now - last_end < quiet_period:
-        return Plan(waiting=f"quiet period: the last screening finished {now - last_end:.0f} s ago "
-                            f"(waits {quiet_period:.0f} s)")
+        return Plan(
+            waiting=f"quiet period: the last screening finished {now - last_end:.0f} s ago "
+            f"(waits {quiet_period:.0f} s)"
+        )
     if not screened:
         return Plan(waiting="no delivery was screened successfully")
 
     generation = _short(profile, *screened)
     model_run = _latest(instance, "model", profile, (GENERATION,)).get((generation,))
     if model_run is None:
-        return Plan([dg.RunRequest(job_name="model_job", run_key=f"model|{generation}",
-                                  tags={STEP: "model", GENERATION: generation, PROFILE: profile})])
+        return Plan(
+            [
+                dg.RunRequest(
+                    job_name="model_job",
+                    run_key=f"model|{generation}",
+                    tags={STEP: "model", GENERATION: generation, PROFILE: profile},
+                )
+            ]
+        )
     if not _finished(model_run):
         return Plan(waiting="the risk model is being trained or loaded")
 
@@ -127,11 +147,21 @@ def plan_chain(instance: dg.DagsterInstance, landing: Path, *, profile: str, qui
     for practice_id, delivery_quarter, sha16 in screened:
         record = lists.get((practice_id, delivery_quarter, sha16, model))
         if record is None:
-            requests.append(dg.RunRequest(
-                job_name="outreach_job", run_key=f"outreach|{practice_id}|{delivery_quarter}|{sha16}|{model}",
-                partition_key=partition_key(practice_id, delivery_quarter),
-                tags={STEP: "outreach", PRACTICE: practice_id, QUARTER: delivery_quarter, MANIFEST: sha16,
-                      MODEL: model, PROFILE: profile}))
+            requests.append(
+                dg.RunRequest(
+                    job_name="outreach_job",
+                    run_key=f"outreach|{practice_id}|{delivery_quarter}|{sha16}|{model}",
+                    partition_key=partition_key(practice_id, delivery_quarter),
+                    tags={
+                        STEP: "outreach",
+                        PRACTICE: practice_id,
+                        QUARTER: delivery_quarter,
+                        MANIFEST: sha16,
+                        MODEL: model,
+                        PROFILE: profile,
+                    },
+                )
+            )
         if record is None or not _finished(record):
             busy_quarters.add(delivery_quarter)
 
@@ -143,9 +173,14 @@ def plan_chain(instance: dg.DagsterInstance, landing: Path, *, profile: str, qui
         inputs = _short(profile, model, *(item for item in screened if item[1] <= region_quarter))
         region_run = regions.get((region_quarter, inputs))
         if region_run is None:
-            requests.append(dg.RunRequest(
-                job_name="region_job", run_key=f"region|{region_quarter}|{inputs}", partition_key=region_quarter,
-                tags={STEP: "region", QUARTER: region_quarter, INPUTS: inputs, PROFILE: profile}))
+            requests.append(
+                dg.RunRequest(
+                    job_name="region_job",
+                    run_key=f"region|{region_quarter}|{inputs}",
+                    partition_key=region_quarter,
+                    tags={STEP: "region", QUARTER: region_quarter, INPUTS: inputs, PROFILE: profile},
+                )
+            )
             continue
         if not _finished(region_run):
             busy_quarters.add(region_quarter)
@@ -153,13 +188,24 @@ def plan_chain(instance: dg.DagsterInstance, landing: Path, *, profile: str, qui
         # then each practice's feedback report beside the region's published figures of that run
         for practice_id, delivery_quarter, _ in screened:
             if delivery_quarter == region_quarter and (practice_id, region_quarter, inputs) not in feedbacks:
-                requests.append(dg.RunRequest(
-                    job_name="feedback_job", run_key=f"feedback|{practice_id}|{region_quarter}|{inputs}",
-                    partition_key=partition_key(practice_id, region_quarter),
-                    tags={STEP: "feedback", PRACTICE: practice_id, QUARTER: region_quarter, INPUTS: inputs,
-                          PROFILE: profile}))
+                requests.append(
+                    dg.RunRequest(
+                        job_name="feedback_job",
+                        run_key=f"feedback|{practice_id}|{region_quarter}|{inputs}",
+                        partition_key=partition_key(practice_id, region_quarter),
+                        tags={
+                            STEP: "feedback",
+                            PRACTICE: practice_id,
+                            QUARTER: region_quarter,
+                            INPUTS: inputs,
+                            PROFILE: profile,
+                        },
+                    )
+                )
     if requests:
         return Plan(requests)
     if busy_quarters:
-        return Plan(waiting=f"lists or regional figures of {', '.join(sorted(busy_quarters))} are being written")
+        return Plan(
+            waiting=f"lists or regional figures of {', '.join(sorted(busy_quarters))} are being written"
+        )
     return Plan(waiting="every output is up to date")

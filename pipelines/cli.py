@@ -39,7 +39,9 @@ console = Console(stderr=False, highlight=False, soft_wrap=True)
 
 HomeOption = Annotated[
     Path | None,
-    typer.Option("--home", help="The omu home (store, outputs, Dagster storage). Default: $OMU_HOME or ./omu-home."),
+    typer.Option(
+        "--home", help="The omu home (store, outputs, Dagster storage). Default: $OMU_HOME or ./omu-home."
+    ),
 ]
 ProfileOption = Annotated[
     Path | None,
@@ -72,33 +74,63 @@ def chosen_profile(profile: Path | None) -> Path:
 
 def progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, disable=state.quiet, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=state.quiet,
+        transient=False,
     )
 
 
 @app.callback()
 def main_options(
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final result.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only errors and the final result.")
+    ] = False,
 ) -> None:
     state.quiet = quiet
 
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Option("--out", help="Landing folder to write: <out>/<practice_id>/<quarter>/.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Landing folder to write: <out>/<practice_id>/<quarter>/.")
+    ],
     practices: Annotated[int, typer.Option("--practices", min=1, help="Number of practices.")] = 3,
-    quarters: Annotated[str, typer.Option("--quarters", help="Quarter or range, e.g. 2025Q3:2026Q3.")] = "2026Q2:2026Q3",
+    quarters: Annotated[
+        str, typer.Option("--quarters", help="Quarter or range, e.g. 2025Q3:2026Q3.")
+    ] = "2026Q2:2026Q3",
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")] = 1,
     patients: Annotated[str, typer.Option("--patients", help="Practice size range MIN:MAX.")] = "2000:12000",
-    truth: Annotated[Path | None, typer.Option("--truth", help="Also write the ground truth here "
-                                               "(outside the landing folder).")] = None,
-    outcomes: Annotated[Path | None, typer.Option("--outcomes", help="Simulate the outreach loop and write the "
-                                                  "POH's outcome files here (outside the landing folder).")] = None,
-    reach_probability: Annotated[float, typer.Option("--reach-probability", min=0.0, max=1.0,
-                                                     help="With --outcomes: chance a listed patient is reached.")] = 0.6,
-    hazard_ratio: Annotated[float, typer.Option("--hazard-ratio", min=0.01,
-                                                help="With --outcomes: effect of being reached on unplanned care.")] = 0.8,
+    truth: Annotated[
+        Path | None,
+        typer.Option("--truth", help="Also write the ground truth here (outside the landing folder)."),
+    ] = None,
+    outcomes: Annotated[
+        Path | None,
+        typer.Option(
+            "--outcomes",
+            help="Simulate the outreach loop and write the "
+            "POH's outcome files here (outside the landing folder).",
+        ),
+    ] = None,
+    reach_probability: Annotated[
+        float,
+        typer.Option(
+            "--reach-probability",
+            min=0.0,
+            max=1.0,
+            help="With --outcomes: chance a listed patient is reached.",
+        ),
+    ] = 0.6,
+    hazard_ratio: Annotated[
+        float,
+        typer.Option(
+            "--hazard-ratio", min=0.01, help="With --outcomes: effect of being reached on unplanned care."
+        ),
+    ] = 0.8,
 ) -> None:
     """Generate synthetic Utrecht HIS deliveries (never real patients)."""
     from omu.quarters import quarter_range
@@ -120,15 +152,25 @@ def generate(
     loop = OutreachLoop(reach_probability, hazard_ratio) if outcomes is not None else None
     with progress() as bar:
         task = bar.add_task("generating practices", total=practices)
-        summary = run_generator(out, practices=practices, quarters=quarter_list, seed=seed, patients=size,
-                                truth_dir=truth, progress=lambda _: bar.advance(task), outreach=loop,
-                                outcomes_dir=outcomes)
+        summary = run_generator(
+            out,
+            practices=practices,
+            quarters=quarter_list,
+            seed=seed,
+            patients=size,
+            truth_dir=truth,
+            progress=lambda _: bar.advance(task),
+            outreach=loop,
+            outcomes_dir=outcomes,
+        )
     result(f"wrote {summary.deliveries} deliveries for {practices} practices to {out}")
     if truth is not None:
         say(f"ground truth in {truth}")
     if outcomes is not None:
-        say(f"outreach outcomes (reach {reach_probability}, hazard ratio {hazard_ratio}) in {outcomes}: "
-            "import each with omu outcomes import after its quarter's run")
+        say(
+            f"outreach outcomes (reach {reach_probability}, hazard ratio {hazard_ratio}) in {outcomes}: "
+            "import each with omu outcomes import after its quarter's run"
+        )
 
 
 @app.command()
@@ -167,10 +209,13 @@ def validate(
 
 @app.command()
 def run(
-    landing: Annotated[Path, typer.Option("--landing", help="The landing folder: <landing>/<practice_id>/<quarter>/.")],
+    landing: Annotated[
+        Path, typer.Option("--landing", help="The landing folder: <landing>/<practice_id>/<quarter>/.")
+    ],
     home: HomeOption = None,
-    quarter: Annotated[str | None, typer.Option("--quarter", help="Only this quarter (default: all found, "
-                                                "oldest first).")] = None,
+    quarter: Annotated[
+        str | None, typer.Option("--quarter", help="Only this quarter (default: all found, oldest first).")
+    ] = None,
     profile: ProfileOption = None,
 ) -> None:
     """Run the quarter(s) in the landing folder once, without a daemon: the runs the daemon would
@@ -206,8 +251,10 @@ def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None
         except ValueError as error:
             raise typer.BadParameter(str(error)) from error
     if not select_deliveries(landing, quarter):
-        raise fail(f"no deliveries (<practice_id>/<quarter>/manifest.json) in {landing}"
-                   + (f" for {quarter}" if quarter else ""))
+        raise fail(
+            f"no deliveries (<practice_id>/<quarter>/manifest.json) in {landing}"
+            + (f" for {quarter}" if quarter else "")
+        )
     with progress() as bar:
         task = bar.add_task("starting", total=step_count(landing, quarter))
         started = []
@@ -218,7 +265,9 @@ def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None
             started.append(description)
             bar.update(task, description=description)
 
-        summary = run_chain(home, landing, quarter=quarter, profile=str(profile) if profile else None, on_step=step)
+        summary = run_chain(
+            home, landing, quarter=quarter, profile=str(profile) if profile else None, on_step=step
+        )
         bar.update(task, completed=bar.tasks[0].total, description="done")
     _print_summary(summary)
     return summary
@@ -235,16 +284,23 @@ def _print_summary(summary) -> None:
         console.print(table)
     for outcome in summary.runs:
         if not outcome.success:
-            Console(stderr=True).print(f"[bold red]{outcome.practice_id} {outcome.quarter}:[/] {outcome.message}",
-                                       markup=True, highlight=False)
+            Console(stderr=True).print(
+                f"[bold red]{outcome.practice_id} {outcome.quarter}:[/] {outcome.message}",
+                markup=True,
+                highlight=False,
+            )
     home = summary.home
     say(f"\nstore:           {home.database}")
     quarters = sorted({o.quarter for o in summary.runs if o.quarter and o.success})
     if quarters:
         latest = home.quarter_out(quarters[-1])
-        practices = sorted({o.practice_id for o in summary.runs if o.quarter == quarters[-1] and o.success}
-                           - {"regio", "model"})
-        say(f"delivery reports: {latest / 'deliveries' / '<practice>' / 'report.md'} ({', '.join(practices)})")
+        practices = sorted(
+            {o.practice_id for o in summary.runs if o.quarter == quarters[-1] and o.success}
+            - {"regio", "model"}
+        )
+        say(
+            f"delivery reports: {latest / 'deliveries' / '<practice>' / 'report.md'} ({', '.join(practices)})"
+        )
         say(f"outreach lists:  {latest / 'practices' / '<practice>' / 'outreach.xlsx'} (also .csv, .html)")
         say(f"                 other profiles: {latest / 'practices' / '<practice>' / '<name>-v<version>'}/")
         say(f"feedback:        {latest / 'practices' / '<practice>' / 'feedback.html'}")
@@ -255,7 +311,9 @@ def _print_summary(summary) -> None:
     if not summary.runs:
         result(f"omu run: nothing new to run ({summary.waiting}); outputs in {home.out}")
         return
-    result(f"omu run: {len(summary.runs) - failed} of {len(summary.runs)} Dagster runs succeeded; outputs in {home.out}")
+    result(
+        f"omu run: {len(summary.runs) - failed} of {len(summary.runs)} Dagster runs succeeded; outputs in {home.out}"
+    )
 
 
 DEMO_REGION = {"practices": 10, "quarters": "2025Q4:2026Q3", "patients": (2000, 4000), "seed": 2026}
@@ -264,8 +322,14 @@ DEMO_REGION = {"practices": 10, "quarters": "2025Q4:2026Q3", "patients": (2000, 
 @app.command()
 def demo(
     home: HomeOption = None,
-    sample: Annotated[bool, typer.Option("--sample", help="Use the three small committed practices in "
-                                         "sample_data/ instead (seconds, but nearly empty lists).")] = False,
+    sample: Annotated[
+        bool,
+        typer.Option(
+            "--sample",
+            help="Use the three small committed practices in "
+            "sample_data/ instead (seconds, but nearly empty lists).",
+        ),
+    ] = False,
 ) -> None:
     """Show the product: a small region (10 practices of 2,000-4,000 patients, 4 quarters, synthetic,
     fixed seed) generated into <home>/demo-landing/ and run through the whole chain; then what to open first."""
@@ -295,12 +359,20 @@ def _demo_landing(omu_home: OmuHome) -> Path:
         say(f"omu demo: the demo region's deliveries are in {landing}")
         return landing
     region = DEMO_REGION
-    say(f"omu demo: generating a synthetic region of {region['practices']} practices "
-        f"({region['patients'][0]:,}-{region['patients'][1]:,} patients) over {region['quarters']} into {landing}")
+    say(
+        f"omu demo: generating a synthetic region of {region['practices']} practices "
+        f"({region['patients'][0]:,}-{region['patients'][1]:,} patients) over {region['quarters']} into {landing}"
+    )
     with progress() as bar:
         task = bar.add_task("generating practices", total=region["practices"])
-        run_generator(landing, practices=region["practices"], quarters=quarter_range(region["quarters"]),
-                      seed=region["seed"], patients=region["patients"], progress=lambda _: bar.advance(task))
+        run_generator(
+            landing,
+            practices=region["practices"],
+            quarters=quarter_range(region["quarters"]),
+            seed=region["seed"],
+            patients=region["patients"],
+            progress=lambda _: bar.advance(task),
+        )
     marker.write_text(wanted)
     return landing
 
@@ -320,30 +392,47 @@ def _demo_closing(summary, landing: Path) -> None:
             return
         per_practice = conn.execute(
             "SELECT practice_id, count(*) FILTER (WHERE listed) FROM outreach_lists "
-            "WHERE quarter = ? AND list_kind = 'outreach' GROUP BY ALL ORDER BY 2 DESC, 1", [latest]).fetchall()
+            "WHERE quarter = ? AND list_kind = 'outreach' GROUP BY ALL ORDER BY 2 DESC, 1",
+            [latest],
+        ).fetchall()
         shown = conn.execute(  # wijken whose share over the threshold is shown (not suppressed)
             "SELECT count(DISTINCT area_code) FILTER (WHERE value IS NOT NULL), count(DISTINCT area_code) "
-            "FROM indicators WHERE quarter = ? AND level = 'wijk' AND indicator = 'pct_over'", [latest]).fetchone()
+            "FROM indicators WHERE quarter = ? AND level = 'wijk' AND indicator = 'pct_over'",
+            [latest],
+        ).fetchone()
     say("")
     say(f"[bold]What to open first[/] (newest quarter {latest}):")
-    say(f"1. the regional dashboard: {home.region_out(latest) / 'dashboard.html'}"
-        + (f" (figures shown for {shown[0]} of {shown[1]} wijken)" if shown and shown[1] else ""))
+    say(
+        f"1. the regional dashboard: {home.region_out(latest) / 'dashboard.html'}"
+        + (f" (figures shown for {shown[0]} of {shown[1]} wijken)" if shown and shown[1] else "")
+    )
     if per_practice:
         fullest, people = per_practice[0]
         empty = [p for p, n in per_practice if not n]
-        say(f"2. an outreach list, e.g. {fullest}'s ({people} people): "
-            f"{home.practice_out(latest, fullest) / 'outreach.xlsx'}")
-        say(f"   every practice's list: {', '.join(f'{p} {n}' for p, n in per_practice)}"
-            + (f" (empty: {', '.join(empty)})" if empty else ""))
+        say(
+            f"2. an outreach list, e.g. {fullest}'s ({people} people): "
+            f"{home.practice_out(latest, fullest) / 'outreach.xlsx'}"
+        )
+        say(
+            f"   every practice's list: {', '.join(f'{p} {n}' for p, n in per_practice)}"
+            + (f" (empty: {', '.join(empty)})" if empty else "")
+        )
     model = summary.outputs.get("risk model")
     held_out = {}
     if model and (model / "model.json").is_file():
         held_out = json.loads((model / "model.json").read_text(encoding="utf-8")).get("held_out", {})
-    say("3. how the risk model orders the lists: `omu model report"
+    say(
+        "3. how the risk model orders the lists: `omu model report"
         + (f" --home {home.root}`" if home.root != OmuHome.resolve().root else "`")
-        + (f" (on held-out practices: AUC {held_out['auc_model']:.2f} for the model, "
-           f"{held_out['auc_score']:.2f} for the points score)" if "auc_model" in held_out
-           else f" (model in {model})" if model else " (no model was trained: lists in score order)"))
+        + (
+            f" (on held-out practices: AUC {held_out['auc_model']:.2f} for the model, "
+            f"{held_out['auc_score']:.2f} for the points score)"
+            if "auc_model" in held_out
+            else f" (model in {model})"
+            if model
+            else " (no model was trained: lists in score order)"
+        )
+    )
     say(f"4. the Dagster UI on this home: `omu ui --home {home.root} --landing {landing}`")
 
 
@@ -369,11 +458,15 @@ def explain(
     loaded_profile = load_profile(chosen_profile(profile))
     with store.connect(omu_home.database) as conn:
         try:
-            result = explain_patient(conn, loaded_profile, practice_id=practice, quarter=quarter, patient_id=patient_id)
+            result = explain_patient(
+                conn, loaded_profile, practice_id=practice, quarter=quarter, patient_id=patient_id
+            )
         except NotScreened as error:
             raise fail(str(error)) from error
         try:  # no access log entry, nothing shown
-            audit.record(conn, "explain", practice_id=practice, quarter=quarter, patients=1, patient_id=patient_id)
+            audit.record(
+                conn, "explain", practice_id=practice, quarter=quarter, patients=1, patient_id=patient_id
+            )
         except audit.AuditError as error:
             raise fail(str(error)) from None
     row = result.screening
@@ -386,8 +479,13 @@ def explain(
     for characteristic in loaded_profile.characteristics:
         holds = row.get(characteristic.id)
         mark = "[green]yes[/]" if holds else "[dim]no[/]"
-        points = ("note, not scored" if not characteristic.scored
-                  else f"+{characteristic.weight}" if holds else "0 points")
+        points = (
+            "note, not scored"
+            if not characteristic.scored
+            else f"+{characteristic.weight}"
+            if holds
+            else "0 points"
+        )
         console.print(f"\n{mark} {characteristic.id} ({characteristic.label}): {points}")
         for number, criterion in enumerate(characteristic.criteria, start=1):
             console.print(f"  {criterion.describe()}", markup=False)
@@ -395,19 +493,31 @@ def explain(
             numbers = pl.col("criterion_no").is_in([number, *range(100 * number + 1, 100 * number + 100)])
             evidence = result.evidence.filter((pl.col("characteristic") == characteristic.id) & numbers)
             if evidence.is_empty():
-                console.print("    no record counted" + (" (it holds by being absent)" if criterion.absent else ""),
-                              markup=False)
+                console.print(
+                    "    no record counted" + (" (it holds by being absent)" if criterion.absent else ""),
+                    markup=False,
+                )
             for item in evidence.iter_rows(named=True):
                 when = f" {item['date']}" if item["date"] else ""
-                until = f" until {item['until']}" if item["until"] else (
-                    " (still open)" if item["record"] == "episode" else "")
-                detail = f" = {item['value']}" if item["value"] else (
-                    f", quantity {item['quantity']:g}" if item["quantity"] is not None else "")
-                console.print(f"    {item['record']} {item['code']}{detail}{when}{until} -> counts", markup=False)
+                until = (
+                    f" until {item['until']}"
+                    if item["until"]
+                    else (" (still open)" if item["record"] == "episode" else "")
+                )
+                detail = (
+                    f" = {item['value']}"
+                    if item["value"]
+                    else (f", quantity {item['quantity']:g}" if item["quantity"] is not None else "")
+                )
+                console.print(
+                    f"    {item['record']} {item['code']}{detail}{when}{until} -> counts", markup=False
+                )
     verdict = "at or over" if row["over_threshold"] else "below"
-    console.print(f"\n[bold]score {row['score']}[/] ({verdict} the threshold {loaded_profile.threshold}); "
-                  f"first time over: {'yes' if row['first_time'] else 'no'}"
-                  + (f"; first crossed in {row['first_crossed_quarter']}" if row["first_crossed_quarter"] else ""))
+    console.print(
+        f"\n[bold]score {row['score']}[/] ({verdict} the threshold {loaded_profile.threshold}); "
+        f"first time over: {'yes' if row['first_time'] else 'no'}"
+        + (f"; first crossed in {row['first_crossed_quarter']}" if row["first_crossed_quarter"] else "")
+    )
 
 
 @app.command()
@@ -442,36 +552,57 @@ def dashboard(
         raise fail(f"profile refused: {error}") from error
     with store.connect(omu_home.database) as conn:
         try:  # no access log entry, no regional files
-            audit.record(conn, "dashboard_written", quarter=wanted, patients=audit.patients_screened(conn, wanted),
-                         detail="omu dashboard: dashboard.html, indicators.csv, indicators.xlsx")
+            audit.record(
+                conn,
+                "dashboard_written",
+                quarter=wanted,
+                patients=audit.patients_screened(conn, wanted),
+                detail="omu dashboard: dashboard.html, indicators.csv, indicators.xlsx",
+            )
             outputs = write_region(conn, omu_home, loaded_profile, wanted)
         except NotDelivered as error:
             raise fail(str(error)) from error
         except audit.AuditError as error:
             raise fail(str(error)) from None
         # the outcome-after-outreach section belongs on the page as the region step puts it there
-        _, evaluation_files, _ = write_region_evaluation(conn, omu_home.region_out(wanted), loaded_profile,
-                                                         load_outcome(), wanted,
-                                                         load_config(omu_home.config_file).capacity_for)
+        _, evaluation_files, _ = write_region_evaluation(
+            conn,
+            omu_home.region_out(wanted),
+            loaded_profile,
+            load_outcome(),
+            wanted,
+            load_config(omu_home.config_file).capacity_for,
+        )
         outputs.files = {**outputs.files, **evaluation_files}
-    say(f"regional dashboard {wanted} (profile {loaded_profile.name} v{loaded_profile.version}; "
-        f"quarters {', '.join(outputs.quarters)})")
+    say(
+        f"regional dashboard {wanted} (profile {loaded_profile.name} v{loaded_profile.version}; "
+        f"quarters {', '.join(outputs.quarters)})"
+    )
     say(f"highest age-standardised share over the threshold: {outputs.highest_wijk or 'no wijk shown'}")
     say(f"practices outside the 99.8% funnel limits: {', '.join(outputs.outside_998) or 'none'}")
     for name, path in outputs.files.items():
         say(f"{name + ':':<17} {path}")
 
 
-model_app = typer.Typer(name="model", help="The risk model that orders the outreach lists.", no_args_is_help=True)
+model_app = typer.Typer(
+    name="model", help="The risk model that orders the outreach lists.", no_args_is_help=True
+)
 app.add_typer(model_app, name="model")
 
 
 @model_app.command("report")
 def model_report(
     home: HomeOption = None,
-    truth: Annotated[Path | None, typer.Option("--truth", help="The generator's truth folder (generated data "
-                                               "only): compare with the true probabilities.")] = None,
-    version: Annotated[str | None, typer.Option("--version", help="A saved model version (default: the latest).")] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="The generator's truth folder (generated data only): compare with the true probabilities.",
+        ),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="A saved model version (default: the latest).")
+    ] = None,
 ) -> None:
     """Evaluate the saved risk model on its held-out practices: out/model/report.html and report.json."""
     from models.report import ReportError, write_report
@@ -488,11 +619,17 @@ def model_report(
     say(f"metrics (JSON):  {paths.json}")
 
 
-LandingOption = Annotated[Path | None, typer.Option("--landing", help="The landing folder the sensor watches "
-                                                   "(default: $OMU_LANDING, else sample_data/landing).")]
+LandingOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--landing",
+        help="The landing folder the sensor watches (default: $OMU_LANDING, else sample_data/landing).",
+    ),
+]
 PortOption = Annotated[int, typer.Option("--port", help="Port of the web UI.")]
-HostOption = Annotated[str, typer.Option("--host", help="Address the web UI listens on (127.0.0.1: this "
-                                         "machine only).")]
+HostOption = Annotated[
+    str, typer.Option("--host", help="Address the web UI listens on (127.0.0.1: this machine only).")
+]
 
 
 @app.command()
@@ -520,7 +657,9 @@ def serve(
     initialise_instance(omu_home)
     interrupted = fail_interrupted_runs(omu_home)
     if interrupted:
-        say(f"{interrupted} run(s) interrupted by the last stop marked failed; the daemon re-executes them once")
+        say(
+            f"{interrupted} run(s) interrupted by the last stop marked failed; the daemon re-executes them once"
+        )
     chosen = (landing or Path(os.environ.get("OMU_LANDING") or SAMPLE_LANDING)).resolve()
     if not chosen.is_dir():
         raise fail(f"no landing folder at {chosen}")
@@ -529,10 +668,16 @@ def serve(
             audit.record(conn, "ui_started", detail=f"omu serve (daemon + webserver) on {host}:{port}")
         except audit.AuditError as error:
             raise fail(str(error)) from None
-    say(f"omu serve: home {omu_home.root}, landing {chosen}; UI on http://{host}:{port}; "
-        f"alerts in {omu_home.root / 'alerts'}; stop with Ctrl-C or SIGTERM")
-    code = supervise(serve_commands(host, port), dagster_environment(omu_home, chosen, automation=True),
-                     omu_home.root, say=say)  # cwd: the omu home, so no other dagster.yaml is in view
+    say(
+        f"omu serve: home {omu_home.root}, landing {chosen}; UI on http://{host}:{port}; "
+        f"alerts in {omu_home.root / 'alerts'}; stop with Ctrl-C or SIGTERM"
+    )
+    code = supervise(
+        serve_commands(host, port),
+        dagster_environment(omu_home, chosen, automation=True),
+        omu_home.root,
+        say=say,
+    )  # cwd: the omu home, so no other dagster.yaml is in view
     raise typer.Exit(code=code)
 
 
@@ -557,8 +702,12 @@ def ui(
         except audit.AuditError as error:
             raise fail(str(error)) from None
     say(f"Dagster UI on http://127.0.0.1:{port} (home {omu_home.root}, landing {chosen}); stop with Ctrl-C")
-    code = supervise(ui_commands("127.0.0.1", port), dagster_environment(omu_home, chosen, automation=False),
-                     omu_home.root, say=say)
+    code = supervise(
+        ui_commands("127.0.0.1", port),
+        dagster_environment(omu_home, chosen, automation=False),
+        omu_home.root,
+        say=say,
+    )
     raise typer.Exit(code=code)
 
 
@@ -566,7 +715,9 @@ def ui(
 def audit_log(
     home: HomeOption = None,
     practice: Annotated[str | None, typer.Option("--practice", help="Only entries of this practice.")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only entries from this date (YYYY-MM-DD, UTC) on.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only entries from this date (YYYY-MM-DD, UTC) on.")
+    ] = None,
 ) -> None:
     """Show the access log: who ran, wrote, imported or explained which patients' data, and when.
 
@@ -586,28 +737,52 @@ def audit_log(
         return
     with store.connect(omu_home.database) as conn:
         everything = audit.read(conn)
-        shown = audit.read(conn, practice_id=practice, since=from_date) if (practice or from_date) else everything
+        shown = (
+            audit.read(conn, practice_id=practice, since=from_date) if (practice or from_date) else everything
+        )
     table = Table(title=f"omu access log ({omu_home.root})")
-    for column in ("#", "when (UTC)", "who", "action", "practice", "quarter", "patients", "pseudonym", "detail"):
+    for column in (
+        "#",
+        "when (UTC)",
+        "who",
+        "action",
+        "practice",
+        "quarter",
+        "patients",
+        "pseudonym",
+        "detail",
+    ):
         table.add_column(column, no_wrap=column != "detail")
     for entry in shown:
-        table.add_row(str(entry["entry_no"]), f"{entry['logged_at']:%Y-%m-%d %H:%M:%S}",
-                      f"{entry['os_user']}@{entry['host']}", entry["action"], entry["practice_id"] or "",
-                      entry["quarter"] or "", "" if entry["patients"] is None else str(entry["patients"]),
-                      entry["patient_id"] or "", escape(entry["detail"] or ""))
+        table.add_row(
+            str(entry["entry_no"]),
+            f"{entry['logged_at']:%Y-%m-%d %H:%M:%S}",
+            f"{entry['os_user']}@{entry['host']}",
+            entry["action"],
+            entry["practice_id"] or "",
+            entry["quarter"] or "",
+            "" if entry["patients"] is None else str(entry["patients"]),
+            entry["patient_id"] or "",
+            escape(entry["detail"] or ""),
+        )
     # a log is read whole: wide enough for every column, also when piped to a file
     Console(highlight=False, soft_wrap=True, width=max(console.width, 200)).print(table)
     problems = audit.verify(everything) + audit.compare_copy(everything, audit.log_file(omu_home.root))
     if problems:
         for problem in problems:
             Console(stderr=True, highlight=False).print(f"[bold red]access log:[/] {escape(problem)}")
-        raise fail(f"the access log is not intact ({len(problems)} problem(s)); copy: {audit.log_file(omu_home.root)}")
-    result(f"{len(shown)} of {len(everything)} entries shown; the log is intact (chain of {len(everything)} "
-           f"hashes checked); copy: {audit.log_file(omu_home.root)}")
+        raise fail(
+            f"the access log is not intact ({len(problems)} problem(s)); copy: {audit.log_file(omu_home.root)}"
+        )
+    result(
+        f"{len(shown)} of {len(everything)} entries shown; the log is intact (chain of {len(everything)} "
+        f"hashes checked); copy: {audit.log_file(omu_home.root)}"
+    )
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                               "help_option_names": []})
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+)
 def bench(ctx: typer.Context) -> None:
     """Benchmarks: time every stage at --scale sample|city|national (all options: omu bench --help).
 
@@ -617,20 +792,32 @@ def bench(ctx: typer.Context) -> None:
     run_benchmark(list(ctx.args))
 
 
-outcomes_app = typer.Typer(name="outcomes", help="Outcomes of the outreach calls, handed back by the practice.",
-                           no_args_is_help=True)
+outcomes_app = typer.Typer(
+    name="outcomes", help="Outcomes of the outreach calls, handed back by the practice.", no_args_is_help=True
+)
 app.add_typer(outcomes_app, name="outcomes")
 
 
 @outcomes_app.command("import")
 def outcomes_import(
-    file: Annotated[Path, typer.Argument(help="The filled-in outreach.xlsx, or a CSV with patient_id, quarter, "
-                                         "outcome, referral_target, date, note (and practice_id).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The filled-in outreach.xlsx, or a CSV with patient_id, quarter, "
+            "outcome, referral_target, date, note (and practice_id)."
+        ),
+    ],
     home: HomeOption = None,
-    practice: Annotated[str | None, typer.Option("--practice", help="The practice the file belongs to (needed "
-                                                 "when the file has no practice column).")] = None,
-    quarter: Annotated[str | None, typer.Option("--quarter", help="The list's quarter, for a file without a "
-                                                "quarter column.")] = None,
+    practice: Annotated[
+        str | None,
+        typer.Option(
+            "--practice",
+            help="The practice the file belongs to (needed when the file has no practice column).",
+        ),
+    ] = None,
+    quarter: Annotated[
+        str | None, typer.Option("--quarter", help="The list's quarter, for a file without a quarter column.")
+    ] = None,
 ) -> None:
     """Import outcomes; one bad row refuses the whole file. Importing the same file twice changes nothing."""
     from omu import audit, store
@@ -646,25 +833,40 @@ def outcomes_import(
             raise fail(str(error)) from error
         except audit.AuditError as error:
             raise fail(str(error)) from None
-    result(f"{file.name}: {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged outcome(s); "
+    result(
+        f"{file.name}: {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged outcome(s); "
         f"{summary.skipped_blank} row(s) without an outcome skipped; {summary.followups} referral follow-up(s) "
         "new or changed. They shape next quarter's list "
-        "(run `omu run` for it).")
+        "(run `omu run` for it)."
+    )
 
 
-exclusions_app = typer.Typer(name="exclusions", help="The GP's exclusions: patients kept off the outreach lists.",
-                             no_args_is_help=True)
+exclusions_app = typer.Typer(
+    name="exclusions", help="The GP's exclusions: patients kept off the outreach lists.", no_args_is_help=True
+)
 app.add_typer(exclusions_app, name="exclusions")
 
 
 @exclusions_app.command("import")
 def exclusions_import(
-    file: Annotated[Path, typer.Argument(help="An exclusions CSV/xlsx (patient_id, exclusion, exclusion_until, "
-                                         "practice_id) or the list's outreach.xlsx with column Uitsluiten filled in.")],
-    by: Annotated[str, typer.Option("--by", help="Who excludes (the GP, or on the GP's behalf); kept in the store.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="An exclusions CSV/xlsx (patient_id, exclusion, exclusion_until, "
+            "practice_id) or the list's outreach.xlsx with column Uitsluiten filled in."
+        ),
+    ],
+    by: Annotated[
+        str, typer.Option("--by", help="Who excludes (the GP, or on the GP's behalf); kept in the store.")
+    ],
     home: HomeOption = None,
-    practice: Annotated[str | None, typer.Option("--practice", help="The practice the file belongs to (needed "
-                                                 "when the file has no practice column).")] = None,
+    practice: Annotated[
+        str | None,
+        typer.Option(
+            "--practice",
+            help="The practice the file belongs to (needed when the file has no practice column).",
+        ),
+    ] = None,
 ) -> None:
     """Import exclusions: palliatief, niet_benaderen, bezwaar (not screened at all), tijdelijk (with an end
     date), or opgeheven to lift one. One bad row refuses the whole file; importing it twice changes nothing."""
@@ -679,9 +881,11 @@ def exclusions_import(
             summary = import_exclusions(conn, file, recorded_by=by, practice=practice)
         except ExclusionFileError as error:
             raise fail(str(error)) from error
-    result(f"{file.name}: {summary.changed} exclusion(s) recorded, {summary.unchanged} unchanged"
-           + (f"; {summary.objections} with bezwaar are no longer screened" if summary.objections else "")
-           + ". They hold from the next list on (run `omu run`).")
+    result(
+        f"{file.name}: {summary.changed} exclusion(s) recorded, {summary.unchanged} unchanged"
+        + (f"; {summary.objections} with bezwaar are no longer screened" if summary.objections else "")
+        + ". They hold from the next list on (run `omu run`)."
+    )
 
 
 def main() -> None:

@@ -26,13 +26,23 @@ from pipelines.schedules import quarterly_dashboard, quarterly_screening
 from pipelines.sensors import automation_status, chain_sensor, landing_sensor
 
 
-def build_definitions(home: OmuHome | None = None, landing: str | None = None,
-                      profile: str | None = None) -> dg.Definitions:
+def build_definitions(
+    home: OmuHome | None = None, landing: str | None = None, profile: str | None = None
+) -> dg.Definitions:
     home = home or OmuHome.resolve()
     return dg.Definitions(
-        assets=[ingest_delivery_asset, score_history, first_time_crossers, outreach_list,
-                regional_indicators, regional_dashboard, risk_model, risk_scores, practice_feedback,
-                regional_evaluation],
+        assets=[
+            ingest_delivery_asset,
+            score_history,
+            first_time_crossers,
+            outreach_list,
+            regional_indicators,
+            regional_dashboard,
+            risk_model,
+            risk_scores,
+            practice_feedback,
+            regional_evaluation,
+        ],
         jobs=[deliveries_job, screening_job, model_job, outreach_job, region_job, feedback_job],
         # A delivery's steps form a chain: run them in the run's own process (per-step processes
         # cost ~20 s of imports each and buy no parallelism); runs go side by side via the run queue.

@@ -34,7 +34,7 @@ outreach_job = dg.define_asset_job(
     "outreach_job",
     selection=dg.AssetSelection.groups("outreach"),
     description="Write one practice-quarter's outreach list, ordered by the risk model (started by the chain "
-                "sensor after the model step).",
+    "sensor after the model step).",
     op_retry_policy=TRANSIENT,
 )
 # Once the landed deliveries are screened: the risk model learns from (or is loaded for) every
@@ -61,6 +61,6 @@ feedback_job = dg.define_asset_job(
     "feedback_job",
     selection=dg.AssetSelection.groups("feedback"),
     description="Write one practice-quarter's feedback report (own figures, trend, region; started by the chain "
-                "sensor after the quarter's region step).",
+    "sensor after the quarter's region step).",
     op_retry_policy=TRANSIENT,
 )

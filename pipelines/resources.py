@@ -52,5 +52,7 @@ class OmuSettings(dg.ConfigurableResource):
 
     def delivery_dir(self, practice_id: str, quarter: str) -> Path:
         if not self.landing:
-            raise dg.Failure("no landing folder configured: set OMU_LANDING or pass --landing", allow_retries=False)
+            raise dg.Failure(
+                "no landing folder configured: set OMU_LANDING or pass --landing", allow_retries=False
+            )
         return Path(self.landing) / practice_id / quarter

@@ -37,9 +37,13 @@ RUN_KEY_TAG = "dagster/run_key"
 SENSOR_NAME_TAG = "dagster/sensor_name"
 MODEL = "model"  # the practice column of the model step in the summary
 REGION = "regio"  # the practice column of a region step in the summary
-DESCRIPTIONS = {"screening_job": "ingest and screening", "model_job": "risk model: train or load",
-                "outreach_job": "outreach list", "region_job": "regional indicators and dashboard",
-                "feedback_job": "feedback report"}
+DESCRIPTIONS = {
+    "screening_job": "ingest and screening",
+    "model_job": "risk model: train or load",
+    "outreach_job": "outreach list",
+    "region_job": "regional indicators and dashboard",
+    "feedback_job": "feedback report",
+}
 
 
 @dataclass
@@ -92,8 +96,9 @@ def step_count(landing: Path, quarter: str | None) -> int:
 _definitions: dict[tuple, dg.Definitions] = {}
 
 
-def execute_run(home: str, landing: str, profile: str | None, job_name: str, partition: str | None,
-                tags: dict[str, str]) -> tuple[bool, str, str]:
+def execute_run(
+    home: str, landing: str, profile: str | None, job_name: str, partition: str | None, tags: dict[str, str]
+) -> tuple[bool, str, str]:
     """Execute one requested run on the omu home's instance: (success, run id, failure message)."""
     from pipelines.definitions import build_definitions
 
@@ -103,10 +108,18 @@ def execute_run(home: str, landing: str, profile: str | None, job_name: str, par
     job = _definitions[key].resolve_job_def(job_name)
     partition_key = None
     if partition:
-        partition_key = (dg.MultiPartitionKey(dict(zip(("practice", "quarter"), partition.split("|"), strict=True)))
-                         if "|" in partition else partition)
-    result = job.execute_in_process(partition_key=partition_key, run_config=QUIET_LOGS,
-                                    instance=dg.DagsterInstance.get(), raise_on_error=False, tags=tags)
+        partition_key = (
+            dg.MultiPartitionKey(dict(zip(("practice", "quarter"), partition.split("|"), strict=True)))
+            if "|" in partition
+            else partition
+        )
+    result = job.execute_in_process(
+        partition_key=partition_key,
+        run_config=QUIET_LOGS,
+        instance=dg.DagsterInstance.get(),
+        raise_on_error=False,
+        tags=tags,
+    )
     return result.success, result.run_id, "" if result.success else failure_message(result)
 
 
@@ -147,17 +160,29 @@ class RunPool:
             # spawn: a fresh interpreter per worker (forking a process that holds DuckDB and
             # Dagster's threads is unsafe); each pays its imports once and then runs many runs
             self.pool = futures.ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init, initargs=(str(self.home.dagster_home),))
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(str(self.home.dagster_home),),
+            )
         return self.pool.submit(execute_run, *self.args, job, partition, tags)
 
-    def execute(self, batch: list[tuple[str, dg.RunRequest]], summary: ChainSummary,
-                on_step: Callable[[str], None] | None) -> None:
+    def execute(
+        self,
+        batch: list[tuple[str, dg.RunRequest]],
+        summary: ChainSummary,
+        on_step: Callable[[str], None] | None,
+    ) -> None:
         pending = list(batch)
         if self.workers == 1 or len(pending) == 1:
             for sensor, request in pending:
-                self._record(sensor, request, summary, on_step,
-                             lambda r=request, s=sensor: execute_run(*self.args, *self._call(s, r)))
+                self._record(
+                    sensor,
+                    request,
+                    summary,
+                    on_step,
+                    lambda r=request, s=sensor: execute_run(*self.args, *self._call(s, r)),
+                )
             return
         running: dict[futures.Future, tuple[str, dg.RunRequest]] = {}
         finished: dict[int, futures.Future] = {}
@@ -190,8 +215,14 @@ class RunPool:
         tags = {**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor}
         return _job(request), partition, tags
 
-    def _record(self, sensor: str, request: dg.RunRequest, summary: ChainSummary,
-                on_step: Callable[[str], None] | None, execute: Callable[[], tuple[bool, str, str]]) -> None:
+    def _record(
+        self,
+        sensor: str,
+        request: dg.RunRequest,
+        summary: ChainSummary,
+        on_step: Callable[[str], None] | None,
+        execute: Callable[[], tuple[bool, str, str]],
+    ) -> None:
         if on_step:
             on_step(_describe(request))
         job = _job(request)
@@ -204,10 +235,17 @@ class RunPool:
         quarter = request.tags.get(QUARTER, "")
         summary.runs.append(RunOutcome(job, practice, quarter, success, run_id, message))
         if not success:
-            write_alert(self.home, job=job, run_id=run_id or "no-run", message=message,
-                        partition=f"{practice}|{quarter}" if step in ("screening", "outreach") else quarter or None)
+            write_alert(
+                self.home,
+                job=job,
+                run_id=run_id or "no-run",
+                message=message,
+                partition=f"{practice}|{quarter}" if step in ("screening", "outreach") else quarter or None,
+            )
         elif step == "region" and quarter >= summary.outputs.get("dashboard", Path("")).parent.parent.name:
-            summary.outputs["dashboard"] = self.home.region_out(quarter) / "dashboard.html"  # the newest quarter's
+            summary.outputs["dashboard"] = (
+                self.home.region_out(quarter) / "dashboard.html"
+            )  # the newest quarter's
 
 
 def _job(request: dg.RunRequest) -> str:
@@ -221,13 +259,16 @@ def _describe(request: dg.RunRequest) -> str:
 
 # --- the rounds ---------------------------------------------------------------------------------
 
+
 def _settings(home: OmuHome, landing: Path, profile: str | None):
     from pipelines.resources import OmuSettings
 
     return OmuSettings(home=str(home.root), landing=str(landing), **({"profile": profile} if profile else {}))
 
 
-def _landing_requests(instance: dg.DagsterInstance, settings, quarter: str | None) -> list[tuple[str, dg.RunRequest]]:
+def _landing_requests(
+    instance: dg.DagsterInstance, settings, quarter: str | None
+) -> list[tuple[str, dg.RunRequest]]:
     """The landing sensor's requests that have no run yet (the daemon's run-key rule)."""
     result = landing_sensor(dg.build_sensor_context(instance=instance, resources={"omu": settings}))
     if isinstance(result, dg.SkipReason):
@@ -238,8 +279,9 @@ def _landing_requests(instance: dg.DagsterInstance, settings, quarter: str | Non
     for request in result.run_requests:
         if quarter and request.tags.get(QUARTER) != quarter:
             continue
-        if instance.get_run_ids(dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key,
-                                                    SENSOR_NAME_TAG: landing_sensor.name}), limit=1):
+        if instance.get_run_ids(
+            dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: landing_sensor.name}), limit=1
+        ):
             continue
         due.append((landing_sensor.name, request))
     return due
@@ -268,13 +310,15 @@ def run_chain(
         while True:
             batch = _landing_requests(instance, settings, wanted)
             if not batch:
-                plan = plan_chain(instance, landing, profile=profile_label(settings), quiet_period=0, quarter=wanted)
+                plan = plan_chain(
+                    instance, landing, profile=profile_label(settings), quiet_period=0, quarter=wanted
+                )
                 summary.waiting = plan.waiting
                 batch = [("chain_sensor", request) for request in plan.requests]
             if not batch:
                 break
             pool.execute(batch, summary, on_step)
-            if any(r.job == "model_job" for r in summary.runs[-len(batch):]):
+            if any(r.job == "model_job" for r in summary.runs[-len(batch) :]):
                 _note_model(instance, summary)
     return summary
 

@@ -4,7 +4,6 @@ The landing and chain sensors (pipelines/automation.py) already make every outpu
 deliveries are in; these two only re-request, on a fixed date, what is missing (run keys are the
 landing sensor's, so nothing already screened runs twice). Switch them on in the UI if wanted."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -18,13 +17,20 @@ from pipelines.sensors import delivery_run_request, landed_deliveries, profile_l
 QUARTERLY_CRON = "0 7 15 1,4,7,10 *"
 
 
-@dg.schedule(cron_schedule=QUARTERLY_CRON, job=screening_job, execution_timezone="Europe/Amsterdam",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Each quarter: load and screen every delivery of the quarter just completed.")
+@dg.schedule(
+    cron_schedule=QUARTERLY_CRON,
+    job=screening_job,
+    execution_timezone="Europe/Amsterdam",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Each quarter: load and screen every delivery of the quarter just completed.",
+)
 def quarterly_screening(context: dg.ScheduleEvaluationContext, omu: OmuSettings):
     completed = str(Quarter.containing(context.scheduled_execution_time.date()).previous())
-    landed = [item for item in landed_deliveries(Path(omu.landing)).values() if item[1] == completed] \
-        if omu.landing and Path(omu.landing).is_dir() else []
+    landed = (
+        [item for item in landed_deliveries(Path(omu.landing)).values() if item[1] == completed]
+        if omu.landing and Path(omu.landing).is_dir()
+        else []
+    )
     if not landed:
         return dg.SkipReason(f"no deliveries for {completed} in {omu.landing!r} yet")
     instance = context.instance
@@ -35,9 +41,13 @@ def quarterly_screening(context: dg.ScheduleEvaluationContext, omu: OmuSettings)
     return [delivery_run_request(*item, profile_label(omu)) for item in sorted(landed)]
 
 
-@dg.schedule(cron_schedule="0 7 16 1,4,7,10 *", job_name="region_job", execution_timezone="Europe/Amsterdam",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="The day after the quarterly screening: regional indicators and dashboard of the quarter.")
+@dg.schedule(
+    cron_schedule="0 7 16 1,4,7,10 *",
+    job_name="region_job",
+    execution_timezone="Europe/Amsterdam",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="The day after the quarterly screening: regional indicators and dashboard of the quarter.",
+)
 def quarterly_dashboard(context: dg.ScheduleEvaluationContext):
     completed = str(Quarter.containing(context.scheduled_execution_time.date()).previous())
     if completed not in context.instance.get_dynamic_partitions("quarter"):

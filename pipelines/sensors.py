@@ -5,7 +5,6 @@ Both are off by default (`omu ui`, tests); `omu serve` sets OMU_AUTOMATION=on so
 the daemon from its first tick.
 """
 
-
 import hashlib
 import json
 import os
@@ -52,14 +51,23 @@ def delivery_run_request(practice_id: str, quarter: str, sha: str, profile: str)
     return dg.RunRequest(
         run_key=f"{practice_id}|{quarter}|{sha[:16]}|{profile}",
         partition_key=partition_key(practice_id, quarter),
-        tags={"omu/step": "screening", "omu/practice": practice_id, "omu/quarter": quarter,
-              "omu/manifest": sha[:16], "omu/profile": profile},
+        tags={
+            "omu/step": "screening",
+            "omu/practice": practice_id,
+            "omu/quarter": quarter,
+            "omu/manifest": sha[:16],
+            "omu/profile": profile,
+        },
     )
 
 
-@dg.sensor(job=screening_job, minimum_interval_seconds=SENSOR_INTERVAL, default_status=automation_status(),
-           description="Watches the landing folder; a new or changed manifest.json starts that delivery's "
-                       "ingest and screening.")
+@dg.sensor(
+    job=screening_job,
+    minimum_interval_seconds=SENSOR_INTERVAL,
+    default_status=automation_status(),
+    description="Watches the landing folder; a new or changed manifest.json starts that delivery's "
+    "ingest and screening.",
+)
 def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
     if not omu.landing or not Path(omu.landing).is_dir():
         return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
@@ -68,26 +76,35 @@ def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.
     changed = {key: value for key, value in landed.items() if seen.get(key) != value[2]}
     if not changed:
         return dg.SkipReason("no new or changed deliveries")
-    new_practices = sorted({p for p, _, _ in changed.values()} - set(context.instance.get_dynamic_partitions("practice")))
-    new_quarters = sorted({q for _, q, _ in changed.values()} - set(context.instance.get_dynamic_partitions("quarter")))
+    new_practices = sorted(
+        {p for p, _, _ in changed.values()} - set(context.instance.get_dynamic_partitions("practice"))
+    )
+    new_quarters = sorted(
+        {q for _, q, _ in changed.values()} - set(context.instance.get_dynamic_partitions("quarter"))
+    )
     ordered = sorted(changed.values(), key=lambda item: (item[1], item[0]))  # oldest quarter first
     profile = profile_label(omu)
     return dg.SensorResult(
         run_requests=[delivery_run_request(*item, profile) for item in ordered],
         dynamic_partitions_requests=[
-            request for request in (
+            request
+            for request in (
                 practices.build_add_request(new_practices) if new_practices else None,
                 quarters.build_add_request(new_quarters) if new_quarters else None,
-            ) if request is not None
+            )
+            if request is not None
         ],
         cursor=json.dumps({**seen, **{key: value[2] for key, value in changed.items()}}, sort_keys=True),
     )
 
 
-@dg.sensor(jobs=[model_job, outreach_job, region_job], minimum_interval_seconds=SENSOR_INTERVAL,
-           default_status=automation_status(),
-           description="Once the landed deliveries are screened (and a quiet period has passed): the risk model, "
-                       "then each delivery's outreach list, then each changed quarter's regional dashboard.")
+@dg.sensor(
+    jobs=[model_job, outreach_job, region_job],
+    minimum_interval_seconds=SENSOR_INTERVAL,
+    default_status=automation_status(),
+    description="Once the landed deliveries are screened (and a quiet period has passed): the risk model, "
+    "then each delivery's outreach list, then each changed quarter's regional dashboard.",
+)
 def chain_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
     from omu.config import load_config
     from pipelines.automation import plan_chain
@@ -95,8 +112,9 @@ def chain_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.Se
     if not omu.landing or not Path(omu.landing).is_dir():
         return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
     config = load_config(omu.omu_home().config_file)
-    plan = plan_chain(context.instance, Path(omu.landing), profile=profile_label(omu),
-                      quiet_period=config.quiet_period)
+    plan = plan_chain(
+        context.instance, Path(omu.landing), profile=profile_label(omu), quiet_period=config.quiet_period
+    )
     if not plan.requests:
         return dg.SkipReason(plan.waiting)
     return dg.SensorResult(run_requests=plan.requests)

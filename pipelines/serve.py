@@ -23,8 +23,12 @@ GRACE_SECONDS = 20.0
 
 
 def dagster_environment(home: OmuHome, landing: Path, *, automation: bool) -> dict[str, str]:
-    environment = {**os.environ, "OMU_HOME": str(home.root), "OMU_LANDING": str(landing.resolve()),
-                   "DAGSTER_HOME": str(home.dagster_home)}
+    environment = {
+        **os.environ,
+        "OMU_HOME": str(home.root),
+        "OMU_LANDING": str(landing.resolve()),
+        "DAGSTER_HOME": str(home.dagster_home),
+    }
     if automation:
         environment["OMU_AUTOMATION"] = "on"
     return environment
@@ -48,8 +52,15 @@ def fail_interrupted_runs(home: OmuHome) -> int:
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
-        left = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-                                                         dg.DagsterRunStatus.CANCELING]))
+        left = instance.get_runs(
+            dg.RunsFilter(
+                statuses=[
+                    dg.DagsterRunStatus.STARTING,
+                    dg.DagsterRunStatus.STARTED,
+                    dg.DagsterRunStatus.CANCELING,
+                ]
+            )
+        )
         for run in left:
             instance.report_run_failed(run, "interrupted: omu serve stopped while this run was running")
     return len(left)
@@ -62,13 +73,22 @@ def _script(name: str) -> str:
 def serve_commands(host: str, port: int) -> dict[str, list[str]]:
     return {
         "dagster-daemon": [_script("dagster-daemon"), "run", "-m", "pipelines.definitions"],
-        "dagster-webserver": [_script("dagster-webserver"), "-m", "pipelines.definitions", "-h", host,
-                              "-p", str(port)],
+        "dagster-webserver": [
+            _script("dagster-webserver"),
+            "-m",
+            "pipelines.definitions",
+            "-h",
+            host,
+            "-p",
+            str(port),
+        ],
     }
 
 
 def ui_commands(host: str, port: int) -> dict[str, list[str]]:
-    return {"dagster dev": [_script("dagster"), "dev", "-m", "pipelines.definitions", "-h", host, "-p", str(port)]}
+    return {
+        "dagster dev": [_script("dagster"), "dev", "-m", "pipelines.definitions", "-h", host, "-p", str(port)]
+    }
 
 
 def stop_groups(processes: dict[str, subprocess.Popen], grace_seconds: float = GRACE_SECONDS) -> None:
@@ -90,8 +110,7 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
         os.killpg(process.pid, signum)
 
 
-def supervise(commands: dict[str, list[str]], environment: dict[str, str], cwd: Path,
-              say=print) -> int:
+def supervise(commands: dict[str, list[str]], environment: dict[str, str], cwd: Path, say=print) -> int:
     """Run the commands until SIGTERM/SIGINT or until one of them ends; then stop them all."""
     stop = threading.Event()
     received: list[int] = []

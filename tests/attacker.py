@@ -133,7 +133,10 @@ def check_derived(frame: pl.DataFrame, k: Knowledge) -> list[str]:
                 problems.append(f"{where} {rate.header}: {value} is not {rate.per:g}*{num}/{den}")
             if rate.lower and row[rate.lower] is not None:
                 lower, upper = _wilson(num, den)
-                if abs(row[rate.lower] - rate.per * lower) > 0.0051 or abs(row[rate.upper] - rate.per * upper) > 0.0051:
+                if (
+                    abs(row[rate.lower] - rate.per * lower) > 0.0051
+                    or abs(row[rate.upper] - rate.per * upper) > 0.0051
+                ):
                     problems.append(f"{where} {rate.header}: interval not the Wilson interval of {num}/{den}")
     if k.funnel and k.over:
         words = {"onder": -1, "binnen": 0, "boven": 1}
@@ -190,16 +193,22 @@ class _Program:
                 v.append(a)
         self.matrix = coo_array((v, (r, c)), shape=(len(self.rows), self.n)).tocsr()
 
-    def optimise(self, objective: np.ndarray, cap: tuple[np.ndarray, float] | None = None) -> np.ndarray | None:
+    def optimise(
+        self, objective: np.ndarray, cap: tuple[np.ndarray, float] | None = None
+    ) -> np.ndarray | None:
         matrix, lo, hi = self.matrix, np.array(self.lo), np.array(self.hi)
         if cap is not None:
             from scipy.sparse import vstack
 
             matrix = vstack([matrix, coo_array(cap[0].reshape(1, -1)).tocsr()])
             lo, hi = np.append(lo, -np.inf), np.append(hi, cap[1])
-        result = milp(objective, constraints=LinearConstraint(matrix, lo, hi),
-                      bounds=Bounds(np.zeros(self.n), np.array(self.upper)), integrality=np.array(self.integer),
-                      options={"time_limit": 20.0, "disp": False})
+        result = milp(
+            objective,
+            constraints=LinearConstraint(matrix, lo, hi),
+            bounds=Bounds(np.zeros(self.n), np.array(self.upper)),
+            integrality=np.array(self.integer),
+            options={"time_limit": 20.0, "disp": False},
+        )
         return None if result.x is None else np.round(result.x)
 
 
@@ -220,7 +229,9 @@ def attack(paths: list[Path], k: Knowledge) -> Report:
     return report
 
 
-def _attack_quarter(quarter: str, versions: list[tuple[int, pl.DataFrame]], k: Knowledge, report: Report) -> None:
+def _attack_quarter(
+    quarter: str, versions: list[tuple[int, pl.DataFrame]], k: Knowledge, report: Report
+) -> None:
     prog = _Program()
     stable = [c for c in k.counts if c not in k.late]
     shared: dict[tuple, int] = {}  # unknowns of screening counts, the same in every file
@@ -265,8 +276,12 @@ def _attack_quarter(quarter: str, versions: list[tuple[int, pl.DataFrame]], k: K
                 prog.add({serves[(p, r[k.code])]: 1.0 for p in practices}, r[k.practices], r[k.practices])
         for r in rows:
             level, code = r[k.level], r[k.code]
-            members = [(p, w) for p in practices for w in wijken
-                       if level == "regio" or (level == "wijk" and w == code) or (level == "praktijk" and p == code)]
+            members = [
+                (p, w)
+                for p in practices
+                for w in wijken
+                if level == "regio" or (level == "wijk" and w == code) or (level == "praktijk" and p == code)
+            ]
             for c in k.counts:
                 coef = {unknown(p, w, c): 1.0 for p, w in members}
                 shown = r[c]
@@ -327,5 +342,6 @@ def _attack_quarter(quarter: str, versions: list[tuple[int, pl.DataFrame]], k: K
         pinned = low == high and (shown is not None or low > 0)
         confined = shown is None and low >= 1 and high <= HIDDEN_MAX
         if pinned or confined:
-            report.disclosures.append(Finding(quarter, file_no, code, header, shown, low,
-                                              None if high >= cap else high))
+            report.disclosures.append(
+                Finding(quarter, file_no, code, header, shown, low, None if high >= cap else high)
+            )

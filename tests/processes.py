@@ -13,8 +13,10 @@ def processes_with_home(home: Path) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            if marker in (entry / "environ").read_bytes().split(b"\0") and \
-                    "State:\tZ" not in (entry / "status").read_text():
+            if (
+                marker in (entry / "environ").read_bytes().split(b"\0")
+                and "State:\tZ" not in (entry / "status").read_text()
+            ):
                 found.append(int(entry.name))
         except OSError:
             continue

@@ -28,8 +28,9 @@ OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
 
 
 def omu(*args: str, home: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*OMU, *args, "--home", str(home)], capture_output=True, text=True, cwd=REPO_ROOT,
-                          timeout=600)
+    return subprocess.run(
+        [*OMU, *args, "--home", str(home)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +81,11 @@ def pseudonyms_found(home: Path, ids: set[str], extra_texts: tuple[str, ...] = (
     text (e.g. the terminal output) holds."""
     pattern = re.compile("|".join(re.escape(p) for p in sorted(ids, key=len, reverse=True)))
     files = [p for p in (home / "dagster").rglob("*") if p.is_file()]
-    files += [p for p in home.rglob("*") if p.is_file() and p.suffix in {".log", ".jsonl", ".out", ".err"}
-              and p not in files]
+    files += [
+        p
+        for p in home.rglob("*")
+        if p.is_file() and p.suffix in {".log", ".jsonl", ".out", ".err"} and p not in files
+    ]
     found = {str(path): set(pattern.findall(readable_text(path))) for path in files}
     found |= {f"text {number}": set(pattern.findall(text)) for number, text in enumerate(extra_texts)}
     return {where: hits for where, hits in found.items() if hits}
@@ -103,8 +107,11 @@ def test_the_scan_finds_a_pseudonym_planted_in_dagsters_storage(ran, tmp_path, m
     planted = sorted(pseudonyms(home))[7]
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     # far beyond a SQLite page, so the value lies in overflow pages
-    instance.report_runless_asset_event(dg.AssetMaterialization(
-        "patients", metadata={"preview": dg.MetadataValue.md("x" * 9000 + f"| {planted} | 1950 |")}))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            "patients", metadata={"preview": dg.MetadataValue.md("x" * 9000 + f"| {planted} | 1950 |")}
+        )
+    )
     instance.dispose()
     (home / "dagster" / "storage" / "stray.log").write_text(f"loaded {sorted(pseudonyms(home))[3]}\n")
     found = pseudonyms_found(home, pseudonyms(home))
@@ -150,17 +157,26 @@ def test_the_run_logs_each_delivery_list_model_and_dashboard(ran):
     logged = entries(ran["home"])
     actions = [(e["action"], e["practice_id"], e["quarter"]) for e in logged]
     deliveries = [(p, q) for q in ("2026Q2", "2026Q3") for p in ("P0001", "P0002")]
-    assert sorted(a for a in actions if a[0] == "run" and a[1]) == sorted(("run", p, q) for p, q in deliveries)
+    assert sorted(a for a in actions if a[0] == "run" and a[1]) == sorted(
+        ("run", p, q) for p, q in deliveries
+    )
     assert ("run", None, None) in actions  # the risk model step
-    assert sorted(a for a in actions if a[0] == "list_written") == sorted(("list_written", p, q)
-                                                                          for p, q in deliveries)
+    assert sorted(a for a in actions if a[0] == "list_written") == sorted(
+        ("list_written", p, q) for p, q in deliveries
+    )
     assert sorted(a for a in actions if a[0] == "dashboard_written") == [
-        ("dashboard_written", None, q) for q in ("2026Q2", "2026Q2", "2026Q3", "2026Q3")]
+        ("dashboard_written", None, q) for q in ("2026Q2", "2026Q2", "2026Q3", "2026Q3")
+    ]
     with duckdb.connect(str(ran["home"] / "omu.duckdb"), read_only=True) as conn:
-        listed = dict(((p, q), n) for p, q, n in conn.execute(
-            "SELECT practice_id, quarter, count(*) FROM outreach_lists WHERE listed GROUP BY ALL").fetchall())
-        screened_q3 = conn.execute("SELECT count(DISTINCT (practice_id, patient_id)) FROM score_history "
-                                   "WHERE quarter = '2026Q3'").fetchall()[0][0]
+        listed = dict(
+            ((p, q), n)
+            for p, q, n in conn.execute(
+                "SELECT practice_id, quarter, count(*) FROM outreach_lists WHERE listed GROUP BY ALL"
+            ).fetchall()
+        )
+        screened_q3 = conn.execute(
+            "SELECT count(DISTINCT (practice_id, patient_id)) FROM score_history WHERE quarter = '2026Q3'"
+        ).fetchall()[0][0]
     for entry in logged:
         assert entry["os_user"] and entry["host"] and entry["dagster_run_id"] and entry["patient_id"] is None
         if entry["action"] == "list_written":
@@ -168,8 +184,9 @@ def test_the_run_logs_each_delivery_list_model_and_dashboard(ran):
         if entry["action"] == "dashboard_written" and entry["quarter"] == "2026Q3":
             assert entry["patients"] == screened_q3
         if entry["action"] == "run" and entry["practice_id"]:
-            manifest = json.loads((ran["landing"] / entry["practice_id"] / entry["quarter"] / "manifest.json")
-                                  .read_text())
+            manifest = json.loads(
+                (ran["landing"] / entry["practice_id"] / entry["quarter"] / "manifest.json").read_text()
+            )
             assert entry["patients"] == manifest["files"]["patients.csv"]["rows"]
     copy = [json.loads(line) for line in audit.log_file(ran["home"]).read_text().splitlines()]
     assert [c["entry_sha256"] for c in copy] == [e["entry_sha256"] for e in logged]
@@ -179,15 +196,27 @@ def test_explain_outcomes_and_dashboard_are_logged_and_omu_audit_shows_them(ran,
     home = copy_home(ran, tmp_path)
     with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
         practice, quarter, patient = conn.execute(
-            "SELECT practice_id, quarter, patient_id FROM outreach_lists ORDER BY ALL LIMIT 1").fetchall()[0]
+            "SELECT practice_id, quarter, patient_id FROM outreach_lists ORDER BY ALL LIMIT 1"
+        ).fetchall()[0]
     before = len(entries(home))
     explained = omu("explain", patient, "--practice", practice, "--quarter", quarter, home=home)
     assert explained.returncode == 0, explained.stderr
     outcomes = tmp_path / "outcomes.csv"
-    pl.DataFrame({"patient_id": [patient], "quarter": [quarter], "outcome": ["bereikt"], "referral_target": [None],
-                  "date": ["10-01-2026"], "note": [None], "practice_id": [practice]},
-                 schema={k: pl.String for k in ("patient_id", "quarter", "outcome", "referral_target", "date",
-                                                "note", "practice_id")}).write_csv(outcomes, separator=";")
+    pl.DataFrame(
+        {
+            "patient_id": [patient],
+            "quarter": [quarter],
+            "outcome": ["bereikt"],
+            "referral_target": [None],
+            "date": ["10-01-2026"],
+            "note": [None],
+            "practice_id": [practice],
+        },
+        schema={
+            k: pl.String
+            for k in ("patient_id", "quarter", "outcome", "referral_target", "date", "note", "practice_id")
+        },
+    ).write_csv(outcomes, separator=";")
     imported = omu("outcomes", "import", str(outcomes), home=home)
     assert imported.returncode == 0, imported.stderr
     dashboard = omu("dashboard", "--quarter", "2026Q3", home=home)
@@ -202,12 +231,17 @@ def test_explain_outcomes_and_dashboard_are_logged_and_omu_audit_shows_them(ran,
 
     shown = omu("audit", home=home)
     assert shown.returncode == 0, shown.stderr
-    assert "the log is intact" in shown.stdout and f"{len(entries(home))} of {len(entries(home))}" in shown.stdout
+    assert (
+        "the log is intact" in shown.stdout
+        and f"{len(entries(home))} of {len(entries(home))}" in shown.stdout
+    )
     for action in ("run", "list_written", "dashboard_written", "explain", "outcomes_imported"):
         assert f"│ {action} " in shown.stdout
     other = "P0002" if practice == "P0001" else "P0001"
     filtered = omu("audit", "--practice", other, home=home)
-    assert filtered.returncode == 0 and "│ explain " not in filtered.stdout and f"│ {other} " in filtered.stdout
+    assert (
+        filtered.returncode == 0 and "│ explain " not in filtered.stdout and f"│ {other} " in filtered.stdout
+    )
     assert f"4 of {len(entries(home))} entries shown" in filtered.stdout  # 2 runs, 2 lists
     tomorrow = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
     assert f"0 of {len(entries(home))} entries shown" in omu("audit", "--since", tomorrow, home=home).stdout
@@ -215,9 +249,13 @@ def test_explain_outcomes_and_dashboard_are_logged_and_omu_audit_shows_them(ran,
 
 
 def test_omu_audit_finds_an_entry_changed_or_removed_afterwards(ran, tmp_path):
-    for number, (tamper, says) in enumerate((("UPDATE access_log SET patients = 0 WHERE entry_no = 2", "entry 2 was changed"),
-                         ("DELETE FROM access_log WHERE entry_no = 3", "entry 3 is missing"),
-                         ("DELETE FROM access_log", "of the copy are not in the table"))):
+    for number, (tamper, says) in enumerate(
+        (
+            ("UPDATE access_log SET patients = 0 WHERE entry_no = 2", "entry 2 was changed"),
+            ("DELETE FROM access_log WHERE entry_no = 3", "entry 3 is missing"),
+            ("DELETE FROM access_log", "of the copy are not in the table"),
+        )
+    ):
         home = copy_home(ran, tmp_path / str(number))
         with duckdb.connect(str(home / "omu.duckdb")) as conn:
             conn.execute(tamper)
@@ -228,10 +266,17 @@ def test_omu_audit_finds_an_entry_changed_or_removed_afterwards(ran, tmp_path):
 
 
 def test_omus_code_never_changes_or_removes_access_log_entries():
-    writes = re.compile(r"\b(UPDATE|DELETE\s+FROM|DROP\s+TABLE(\s+IF\s+EXISTS)?|TRUNCATE|ALTER\s+TABLE|"
-                        r"CREATE\s+OR\s+REPLACE\s+TABLE)\s+access_log\b", re.IGNORECASE)
-    sources = [p for folder in ("omu", "assets", "pipelines", "dashboards", "models", "sql", "benchmarks")
-               for p in (REPO_ROOT / folder).rglob("*") if p.suffix in {".py", ".sql"}]
+    writes = re.compile(
+        r"\b(UPDATE|DELETE\s+FROM|DROP\s+TABLE(\s+IF\s+EXISTS)?|TRUNCATE|ALTER\s+TABLE|"
+        r"CREATE\s+OR\s+REPLACE\s+TABLE)\s+access_log\b",
+        re.IGNORECASE,
+    )
+    sources = [
+        p
+        for folder in ("omu", "assets", "pipelines", "dashboards", "models", "sql", "benchmarks")
+        for p in (REPO_ROOT / folder).rglob("*")
+        if p.suffix in {".py", ".sql"}
+    ]
     assert len(sources) > 40
     assert [str(p) for p in sources if writes.search(p.read_text(encoding="utf-8"))] == []
     assert writes.search("DELETE FROM access_log WHERE entry_no = 3")  # the pattern itself can find one
@@ -249,7 +294,8 @@ def test_an_action_whose_entry_cannot_be_written_does_not_run(ran, tmp_path, bre
             conn.execute("CREATE TABLE access_log (entry_no BIGINT)")
     with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
         practice, quarter, patient = conn.execute(
-            "SELECT practice_id, quarter, patient_id FROM outreach_lists ORDER BY ALL LIMIT 1").fetchall()[0]
+            "SELECT practice_id, quarter, patient_id FROM outreach_lists ORDER BY ALL LIMIT 1"
+        ).fetchall()[0]
         loaded = conn.execute("SELECT count(*) FROM deliveries").fetchall()[0][0]
 
     explained = omu("explain", patient, "--practice", practice, "--quarter", quarter, home=home)
@@ -266,8 +312,9 @@ def test_an_action_whose_entry_cannot_be_written_does_not_run(ran, tmp_path, bre
     assert not (home / "out" / "2026Q3" / "region" / "dashboard.html").exists()
 
     outcomes = tmp_path / "outcomes.csv"
-    outcomes.write_text(f"patient_id;quarter;outcome;date;practice_id\n{patient};{quarter};bereikt;10-01-2026;"
-                        f"{practice}\n")
+    outcomes.write_text(
+        f"patient_id;quarter;outcome;date;practice_id\n{patient};{quarter};bereikt;10-01-2026;{practice}\n"
+    )
     imported = omu("outcomes", "import", str(outcomes), home=home)
     assert imported.returncode == 1 and "access log cannot be written" in imported.stderr
 

@@ -28,17 +28,43 @@ TINY = ["--practices", "2", "--patients", "150:300", "--workers", "2"]
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
-    result = main(["--scale", "sample", *TINY, "--name", "smoke", "--work", str(root / "work"),
-                   "--results", str(root / "results")])
+    result = main(
+        [
+            "--scale",
+            "sample",
+            *TINY,
+            "--name",
+            "smoke",
+            "--work",
+            str(root / "work"),
+            "--results",
+            str(root / "results"),
+        ]
+    )
     return root, result
 
 
 def test_every_stage_of_the_sample_benchmark_runs_and_is_written(sample_run):
     root, result = sample_run
     stages = {stage["name"]: stage for stage in result["stages"]}
-    expected = {"generate", "scan_limit", "ingest_startup", "ingest", "scan_limit_after", "screening",
-                "screening_checks", "first_time", "model_training", "model_scoring", "outreach_lists",
-                "dashboard_indicators", "dashboard_page", "pandas_load", "pandas_screening", "redelivery"}
+    expected = {
+        "generate",
+        "scan_limit",
+        "ingest_startup",
+        "ingest",
+        "scan_limit_after",
+        "screening",
+        "screening_checks",
+        "first_time",
+        "model_training",
+        "model_scoring",
+        "outreach_lists",
+        "dashboard_indicators",
+        "dashboard_page",
+        "pandas_load",
+        "pandas_screening",
+        "redelivery",
+    }
     assert expected <= stages.keys()
     for name in expected:
         assert stages[name]["status"] == "ok", (name, stages[name]["note"])
@@ -74,36 +100,119 @@ def test_pandas_baseline_on_hand_made_rows():
     profile = load_profile()
     day = pd.Timestamp
     key = {"practice_id": "P1", "source_quarter": "2026Q3"}
-    patients = pd.DataFrame([
-        {**key, "patient_id": p, "birth_year": y, "birth_month": m, "sex": "V", "wijk_code": "WK034401",
-         "registered_from": day("2000-01-01"), "registered_until": pd.NaT}
-        for p, y, m in (("old", 1970, 9), ("young", 1970, 10), ("alone", 1990, None), ("eyes", 1990, None),
-                        ("ears", 1990, None), ("beta", 1990, None), ("saba", 1990, None), ("left", 1950, None))
-    ])
-    patients.loc[patients["patient_id"] == "left", "registered_until"] = day("2026-09-30")  # not registered on R
-    episodes = pd.DataFrame([
-        {**key, "patient_id": "eyes", "icpc": "F94.01", "start_date": day("2020-01-01"), "end_date": pd.NaT},
-        {**key, "patient_id": "ears", "icpc": "H86", "start_date": day("2020-01-01"), "end_date": day("2026-09-30")},
-        {**key, "patient_id": "saba", "icpc": "R96", "start_date": day("2020-01-01"), "end_date": pd.NaT},
-    ])
-    prescriptions = pd.DataFrame([
-        {**key, "patient_id": "beta", "atc": "C07AB02", "prescribed_on": day("2026-04-03"), "quantity": 1.0},
-        {**key, "patient_id": "saba", "atc": "R03AC02", "prescribed_on": day("2025-09-30"), "quantity": None},
-        {**key, "patient_id": "saba", "atc": "R03BA02", "prescribed_on": day("2025-09-29"), "quantity": 1.0},
-    ])
-    determinations = pd.DataFrame([
-        {**key, "patient_id": "alone", "code": 9001, "measured_on": day("2024-01-01"), "value": "samen"},
-        {**key, "patient_id": "alone", "code": 9001, "measured_on": day("2026-01-01"), "value": "Alleen "},
-    ])
-    plan = pd.DataFrame([{"practice_id": "P1", "quarter": "2026Q3", "source_quarter": "2026Q3",
-                          "reference_date": day("2026-09-30")}])
-    frame = screen_pandas({"patients": patients, "episodes": episodes, "prescriptions": prescriptions,
-                           "determinations": determinations}, plan, profile).set_index("patient_id")
+    patients = pd.DataFrame(
+        [
+            {
+                **key,
+                "patient_id": p,
+                "birth_year": y,
+                "birth_month": m,
+                "sex": "V",
+                "wijk_code": "WK034401",
+                "registered_from": day("2000-01-01"),
+                "registered_until": pd.NaT,
+            }
+            for p, y, m in (
+                ("old", 1970, 9),
+                ("young", 1970, 10),
+                ("alone", 1990, None),
+                ("eyes", 1990, None),
+                ("ears", 1990, None),
+                ("beta", 1990, None),
+                ("saba", 1990, None),
+                ("left", 1950, None),
+            )
+        ]
+    )
+    patients.loc[patients["patient_id"] == "left", "registered_until"] = day(
+        "2026-09-30"
+    )  # not registered on R
+    episodes = pd.DataFrame(
+        [
+            {
+                **key,
+                "patient_id": "eyes",
+                "icpc": "F94.01",
+                "start_date": day("2020-01-01"),
+                "end_date": pd.NaT,
+            },
+            {
+                **key,
+                "patient_id": "ears",
+                "icpc": "H86",
+                "start_date": day("2020-01-01"),
+                "end_date": day("2026-09-30"),
+            },
+            {**key, "patient_id": "saba", "icpc": "R96", "start_date": day("2020-01-01"), "end_date": pd.NaT},
+        ]
+    )
+    prescriptions = pd.DataFrame(
+        [
+            {
+                **key,
+                "patient_id": "beta",
+                "atc": "C07AB02",
+                "prescribed_on": day("2026-04-03"),
+                "quantity": 1.0,
+            },
+            {
+                **key,
+                "patient_id": "saba",
+                "atc": "R03AC02",
+                "prescribed_on": day("2025-09-30"),
+                "quantity": None,
+            },
+            {
+                **key,
+                "patient_id": "saba",
+                "atc": "R03BA02",
+                "prescribed_on": day("2025-09-29"),
+                "quantity": 1.0,
+            },
+        ]
+    )
+    determinations = pd.DataFrame(
+        [
+            {**key, "patient_id": "alone", "code": 9001, "measured_on": day("2024-01-01"), "value": "samen"},
+            {
+                **key,
+                "patient_id": "alone",
+                "code": 9001,
+                "measured_on": day("2026-01-01"),
+                "value": "Alleen ",
+            },
+        ]
+    )
+    plan = pd.DataFrame(
+        [
+            {
+                "practice_id": "P1",
+                "quarter": "2026Q3",
+                "source_quarter": "2026Q3",
+                "reference_date": day("2026-09-30"),
+            }
+        ]
+    )
+    frame = screen_pandas(
+        {
+            "patients": patients,
+            "episodes": episodes,
+            "prescriptions": prescriptions,
+            "determinations": determinations,
+        },
+        plan,
+        profile,
+    ).set_index("patient_id")
     assert "left" not in frame.index
     holds = {flag: sorted(frame.index[frame[flag]]) for flag in FLAGS}
-    assert holds == {"older_than_55": ["old"], "lives_alone": ["alone"], "visual_impairment": ["eyes"],
-                     "hearing_impairment": ["ears"], "beta_blocker": ["beta"],
-                     "saba_only_asthma": ["saba"]}  # the ICS one day before the 365-day window does not count
+    assert holds == {
+        "older_than_55": ["old"],
+        "lives_alone": ["alone"],
+        "visual_impairment": ["eyes"],
+        "hearing_impairment": ["ears"],
+        "beta_blocker": ["beta"],
+        "saba_only_asthma": ["saba"],
+    }  # the ICS one day before the 365-day window does not count
     assert frame.loc["young", "age"] == 55 and frame.loc["old", "age"] == 56
     assert frame["score"].max() == 1 and not frame["over_threshold"].any()
 
@@ -122,9 +231,26 @@ def test_scan_limit_counts_every_row_and_a_redelivery_is_a_valid_changed_deliver
 
 
 def test_national_screening_runs_from_parquet_within_the_memory_limit(tmp_path):
-    result = main(["--scale", "national", "--practices", "3", "--patients", "150:300", "--workers", "2",
-                   "--memory-limit", "1GB", "--name", "national-smoke", "--work", str(tmp_path / "work"),
-                   "--results", str(tmp_path / "results")])
+    result = main(
+        [
+            "--scale",
+            "national",
+            "--practices",
+            "3",
+            "--patients",
+            "150:300",
+            "--workers",
+            "2",
+            "--memory-limit",
+            "1GB",
+            "--name",
+            "national-smoke",
+            "--work",
+            str(tmp_path / "work"),
+            "--results",
+            str(tmp_path / "results"),
+        ]
+    )
     national = result["national"]
     assert result["size"]["practices"] == 3
     assert national["screening"]["rows_screened"] == result["size"]["patients_registered"] > 0

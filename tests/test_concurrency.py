@@ -60,10 +60,27 @@ def run_in_parallel(mode: str, home: OmuHome, landing: Path, tmp_path: Path) -> 
     processes = []
     for practice, chain in by_practice(landing).items():
         result = tmp_path / f"{practice}.json"
-        command = [sys.executable, "-m", "benchmarks.concurrency", mode, "--home", str(home.root),
-                   "--landing", str(landing), "--result", str(result), *map(str, chain)]
-        processes.append((result, subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                                                   stderr=subprocess.PIPE, text=True)))
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.concurrency",
+            mode,
+            "--home",
+            str(home.root),
+            "--landing",
+            str(landing),
+            "--result",
+            str(result),
+            *map(str, chain),
+        ]
+        processes.append(
+            (
+                result,
+                subprocess.Popen(
+                    command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                ),
+            )
+        )
     reports = []
     for result, process in processes:
         _, stderr = process.communicate(timeout=900)
@@ -82,8 +99,10 @@ def assert_lock_held_by_one_process_at_a_time(reports: list[dict]) -> None:
 def assert_work_overlapped(reports: list[dict]) -> None:
     """The processes really ran side by side (not one after the other)."""
     spans = sorted((r["began"], r["ended"]) for r in reports)
-    assert any(later_began < earlier_ended for (_, earlier_ended), (later_began, _) in zip(spans, spans[1:],
-                                                                                           strict=False))
+    assert any(
+        later_began < earlier_ended
+        for (_, earlier_ended), (later_began, _) in zip(spans, spans[1:], strict=False)
+    )
 
 
 def test_parallel_processes_ingest_and_screen_exactly_what_a_serial_run_does(tmp_path, landing, serial):
@@ -128,8 +147,9 @@ def test_the_run_queue_caps_parallel_runs_and_one_run_per_practice(tmp_path):
     config = yaml.safe_load((home.dagster_home / "dagster.yaml").read_text())
     queue = config["run_queue"]
     assert queue["max_concurrent_runs"] == 2  # the machine has 2 cores
-    assert {"key": "omu/practice", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in \
-        queue["tag_concurrency_limits"]
+    assert {"key": "omu/practice", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in queue[
+        "tag_concurrency_limits"
+    ]
     instance = dg.DagsterInstance.from_config(str(home.dagster_home))
     coordinator = instance.run_coordinator
     assert type(coordinator).__name__ == "QueuedRunCoordinator"

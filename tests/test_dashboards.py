@@ -25,8 +25,16 @@ from omu.synthetic import generate
 QUARTERS = ["2026Q2", "2026Q3"]
 PRACTICES = 4
 PROFILE = load_profile(DEFAULT_PROFILE)
-OUTCOME_CYCLE = [("bereikt", ""), ("verwezen", "buurtteam"), ("niet_bereikt", ""), ("verwezen", "apotheker"),
-                 ("bereikt", ""), ("al_in_zorg", ""), ("verwezen", "valpreventie"), ("afgezien", "")]
+OUTCOME_CYCLE = [
+    ("bereikt", ""),
+    ("verwezen", "buurtteam"),
+    ("niet_bereikt", ""),
+    ("verwezen", "apotheker"),
+    ("bereikt", ""),
+    ("al_in_zorg", ""),
+    ("verwezen", "valpreventie"),
+    ("afgezien", ""),
+]
 
 
 def round5(n: int) -> int:
@@ -46,8 +54,11 @@ def region(tmp_path_factory):
     home = OmuHome.resolve(base / "home")
     summary = run_chain(home, landing)
     # (the risk model step belongs to another part of omu: its failure would not stop the region)
-    failed = [(r.job, r.practice_id, r.quarter, r.message) for r in summary.runs
-              if not r.success and r.job != "model_job"]
+    failed = [
+        (r.job, r.practice_id, r.quarter, r.message)
+        for r in summary.runs
+        if not r.success and r.job != "model_job"
+    ]
     assert failed == []
     chain_outputs = {q: sorted(p.name for p in home.region_out(q).iterdir()) for q in QUARTERS}
     published = []  # every indicators.csv an analyst could have kept, oldest first
@@ -57,23 +68,36 @@ def region(tmp_path_factory):
         kept.write_bytes((home.region_out(quarter) / "indicators.csv").read_bytes())
         published.append(kept)
     with store.connect(home.database) as conn:
-        listed = conn.execute("SELECT practice_id, quarter, patient_id FROM outreach_lists "
-                              "WHERE list_kind = 'outreach' AND listed ORDER BY ALL").fetchall()
-        for practice in sorted({p for p, _, _ in listed}):  # one file per practice, as practices hand them back
+        listed = conn.execute(
+            "SELECT practice_id, quarter, patient_id FROM outreach_lists "
+            "WHERE list_kind = 'outreach' AND listed ORDER BY ALL"
+        ).fetchall()
+        for practice in sorted(
+            {p for p, _, _ in listed}
+        ):  # one file per practice, as practices hand them back
             outcome_file = base / f"outcomes-{practice}.csv"
             with outcome_file.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["practice_id", "quarter", "patient_id", "outcome", "referral_target"])
                 for i, (practice_id, quarter, patient_id) in enumerate(listed):
                     if practice_id == practice:
-                        writer.writerow([practice_id, quarter, patient_id, *OUTCOME_CYCLE[i % len(OUTCOME_CYCLE)]])
+                        writer.writerow(
+                            [practice_id, quarter, patient_id, *OUTCOME_CYCLE[i % len(OUTCOME_CYCLE)]]
+                        )
             import_outcomes(conn, outcome_file)
         for quarter in QUARTERS:
             write_region(conn, home, PROFILE, quarter)
             published.append(home.region_out(quarter) / "indicators.csv")
         wide = read_indicators(conn, PROFILE, QUARTERS[-1])
-    return {"home": home, "summary": summary, "chain_outputs": chain_outputs, "wide": wide, "listed": listed,
-            "published": published, "seconds": time.monotonic() - started}
+    return {
+        "home": home,
+        "summary": summary,
+        "chain_outputs": chain_outputs,
+        "wide": wide,
+        "listed": listed,
+        "published": published,
+        "seconds": time.monotonic() - started,
+    }
 
 
 def test_the_attacker_recovers_nothing_from_every_published_version(region):
@@ -96,20 +120,32 @@ def test_the_chain_writes_the_region_for_every_quarter(region):
     runs = [r for r in region["summary"].runs if r.job == "region_job"]
     assert [(r.practice_id, r.quarter, r.success) for r in runs] == [("regio", q, True) for q in QUARTERS]
     for quarter in QUARTERS:
-        assert region["chain_outputs"][quarter] == ["dashboard.html", "evaluation.csv", "evaluation.html",
-                                                    "indicators.csv", "indicators.xlsx"]
-    assert region["summary"].outputs["dashboard"] == region["home"].region_out(QUARTERS[-1]) / "dashboard.html"
+        assert region["chain_outputs"][quarter] == [
+            "dashboard.html",
+            "evaluation.csv",
+            "evaluation.html",
+            "indicators.csv",
+            "indicators.xlsx",
+        ]
+    assert (
+        region["summary"].outputs["dashboard"] == region["home"].region_out(QUARTERS[-1]) / "dashboard.html"
+    )
 
 
 def test_region_asset_checks_passed(region):
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
-    for check in ("no_small_counts_shown", "figures_from_published_counts", "disclosure_audit_passes",
-                  "no_patient_id_under_region"):
+    for check in (
+        "no_small_counts_shown",
+        "figures_from_published_counts",
+        "disclosure_audit_passes",
+        "no_patient_id_under_region",
+    ):
         asset = "regional_dashboard" if check == "no_patient_id_under_region" else "regional_indicators"
         records = instance.event_log_storage.get_asset_check_execution_history(
-            dg.AssetCheckKey(dg.AssetKey(asset), check), limit=10)
+            dg.AssetCheckKey(dg.AssetKey(asset), check), limit=10
+        )
         assert len(records) >= len(QUARTERS)
         assert all(r.evaluation is not None and r.evaluation.passed for r in records), check
 
@@ -119,14 +155,19 @@ def test_indicators_match_a_hand_count_from_screening(region):
     the screening view (delivered quarters only), against the stored, suppressed figures."""
     home, wide = region["home"], region["wide"]
     with store.connect(home.database) as conn:
-        people = conn.sql("SELECT quarter, practice_id, wijk_code, over_threshold, first_time FROM screening "
-                          "WHERE NOT backfilled").pl()
+        people = conn.sql(
+            "SELECT quarter, practice_id, wijk_code, over_threshold, first_time FROM screening "
+            "WHERE NOT backfilled"
+        ).pl()
     checked = 0
     for quarter in QUARTERS:
         q = people.filter(pl.col("quarter") == quarter)
         shown = {r["area_code"]: r for r in wide.filter(pl.col("quarter") == quarter).to_dicts()}
-        groups = [("REGIO", q)] + [(k, f) for (k,), f in q.group_by("practice_id")] + [
-            (k, f) for (k,), f in q.group_by("wijk_code")]
+        groups = (
+            [("REGIO", q)]
+            + [(k, f) for (k,), f in q.group_by("practice_id")]
+            + [(k, f) for (k,), f in q.group_by("wijk_code")]
+        )
         for area, frame in groups:
             registered, over = frame.height, int(frame["over_threshold"].sum())
             row = shown[area]
@@ -145,7 +186,9 @@ def test_indicators_match_a_hand_count_from_screening(region):
             if 1 <= over <= 7:
                 assert row["over_threshold"] is None and row["pct_over"] is None
     assert checked >= 6  # the region and the larger practices at least, both quarters
-    region_q3 = wide.filter((pl.col("quarter") == QUARTERS[-1]) & (pl.col("level") == "regio")).row(0, named=True)
+    region_q3 = wide.filter((pl.col("quarter") == QUARTERS[-1]) & (pl.col("level") == "regio")).row(
+        0, named=True
+    )
     assert region_q3["practices"] == PRACTICES
     assert region_q3["dsr_over"] is not None and region_q3["dsr_over_lower"] < region_q3["dsr_over"]
 
@@ -154,8 +197,12 @@ def test_outreach_funnel_counts_the_handed_back_outcomes(region):
     wide, listed = region["wide"], region["listed"]
     for quarter in QUARTERS:
         n = sum(1 for _, q, _ in listed if q == quarter)
-        reached = sum(1 for i, (_, q, _) in enumerate(listed) if q == quarter
-                      and OUTCOME_CYCLE[i % len(OUTCOME_CYCLE)][0] in ("bereikt", "verwezen", "afgezien"))
+        reached = sum(
+            1
+            for i, (_, q, _) in enumerate(listed)
+            if q == quarter
+            and OUTCOME_CYCLE[i % len(OUTCOME_CYCLE)][0] in ("bereikt", "verwezen", "afgezien")
+        )
         row = wide.filter((pl.col("quarter") == quarter) & (pl.col("level") == "regio")).row(0, named=True)
         assert row["listed"] == (None if 1 <= n <= 7 else round5(n))
         if row["reached"] is not None:
@@ -169,22 +216,29 @@ def test_no_small_counts_anywhere_under_region(region):
     home = region["home"]
     counts = person_count_columns(PROFILE)
     with store.connect(home.database) as conn:
-        stored = conn.execute("SELECT value FROM indicators WHERE value IS NOT NULL AND indicator IN "
-                              f"({', '.join('?' * len(counts))})", counts).fetchall()
+        stored = conn.execute(
+            "SELECT value FROM indicators WHERE value IS NOT NULL AND indicator IN "
+            f"({', '.join('?' * len(counts))})",
+            counts,
+        ).fetchall()
     values = [v for (v,) in stored]
     assert values and not any(1 <= v <= 7 for v in values) and all(v % 5 == 0 for v in values)
     headers = dict(zip(for_people(region["wide"], PROFILE).columns, region["wide"].columns, strict=True))
     for quarter in QUARTERS:
         folder = home.region_out(quarter)
-        frame = pl.read_csv(folder / "indicators.csv", separator=";", decimal_comma=True, infer_schema_length=0)
+        frame = pl.read_csv(
+            folder / "indicators.csv", separator=";", decimal_comma=True, infer_schema_length=0
+        )
         assert set(frame.columns) == set(headers)
         xlsx = pl.read_excel(folder / "indicators.xlsx", sheet_name="Indicatoren", engine="openpyxl")
         assert xlsx.height == frame.height
         for header, key in headers.items():
             if key not in counts:
                 continue
-            for source in (frame.get_column(header).cast(pl.Int64, strict=False),
-                           xlsx.get_column(header).cast(pl.Int64, strict=False)):
+            for source in (
+                frame.get_column(header).cast(pl.Int64, strict=False),
+                xlsx.get_column(header).cast(pl.Int64, strict=False),
+            ):
                 shown = source.drop_nulls()
                 assert not ((shown >= 1) & (shown <= 7)).any(), (quarter, header)
                 assert (shown % 5 == 0).all(), (quarter, header)
@@ -207,14 +261,21 @@ def test_no_patient_id_under_region(region):
         if path.suffix != ".html":
             text = file_text(path)
             assert not any(p in text for p in ids), path
-    assert "patient" not in (home.region_out(QUARTERS[-1]) / "indicators.csv").read_text(encoding="utf-8-sig").lower()
+    assert (
+        "patient"
+        not in (home.region_out(QUARTERS[-1]) / "indicators.csv").read_text(encoding="utf-8-sig").lower()
+    )
 
 
 def test_the_patient_id_scanner_finds_a_planted_id(tmp_path, region):
     with store.connect(region["home"].database) as conn:
-        ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history LIMIT 50").fetchall()]
+        ids = [
+            p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history LIMIT 50").fetchall()
+        ]
     page = (region["home"].region_out(QUARTERS[-1]) / "dashboard.html").read_text(encoding="utf-8")
-    (tmp_path / "dashboard.html").write_text(page.replace("</footer>", f"x{ids[7]}y</footer>"), encoding="utf-8")
+    (tmp_path / "dashboard.html").write_text(
+        page.replace("</footer>", f"x{ids[7]}y</footer>"), encoding="utf-8"
+    )
     assert patient_ids_in(tmp_path, ids) == {str(tmp_path / "dashboard.html"): {ids[7]}}
 
 
@@ -238,7 +299,10 @@ def test_dashboard_in_chromium_offline(region, browser, artifacts):
     url = path.resolve().as_uri()
     page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
     attempted, problems = [], []
-    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
 
     def route(r):
@@ -250,7 +314,9 @@ def test_dashboard_in_chromium_offline(region, browser, artifacts):
 
     page.route("**/*", route)
     page.goto(url, wait_until="load")
-    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(CHART_IDS)}")
+    page.wait_for_function(
+        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(CHART_IDS)}"
+    )
     page.wait_for_timeout(300)
     assert attempted == [], attempted
     assert problems == [], problems

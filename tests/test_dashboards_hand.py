@@ -39,8 +39,30 @@ from omu.sql import run_sql
 
 PROFILE = load_profile(DEFAULT_PROFILE)
 CHARS = [c.id for c in PROFILE.characteristics]
-ESP = np.array([5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000,
-                7000, 6500, 6000, 5500, 5000, 4000, 2500, 1500, 1000], dtype=float)
+ESP = np.array(
+    [
+        5000,
+        5500,
+        5500,
+        5500,
+        6000,
+        6000,
+        6500,
+        7000,
+        7000,
+        7000,
+        7000,
+        6500,
+        6000,
+        5500,
+        5000,
+        4000,
+        2500,
+        1500,
+        1000,
+    ],
+    dtype=float,
+)
 OVERVECHT, OOST, BINNENSTAD = "WK034403", "WK034405", "WK034406"
 
 
@@ -91,13 +113,28 @@ def hand_people() -> pl.DataFrame:
     for i in range(300):
         age = i % 95
         for quarter, backfilled, over in (("2026Q3", False, i % 10 == 0), ("2026Q2", True, i % 20 == 0)):
-            rows.append(("P0001", quarter, f"A{i:03d}", age, OVERVECHT, over, backfilled, i % 4 == 0, age >= 56))
+            rows.append(
+                ("P0001", quarter, f"A{i:03d}", age, OVERVECHT, over, backfilled, i % 4 == 0, age >= 56)
+            )
     for i in range(350):
         age = 20 + i % 75
         wijk = OVERVECHT if i < 200 else OOST if i < 347 else BINNENSTAD
         rows.append(("P0002", "2026Q3", f"B{i:03d}", age, wijk, i % 5 < 2, False, i % 4 == 0, age >= 56))
-    return pl.DataFrame(rows, schema=["practice_id", "quarter", "patient_id", "age", "wijk_code", "over_threshold",
-                                      "backfilled", "lives_alone", "older_than_55"], orient="row")
+    return pl.DataFrame(
+        rows,
+        schema=[
+            "practice_id",
+            "quarter",
+            "patient_id",
+            "age",
+            "wijk_code",
+            "over_threshold",
+            "backfilled",
+            "lives_alone",
+            "older_than_55",
+        ],
+        orient="row",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +142,26 @@ def hand_store():
     conn = new_store()
     people = hand_people()
     insert_people(conn, people)
-    lists = pl.DataFrame({"patient_id": [f"A{i:03d}" for i in range(40)] + ["A100", "A110"],
-                          "list_kind": ["outreach"] * 40 + ["baseline", "outreach"],
-                          "listed": [True] * 41 + [False]})
+    lists = pl.DataFrame(
+        {
+            "patient_id": [f"A{i:03d}" for i in range(40)] + ["A100", "A110"],
+            "list_kind": ["outreach"] * 40 + ["baseline", "outreach"],
+            "listed": [True] * 41 + [False],
+        }
+    )
     conn.register("lists_frame", lists)
     conn.execute("""INSERT INTO outreach_lists BY NAME
         SELECT 'P0001' AS practice_id, '2026Q3' AS quarter, patient_id, 'omu-basis' AS profile_name,
                1 AS profile_version, list_kind, 'nieuw' AS inclusion, 1 AS rank, listed, 3 AS score, 70 AS age,
                'V' AS sex, '' AS reasons, '' AS next_steps, '' AS notes, 0 AS earlier_attempts,
                now() AS created_at FROM lists_frame""")
-    outcomes = ([("bereikt", None)] * 20 + [("verwezen", "buurtteam")] * 9 + [("verwezen", "apotheker")]
-                + [("niet_bereikt", None)] * 5 + [("al_in_zorg", None)] * 3)
+    outcomes = (
+        [("bereikt", None)] * 20
+        + [("verwezen", "buurtteam")] * 9
+        + [("verwezen", "apotheker")]
+        + [("niet_bereikt", None)] * 5
+        + [("al_in_zorg", None)] * 3
+    )
     conn.executemany(
         "INSERT INTO outreach_outcomes VALUES ('P0001', '2026Q3', ?, ?, ?, NULL, NULL, now(), 'hand.csv', 'omu-basis', 1)",
         [[f"A{i:03d}", outcome, target] for i, (outcome, target) in enumerate(outcomes)],
@@ -222,27 +268,49 @@ def test_outreach_funnel_by_hand(hand_store):
 
 def test_table_is_long_and_round_trips(hand_store):
     conn, _, wide = hand_store
-    columns = [c for (c,) in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'indicators' ORDER BY ordinal_position"
-    ).fetchall()]
-    assert columns == ["quarter", "profile_name", "profile_version", "level", "area_code", "area_name",
-                       "indicator", "unit", "value", "lower", "upper", "computed_at"]
-    dupes = conn.execute("SELECT count(*) FROM (SELECT quarter, profile_name, profile_version, level, area_code, "
-                         "indicator FROM indicators GROUP BY ALL HAVING count(*) > 1)").fetchall()
+    columns = [
+        c
+        for (c,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'indicators' ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+    assert columns == [
+        "quarter",
+        "profile_name",
+        "profile_version",
+        "level",
+        "area_code",
+        "area_name",
+        "indicator",
+        "unit",
+        "value",
+        "lower",
+        "upper",
+        "computed_at",
+    ]
+    dupes = conn.execute(
+        "SELECT count(*) FROM (SELECT quarter, profile_name, profile_version, level, area_code, "
+        "indicator FROM indicators GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchall()
     assert dupes == [(0,)]
     back = read_indicators(conn, PROFILE, "2026Q3")
     assert back.columns == wide.columns
     for column in wide.columns:
         left, right = wide.get_column(column), back.get_column(column)
         if left.dtype == pl.Float64:
-            assert np.allclose(left.fill_null(np.nan).to_numpy(), right.cast(pl.Float64).fill_null(np.nan).to_numpy(),
-                               equal_nan=True), column
+            assert np.allclose(
+                left.fill_null(np.nan).to_numpy(),
+                right.cast(pl.Float64).fill_null(np.nan).to_numpy(),
+                equal_nan=True,
+            ), column
         else:
             assert left.cast(pl.String).to_list() == right.cast(pl.String).to_list(), column
     assert to_wide(to_long(wide, PROFILE, dt.datetime(2026, 1, 1)), PROFILE).shape == wide.shape
     # storing again replaces, never duplicates
     store_indicators(conn, PROFILE, "2026Q3")
-    assert conn.execute("SELECT count(*) FROM indicators").fetchall() == [(len(to_long(wide, PROFILE, dt.datetime.now())),)]
+    assert conn.execute("SELECT count(*) FROM indicators").fetchall() == [
+        (len(to_long(wide, PROFILE, dt.datetime.now())),)
+    ]
 
 
 def test_the_stored_result_checks_can_fail(hand_store):
@@ -253,16 +321,23 @@ def test_the_stored_result_checks_can_fail(hand_store):
     wide = read_indicators(conn, PROFILE, "2026Q3")
     assert derived_violations(wide, PROFILE) == []
     assert ledger_violations(conn, PROFILE, "2026Q3", wide) == []
-    exact_rate = wide.with_columns(pl.when(pl.col("level") == "regio").then(100 * 163 / 650)
-                                   .otherwise(pl.col("char_pct:lives_alone")).alias("char_pct:lives_alone"))
+    exact_rate = wide.with_columns(
+        pl.when(pl.col("level") == "regio")
+        .then(100 * 163 / 650)
+        .otherwise(pl.col("char_pct:lives_alone"))
+        .alias("char_pct:lives_alone")
+    )
     assert derived_violations(exact_rate, PROFILE) == ["2026Q3 REGIO char_pct:lives_alone"]
-    shown_again = wide.with_columns(pl.when(pl.col("area_code") == BINNENSTAD).then(5)
-                                    .otherwise(pl.col("registered")).alias("registered"))
+    shown_again = wide.with_columns(
+        pl.when(pl.col("area_code") == BINNENSTAD).then(5).otherwise(pl.col("registered")).alias("registered")
+    )
     assert any("newest ledger version" in p for p in ledger_violations(conn, PROFILE, "2026Q3", shown_again))
     conn.execute("CREATE TEMP TABLE ledger_backup AS SELECT * FROM disclosure_ledger")
     try:
         conn.execute("DELETE FROM disclosure_ledger")
-        assert ledger_violations(conn, PROFILE, "2026Q3", wide) == ["2026Q3: figures stored without a ledger version"]
+        assert ledger_violations(conn, PROFILE, "2026Q3", wide) == [
+            "2026Q3: figures stored without a ledger version"
+        ]
     finally:
         conn.execute("INSERT INTO disclosure_ledger SELECT * FROM ledger_backup")
         conn.execute("DROP TABLE ledger_backup")
@@ -275,16 +350,21 @@ def test_a_rerun_adds_no_version_and_a_change_keeps_hidden_hidden(hand_store):
     store_indicators(conn, PROFILE, "2026Q3")
     assert conn.execute("SELECT max(version), count(*) FROM disclosure_ledger").fetchone() == before
     # a late outcome changes the funnel: a new version, and what was hidden stays hidden
-    conn.execute("INSERT INTO outreach_outcomes VALUES ('P0001', '2026Q3', 'A038', 'bereikt', NULL, NULL, NULL, "
-                 "now(), 'late.csv', 'omu-basis', 1)")
+    conn.execute(
+        "INSERT INTO outreach_outcomes VALUES ('P0001', '2026Q3', 'A038', 'bereikt', NULL, NULL, NULL, "
+        "now(), 'late.csv', 'omu-basis', 1)"
+    )
     try:
         store_indicators(conn, PROFILE, "2026Q3")
         version = before[0] + 1
-        hidden = conn.execute("""
+        hidden = conn.execute(
+            """
             SELECT count(*) FROM disclosure_ledger AS old JOIN disclosure_ledger AS new
               USING (quarter, profile_name, profile_version, level, area_code, indicator)
             WHERE old.version = ? AND new.version = ? AND old.published IS NULL AND new.published IS NOT NULL
-        """, [before[0], version]).fetchone()
+        """,
+            [before[0], version],
+        ).fetchone()
         assert conn.execute("SELECT max(version) FROM disclosure_ledger").fetchone() == (version,)
         assert hidden == (0,)
         wide = read_indicators(conn, PROFILE, "2026Q3")
@@ -300,16 +380,22 @@ def test_page_names_the_funnel_outliers(hand_store):
     assert "P0001 (onder de grens" in text and "P0002 (boven de grens" in text
     page = render(wide, PROFILE, "2026Q3")
     assert "Praktijken buiten de 99,8%-grenzen van de trechterplot" in page
-    assert "cdn" not in page.lower().split("<script", 1)[0]  # nothing before the inlined library loads remotely
+    assert (
+        "cdn" not in page.lower().split("<script", 1)[0]
+    )  # nothing before the inlined library loads remotely
 
 
 def test_several_relations_on_one_total_are_protected():
     """suppress_table with (total, parts) pairs: each characteristic is its own part of registered."""
-    df = pl.DataFrame({"area": ["a", "b", "c"], "registered": [200, 300, 400], "c1": [197, 100, 100],
-                       "c2": [50, 60, 70]})
-    out = suppress_table(df, count_columns=["registered", "c1", "c2"],
-                         column_totals=[("registered", ["c1"]), ("registered", ["c2"])],
-                         rates={"p1": Rate("c1", "registered")})
+    df = pl.DataFrame(
+        {"area": ["a", "b", "c"], "registered": [200, 300, 400], "c1": [197, 100, 100], "c2": [50, 60, 70]}
+    )
+    out = suppress_table(
+        df,
+        count_columns=["registered", "c1", "c2"],
+        column_totals=[("registered", ["c1"]), ("registered", ["c2"])],
+        rates={"p1": Rate("c1", "registered")},
+    )
     row = out.row(0, named=True)
     # 200 - 197 = 3 people without c1: registered or c1 must be hidden in that row
     assert row["registered"] is None or row["c1"] is None
@@ -330,11 +416,34 @@ def small_regions(draw):
     for p in range(practices):
         size = draw(st.integers(1, 45))
         for i in range(size):
-            rows.append((f"P{p + 1:04d}", "2026Q3", f"X{p}_{i:03d}", draw(st.integers(0, 99)),
-                         draw(st.sampled_from(WIJKEN)), draw(st.booleans()), False,
-                         draw(st.booleans()), draw(st.booleans())))
-    return pl.DataFrame(rows, schema=["practice_id", "quarter", "patient_id", "age", "wijk_code", "over_threshold",
-                                      "backfilled", "lives_alone", "hearing_impairment"], orient="row")
+            rows.append(
+                (
+                    f"P{p + 1:04d}",
+                    "2026Q3",
+                    f"X{p}_{i:03d}",
+                    draw(st.integers(0, 99)),
+                    draw(st.sampled_from(WIJKEN)),
+                    draw(st.booleans()),
+                    False,
+                    draw(st.booleans()),
+                    draw(st.booleans()),
+                )
+            )
+    return pl.DataFrame(
+        rows,
+        schema=[
+            "practice_id",
+            "quarter",
+            "patient_id",
+            "age",
+            "wijk_code",
+            "over_threshold",
+            "backfilled",
+            "lives_alone",
+            "hearing_impairment",
+        ],
+        orient="row",
+    )
 
 
 def exact_counts(people: pl.DataFrame) -> dict[tuple[str, str], dict[str, int]]:

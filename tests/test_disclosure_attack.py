@@ -46,8 +46,14 @@ with (REPO_ROOT / "clinical" / "reference" / "wijken.csv").open(encoding="utf-8"
 DEPRIVED = {r["wijk_code"] for r in WIJK_ROWS if r["deprivation_group"] == "hoog"}
 WIJKEN = [r["wijk_code"] for r in WIJK_ROWS]
 QUARTER = "2026Q3"
-OUTREACH = ["listed", "reached", "not_reached", "already_in_care", "referred",
-            *[f"referred_to:{t}" for t in REFERRAL_TARGETS]]
+OUTREACH = [
+    "listed",
+    "reached",
+    "not_reached",
+    "already_in_care",
+    "referred",
+    *[f"referred_to:{t}" for t in REFERRAL_TARGETS],
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,28 +66,55 @@ HEADER = {key: header for key, header, _ in file_columns(PROFILE)}
 def knowledge() -> Knowledge:
     h = HEADER
     relations = [
-        ("registered", ["over_threshold"]), ("over_threshold", ["first_time", "baseline"]),
-        *[("registered", [f"char_n:{c}"]) for c in CHARS], ("registered", ["in_deprived_wijk"]),
-        ("registered", ["listed"]), ("listed", ["reached", "not_reached", "already_in_care"]),
-        ("reached", ["referred"]), ("referred", [f"referred_to:{t}" for t in REFERRAL_TARGETS]),
+        ("registered", ["over_threshold"]),
+        ("over_threshold", ["first_time", "baseline"]),
+        *[("registered", [f"char_n:{c}"]) for c in CHARS],
+        ("registered", ["in_deprived_wijk"]),
+        ("registered", ["listed"]),
+        ("listed", ["reached", "not_reached", "already_in_care"]),
+        ("reached", ["referred"]),
+        ("referred", [f"referred_to:{t}" for t in REFERRAL_TARGETS]),
     ]
     rates = [
-        RateSpec(h["pct_over"], h["over_threshold"], h["registered"], 100, h["pct_over_lower"], h["pct_over_upper"]),
-        RateSpec(h["first_time_per_1000"], h["first_time"], h["registered"], 1000, h["first_time_per_1000_lower"],
-                 h["first_time_per_1000_upper"]),
+        RateSpec(
+            h["pct_over"], h["over_threshold"], h["registered"], 100, h["pct_over_lower"], h["pct_over_upper"]
+        ),
+        RateSpec(
+            h["first_time_per_1000"],
+            h["first_time"],
+            h["registered"],
+            1000,
+            h["first_time_per_1000_lower"],
+            h["first_time_per_1000_upper"],
+        ),
         *[RateSpec(h[f"char_pct:{c}"], h[f"char_n:{c}"], h["registered"], 100) for c in CHARS],
         RateSpec(h["pct_in_deprived_wijk"], h["in_deprived_wijk"], h["registered"], 100),
-        RateSpec(h["pct_reached"], h["reached"], h["listed"], 100, h["pct_reached_lower"], h["pct_reached_upper"]),
-        RateSpec(h["pct_referred"], h["referred"], h["listed"], 100, h["pct_referred_lower"],
-                 h["pct_referred_upper"]),
+        RateSpec(
+            h["pct_reached"], h["reached"], h["listed"], 100, h["pct_reached_lower"], h["pct_reached_upper"]
+        ),
+        RateSpec(
+            h["pct_referred"],
+            h["referred"],
+            h["listed"],
+            100,
+            h["pct_referred_lower"],
+            h["pct_referred_upper"],
+        ),
     ]
     return Knowledge(
-        quarter=h["quarter"], level=h["level"], code=h["area_code"], practices=h["practices"],
-        counts=[h[c] for c in COUNTS], registered=h["registered"],
+        quarter=h["quarter"],
+        level=h["level"],
+        code=h["area_code"],
+        practices=h["practices"],
+        counts=[h[c] for c in COUNTS],
+        registered=h["registered"],
         relations=[(h[t], [h[p] for p in ps]) for t, ps in relations],
-        late={h[c] for c in OUTREACH}, tied=(h["in_deprived_wijk"], h["registered"]),
-        deprived_wijken=DEPRIVED, rates=rates,
-        funnel={h["funnel_95"]: 0.95, h["funnel_998"]: 0.998}, over=h["over_threshold"],
+        late={h[c] for c in OUTREACH},
+        tied=(h["in_deprived_wijk"], h["registered"]),
+        deprived_wijken=DEPRIVED,
+        rates=rates,
+        funnel={h["funnel_95"]: 0.95, h["funnel_998"]: 0.998},
+        over=h["over_threshold"],
     )
 
 
@@ -95,6 +128,7 @@ KNOWLEDGE = knowledge()
 
 def cell_counts(rng: random.Random, registered: int, wijk: str) -> tuple[dict[str, int], list[tuple]]:
     """Counts of one practice in one wijk, and its listed people as (outcome, target, late)."""
+
     def binom(n: int, p: float) -> int:
         return sum(rng.random() < p for _ in range(n))
 
@@ -139,8 +173,11 @@ def random_region(seed: int) -> dict[tuple[str, str], tuple[dict[str, int], list
     separate = rng.random() < 0.3  # practices in separate villages: each serves its own wijken
     cells = {}
     for p in range(n_practices):
-        served = [w for i, w in enumerate(wijken) if i % n_practices == p] if separate else \
-            rng.sample(wijken, rng.randint(1, len(wijken)))
+        served = (
+            [w for i, w in enumerate(wijken) if i % n_practices == p]
+            if separate
+            else rng.sample(wijken, rng.randint(1, len(wijken)))
+        )
         for w in served:
             size = rng.choice([1, 2, 5, 8, 12, 20, 45, 120, 400])
             cells[(f"P{p + 1:04d}", w)] = cell_counts(rng, size, w)
@@ -159,14 +196,31 @@ def raw_frame(cells: dict, include_late: bool) -> tuple[pl.DataFrame, pl.DataFra
         + [("praktijk", p, [k for k in per if k[0] == p]) for p in practices]
     ):
         counts = {c: sum(per[k][c] for k in members) for c in COUNTS}
-        rows.append({"quarter": QUARTER, "level": level, "area_code": code, "area_name": code,
-                     "practices": len({k[0] for k in members}), **counts})
+        rows.append(
+            {
+                "quarter": QUARTER,
+                "level": level,
+                "area_code": code,
+                "area_name": code,
+                "practices": len({k[0] for k in members}),
+                **counts,
+            }
+        )
     raw = pl.DataFrame(rows).with_columns(pl.col(c).cast(pl.Int64) for c in COUNTS)
     raw = raw.with_columns(pl.col("practices").cast(pl.Int64)).select(*KEYS, "practices", *COUNTS)
-    bands = raw.select("quarter", "level", "area_code", pl.lit(14).alias("band"),
-                       pl.col("registered").alias("population"), pl.col("over_threshold").alias("events"))
-    served = pl.DataFrame([(QUARTER, p, w) for p, w in sorted(per)], schema=["quarter", "practice_id", "wijk_area"],
-                          orient="row")
+    bands = raw.select(
+        "quarter",
+        "level",
+        "area_code",
+        pl.lit(14).alias("band"),
+        pl.col("registered").alias("population"),
+        pl.col("over_threshold").alias("events"),
+    )
+    served = pl.DataFrame(
+        [(QUARTER, p, w) for p, w in sorted(per)],
+        schema=["quarter", "practice_id", "wijk_area"],
+        orient="row",
+    )
     return raw, bands, served
 
 
@@ -203,8 +257,11 @@ def hand_cell(registered: int, wijk: str, **counts: int) -> tuple[dict[str, int]
     c["in_deprived_wijk"] = registered if wijk in DEPRIVED else 0
     listed, reached, referred = counts.pop("listed", 0), counts.pop("reached", 0), counts.pop("referred", 0)
     c.update(counts)
-    people = ([("verwezen", "buurtteam", False)] * referred + [("bereikt", None, False)] * (reached - referred)
-              + [(None, None, False)] * (listed - reached))
+    people = (
+        [("verwezen", "buurtteam", False)] * referred
+        + [("bereikt", None, False)] * (reached - referred)
+        + [(None, None, False)] * (listed - reached)
+    )
     return c, people
 
 
@@ -243,16 +300,25 @@ def test_the_attacker_has_teeth(tmp_path, monkeypatch):
     through the region's 48; and a rate computed from an exact count is caught."""
     import dashboards.indicators as indicators
 
-    monkeypatch.setattr(indicators, "protect", lambda versions, relations: (versions[-1].exact >= 1)
-                        & (versions[-1].exact <= 7))
+    monkeypatch.setattr(
+        indicators,
+        "protect",
+        lambda versions, relations: (versions[-1].exact >= 1) & (versions[-1].exact <= 7),
+    )
     report = attack(publish_versions(ADVERSARIAL["rounding_undone_by_the_total"], tmp_path / "a"), KNOWLEDGE)
-    assert {(d.area, d.low, d.high) for d in report.disclosures
-            if d.header == HEADER["registered"]} >= {("REGIO", 48, 48), (W1, 12, 12)}
+    assert {(d.area, d.low, d.high) for d in report.disclosures if d.header == HEADER["registered"]} >= {
+        ("REGIO", 48, 48),
+        (W1, 12, 12),
+    }
     monkeypatch.undo()
     paths = publish_versions(ADVERSARIAL["three_practices_runtime_error"], tmp_path / "b")
     frame = pl.read_csv(paths[0], separator=";", decimal_comma=True)
-    frame = frame.with_columns(pl.when(pl.col("Code") == "REGIO").then(19.0)  # 19 of 100 exactly, shown 20
-                               .otherwise(pl.col(HEADER["pct_over"])).alias(HEADER["pct_over"]))
+    frame = frame.with_columns(
+        pl.when(pl.col("Code") == "REGIO")
+        .then(19.0)  # 19 of 100 exactly, shown 20
+        .otherwise(pl.col(HEADER["pct_over"]))
+        .alias(HEADER["pct_over"])
+    )
     frame.write_csv(paths[0], separator=";", decimal_comma=True)
     assert any(HEADER["pct_over"] in p for p in attack(paths[:1], KNOWLEDGE).inconsistencies)
 
@@ -290,13 +356,20 @@ def test_republication_keeps_hidden_hidden_and_reruns_add_nothing(tmp_path):
     assert again.equals(first)
     late_raw, *_ = raw_frame(
         {k: (c, [(o or "bereikt", t, late) for o, t, late in people]) for k, (c, people) in cells.items()},
-        include_late=True)
+        include_late=True,
+    )
     later, newer, _ = publish(late_raw, bands, served, earlier, PROFILE)
     assert set(newer.get_column("version").to_list()) == {2}
-    hidden_before = {(r["level"], r["area_code"], r["indicator"]) for r in ledger.iter_rows(named=True)
-                     if r["published"] is None}
-    hidden_after = {(r["level"], r["area_code"], r["indicator"]) for r in newer.iter_rows(named=True)
-                    if r["published"] is None}
+    hidden_before = {
+        (r["level"], r["area_code"], r["indicator"])
+        for r in ledger.iter_rows(named=True)
+        if r["published"] is None
+    }
+    hidden_after = {
+        (r["level"], r["area_code"], r["indicator"])
+        for r in newer.iter_rows(named=True)
+        if r["published"] is None
+    }
     assert hidden_before <= hidden_after
 
 
@@ -327,14 +400,28 @@ def practice_tables(draw):
 @given(practice_tables())
 def test_protect_never_raises_and_is_deterministic(table):
     served, cross = table
-    areas = [("regio", "REGIO")] + [("wijk", w) for w in sorted({w for _, w in served})] + \
-        [("praktijk", p) for p in sorted({p for p, _ in served})]
-    exact = np.array([cross[[i for i, s in enumerate(served)
-                             if lv == "regio" or (lv == "wijk" and s[1] == code) or (lv == "praktijk" and s[0] == code)]]
-                      .sum(axis=0) for lv, code in areas])
+    areas = (
+        [("regio", "REGIO")]
+        + [("wijk", w) for w in sorted({w for _, w in served})]
+        + [("praktijk", p) for p in sorted({p for p, _ in served})]
+    )
+    exact = np.array(
+        [
+            cross[
+                [
+                    i
+                    for i, s in enumerate(served)
+                    if lv == "regio" or (lv == "wijk" and s[1] == code) or (lv == "praktijk" and s[0] == code)
+                ]
+            ].sum(axis=0)
+            for lv, code in areas
+        ]
+    )
     columns = ["registered", "listed", "reached", "referred"]
     first = protect([Version(areas, columns, exact, np.zeros(exact.shape, bool), served)], RELATIONS)
-    again = protect([Version(areas, columns, exact.copy(), np.zeros(exact.shape, bool), list(served))], RELATIONS)
+    again = protect(
+        [Version(areas, columns, exact.copy(), np.zeros(exact.shape, bool), list(served))], RELATIONS
+    )
     assert np.array_equal(first, again)
     small = (exact >= 1) & (exact <= 7)
     assert np.all(first[small])  # primary: 1-7 always hidden
@@ -351,7 +438,12 @@ def test_spec_relations_are_the_documented_ones():
 def test_the_same_data_in_another_row_order_gives_the_same_figures():
     raw, bands, served = raw_frame(random_region(7), include_late=True)
     first = publish(raw, bands, served, {}, PROFILE)
-    again = publish(raw.sample(fraction=1.0, shuffle=True, seed=3), bands.sample(fraction=1.0, shuffle=True, seed=4),
-                    served.sample(fraction=1.0, shuffle=True, seed=5), {}, PROFILE)
+    again = publish(
+        raw.sample(fraction=1.0, shuffle=True, seed=3),
+        bands.sample(fraction=1.0, shuffle=True, seed=4),
+        served.sample(fraction=1.0, shuffle=True, seed=5),
+        {},
+        PROFILE,
+    )
     assert again[0].equals(first[0])
     assert again[1].drop("recorded_at").sort(pl.all()).equals(first[1].drop("recorded_at").sort(pl.all()))

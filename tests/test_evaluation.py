@@ -24,9 +24,24 @@ from tests.test_outreach import QUARTERS as OUTREACH_QUARTERS
 
 QUARTERS = ["2025Q3", "2025Q4"]  # their working quarters lie in the past
 PRACTICES = ["P0001", "P0002"]
-TREND_COLUMNS = ("screened", "over_threshold", "first_time", "listed", "backlog", "reached", "referred", "no_outcome")
-CYCLE = [("verwezen", "buurtteam"), ("niet_bereikt", None), ("bereikt", None), ("afgezien", None),
-         ("al_in_zorg", None), ("verwezen", "valpreventie")]
+TREND_COLUMNS = (
+    "screened",
+    "over_threshold",
+    "first_time",
+    "listed",
+    "backlog",
+    "reached",
+    "referred",
+    "no_outcome",
+)
+CYCLE = [
+    ("verwezen", "buurtteam"),
+    ("niet_bereikt", None),
+    ("bereikt", None),
+    ("afgezien", None),
+    ("al_in_zorg", None),
+    ("verwezen", "valpreventie"),
+]
 
 
 def hand_back_everything(home: OmuHome, folder: Path, practice_id: str, quarter: str) -> pl.DataFrame:
@@ -34,15 +49,24 @@ def hand_back_everything(home: OmuHome, folder: Path, practice_id: str, quarter:
     with store.connect(home.database) as conn:
         listed = conn.execute(
             "SELECT patient_id FROM outreach_lists WHERE practice_id = ? AND quarter = ? AND list_kind = 'outreach' "
-            "AND listed ORDER BY rank", [practice_id, quarter]).fetchall()
+            "AND listed ORDER BY rank",
+            [practice_id, quarter],
+        ).fetchall()
     work = Quarter.parse(quarter).next().start
-    rows = pl.DataFrame({
-        "practice_id": practice_id, "quarter": quarter, "patient_id": [p for (p,) in listed],
-        "outcome": [CYCLE[i % len(CYCLE)][0] for i in range(len(listed))],
-        "referral_target": [CYCLE[i % len(CYCLE)][1] for i in range(len(listed))],
-        # every other contact falls after the working quarter (late)
-        "date": [(work + dt.timedelta(days=10 if i % 2 == 0 else 120)).isoformat() for i in range(len(listed))],
-    }, schema_overrides={"referral_target": pl.String})
+    rows = pl.DataFrame(
+        {
+            "practice_id": practice_id,
+            "quarter": quarter,
+            "patient_id": [p for (p,) in listed],
+            "outcome": [CYCLE[i % len(CYCLE)][0] for i in range(len(listed))],
+            "referral_target": [CYCLE[i % len(CYCLE)][1] for i in range(len(listed))],
+            # every other contact falls after the working quarter (late)
+            "date": [
+                (work + dt.timedelta(days=10 if i % 2 == 0 else 120)).isoformat() for i in range(len(listed))
+            ],
+        },
+        schema_overrides={"referral_target": pl.String},
+    )
     path = folder / f"{practice_id}-{quarter}.csv"
     rows.write_csv(path, separator=";")
     with store.connect(home.database) as conn:
@@ -66,8 +90,9 @@ def region(tmp_path_factory) -> tuple[OmuHome, dict]:
     # the last quarter's reports once more, now that its outcomes are in: a real run of feedback_job
     job = build_definitions(home, str(landing)).resolve_job_def("feedback_job")
     for practice_id in PRACTICES:
-        assert job.execute_in_process(partition_key=partition_key(practice_id, QUARTERS[-1]),
-                                      instance=dg.DagsterInstance.get()).success
+        assert job.execute_in_process(
+            partition_key=partition_key(practice_id, QUARTERS[-1]), instance=dg.DagsterInstance.get()
+        ).success
     return home, handed
 
 
@@ -76,7 +101,8 @@ def store_figures(home: OmuHome, practice_id: str, quarter: str) -> dict:
     with duckdb.connect(str(home.database), read_only=True) as conn:
         people = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE over_threshold), count(*) FILTER (WHERE first_time) "
-            "FROM screening WHERE practice_id = ? AND quarter = ? AND NOT backfilled", [practice_id, quarter]
+            "FROM screening WHERE practice_id = ? AND quarter = ? AND NOT backfilled",
+            [practice_id, quarter],
         ).fetchall()[0]
         lists = conn.execute(
             "SELECT count(*) FILTER (WHERE l.listed), count(*) FILTER (WHERE NOT l.listed), "
@@ -84,12 +110,25 @@ def store_figures(home: OmuHome, practice_id: str, quarter: str) -> dict:
             "count(*) FILTER (WHERE l.listed AND o.outcome = 'verwezen'), "
             "count(*) FILTER (WHERE l.listed AND o.outcome IS NULL) "
             "FROM outreach_lists AS l LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id) "
-            "WHERE l.practice_id = ? AND l.quarter = ? AND l.list_kind = 'outreach'", [practice_id, quarter]
+            "WHERE l.practice_id = ? AND l.quarter = ? AND l.list_kind = 'outreach'",
+            [practice_id, quarter],
         ).fetchall()[0]
-        region = dict(conn.execute(
-            "SELECT indicator, value FROM indicators WHERE level = 'regio' AND quarter = ?", [quarter]).fetchall())
+        region = dict(
+            conn.execute(
+                "SELECT indicator, value FROM indicators WHERE level = 'regio' AND quarter = ?", [quarter]
+            ).fetchall()
+        )
         ids = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()]
-    keys = ("screened", "over_threshold", "first_time", "listed", "backlog", "reached", "referred", "no_outcome")
+    keys = (
+        "screened",
+        "over_threshold",
+        "first_time",
+        "listed",
+        "backlog",
+        "reached",
+        "referred",
+        "no_outcome",
+    )
     return dict(zip(keys, people + lists, strict=True)) | {"region": region, "patient_ids": ids}
 
 
@@ -109,23 +148,37 @@ def test_every_practice_gets_its_own_feedback_report_with_the_stores_figures(reg
             page.goto(path.as_uri())
             assert page.locator("h1").inner_text() == f"Terugkoppeling praktijk {practice_id} — {quarter}"
             assert row_cells(page, "populatie", "screened")[1] == str(expected["screened"])
-            assert row_cells(page, "populatie", "over_threshold")[1].startswith(f"{expected['over_threshold']} (")
+            assert row_cells(page, "populatie", "over_threshold")[1].startswith(
+                f"{expected['over_threshold']} ("
+            )
             assert row_cells(page, "populatie", "first_time")[1] == str(expected["first_time"])
             # the trend holds every delivered quarter up to this one
-            trend = page.locator("section#trend tbody tr").evaluate_all("rows => rows.map(r => r.dataset.key)")
-            assert trend == QUARTERS[:QUARTERS.index(quarter) + 1]
+            trend = page.locator("section#trend tbody tr").evaluate_all(
+                "rows => rows.map(r => r.dataset.key)"
+            )
+            assert trend == QUARTERS[: QUARTERS.index(quarter) + 1]
             if quarter == QUARTERS[-1]:  # made after every outcome came back: the list worked, now and before
                 for key in ("listed", "backlog", "reached", "referred", "no_outcome"):
-                    assert row_cells(page, "belijst", key)[1] == str(expected[key]), (practice_id, quarter, key)
+                    assert row_cells(page, "belijst", key)[1] == str(expected[key]), (
+                        practice_id,
+                        quarter,
+                        key,
+                    )
                 for earlier in QUARTERS:
                     then = store_figures(home, practice_id, earlier)
                     cells = row_cells(page, "trend", earlier)
-                    shown = dict(zip(TREND_COLUMNS, (cells[i] for i in (1, 2, 4, 5, 6, 7, 8, 10)), strict=True))
+                    shown = dict(
+                        zip(TREND_COLUMNS, (cells[i] for i in (1, 2, 4, 5, 6, 7, 8, 10)), strict=True)
+                    )
                     assert shown == {key: str(then[key]) for key in TREND_COLUMNS}, (practice_id, earlier)
                 # the funnel, per list quarter and cumulative
                 cumulative = row_cells(page, "trechter", "cumulatief")
-                assert int(cumulative[2]) == sum(store_figures(home, practice_id, q)["listed"] for q in QUARTERS)
-                assert int(cumulative[4]) == sum(store_figures(home, practice_id, q)["reached"] for q in QUARTERS)
+                assert int(cumulative[2]) == sum(
+                    store_figures(home, practice_id, q)["listed"] for q in QUARTERS
+                )
+                assert int(cumulative[4]) == sum(
+                    store_figures(home, practice_id, q)["reached"] for q in QUARTERS
+                )
             # the region column shows only the published figure, as stored in `indicators`
             published = expected["region"].get("pct_over")
             region_cell = row_cells(page, "regio", "pct_over")[2]
@@ -147,9 +200,21 @@ def test_the_list_worked_adds_up_and_the_workload_uses_the_configured_capacity(r
     # P0001 has capacity 2: whatever did not fit rolled over
     page.goto((home.practice_out("2025Q4", "P0001") / "feedback.html").as_uri())
     assert row_cells(page, "werklast", "capacity")[1] == "2"
-    cells = {key: int(row_cells(page, "belijst", key)[1]) for key in
-             ("asked", "listed", "backlog", "attempted", "reached", "not_reached", "declined", "already_in_care",
-              "referred", "no_outcome")}
+    cells = {
+        key: int(row_cells(page, "belijst", key)[1])
+        for key in (
+            "asked",
+            "listed",
+            "backlog",
+            "attempted",
+            "reached",
+            "not_reached",
+            "declined",
+            "already_in_care",
+            "referred",
+            "no_outcome",
+        )
+    }
     assert cells["listed"] == 2 and cells["backlog"] > 0  # the generated data fill the list and more
     assert cells["asked"] == cells["listed"] + cells["backlog"]
     assert cells["attempted"] + cells["no_outcome"] == cells["listed"]
@@ -172,11 +237,14 @@ def test_krachtige_basiszorg_is_stated_plainly_from_the_practices_own_patients(r
         for practice_id in PRACTICES:
             total, in_deprived = conn.execute(
                 "SELECT count(*), count(*) FILTER (WHERE list_contains(?, wijk_code)) FROM screening "
-                "WHERE practice_id = ? AND quarter = '2025Q4' AND NOT backfilled", [deprived, practice_id]
+                "WHERE practice_id = ? AND quarter = '2025Q4' AND NOT backfilled",
+                [deprived, practice_id],
             ).fetchall()[0]
             text = (home.practice_out("2025Q4", practice_id) / "feedback.html").read_text(encoding="utf-8")
             assert f"{in_deprived} van de {total} ingeschreven patiënten" in text
-            verdict = "<strong>voldoet</strong>" if in_deprived / total > 0.25 else "<strong>voldoet niet</strong>"
+            verdict = (
+                "<strong>voldoet</strong>" if in_deprived / total > 0.25 else "<strong>voldoet niet</strong>"
+            )
             assert verdict in text
 
 
@@ -185,15 +253,20 @@ def test_krachtige_basiszorg_is_stated_plainly_from_the_practices_own_patients(r
 # --------------------------------------------------------------------------------------------
 
 
-
 @pytest.fixture
 def hand_made(tmp_path) -> tuple[OmuHome, Path]:
     """The practice of tests/test_outreach.py: five 80-year-olds crossing the threshold in 2025Q4."""
     landing = tmp_path / "landing"
     for quarter in OUTREACH_QUARTERS:
         extracted = Quarter.parse(quarter).reference_date + dt.timedelta(days=4)
-        write_delivery(landing / PRACTICE / quarter, practice_id=PRACTICE, quarter=quarter, extracted_on=extracted,
-                       tables=tables(extracted), dialect=VENDOR_DIALECTS[3])
+        write_delivery(
+            landing / PRACTICE / quarter,
+            practice_id=PRACTICE,
+            quarter=quarter,
+            extracted_on=extracted,
+            tables=tables(extracted),
+            dialect=VENDOR_DIALECTS[3],
+        )
     return OmuHome.resolve(tmp_path / "home").prepare(), landing
 
 
@@ -204,14 +277,20 @@ def followup_sheet(home: OmuHome, quarter: str):
 
     xlsx = home.practice_out(quarter, PRACTICE) / "outreach.xlsx"
     with store.connect(home.database) as conn:
-        add_followup_sheet(xlsx, pending_followups(conn, practice_id=PRACTICE, quarter=quarter), practice_id=PRACTICE)
+        add_followup_sheet(
+            xlsx, pending_followups(conn, practice_id=PRACTICE, quarter=quarter), practice_id=PRACTICE
+        )
     return xlsx, openpyxl.load_workbook(xlsx), FOLLOWUP_SHEET
 
 
 def stored_followups(home: OmuHome) -> dict:
     with duckdb.connect(str(home.database), read_only=True) as conn:
-        return {(q, p): (a, d) for q, p, a, d in conn.execute(
-            "SELECT quarter, patient_id, arrived, arrived_on FROM referral_followups").fetchall()}
+        return {
+            (q, p): (a, d)
+            for q, p, a, d in conn.execute(
+                "SELECT quarter, patient_id, arrived, arrived_on FROM referral_followups"
+            ).fetchall()
+        }
 
 
 def test_a_referral_is_followed_up_in_a_later_quarter_on_the_follow_up_sheet(hand_made, tmp_path):
@@ -221,16 +300,29 @@ def test_a_referral_is_followed_up_in_a_later_quarter_on_the_follow_up_sheet(han
     home, landing = hand_made
     a, b, c, d, e = CROSSERS
     make_list(home, landing, "2025Q4")
-    hand_back(home, tmp_path, "2025Q4", {a: ("bereikt", None), d: ("verwezen", "apotheker"),
-                                          e: ("verwezen", "buurtteam")})
+    hand_back(
+        home,
+        tmp_path,
+        "2025Q4",
+        {a: ("bereikt", None), d: ("verwezen", "apotheker"), e: ("verwezen", "buurtteam")},
+    )
     make_list(home, landing, "2026Q1")
     xlsx, book, name = followup_sheet(home, "2026Q1")
     sheet = book[name]
-    assert [cell.value for cell in sheet[1]] == ["Patiënt (pseudoniem)", "Kwartaal", "Verwezen naar", "Datum contact",
-                                                 "Aangekomen", "Datum aangekomen", "Praktijk"]
+    assert [cell.value for cell in sheet[1]] == [
+        "Patiënt (pseudoniem)",
+        "Kwartaal",
+        "Verwezen naar",
+        "Datum contact",
+        "Aangekomen",
+        "Datum aangekomen",
+        "Praktijk",
+    ]
     # the referred patients whose arrival is unknown, and no one else
     assert sorted((row[0], row[1], row[2]) for row in sheet.iter_rows(min_row=2, values_only=True)) == [
-        (d, "2025Q4", "apotheker"), (e, "2025Q4", "buurtteam")]
+        (d, "2025Q4", "apotheker"),
+        (e, "2025Q4", "buurtteam"),
+    ]
     row_of = {sheet.cell(row=r, column=1).value: r for r in range(2, sheet.max_row + 1)}
     sheet.cell(row=row_of[d], column=5, value="ja")
     sheet.cell(row=row_of[d], column=6, value=dt.datetime(2026, 2, 20))
@@ -239,7 +331,10 @@ def test_a_referral_is_followed_up_in_a_later_quarter_on_the_follow_up_sheet(han
     with store.connect(home.database) as conn:
         summary = import_outcomes(conn, xlsx)
     assert summary.followups == 2
-    assert stored_followups(home) == {("2025Q4", d): ("ja", dt.date(2026, 2, 20)), ("2025Q4", e): ("onbekend", None)}
+    assert stored_followups(home) == {
+        ("2025Q4", d): ("ja", dt.date(2026, 2, 20)),
+        ("2025Q4", e): ("onbekend", None),
+    }
     with store.connect(home.database) as conn:
         assert import_outcomes(conn, xlsx).followups == 0  # the same file twice changes nothing
     # the next list still asks about e (onbekend), no longer about d
@@ -250,7 +345,13 @@ def test_a_referral_is_followed_up_in_a_later_quarter_on_the_follow_up_sheet(han
     with store.connect(home.database) as conn:
         fb = compute_feedback(conn, load_profile(), practice_id=PRACTICE, quarter="2026Q2", capacity=None)
     q4 = fb.quarters.filter(pl.col("quarter") == "2025Q4").to_dicts()[0]
-    assert (q4["listed"], q4["reached"], q4["referred"], q4["arrived"], q4["arrival_unknown"]) == (5, 3, 2, 1, 1)
+    assert (q4["listed"], q4["reached"], q4["referred"], q4["arrived"], q4["arrival_unknown"]) == (
+        5,
+        3,
+        2,
+        1,
+        1,
+    )
 
 
 def test_a_follow_up_on_the_referrals_own_row_and_a_bad_one_refuses_the_whole_file(hand_made, tmp_path):
@@ -261,7 +362,8 @@ def test_a_follow_up_on_the_referrals_own_row_and_a_bad_one_refuses_the_whole_fi
     # the same file, a quarter later, with two columns added on the referral's row
     rows = pl.read_csv(path, separator=";", infer_schema=False).with_columns(
         pl.when(pl.col("patient_id") == d).then(pl.lit("Nee")).alias("Aangekomen"),
-        pl.when(pl.col("patient_id") == d).then(pl.lit("03-03-2026")).alias("Datum aangekomen"))
+        pl.when(pl.col("patient_id") == d).then(pl.lit("03-03-2026")).alias("Datum aangekomen"),
+    )
     rows.write_csv(path, separator=";")
     with store.connect(home.database) as conn:
         summary = import_outcomes(conn, path)
@@ -269,10 +371,18 @@ def test_a_follow_up_on_the_referrals_own_row_and_a_bad_one_refuses_the_whole_fi
     assert stored_followups(home) == {("2025Q4", d): ("nee", dt.date(2026, 3, 3))}
     # a follow-up for a patient who was not referred, and an answer outside ja/nee/onbekend: refused, all of it
     bad = rows.with_columns(
-        pl.when(pl.col("patient_id") == a).then(pl.lit("ja")).otherwise(pl.lit("misschien")).alias("Aangekomen"),
-        pl.when(pl.col("patient_id") == a).then(pl.lit("verwezen")).otherwise(pl.col("outcome")).alias("outcome"))
-    bad = bad.with_columns(pl.when(pl.col("patient_id") == a).then(pl.lit(None)).otherwise(
-        pl.col("outcome")).alias("outcome"))
+        pl.when(pl.col("patient_id") == a)
+        .then(pl.lit("ja"))
+        .otherwise(pl.lit("misschien"))
+        .alias("Aangekomen"),
+        pl.when(pl.col("patient_id") == a)
+        .then(pl.lit("verwezen"))
+        .otherwise(pl.col("outcome"))
+        .alias("outcome"),
+    )
+    bad = bad.with_columns(
+        pl.when(pl.col("patient_id") == a).then(pl.lit(None)).otherwise(pl.col("outcome")).alias("outcome")
+    )
     bad.write_csv(path, separator=";")
     with store.connect(home.database) as conn, pytest.raises(OutcomeFileError) as refused:
         import_outcomes(conn, path)
@@ -294,13 +404,24 @@ def simulated_cohort(tmp_path: Path, hazard_ratio: float) -> pl.DataFrame:
 
     truth = tmp_path / f"truth-{hazard_ratio}"
     # six quarters of lists: about 200 listed patients, enough for a ratio of 0.4 to show (four gave ~150)
-    generate(tmp_path / f"landing-{hazard_ratio}", practices=12, quarters=quarter_range("2023Q1:2024Q2"), seed=1,
-             patients=(2500, 2500), truth_dir=truth, outreach=OutreachLoop(reach_probability=0.5,
-                                                                          hazard_ratio=hazard_ratio))
+    generate(
+        tmp_path / f"landing-{hazard_ratio}",
+        practices=12,
+        quarters=quarter_range("2023Q1:2024Q2"),
+        seed=1,
+        patients=(2500, 2500),
+        truth_dir=truth,
+        outreach=OutreachLoop(reach_probability=0.5, hazard_ratio=hazard_ratio),
+    )
     rows = pl.concat([pl.read_parquet(path) for path in sorted(truth.glob("*.parquet"))])
     return rows.filter(pl.col("outreach").is_not_null()).select(
-        pl.col("outreach").alias("outreach_group"), pl.col("outcome_12m").alias("outcome"),
-        pl.lit(None, pl.Float64).alias("predicted_risk"), "score", "age", "sex")
+        pl.col("outreach").alias("outreach_group"),
+        pl.col("outcome_12m").alias("outcome"),
+        pl.lit(None, pl.Float64).alias("predicted_risk"),
+        "score",
+        "age",
+        "sex",
+    )
 
 
 @pytest.mark.parametrize("hazard_ratio", [0.8, 1.0, 0.4])
@@ -324,8 +445,15 @@ def test_without_a_loop_generation_is_unchanged(tmp_path):
 
     plain, looped = tmp_path / "plain", tmp_path / "looped"
     generate(plain, practices=1, quarters=quarter_range("2025Q1"), seed=2, patients=(300, 300))
-    generate(looped, practices=1, quarters=quarter_range("2025Q1"), seed=2, patients=(300, 300),
-             outreach=OutreachLoop(hazard_ratio=1.0), outcomes_dir=tmp_path / "outcomes")
+    generate(
+        looped,
+        practices=1,
+        quarters=quarter_range("2025Q1"),
+        seed=2,
+        patients=(300, 300),
+        outreach=OutreachLoop(hazard_ratio=1.0),
+        outcomes_dir=tmp_path / "outcomes",
+    )
     for name in ("patients.csv", "episodes.csv", "prescriptions.csv", "contacts.csv"):
         before = (plain / "P0001" / "2025Q1" / name).read_bytes()
         assert before == (looped / "P0001" / "2025Q1" / name).read_bytes(), name
@@ -338,9 +466,16 @@ def looped_region(tmp_path_factory) -> tuple[OmuHome, Path]:
     from omu.synthetic import OutreachLoop
 
     base = tmp_path_factory.mktemp("looped")
-    generate(base / "landing", practices=1, quarters=quarter_range("2024Q1:2025Q1"), seed=6, patients=(4000, 4000),
-             truth_dir=base / "truth", outreach=OutreachLoop(reach_probability=0.5, hazard_ratio=0.8),
-             outcomes_dir=base / "outcomes")
+    generate(
+        base / "landing",
+        practices=1,
+        quarters=quarter_range("2024Q1:2025Q1"),
+        seed=6,
+        patients=(4000, 4000),
+        truth_dir=base / "truth",
+        outreach=OutreachLoop(reach_probability=0.5, hazard_ratio=0.8),
+        outcomes_dir=base / "outcomes",
+    )
     home = OmuHome.resolve(base / "home").prepare()
     assert run_chain(home, base / "landing").success
     with store.connect(home.database) as conn:
@@ -360,13 +495,18 @@ def test_the_evaluation_cohort_reads_the_same_outcome_as_the_generators_truth(lo
     truth = pl.concat([pl.read_parquet(p) for p in sorted((base / "truth").glob("*.parquet"))])
     with store.connect(home.database) as conn:
         cohort_with_outcome(conn, load_profile(), load_outcome(), "2025Q1")
-        exact = conn.sql("SELECT p.patient_id, p.quarter, c.outreach_group, o.outcome FROM population AS p "
-                         "JOIN eval_cohort AS c USING (practice_id, patient_id) "
-                         "JOIN model_outcomes AS o USING (practice_id, quarter, patient_id)").pl()
+        exact = conn.sql(
+            "SELECT p.patient_id, p.quarter, c.outreach_group, o.outcome FROM population AS p "
+            "JOIN eval_cohort AS c USING (practice_id, patient_id) "
+            "JOIN model_outcomes AS o USING (practice_id, quarter, patient_id)"
+        ).pl()
     # only lists whose 12 months have passed by the last delivery: 2024Q1 (window to 31-03-2025)
     assert exact.height > 0 and set(exact["quarter"]) == {"2024Q1"}
-    expected = exact.join(truth.select("patient_id", "quarter", "outreach", "outcome_12m"),
-                          on=["patient_id", "quarter"], how="left")
+    expected = exact.join(
+        truth.select("patient_id", "quarter", "outreach", "outcome_12m"),
+        on=["patient_id", "quarter"],
+        how="left",
+    )
     assert expected["outreach_group"].to_list() == expected["outreach"].to_list()
     assert expected["outcome"].to_list() == expected["outcome_12m"].to_list()
 
@@ -375,14 +515,24 @@ def test_the_regional_evaluation_is_published_suppressed_and_called_observationa
     home, _ = looped_region
     folder = home.region_out("2025Q1")
     csv = pl.read_csv(folder / "evaluation.csv", separator=";")
-    counts = csv.filter(pl.col("measure").is_in(["n", "events", "crossed", "listed", "attempted", "reached",
-                                                 "referred", "arrived"]))["value"].drop_nulls()
+    counts = csv.filter(
+        pl.col("measure").is_in(
+            ["n", "events", "crossed", "listed", "attempted", "reached", "referred", "arrived"]
+        )
+    )["value"].drop_nulls()
     assert counts.len() > 0 and not ((counts >= 1) & (counts <= 7)).any() and (counts % 5 == 0).all()
     assert set(csv.filter(pl.col("part") == "trechter")["key"]) == {
-        "2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1", "cumulatief"}
+        "2024Q1",
+        "2024Q2",
+        "2024Q3",
+        "2024Q4",
+        "2025Q1",
+        "cumulatief",
+    }
     workload = csv.filter(pl.col("part") == "werklast")
-    assert workload.height > 0 and all(key.startswith("P0001|2024") or key.startswith("P0001|2025")
-                                       for key in workload["key"])
+    assert workload.height > 0 and all(
+        key.startswith("P0001|2024") or key.startswith("P0001|2025") for key in workload["key"]
+    )
     for key in set(workload["key"]):  # the share contacted comes from the shown counts only
         shown = dict(workload.filter(pl.col("key") == key).select("measure", "value").iter_rows())
         if shown["listed"] and shown["contacted_in_quarter"] is not None:
@@ -394,5 +544,7 @@ def test_the_regional_evaluation_is_published_suppressed_and_called_observationa
         text = (folder / page).read_text(encoding="utf-8")
         assert 'id="evaluatie"' in text and "geen gerandomiseerde studie" in text
     with duckdb.connect(str(home.database), read_only=True) as conn:
-        stored = conn.execute("SELECT count(*) FROM outreach_evaluation WHERE quarter = '2025Q1'").fetchall()[0][0]
+        stored = conn.execute("SELECT count(*) FROM outreach_evaluation WHERE quarter = '2025Q1'").fetchall()[
+            0
+        ][0]
     assert stored == csv.height

@@ -25,14 +25,47 @@ from omu.synthetic.reference import codelist_codes
 
 QUARTERS = quarter_range("2026Q2:2026Q3")
 SMALL = {"practices": 3, "quarters": QUARTERS, "seed": 11, "patients": (100, 200)}
-MANIFEST_KEYS = {"contract_version", "practice_id", "quarter", "extracted_on", "his_vendor", "pseudonym_key_id",
-                 "files"}
-SIX = ("older_than_55", "lives_alone", "visual_impairment", "hearing_impairment", "beta_blocker", "saba_only_asthma")
-TRUTH_COLUMNS = ["practice_id", "patient_id", "quarter", "reference_date", "age", "sex", "wijk_code", *SIX,
-                 "heavy_reliever_use", "score", "over_threshold", "outcome_probability", "outcome_12m",
-                 # astma-signaal v1 beside it: its flags and notes, its score and whether all four hold
-                 "age_12_to_40", "reliever_use", "no_inhaled_corticosteroid", "few_practice_contacts",
-                 "asthma_episode", "first_inhaler", "score_astma_signaal", "over_threshold_astma_signaal"]
+MANIFEST_KEYS = {
+    "contract_version",
+    "practice_id",
+    "quarter",
+    "extracted_on",
+    "his_vendor",
+    "pseudonym_key_id",
+    "files",
+}
+SIX = (
+    "older_than_55",
+    "lives_alone",
+    "visual_impairment",
+    "hearing_impairment",
+    "beta_blocker",
+    "saba_only_asthma",
+)
+TRUTH_COLUMNS = [
+    "practice_id",
+    "patient_id",
+    "quarter",
+    "reference_date",
+    "age",
+    "sex",
+    "wijk_code",
+    *SIX,
+    "heavy_reliever_use",
+    "score",
+    "over_threshold",
+    "outcome_probability",
+    "outcome_12m",
+    # astma-signaal v1 beside it: its flags and notes, its score and whether all four hold
+    "age_12_to_40",
+    "reliever_use",
+    "no_inhaled_corticosteroid",
+    "few_practice_contacts",
+    "asthma_episode",
+    "first_inhaler",
+    "score_astma_signaal",
+    "over_threshold_astma_signaal",
+]
 
 
 # ---------------------------------------------------------------- helpers: read a delivery as the contract says
@@ -117,8 +150,14 @@ def small(tmp_path_factory) -> tuple[Path, Path, GenerationSummary, list[str]]:
 @pytest.fixture(scope="module")
 def large(tmp_path_factory) -> tuple[Path, pl.DataFrame]:
     root = tmp_path_factory.mktemp("large")
-    generate(root / "landing", practices=2, quarters=QUARTERS, seed=6, patients=(3000, 3000),
-             truth_dir=root / "truth")
+    generate(
+        root / "landing",
+        practices=2,
+        quarters=QUARTERS,
+        seed=6,
+        patients=(3000, 3000),
+        truth_dir=root / "truth",
+    )
     truth = pl.concat([pl.read_parquet(p) for p in sorted((root / "truth").glob("*.parquet"))])
     return root / "landing", truth
 
@@ -152,7 +191,8 @@ def test_one_delivery_per_practice_and_quarter_with_summary_and_progress(small):
     landing, truth_dir, summary, messages = small
     found = deliveries(landing)
     assert [(p.parent.name, p.name) for p in found] == [
-        (f"P000{i}", str(q)) for i in (1, 2, 3) for q in QUARTERS]
+        (f"P000{i}", str(q)) for i in (1, 2, 3) for q in QUARTERS
+    ]
     assert summary.practices == 3 and summary.deliveries == 6 and len(messages) == 3
     assert summary.truth_dir == truth_dir
     assert sorted(p.name for p in truth_dir.iterdir()) == ["P0001.parquet", "P0002.parquet", "P0003.parquet"]
@@ -175,8 +215,11 @@ def test_manifest_matches_the_files(small):
         assert manifest["pseudonym_key_id"] == "ttp-2026-01"
         quarter = Quarter.parse(manifest["quarter"])
         extracted = dt.date.fromisoformat(manifest["extracted_on"])
-        assert quarter.reference_date + dt.timedelta(days=2) <= extracted <= quarter.reference_date + dt.timedelta(
-            days=20)
+        assert (
+            quarter.reference_date + dt.timedelta(days=2)
+            <= extracted
+            <= quarter.reference_date + dt.timedelta(days=20)
+        )
         assert set(manifest["files"]) == {f.name for f in FILES}
         assert set(p.name for p in delivery.iterdir()) == {f.name for f in FILES} | {"manifest.json"}
         dialect = dialect_of(manifest["practice_id"])
@@ -209,8 +252,11 @@ def test_files_satisfy_the_contract(small):
                 if column.kind == "number":
                     assert present.str.contains(contract.NUMBER_PATTERN).all(), (spec.name, column.name)
                 if column.kind == "date":
-                    date_pattern = (contract.ISO_DATE_PATTERN if dialect.date_format == "%Y-%m-%d"
-                                    else contract.DUTCH_DATE_PATTERN)
+                    date_pattern = (
+                        contract.ISO_DATE_PATTERN
+                        if dialect.date_format == "%Y-%m-%d"
+                        else contract.DUTCH_DATE_PATTERN
+                    )
                     assert present.str.contains(date_pattern).all(), (spec.name, column.name)
             frame = frames[spec.name]
             assert frame.height == manifest["files"][spec.name]["rows"]
@@ -220,7 +266,10 @@ def test_files_satisfy_the_contract(small):
                 if column.allowed:
                     assert values.is_in(list(column.allowed)).all(), (spec.name, column.name)
                 if column.kind == "date":
-                    assert values.min() >= dt.date(1900, 1, 1) and values.max() <= extracted, (spec.name, column.name)
+                    assert values.min() >= dt.date(1900, 1, 1) and values.max() <= extracted, (
+                        spec.name,
+                        column.name,
+                    )
             if spec.name != "patients.csv":
                 assert frame["patient_id"].is_in(frames["patients.csv"]["patient_id"].implode()).all()
         patients = frames["patients.csv"]
@@ -249,8 +298,9 @@ def test_no_direct_identifiers_anywhere(small):
     postcode6 = re.compile(r"(?<![0-9A-Za-z])[1-9][0-9]{3} ?[A-Za-z]{2}(?![A-Za-z])")
     email = re.compile(r"[^\s@]+@[^\s@]+")
     phone = re.compile(r"(\+31|0031|(?<![0-9])0)[1-9][0-9 -]{7,10}[0-9](?![0-9])")
-    forbidden_columns = re.compile(r"name|naam|bsn|postcode|birth_date|geboortedatum|phone|telefoon|email|adres",
-                                   re.IGNORECASE)
+    forbidden_columns = re.compile(
+        r"name|naam|bsn|postcode|birth_date|geboortedatum|phone|telefoon|email|adres", re.IGNORECASE
+    )
     for delivery in deliveries(landing):
         dialect = dialect_of(delivery.parent.name)
         for spec in FILES:
@@ -261,7 +311,10 @@ def test_no_direct_identifiers_anywhere(small):
                     assert not any(eleven_proof(m) for m in nine_digits.findall(value)), value
                     assert not postcode6.search(value), value
                     assert not email.search(value), value
-                    if spec.column_names[raw.columns.index(column)] not in FILES_BY_NAME[spec.name].date_columns:
+                    if (
+                        spec.column_names[raw.columns.index(column)]
+                        not in FILES_BY_NAME[spec.name].date_columns
+                    ):
                         assert not phone.search(value), value
         pc4 = read_delivery(delivery)[1]["patients.csv"]["pc4"].drop_nulls()
         assert pc4.str.contains(r"^[0-9]{4}$").all()
@@ -273,8 +326,15 @@ def test_no_direct_identifiers_anywhere(small):
 def test_vendor_dialects_differ_in_every_dimension():
     assert len(VENDOR_DIALECTS) >= 4
     assert {"Medicom", "Promedico", "Microhis", "CGM"} <= {d.vendor for d in VENDOR_DIALECTS}
-    for dimension in ("separator", "encoding", "date_format", "header_case", "decimal_comma", "line_ending",
-                      "female_code"):
+    for dimension in (
+        "separator",
+        "encoding",
+        "date_format",
+        "header_case",
+        "decimal_comma",
+        "line_ending",
+        "female_code",
+    ):
         assert len({getattr(d, dimension) for d in VENDOR_DIALECTS}) > 1, dimension
     assert {d.encoding for d in VENDOR_DIALECTS} == {"utf-8", "utf-8-sig", "cp1252"}
     assert {d.header_case for d in VENDOR_DIALECTS} == {"lower", "upper", "title"}
@@ -292,16 +352,21 @@ def test_dialects_vary_across_practices(small):
         assert data.startswith(b"\xef\xbb\xbf") == (dialect.encoding == "utf-8-sig")
         text = data.decode(dialect.encoding)
         header = text.lstrip("\ufeff").split(dialect.line_ending, 1)[0]
-        assert header == dialect.separator.join(dialect.header(c) for c in FILES_BY_NAME["determinations.csv"]
-                                                .column_names)
+        assert header == dialect.separator.join(
+            dialect.header(c) for c in FILES_BY_NAME["determinations.csv"].column_names
+        )
         assert (dialect.line_ending == "\r\n") == (b"\r\n" in data)
         assert "geïnformeerd" in text or "één keer" in text  # non-ASCII answers survive the encoding
         if dialect.encoding == "cp1252":
             with pytest.raises(UnicodeDecodeError):
                 data.decode("utf-8")
-        weights = [line for line in text.splitlines()[1:] if f"{dialect.separator}357{dialect.separator}" in line]
+        weights = [
+            line for line in text.splitlines()[1:] if f"{dialect.separator}357{dialect.separator}" in line
+        ]
         assert weights
-        assert all(re.search(r"[0-9]+,[0-9]$" if dialect.decimal_comma else r"[0-9]+\.[0-9]$", w) for w in weights)
+        assert all(
+            re.search(r"[0-9]+,[0-9]$" if dialect.decimal_comma else r"[0-9]+\.[0-9]$", w) for w in weights
+        )
         first_date = re.search(r"[0-9]{2}-[0-9]{2}-[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2}", text).group(0)
         assert bool(re.fullmatch(r"[0-9]{4}-.*", first_date)) == (dialect.date_format == "%Y-%m-%d")
         sexes = set(read_raw(delivery / "patients.csv", dialect)[dialect.header("sex")].to_list())
@@ -323,8 +388,17 @@ def test_later_delivery_is_a_superset_in_time_with_the_same_pseudonyms(small):
         _, earlier = read_delivery(landing / practice / "2026Q2")
         _, later = read_delivery(landing / practice / "2026Q3")
         fixed = ["patient_id", "birth_year", "birth_month", "sex", "wijk_code", "pc4", "registered_from"]
-        joined = earlier["patients.csv"].select(fixed).join(later["patients.csv"].select(fixed), on="patient_id",
-                                                            how="left", suffix="_later", nulls_equal=True)
+        joined = (
+            earlier["patients.csv"]
+            .select(fixed)
+            .join(
+                later["patients.csv"].select(fixed),
+                on="patient_id",
+                how="left",
+                suffix="_later",
+                nulls_equal=True,
+            )
+        )
         assert joined.height == earlier["patients.csv"].height
         for column in fixed[1:]:
             assert (joined[column].eq_missing(joined[f"{column}_later"])).all(), column
@@ -333,8 +407,12 @@ def test_later_delivery_is_a_superset_in_time_with_the_same_pseudonyms(small):
             missing = earlier[name].join(later[name], on=earlier[name].columns, how="anti", nulls_equal=True)
             assert missing.is_empty(), name
         keys = ["patient_id", "icpc", "start_date"]
-        assert earlier["episodes.csv"].select(keys).join(later["episodes.csv"].select(keys), on=keys,
-                                                         how="anti").is_empty()
+        assert (
+            earlier["episodes.csv"]
+            .select(keys)
+            .join(later["episodes.csv"].select(keys), on=keys, how="anti")
+            .is_empty()
+        )
 
 
 def test_outcome_events_appear_in_the_data(large):
@@ -344,15 +422,25 @@ def test_outcome_events_appear_in_the_data(large):
     out_of_hours = q3["contacts.csv"].filter(pl.col("kind") == "huisartsenpost")
     falls = q3["episodes.csv"].filter(pl.col("icpc").str.slice(0, 3).is_in(fall_codes))
     assert out_of_hours.height > 100 and falls.height > 20
-    assert (falls.filter(pl.col("end_date").is_not_null())
-            .select((pl.col("end_date") - pl.col("start_date")).dt.total_days().is_between(30, 120).all()).item())
+    assert (
+        falls.filter(pl.col("end_date").is_not_null())
+        .select((pl.col("end_date") - pl.col("start_date")).dt.total_days().is_between(30, 120).all())
+        .item()
+    )
     # an event visible in the 2026Q3 delivery after R(2026Q2) lies within 12 months of R: the truth must say so
     reference = Quarter.parse("2026Q2").reference_date
-    seen = pl.concat([out_of_hours.select("patient_id", pl.col("contact_on").alias("day")),
-                      falls.select("patient_id", pl.col("start_date").alias("day"))])
+    seen = pl.concat(
+        [
+            out_of_hours.select("patient_id", pl.col("contact_on").alias("day")),
+            falls.select("patient_id", pl.col("start_date").alias("day")),
+        ]
+    )
     seen = seen.filter(pl.col("day") > reference)["patient_id"].unique()
-    rows = truth.filter((pl.col("practice_id") == "P0001") & (pl.col("quarter") == "2026Q2")
-                        & pl.col("patient_id").is_in(seen.implode()))
+    rows = truth.filter(
+        (pl.col("practice_id") == "P0001")
+        & (pl.col("quarter") == "2026Q2")
+        & pl.col("patient_id").is_in(seen.implode())
+    )
     assert rows.height > 10 and rows["outcome_12m"].all()
 
 
@@ -371,23 +459,30 @@ def test_truth_has_one_row_per_registered_patient_per_quarter(small):
     patients = frames["patients.csv"]
     for quarter in (expected_quarters[0], expected_quarters[-1]):
         reference = Quarter.parse(quarter).reference_date
-        registered = patients.filter((pl.col("registered_from") <= reference)
-                                     & (pl.col("registered_until").is_null()
-                                        | (pl.col("registered_until") > reference)))
+        registered = patients.filter(
+            (pl.col("registered_from") <= reference)
+            & (pl.col("registered_until").is_null() | (pl.col("registered_until") > reference))
+        )
         in_truth = truth.filter(pl.col("quarter") == quarter)
         assert sorted(in_truth["patient_id"].to_list()) == sorted(registered["patient_id"].to_list())
         assert (in_truth["reference_date"] == reference).all()
     first_quarter = truth.filter(pl.col("quarter") == "2026Q2").height
     assert 100 <= first_quarter <= 200  # the practice size is the number registered at the first quarter
-    assert (truth["score"] == truth.select(pl.sum_horizontal(pl.col(c).cast(pl.Int64) for c in SIX))
-            .to_series()).all()
+    assert (
+        truth["score"] == truth.select(pl.sum_horizontal(pl.col(c).cast(pl.Int64) for c in SIX)).to_series()
+    ).all()
     assert (truth["over_threshold"] == (truth["score"] >= 3)).all()
     assert (truth["older_than_55"] == (truth["age"] >= 56)).all()
     assert truth["outcome_probability"].is_between(0, 1, closed="left").all()  # 0: leaves the day after R
 
 
-def _recompute(frames: dict[str, pl.DataFrame], patient_id: str, reference: dt.date,
-               saba: tuple[str, ...], ics: tuple[str, ...]) -> dict[str, object]:
+def _recompute(
+    frames: dict[str, pl.DataFrame],
+    patient_id: str,
+    reference: dt.date,
+    saba: tuple[str, ...],
+    ics: tuple[str, ...],
+) -> dict[str, object]:
     """The profile definitions written out plainly for one patient (docs/screening.md)."""
     patient = frames["patients.csv"].filter(pl.col("patient_id") == patient_id).row(0, named=True)
     age = reference.year - patient["birth_year"]
@@ -398,17 +493,25 @@ def _recompute(frames: dict[str, pl.DataFrame], patient_id: str, reference: dt.d
     determinations = frames["determinations.csv"].filter(pl.col("patient_id") == patient_id).to_dicts()
 
     def active(codes: tuple[str, ...]) -> bool:
-        return any((e["icpc"] in codes or any(e["icpc"].startswith(c + ".") for c in codes))
-                   and e["start_date"] <= reference and (e["end_date"] is None or e["end_date"] >= reference)
-                   for e in episodes)
+        return any(
+            (e["icpc"] in codes or any(e["icpc"].startswith(c + ".") for c in codes))
+            and e["start_date"] <= reference
+            and (e["end_date"] is None or e["end_date"] >= reference)
+            for e in episodes
+        )
 
     def in_window(codes: tuple[str, ...], days: int) -> list[dict]:
         first = reference - dt.timedelta(days=days)
-        return [p for p in prescriptions
-                if any(p["atc"].startswith(c) for c in codes) and first <= p["prescribed_on"] <= reference]
+        return [
+            p
+            for p in prescriptions
+            if any(p["atc"].startswith(c) for c in codes) and first <= p["prescribed_on"] <= reference
+        ]
 
-    living = sorted((d for d in determinations if d["code"] == 9001 and d["measured_on"] <= reference),
-                    key=lambda d: d["measured_on"])
+    living = sorted(
+        (d for d in determinations if d["code"] == 9001 and d["measured_on"] <= reference),
+        key=lambda d: d["measured_on"],
+    )
     saba_year = in_window(saba, 365)
     flags = {
         "age": age,
@@ -431,9 +534,10 @@ def test_truth_flags_agree_with_a_direct_recomputation(large):
     _, frames = read_delivery(landing / "P0001" / "2026Q3")
     truth = truth.filter(pl.col("practice_id") == "P0001")
     # boundary cases: for every flag, patients whose flag changes between quarters; plus a random handful
-    changing = (truth.sort("patient_id", "quarter")
-                .with_columns(pl.col(c).cast(pl.Int8).diff().over("patient_id").abs().alias(f"_{c}")
-                              for c in (*SIX[1:], "heavy_reliever_use")))
+    changing = truth.sort("patient_id", "quarter").with_columns(
+        pl.col(c).cast(pl.Int8).diff().over("patient_id").abs().alias(f"_{c}")
+        for c in (*SIX[1:], "heavy_reliever_use")
+    )
     chosen: list[str] = []
     for column in (*SIX[1:], "heavy_reliever_use"):
         ids = changing.filter(pl.col(f"_{column}") == 1)["patient_id"].unique(maintain_order=True).head(4)
@@ -452,7 +556,9 @@ def test_flags_switch_on_and_off_over_time(large):
     _, truth = large
     ordered = truth.sort("practice_id", "patient_id", "quarter")
     for column in (*SIX[1:], "heavy_reliever_use", "over_threshold"):
-        step = ordered.select(pl.col(column).cast(pl.Int8).diff().over("practice_id", "patient_id")).to_series()
+        step = ordered.select(
+            pl.col(column).cast(pl.Int8).diff().over("practice_id", "patient_id")
+        ).to_series()
         assert (step == 1).sum() > 0 and (step == -1).sum() > 0, column
 
 
@@ -475,8 +581,10 @@ def test_prevalences_land_near_the_documented_ones(large):
     for practice in ("P0001", "P0002"):
         _, frames = read_delivery(landing / practice / "2026Q3")
         active = frames["episodes.csv"].filter(
-            (pl.col("icpc").str.slice(0, 3) == "R96") & (pl.col("start_date") <= reference)
-            & (pl.col("end_date").is_null() | (pl.col("end_date") >= reference)))
+            (pl.col("icpc").str.slice(0, 3) == "R96")
+            & (pl.col("start_date") <= reference)
+            & (pl.col("end_date").is_null() | (pl.col("end_date") >= reference))
+        )
         registered = last.filter(pl.col("practice_id") == practice)["patient_id"]
         asthma += active["patient_id"].unique().is_in(registered.implode()).sum()
     assert 0.05 <= asthma / last.height <= 0.10
@@ -495,64 +603,105 @@ def test_the_six_point_score_is_a_clearly_weaker_predictor_than_the_truth(large)
 
 
 def _tiny_tables() -> dict[str, pl.DataFrame]:
-    patients = pl.DataFrame({
-        "patient_id": ["pseudoAAAA0001", "pseudoBBBB0002"],
-        "birth_year": [1940, 1988],
-        "birth_month": [3, None],
-        "sex": ["V", "O"],
-        "wijk_code": ["WK034403", "WK034409"],
-        "pc4": ["3561", None],
-        "registered_from": [dt.date(2001, 5, 1), dt.date(2019, 12, 31)],
-        "registered_until": [None, dt.date(2026, 8, 1)],
-        "end_reason": [None, "verhuisd"],
-    }, schema_overrides={"birth_month": pl.Int32})
-    determinations = pl.DataFrame({
-        "patient_id": ["pseudoAAAA0001"] * 3,
-        "code": [357, 9002, 9001],
-        "measured_on": [dt.date(2026, 1, 2)] * 3,
-        "value": ["72.5", "geïnformeerd", "met partner; en kat, hond"],
-    })
-    prescriptions = pl.DataFrame({
-        "patient_id": ["pseudoAAAA0001", "pseudoAAAA0001"],
-        "atc": ["R03AC02", "C07AB02"],
-        "prescribed_on": [dt.date(2026, 3, 4), dt.date(2026, 3, 5)],
-        "quantity": [None, 2.5],
-        "duration_days": [90, None],
-    }, schema_overrides={"duration_days": pl.Int32})
-    return {"patients.csv": patients, "determinations.csv": determinations, "prescriptions.csv": prescriptions}
+    patients = pl.DataFrame(
+        {
+            "patient_id": ["pseudoAAAA0001", "pseudoBBBB0002"],
+            "birth_year": [1940, 1988],
+            "birth_month": [3, None],
+            "sex": ["V", "O"],
+            "wijk_code": ["WK034403", "WK034409"],
+            "pc4": ["3561", None],
+            "registered_from": [dt.date(2001, 5, 1), dt.date(2019, 12, 31)],
+            "registered_until": [None, dt.date(2026, 8, 1)],
+            "end_reason": [None, "verhuisd"],
+        },
+        schema_overrides={"birth_month": pl.Int32},
+    )
+    determinations = pl.DataFrame(
+        {
+            "patient_id": ["pseudoAAAA0001"] * 3,
+            "code": [357, 9002, 9001],
+            "measured_on": [dt.date(2026, 1, 2)] * 3,
+            "value": ["72.5", "geïnformeerd", "met partner; en kat, hond"],
+        }
+    )
+    prescriptions = pl.DataFrame(
+        {
+            "patient_id": ["pseudoAAAA0001", "pseudoAAAA0001"],
+            "atc": ["R03AC02", "C07AB02"],
+            "prescribed_on": [dt.date(2026, 3, 4), dt.date(2026, 3, 5)],
+            "quantity": [None, 2.5],
+            "duration_days": [90, None],
+        },
+        schema_overrides={"duration_days": pl.Int32},
+    )
+    return {
+        "patients.csv": patients,
+        "determinations.csv": determinations,
+        "prescriptions.csv": prescriptions,
+    }
 
 
 def test_write_delivery_writes_a_hand_made_delivery_in_two_dialects(tmp_path):
     tables = _tiny_tables()
     medicom = next(d for d in VENDOR_DIALECTS if d.vendor == "Medicom")
     microhis = next(d for d in VENDOR_DIALECTS if d.vendor == "Microhis")
-    path = write_delivery(tmp_path / "a", practice_id="P0009", quarter=Quarter(2026, 3),
-                          extracted_on=dt.date(2026, 10, 3), tables=tables, dialect=medicom)
+    path = write_delivery(
+        tmp_path / "a",
+        practice_id="P0009",
+        quarter=Quarter(2026, 3),
+        extracted_on=dt.date(2026, 10, 3),
+        tables=tables,
+        dialect=medicom,
+    )
     assert path == tmp_path / "a"
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     assert manifest == {
-        "contract_version": 1, "practice_id": "P0009", "quarter": "2026Q3", "extracted_on": "2026-10-03",
-        "his_vendor": "Medicom", "pseudonym_key_id": "ttp-2026-01",
-        "files": {name: {"rows": tables[name].height,
-                         "sha256": hashlib.sha256((path / name).read_bytes()).hexdigest()}
-                  for name in ("patients.csv", "prescriptions.csv", "determinations.csv")},
+        "contract_version": 1,
+        "practice_id": "P0009",
+        "quarter": "2026Q3",
+        "extracted_on": "2026-10-03",
+        "his_vendor": "Medicom",
+        "pseudonym_key_id": "ttp-2026-01",
+        "files": {
+            name: {
+                "rows": tables[name].height,
+                "sha256": hashlib.sha256((path / name).read_bytes()).hexdigest(),
+            }
+            for name in ("patients.csv", "prescriptions.csv", "determinations.csv")
+        },
     }
-    assert list(manifest["files"]) == ["patients.csv", "prescriptions.csv", "determinations.csv"]  # contract order
+    assert list(manifest["files"]) == [
+        "patients.csv",
+        "prescriptions.csv",
+        "determinations.csv",
+    ]  # contract order
     assert (path / "patients.csv").read_bytes() == (
         "\ufeffpatient_id;birth_year;birth_month;sex;wijk_code;pc4;registered_from;registered_until;end_reason\r\n"
         "pseudoAAAA0001;1940;3;V;WK034403;3561;01-05-2001;;\r\n"
-        "pseudoBBBB0002;1988;;O;WK034409;;31-12-2019;01-08-2026;verhuisd\r\n").encode("utf-8")
+        "pseudoBBBB0002;1988;;O;WK034409;;31-12-2019;01-08-2026;verhuisd\r\n"
+    ).encode("utf-8")
     assert (path / "determinations.csv").read_bytes().decode("utf-8-sig") == (
         "patient_id;code;measured_on;value\r\n"
         "pseudoAAAA0001;357;02-01-2026;72,5\r\n"
         "pseudoAAAA0001;9002;02-01-2026;geïnformeerd\r\n"
-        'pseudoAAAA0001;9001;02-01-2026;"met partner; en kat, hond"\r\n')
+        'pseudoAAAA0001;9001;02-01-2026;"met partner; en kat, hond"\r\n'
+    )
     assert (path / "prescriptions.csv").read_bytes().decode("utf-8-sig").splitlines()[1:] == [
-        "pseudoAAAA0001;R03AC02;04-03-2026;;90", "pseudoAAAA0001;C07AB02;05-03-2026;2,5;"]
+        "pseudoAAAA0001;R03AC02;04-03-2026;;90",
+        "pseudoAAAA0001;C07AB02;05-03-2026;2,5;",
+    ]
 
-    other = write_delivery(tmp_path / "b", practice_id="P0009", quarter="2026Q3", extracted_on=dt.date(2026, 10, 3),
-                           tables=tables, dialect=microhis, his_vendor="Microhis (HIS Bricks)",
-                           pseudonym_key_id="ttp-2027-02")
+    other = write_delivery(
+        tmp_path / "b",
+        practice_id="P0009",
+        quarter="2026Q3",
+        extracted_on=dt.date(2026, 10, 3),
+        tables=tables,
+        dialect=microhis,
+        his_vendor="Microhis (HIS Bricks)",
+        pseudonym_key_id="ttp-2027-02",
+    )
     manifest = json.loads((other / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["his_vendor"] == "Microhis (HIS Bricks)" and manifest["pseudonym_key_id"] == "ttp-2027-02"
     data = (other / "determinations.csv").read_bytes()
@@ -562,8 +711,14 @@ def test_write_delivery_writes_a_hand_made_delivery_in_two_dialects(tmp_path):
     assert patients[1].split(";")[3] == "F" and patients[2].split(";")[3] == "U"  # this vendor writes F and U
 
     cgm = next(d for d in VENDOR_DIALECTS if d.vendor == "CGM")  # ',' as separator AND a decimal comma
-    third = write_delivery(tmp_path / "c", practice_id="P0009", quarter="2026Q3", extracted_on=dt.date(2026, 10, 3),
-                           tables=tables, dialect=cgm)
+    third = write_delivery(
+        tmp_path / "c",
+        practice_id="P0009",
+        quarter="2026Q3",
+        extracted_on=dt.date(2026, 10, 3),
+        tables=tables,
+        dialect=cgm,
+    )
     back = read_raw(third / "determinations.csv", cgm)
     assert back["value"].to_list() == ["72,5", "geïnformeerd", "met partner; en kat, hond"]
     assert read_raw(third / "prescriptions.csv", cgm)["quantity"].to_list() == [None, "2,5"]
@@ -573,11 +728,20 @@ def test_write_delivery_accepts_any_subset_of_files_and_columns(tmp_path):
     dialect = VENDOR_DIALECTS[1]
     tables = {
         "patients.csv": pl.DataFrame({"birth_year": [1950], "patient_id": ["only-two-columns"]}),
-        "episodes.csv": pl.DataFrame(schema={"patient_id": pl.String, "icpc": pl.String, "start_date": pl.Date}),
+        "episodes.csv": pl.DataFrame(
+            schema={"patient_id": pl.String, "icpc": pl.String, "start_date": pl.Date}
+        ),
         "notes.csv": pl.DataFrame({"x": ["extra file"]}),
     }
-    path = write_delivery(tmp_path / "d", practice_id="P0001", quarter="2026Q3", extracted_on=dt.date(2026, 10, 2),
-                          tables=tables, dialect=dialect, contract_version=2)
+    path = write_delivery(
+        tmp_path / "d",
+        practice_id="P0001",
+        quarter="2026Q3",
+        extracted_on=dt.date(2026, 10, 2),
+        tables=tables,
+        dialect=dialect,
+        contract_version=2,
+    )
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["contract_version"] == 2
     assert manifest["files"]["episodes.csv"]["rows"] == 0

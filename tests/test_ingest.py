@@ -38,37 +38,74 @@ D = dt.date
 def base_tables() -> dict[str, pl.DataFrame]:
     """A small delivery that satisfies the contract: 3 patients and a few rows per file."""
     return {
-        "patients.csv": pl.DataFrame({
-            "patient_id": [A, B, C], "birth_year": [1940, 1975, 2001], "birth_month": [3, None, 11],
-            "sex": ["V", "M", "O"], "wijk_code": ["WK034403", "WK034406", "WK034409"], "pc4": ["3563", None, "3543"],
-            "registered_from": [D(1990, 1, 1), D(2005, 6, 1), D(2020, 2, 3)],
-            "registered_until": [None, None, D(2026, 8, 1)], "end_reason": [None, None, "verhuisd"],
-        }),
-        "episodes.csv": pl.DataFrame({
-            "patient_id": [A, A, B, C], "icpc": ["F94", "H86.01", "R96", "K86"],
-            "start_date": [D(2015, 1, 1), D(2020, 5, 5), D(2010, 1, 1), D(2021, 1, 1)],
-            "end_date": [None, None, None, D(2022, 1, 1)],
-        }),
-        "prescriptions.csv": pl.DataFrame({
-            "patient_id": [A, B, B], "atc": ["C07AB02", "R03AC02", "R03BA02"],
-            "prescribed_on": [D(2026, 8, 1), D(2026, 7, 1), D(2024, 1, 1)],
-            "quantity": [90.0, 2.0, 1.0], "duration_days": [90, None, 30],
-        }),
-        "determinations.csv": pl.DataFrame({
-            "patient_id": [A, A, B], "code": [9001, 357, 9002], "measured_on": [D(2025, 1, 1), D(2026, 2, 2), D(2024, 4, 4)],
-            "value": ["alleen", "72.5", "één keer"],
-        }),
-        "contacts.csv": pl.DataFrame({
-            "patient_id": [A, B], "contact_on": [D(2026, 9, 1), D(2026, 3, 3)], "kind": ["consult", "telefonisch"],
-        }),
+        "patients.csv": pl.DataFrame(
+            {
+                "patient_id": [A, B, C],
+                "birth_year": [1940, 1975, 2001],
+                "birth_month": [3, None, 11],
+                "sex": ["V", "M", "O"],
+                "wijk_code": ["WK034403", "WK034406", "WK034409"],
+                "pc4": ["3563", None, "3543"],
+                "registered_from": [D(1990, 1, 1), D(2005, 6, 1), D(2020, 2, 3)],
+                "registered_until": [None, None, D(2026, 8, 1)],
+                "end_reason": [None, None, "verhuisd"],
+            }
+        ),
+        "episodes.csv": pl.DataFrame(
+            {
+                "patient_id": [A, A, B, C],
+                "icpc": ["F94", "H86.01", "R96", "K86"],
+                "start_date": [D(2015, 1, 1), D(2020, 5, 5), D(2010, 1, 1), D(2021, 1, 1)],
+                "end_date": [None, None, None, D(2022, 1, 1)],
+            }
+        ),
+        "prescriptions.csv": pl.DataFrame(
+            {
+                "patient_id": [A, B, B],
+                "atc": ["C07AB02", "R03AC02", "R03BA02"],
+                "prescribed_on": [D(2026, 8, 1), D(2026, 7, 1), D(2024, 1, 1)],
+                "quantity": [90.0, 2.0, 1.0],
+                "duration_days": [90, None, 30],
+            }
+        ),
+        "determinations.csv": pl.DataFrame(
+            {
+                "patient_id": [A, A, B],
+                "code": [9001, 357, 9002],
+                "measured_on": [D(2025, 1, 1), D(2026, 2, 2), D(2024, 4, 4)],
+                "value": ["alleen", "72.5", "één keer"],
+            }
+        ),
+        "contacts.csv": pl.DataFrame(
+            {
+                "patient_id": [A, B],
+                "contact_on": [D(2026, 9, 1), D(2026, 3, 3)],
+                "kind": ["consult", "telefonisch"],
+            }
+        ),
     }
 
 
-def deliver(landing: Path, tables=None, *, practice=PRACTICE, quarter=QUARTER, extracted_on=EXTRACTED,
-            dialect: Dialect = DIALECT, **manifest) -> Path:
+def deliver(
+    landing: Path,
+    tables=None,
+    *,
+    practice=PRACTICE,
+    quarter=QUARTER,
+    extracted_on=EXTRACTED,
+    dialect: Dialect = DIALECT,
+    **manifest,
+) -> Path:
     folder = landing / practice / quarter
-    write_delivery(folder, practice_id=practice, quarter=quarter, extracted_on=extracted_on,
-                   tables=tables if tables is not None else base_tables(), dialect=dialect, **manifest)
+    write_delivery(
+        folder,
+        practice_id=practice,
+        quarter=quarter,
+        extracted_on=extracted_on,
+        tables=tables if tables is not None else base_tables(),
+        dialect=dialect,
+        **manifest,
+    )
     return folder
 
 
@@ -93,7 +130,9 @@ def replace_file(folder: Path, name: str, data: bytes, *, rows: int | None = Non
 
 def with_rows(table: str, extra: dict) -> dict[str, pl.DataFrame]:
     tables = base_tables()
-    tables[table] = pl.concat([tables[table], pl.DataFrame([extra], schema=tables[table].schema)], how="vertical")
+    tables[table] = pl.concat(
+        [tables[table], pl.DataFrame([extra], schema=tables[table].schema)], how="vertical"
+    )
     return tables
 
 
@@ -113,11 +152,15 @@ def store_rows(home: OmuHome) -> dict[str, int]:
         return {}
     with duckdb.connect(str(home.database), read_only=True) as conn:
         tables = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        return {file.table: conn.execute(f"SELECT count(*) FROM {file.table}").fetchall()[0][0]
-                for file in FILES if file.table in tables}
+        return {
+            file.table: conn.execute(f"SELECT count(*) FROM {file.table}").fetchall()[0][0]
+            for file in FILES
+            if file.table in tables
+        }
 
 
 # --- refused: nothing of the delivery is loaded ------------------------------------------------
+
 
 def _no_manifest(folder):
     (folder / "manifest.json").unlink()
@@ -199,25 +242,76 @@ REFUSALS = {
 
 IDENTIFIERS = {
     # case: (tables, file, line, column, kind)
-    "BSN in values": (with_values("determinations.csv", "value", ["alleen", "111222333", "x"]),
-                      "determinations.csv", 3, "value", "BSN"),
-    "BSN column": (with_values("patients.csv", "bsn", ["1", "2", "3"]), "patients.csv", 1, "bsn", "BSN column"),
-    "name column": (with_values("patients.csv", "achternaam", ["a", "b", "c"]), "patients.csv", 1, "achternaam",
-                    "name column"),
-    "name in values": (with_values("determinations.csv", "value", ["alleen", "Jan Jansen", "x"]),
-                       "determinations.csv", 3, "value", "name"),
-    "full postcode": (with_values("patients.csv", "pc4", ["3511AB", None, "3543"]), "patients.csv", 2, "pc4",
-                      "6-character postcode"),
-    "exact birth date": (with_values("patients.csv", "birth_year", ["12-03-1940", "1975", "2001"]),
-                         "patients.csv", 2, "birth_year", "date of birth"),
-    "birth date column": (with_values("patients.csv", "geboortedatum", ["1940-03-12", None, None]),
-                          "patients.csv", 1, "geboortedatum", "date of birth column"),
-    "phone number": (with_values("determinations.csv", "value", ["alleen", "06-12345678", "x"]),
-                     "determinations.csv", 3, "value", "phone number"),
-    "e-mail address": (with_values("determinations.csv", "value", ["alleen", "x", "a.b@example.nl"]),
-                       "determinations.csv", 4, "value", "e-mail"),
-    "phone column": (with_values("patients.csv", "telefoon", [None, None, None]), "patients.csv", 1, "telefoon",
-                     "phone number column"),
+    "BSN in values": (
+        with_values("determinations.csv", "value", ["alleen", "111222333", "x"]),
+        "determinations.csv",
+        3,
+        "value",
+        "BSN",
+    ),
+    "BSN column": (
+        with_values("patients.csv", "bsn", ["1", "2", "3"]),
+        "patients.csv",
+        1,
+        "bsn",
+        "BSN column",
+    ),
+    "name column": (
+        with_values("patients.csv", "achternaam", ["a", "b", "c"]),
+        "patients.csv",
+        1,
+        "achternaam",
+        "name column",
+    ),
+    "name in values": (
+        with_values("determinations.csv", "value", ["alleen", "Jan Jansen", "x"]),
+        "determinations.csv",
+        3,
+        "value",
+        "name",
+    ),
+    "full postcode": (
+        with_values("patients.csv", "pc4", ["3511AB", None, "3543"]),
+        "patients.csv",
+        2,
+        "pc4",
+        "6-character postcode",
+    ),
+    "exact birth date": (
+        with_values("patients.csv", "birth_year", ["12-03-1940", "1975", "2001"]),
+        "patients.csv",
+        2,
+        "birth_year",
+        "date of birth",
+    ),
+    "birth date column": (
+        with_values("patients.csv", "geboortedatum", ["1940-03-12", None, None]),
+        "patients.csv",
+        1,
+        "geboortedatum",
+        "date of birth column",
+    ),
+    "phone number": (
+        with_values("determinations.csv", "value", ["alleen", "06-12345678", "x"]),
+        "determinations.csv",
+        3,
+        "value",
+        "phone number",
+    ),
+    "e-mail address": (
+        with_values("determinations.csv", "value", ["alleen", "x", "a.b@example.nl"]),
+        "determinations.csv",
+        4,
+        "value",
+        "e-mail",
+    ),
+    "phone column": (
+        with_values("patients.csv", "telefoon", [None, None, None]),
+        "patients.csv",
+        1,
+        "telefoon",
+        "phone number column",
+    ),
 }
 
 
@@ -225,8 +319,9 @@ def assert_refused(home: OmuHome, folder: Path, file: str, line, column, words: 
     outcome = ingest_delivery(home, folder)
     assert outcome.status == "refused"
     findings = outcome.check.refusals
-    assert any(f.file == file and f.line == line and f.column == column and words in f.message for f in findings), \
-        "\n".join(map(str, findings))
+    assert any(
+        f.file == file and f.line == line and f.column == column and words in f.message for f in findings
+    ), "\n".join(map(str, findings))
     assert "nothing of it was loaded" in outcome.reason
     assert sum(store_rows(home).values()) == 0
     with duckdb.connect(str(home.database), read_only=True) as conn:
@@ -254,11 +349,15 @@ def test_a_direct_identifier_refuses_the_delivery_without_showing_it(home, tmp_p
 
 def test_a_changed_pseudonym_key_is_refused(home, tmp_path):
     assert ingest_delivery(home, deliver(tmp_path / "landing")).status == "loaded"
-    folder = deliver(tmp_path / "landing", quarter="2026Q4", extracted_on=D(2027, 1, 4), pseudonym_key_id="ttp-2027-01")
+    folder = deliver(
+        tmp_path / "landing", quarter="2026Q4", extracted_on=D(2027, 1, 4), pseudonym_key_id="ttp-2027-01"
+    )
     outcome = ingest_delivery(home, folder)
     assert outcome.status == "refused"
-    assert any(f.column == "pseudonym_key_id" and "changed from 'ttp-2026-01'" in f.message
-               for f in outcome.check.refusals)
+    assert any(
+        f.column == "pseudonym_key_id" and "changed from 'ttp-2026-01'" in f.message
+        for f in outcome.check.refusals
+    )
     with duckdb.connect(str(home.database), read_only=True) as conn:
         assert conn.execute("SELECT DISTINCT quarter FROM patients").fetchall() == [(QUARTER,)]
 
@@ -266,46 +365,144 @@ def test_a_changed_pseudonym_key_is_refused(home, tmp_path):
 def test_a_required_column_missing_is_refused(home, tmp_path):
     tables = base_tables()
     tables["patients.csv"] = tables["patients.csv"].drop("wijk_code")
-    assert_refused(home, deliver(tmp_path / "landing", tables), "patients.csv", 1, "wijk_code",
-                   "required column wijk_code is missing")
+    assert_refused(
+        home,
+        deliver(tmp_path / "landing", tables),
+        "patients.csv",
+        1,
+        "wijk_code",
+        "required column wijk_code is missing",
+    )
 
 
 # --- loaded, with rows quarantined --------------------------------------------------------------
 
 QUARANTINES = {
     # case: (tables, file, line, column, reason, loaded rows of that file)
-    "unparsable date": (with_values("episodes.csv", "start_date", ["2015-01-01", "2026-02-30", "2010-01-01",
-                                                                   "2021-01-01"]),
-                        "episodes.csv", 3, "start_date", "unparsable date", 3),
-    "date after extraction": (with_values("contacts.csv", "contact_on", ["2026-09-01", "2026-10-06"]),
-                              "contacts.csv", 3, "contact_on", "date after the extraction date", 1),
-    "date before 1900": (with_values("episodes.csv", "end_date", [None, "1899-12-31", None, "2022-01-01"]),
-                         "episodes.csv", 3, "end_date", "date before 1900", 3),
-    "ICPC of the wrong shape": (with_values("episodes.csv", "icpc", ["F94", "h86", "R96", "K86"]),
-                                "episodes.csv", 3, "icpc", "code of the wrong shape", 3),
-    "ATC of the wrong shape": (with_values("prescriptions.csv", "atc", ["C07AB02", "C7", "R03BA02"]),
-                               "prescriptions.csv", 3, "atc", "code of the wrong shape", 2),
-    "unknown patient": (with_rows("episodes.csv", {"patient_id": "patientZZZZ9999", "icpc": "R96",
-                                                   "start_date": D(2020, 1, 1), "end_date": None}),
-                        "episodes.csv", 6, "patient_id", "unknown patient_id", 4),
-    "exact duplicate": (with_rows("prescriptions.csv", {"patient_id": A, "atc": "C07AB02",
-                                                        "prescribed_on": D(2026, 8, 1), "quantity": 90.0,
-                                                        "duration_days": 90}),
-                        "prescriptions.csv", 5, None, "exact duplicate of line 2", 3),
-    "sex not allowed": (with_values("patients.csv", "sex", ["V", "X", "O"]), "patients.csv", 3, "sex",
-                        "value not allowed", 2),
-    "birth month out of range": (with_values("patients.csv", "birth_month", ["3", "13", "11"]),
-                                 "patients.csv", 3, "birth_month", "out of range", 2),
-    "unparsable number": (with_values("prescriptions.csv", "quantity", ["90", "veel", "1"]),
-                          "prescriptions.csv", 3, "quantity", "unparsable number", 2),
-    "end before start": (with_values("episodes.csv", "end_date", [None, "2019-01-01", None, "2022-01-01"]),
-                         "episodes.csv", 3, "end_date", "end_date before start_date", 3),
-    "contact kind not allowed": (with_values("contacts.csv", "kind", ["consult", "spreekuur"]),
-                                 "contacts.csv", 3, "kind", "value not allowed", 1),
-    "wijk code of the wrong shape": (with_values("patients.csv", "wijk_code", ["WK034403", "WK34406", "WK034409"]),
-                                     "patients.csv", 3, "wijk_code", "code of the wrong shape", 2),
-    "missing required value": (with_values("determinations.csv", "value", ["alleen", None, "één keer"]),
-                               "determinations.csv", 3, "value", "missing required value", 2),
+    "unparsable date": (
+        with_values("episodes.csv", "start_date", ["2015-01-01", "2026-02-30", "2010-01-01", "2021-01-01"]),
+        "episodes.csv",
+        3,
+        "start_date",
+        "unparsable date",
+        3,
+    ),
+    "date after extraction": (
+        with_values("contacts.csv", "contact_on", ["2026-09-01", "2026-10-06"]),
+        "contacts.csv",
+        3,
+        "contact_on",
+        "date after the extraction date",
+        1,
+    ),
+    "date before 1900": (
+        with_values("episodes.csv", "end_date", [None, "1899-12-31", None, "2022-01-01"]),
+        "episodes.csv",
+        3,
+        "end_date",
+        "date before 1900",
+        3,
+    ),
+    "ICPC of the wrong shape": (
+        with_values("episodes.csv", "icpc", ["F94", "h86", "R96", "K86"]),
+        "episodes.csv",
+        3,
+        "icpc",
+        "code of the wrong shape",
+        3,
+    ),
+    "ATC of the wrong shape": (
+        with_values("prescriptions.csv", "atc", ["C07AB02", "C7", "R03BA02"]),
+        "prescriptions.csv",
+        3,
+        "atc",
+        "code of the wrong shape",
+        2,
+    ),
+    "unknown patient": (
+        with_rows(
+            "episodes.csv",
+            {"patient_id": "patientZZZZ9999", "icpc": "R96", "start_date": D(2020, 1, 1), "end_date": None},
+        ),
+        "episodes.csv",
+        6,
+        "patient_id",
+        "unknown patient_id",
+        4,
+    ),
+    "exact duplicate": (
+        with_rows(
+            "prescriptions.csv",
+            {
+                "patient_id": A,
+                "atc": "C07AB02",
+                "prescribed_on": D(2026, 8, 1),
+                "quantity": 90.0,
+                "duration_days": 90,
+            },
+        ),
+        "prescriptions.csv",
+        5,
+        None,
+        "exact duplicate of line 2",
+        3,
+    ),
+    "sex not allowed": (
+        with_values("patients.csv", "sex", ["V", "X", "O"]),
+        "patients.csv",
+        3,
+        "sex",
+        "value not allowed",
+        2,
+    ),
+    "birth month out of range": (
+        with_values("patients.csv", "birth_month", ["3", "13", "11"]),
+        "patients.csv",
+        3,
+        "birth_month",
+        "out of range",
+        2,
+    ),
+    "unparsable number": (
+        with_values("prescriptions.csv", "quantity", ["90", "veel", "1"]),
+        "prescriptions.csv",
+        3,
+        "quantity",
+        "unparsable number",
+        2,
+    ),
+    "end before start": (
+        with_values("episodes.csv", "end_date", [None, "2019-01-01", None, "2022-01-01"]),
+        "episodes.csv",
+        3,
+        "end_date",
+        "end_date before start_date",
+        3,
+    ),
+    "contact kind not allowed": (
+        with_values("contacts.csv", "kind", ["consult", "spreekuur"]),
+        "contacts.csv",
+        3,
+        "kind",
+        "value not allowed",
+        1,
+    ),
+    "wijk code of the wrong shape": (
+        with_values("patients.csv", "wijk_code", ["WK034403", "WK34406", "WK034409"]),
+        "patients.csv",
+        3,
+        "wijk_code",
+        "code of the wrong shape",
+        2,
+    ),
+    "missing required value": (
+        with_values("determinations.csv", "value", ["alleen", None, "één keer"]),
+        "determinations.csv",
+        3,
+        "value",
+        "missing required value",
+        2,
+    ),
 }
 
 
@@ -316,9 +513,13 @@ def test_a_bad_row_is_quarantined_and_the_rest_loads(home, tmp_path, case):
     assert outcome.status == "loaded", outcome.reason
     with duckdb.connect(str(home.database), read_only=True) as conn:
         quarantined = conn.execute('SELECT file, line, "column", reason FROM quarantine').fetchall()
-        account = conn.execute(f"SELECT {file[:-4]}_rows_manifest, {file[:-4]}_rows_loaded, "
-                               f"{file[:-4]}_rows_quarantined FROM deliveries").fetchall()[0]
-    assert any(q[0] == file and q[1] == line and q[2] == column and reason in q[3] for q in quarantined), quarantined
+        account = conn.execute(
+            f"SELECT {file[:-4]}_rows_manifest, {file[:-4]}_rows_loaded, "
+            f"{file[:-4]}_rows_quarantined FROM deliveries"
+        ).fetchall()[0]
+    assert any(q[0] == file and q[1] == line and q[2] == column and reason in q[3] for q in quarantined), (
+        quarantined
+    )
     in_manifest = tables[file].height
     assert account == (in_manifest, loaded, in_manifest - loaded)
     csv = pl.read_csv(home.delivery_out(QUARTER, PRACTICE) / "quarantine.csv")
@@ -334,15 +535,28 @@ def test_a_malformed_line_is_quarantined_with_its_line_number(home, tmp_path):
     outcome = ingest_delivery(home, folder)
     assert outcome.status == "loaded"
     reasons = dict(outcome.check.quarantine.select("line", "reason").iter_rows())
-    assert reasons == {3: "malformed line: 5 fields where the header has 4",
-                       4: "malformed line: a quote is not closed"}
+    assert reasons == {
+        3: "malformed line: 5 fields where the header has 4",
+        4: "malformed line: a quote is not closed",
+    }
     assert outcome.check.files["episodes.csv"].rows_loaded == 4
 
 
 def test_a_patient_id_that_is_not_unique_quarantines_both_and_their_rows(home, tmp_path):
-    tables = with_rows("patients.csv", {"patient_id": A, "birth_year": 1941, "birth_month": 3, "sex": "V",
-                                        "wijk_code": "WK034403", "pc4": None, "registered_from": D(1990, 1, 1),
-                                        "registered_until": None, "end_reason": None})
+    tables = with_rows(
+        "patients.csv",
+        {
+            "patient_id": A,
+            "birth_year": 1941,
+            "birth_month": 3,
+            "sex": "V",
+            "wijk_code": "WK034403",
+            "pc4": None,
+            "registered_from": D(1990, 1, 1),
+            "registered_until": None,
+            "end_reason": None,
+        },
+    )
     outcome = ingest_delivery(home, deliver(tmp_path / "landing", tables))
     q = outcome.check.quarantine
     assert set(q.filter(pl.col("file") == "patients.csv")["line"]) == {2, 5}
@@ -394,18 +608,26 @@ def test_any_mix_of_separator_encoding_date_format_and_header_case_reads_the_sam
     tmp = tmp_path_factory.mktemp("dialect")
     reference = _staged(tmp, VENDOR_DIALECTS[1], 0)
     for table, frame in _staged(tmp, dialect, 1).items():
-        if table == "determinations":  # value keeps the text as registered ("72,5"); value_number is the number
+        if (
+            table == "determinations"
+        ):  # value keeps the text as registered ("72,5"); value_number is the number
             frame, reference[table] = frame.drop("value"), reference[table].drop("value")
         assert_frame_equal(frame, reference[table])
 
 
 # --- atomic and idempotent -----------------------------------------------------------------
 
+
 def _snapshot(database: Path) -> dict[str, list]:
     with duckdb.connect(str(database), read_only=True) as conn:
-        return {t: sorted(conn.execute(f"SELECT * EXCLUDE (line) FROM {t}").fetchall(), key=str)
-                for t in ("patients", "episodes", "prescriptions", "determinations", "contacts")} | {
-            "deliveries": conn.execute("SELECT manifest_sha256, status FROM deliveries ORDER BY received_at").fetchall()}
+        return {
+            t: sorted(conn.execute(f"SELECT * EXCLUDE (line) FROM {t}").fetchall(), key=str)
+            for t in ("patients", "episodes", "prescriptions", "determinations", "contacts")
+        } | {
+            "deliveries": conn.execute(
+                "SELECT manifest_sha256, status FROM deliveries ORDER BY received_at"
+            ).fetchall()
+        }
 
 
 def test_the_same_delivery_twice_changes_nothing(home, tmp_path):
@@ -472,7 +694,10 @@ def test_a_kill_in_the_middle_of_a_load_leaves_the_store_as_before(home, tmp_pat
     folder = deliver(tmp_path / "landing", with_values("episodes.csv", "icpc", ["F94", "F28", "R96", "K86"]))
     process = subprocess.Popen(
         [sys.executable, "-c", KILL_SCRIPT, str(folder), str(home.staging / "kill"), str(home.database)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
     )
     assert process.stdout.readline().strip() == "merged, not committed"
     os.kill(process.pid, signal.SIGKILL)
@@ -484,11 +709,17 @@ def test_retention_keeps_the_last_deliveries_per_practice(home, tmp_path):
     first = Quarter.parse("2025Q2")
     for offset in range(6):
         quarter = first.shift(offset)
-        deliver(tmp_path / "landing", quarter=str(quarter), extracted_on=quarter.reference_date + dt.timedelta(days=3))
+        deliver(
+            tmp_path / "landing",
+            quarter=str(quarter),
+            extracted_on=quarter.reference_date + dt.timedelta(days=3),
+        )
         ingest_delivery(home, tmp_path / "landing" / PRACTICE / str(quarter), retention=4)
     with duckdb.connect(str(home.database), read_only=True) as conn:
         kept = [q for (q,) in conn.execute("SELECT DISTINCT quarter FROM patients ORDER BY 1").fetchall()]
-        dropped = conn.execute("SELECT quarter FROM deliveries WHERE raw_dropped_at IS NOT NULL ORDER BY 1").fetchall()
+        dropped = conn.execute(
+            "SELECT quarter FROM deliveries WHERE raw_dropped_at IS NOT NULL ORDER BY 1"
+        ).fetchall()
     assert kept == ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]
     assert dropped == [("2025Q2",), ("2025Q3",)]
 

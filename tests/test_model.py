@@ -105,12 +105,21 @@ def test_outcome_is_data():
     assert {"S16", "L75", "A80"} <= set(codes.filter(pl.col("role") == "episode")["code"])
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("name: x\nversion: 1\ncontact_kinds: out_of_hours_contacts\n", "missing 'window_days'"),
-    ("name: x\nversion: 1\nwindow_days: 0\ncontact_kinds: out_of_hours_contacts\n", "window_days must be"),
-    ("name: x\nversion: 1\nwindow_days: 365\n", "needs contact_kinds and/or episode_codelist"),
-    ("name: x\nversion: 1\nwindow_days: 365\nepisode_codelist: no_such_list\n", "unknown codelist 'no_such_list'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\nversion: 1\ncontact_kinds: out_of_hours_contacts\n", "missing 'window_days'"),
+        (
+            "name: x\nversion: 1\nwindow_days: 0\ncontact_kinds: out_of_hours_contacts\n",
+            "window_days must be",
+        ),
+        ("name: x\nversion: 1\nwindow_days: 365\n", "needs contact_kinds and/or episode_codelist"),
+        (
+            "name: x\nversion: 1\nwindow_days: 365\nepisode_codelist: no_such_list\n",
+            "unknown codelist 'no_such_list'",
+        ),
+    ],
+)
 def test_a_broken_outcome_is_refused_with_a_reason(tmp_path, text, message):
     path = tmp_path / "outcome.yaml"
     path.write_text(text, encoding="utf-8")
@@ -124,7 +133,9 @@ def test_a_broken_outcome_is_refused_with_a_reason(tmp_path, text, message):
 def test_time_split_learns_only_from_windows_that_have_passed(region, examples):
     with store.connect(region["home"].database) as conn:
         extracted = dict(conn.execute("SELECT practice_id, extracted_on FROM current_deliveries").fetchall())
-    per_practice = examples.group_by("practice_id").agg(pl.col("quarter").unique().sort(), pl.col("reference_date").max())
+    per_practice = examples.group_by("practice_id").agg(
+        pl.col("quarter").unique().sort(), pl.col("reference_date").max()
+    )
     for practice_id, quarters, last_reference in per_practice.iter_rows():
         assert quarters == ["2024Q4", "2025Q1", "2025Q2", "2025Q3"]  # Q-4 and the three before it
         assert last_reference + dt.timedelta(days=OUTCOME.window_days) <= extracted[practice_id]
@@ -145,7 +156,12 @@ def test_examples_agree_with_the_generators_truth(examples, truth):
 def test_features_are_complete_and_plausible(examples):
     names = feature_names(PROFILE)
     assert set(names) <= set(examples.columns)
-    assert examples.select(pl.col(n).null_count() for n in names if n != "days_since_last_contact").sum_horizontal().item() == 0
+    assert (
+        examples.select(pl.col(n).null_count() for n in names if n != "days_since_last_contact")
+        .sum_horizontal()
+        .item()
+        == 0
+    )
     assert examples["age"].min() >= 0 and examples["age"].max() < 115
     assert set(examples["deprivation"].unique()) <= {0, 1, 2}
     older = examples.filter(pl.col("age") >= 75)
@@ -245,15 +261,25 @@ def test_report_files(region, trained):
     assert paths.html == region["home"].out / "model" / "report.html"
     page = paths.html.read_text(encoding="utf-8")
     assert "<script src=" not in page and "Plotly.newPlot" in page  # plotly.js inline: works offline
-    for heading in ("Discrimination", "By sex", "By wijk deprivation group", "Permutation importance", "Calibration"):
+    for heading in (
+        "Discrimination",
+        "By sex",
+        "By wijk deprivation group",
+        "Permutation importance",
+        "Calibration",
+    ):
         assert heading in page
     saved = json.loads(paths.json.read_text(encoding="utf-8"))
     assert saved["model"]["version"] == trained.version
-    assert {"model", "score", "truth", "model_minus_score", "truth_minus_model"} <= set(saved["discrimination"])
+    assert {"model", "score", "truth", "model_minus_score", "truth_minus_model"} <= set(
+        saved["discrimination"]
+    )
     assert {r["group"] for r in saved["calibration_by_deprivation"]} <= {"laag", "midden", "hoog", "onbekend"}
     assert {r["feature"] for r in saved["permutation_importance"]} == set(trained.features)
     with duckdb.connect(str(region["home"].database), read_only=True) as conn:
-        logged = conn.execute("SELECT patients, detail FROM access_log WHERE action = 'model_report'").fetchall()
+        logged = conn.execute(
+            "SELECT patients, detail FROM access_log WHERE action = 'model_report'"
+        ).fetchall()
     assert logged and logged[-1][0] == pl.read_parquet(trained.path / "evaluation.parquet").height
     assert logged[-1][1].startswith(f"{trained.name} {trained.version}")
 
@@ -264,11 +290,19 @@ COUNT_KEYS = {"n", "events", "examples", "examples_with_truth", "examples_withou
 def _shown_counts(value, path="") -> list[tuple[str, int | None]]:
     """Every count in the report JSON, with where it is."""
     if isinstance(value, dict):
-        return [item for key, inner in value.items()
-                for item in ([(f"{path}.{key}", inner)] if key in COUNT_KEYS and not isinstance(inner, dict)
-                             else _shown_counts(inner, f"{path}.{key}"))]
+        return [
+            item
+            for key, inner in value.items()
+            for item in (
+                [(f"{path}.{key}", inner)]
+                if key in COUNT_KEYS and not isinstance(inner, dict)
+                else _shown_counts(inner, f"{path}.{key}")
+            )
+        ]
     if isinstance(value, list):
-        return [item for number, inner in enumerate(value) for item in _shown_counts(inner, f"{path}[{number}]")]
+        return [
+            item for number, inner in enumerate(value) for item in _shown_counts(inner, f"{path}[{number}]")
+        ]
     return []
 
 
@@ -280,7 +314,9 @@ def test_the_report_shows_counts_by_the_regional_rules(region, trained):
     counts = _shown_counts(saved)
     assert len(counts) > 30 and any(where.endswith("calibration_by_sex[2].n") for where, _ in counts)
     assert [(where, n) for where, n in counts if n is not None and (1 <= n <= 7 or n % 5)] == []
-    for row in saved["calibration"]["bins"] + saved["calibration_by_sex"] + saved["calibration_by_deprivation"]:
+    for row in (
+        saved["calibration"]["bins"] + saved["calibration_by_sex"] + saved["calibration_by_deprivation"]
+    ):
         if row["events"] is None:
             assert row["observed"] is None and row["observed_ci95"] == [None, None]
         else:
@@ -302,10 +338,15 @@ def test_a_tiny_group_is_hidden_with_its_share(trained):
     """Three patients of sex O in the held-out set: their n, events, share and AUC are not shown."""
     evaluation = pl.read_parquet(trained.path / "evaluation.parquet")
     evaluation = evaluation.with_columns(
-        pl.when(pl.int_range(pl.len()) < 3).then(pl.lit("O"))
-        .when(pl.col("sex") == "O").then(pl.lit("V")).otherwise(pl.col("sex")).alias("sex"))
+        pl.when(pl.int_range(pl.len()) < 3)
+        .then(pl.lit("O"))
+        .when(pl.col("sex") == "O")
+        .then(pl.lit("V"))
+        .otherwise(pl.col("sex"))
+        .alias("sex")
+    )
     report = build_report(trained, evaluation, repeats=20)
-    tiny, = [row for row in report["calibration_by_sex"] if row["group"] == "O"]
+    (tiny,) = [row for row in report["calibration_by_sex"] if row["group"] == "O"]
     assert tiny["n"] is None and tiny["events"] is None and tiny["observed"] is None and tiny["auc"] is None
     assert tiny["observed_over_expected"] is None and tiny["observed_ci95"] == [None, None]
     assert tiny["mean_predicted"] is None  # the average of 3 people's predictions is about them
@@ -316,8 +357,10 @@ def test_a_tiny_group_is_hidden_with_its_share(trained):
 
 
 def _resources(home: OmuHome, landing: Path) -> dict:
-    return {"store": DuckDBStore(database=str(home.database)),
-            "omu": OmuSettings(home=str(home.root), landing=str(landing))}
+    return {
+        "store": DuckDBStore(database=str(home.database)),
+        "omu": OmuSettings(home=str(home.root), landing=str(landing)),
+    }
 
 
 def test_dagster_assets_order_the_outreach_list_by_predicted_risk(region, trained):
@@ -331,16 +374,26 @@ def test_dagster_assets_order_the_outreach_list_by_predicted_risk(region, traine
     result = dg.materialize([risk_model], resources=resources, instance=instance)
     assert result.success
     metadata = result.asset_materializations_for_node("risk_model")[0].metadata
-    assert metadata["status"].value == "loaded" and metadata["model"].value == f"{trained.name} {trained.version}"
-    result = dg.materialize([score_history, first_time_crossers, risk_scores, outreach_list], resources=resources,
-                            instance=instance, partition_key=partition_key("P0001", LATEST))
+    assert (
+        metadata["status"].value == "loaded"
+        and metadata["model"].value == f"{trained.name} {trained.version}"
+    )
+    result = dg.materialize(
+        [score_history, first_time_crossers, risk_scores, outreach_list],
+        resources=resources,
+        instance=instance,
+        partition_key=partition_key("P0001", LATEST),
+    )
     assert result.success
     with store.connect(home.database) as conn:
         scores = conn.sql("SELECT * FROM risk_scores WHERE practice_id = 'P0001' AND quarter = '2026Q3'").pl()
-        (screened,) = conn.sql("SELECT count(*) FROM screening WHERE practice_id = 'P0001' "
-                               "AND quarter = '2026Q3'").fetchall()[0]
-        listed = conn.sql("SELECT * FROM outreach_lists WHERE practice_id = 'P0001' AND quarter = '2026Q3' "
-                          "ORDER BY list_kind, rank").pl()
+        (screened,) = conn.sql(
+            "SELECT count(*) FROM screening WHERE practice_id = 'P0001' AND quarter = '2026Q3'"
+        ).fetchall()[0]
+        listed = conn.sql(
+            "SELECT * FROM outreach_lists WHERE practice_id = 'P0001' AND quarter = '2026Q3' "
+            "ORDER BY list_kind, rank"
+        ).pl()
     assert scores.height == screened and set(scores["model_version"]) == {trained.version}
     assert listed.height > 0 and listed["predicted_risk"].null_count() == 0
     for _, part in listed.group_by("list_kind"):
@@ -365,29 +418,45 @@ def test_too_little_data_falls_back_to_score_order(small):
     model_runs = [r for r in summary.runs if r.job == "model_job"]
     assert len(model_runs) == 1
     instance = dg.DagsterInstance.from_config(str(small["home"].dagster_home))
-    materialization = instance.get_latest_materialization_event(dg.AssetKey("risk_model")).asset_materialization
+    materialization = instance.get_latest_materialization_event(
+        dg.AssetKey("risk_model")
+    ).asset_materialization
     assert materialization.metadata["status"].value == "not trained"
     assert "at least 2 practices" in materialization.metadata["reason"].value
     assert "score order" in materialization.metadata["lists_ordered_by"].value
     assert "risk model" not in summary.outputs
     with store.connect(small["home"].database) as conn:
         assert conn.sql("SELECT count(*) FROM risk_scores").fetchall() == [(0,)]
-        listed = conn.sql("SELECT list_kind, rank, score, age, predicted_risk FROM outreach_lists "
-                          "ORDER BY list_kind, quarter, rank").pl()
+        listed = conn.sql(
+            "SELECT list_kind, rank, score, age, predicted_risk FROM outreach_lists "
+            "ORDER BY list_kind, quarter, rank"
+        ).pl()
     assert listed.height > 0 and listed["predicted_risk"].null_count() == listed.height
 
 
 # ---------------------------------------------------------------------------------------- leakage
 
 REFERENCE_QUARTER, REFERENCE = "2025Q3", dt.date(2025, 9, 30)
-DATED = {"contacts": ["contact_on"], "prescriptions": ["prescribed_on"], "determinations": ["measured_on"],
-         "episodes": ["start_date", "end_date"], "patients": ["registered_from", "registered_until"]}
+DATED = {
+    "contacts": ["contact_on"],
+    "prescriptions": ["prescribed_on"],
+    "determinations": ["measured_on"],
+    "episodes": ["start_date", "end_date"],
+    "patients": ["registered_from", "registered_until"],
+}
 
 
 def _features_and_outcome(database: Path) -> pl.DataFrame:
     with store.connect(database) as conn:
-        return features_at(conn, PROFILE, OUTCOME, practice_id="P0001", quarter=REFERENCE_QUARTER,
-                           source_quarter=LATEST, with_outcome=True)
+        return features_at(
+            conn,
+            PROFILE,
+            OUTCOME,
+            practice_id="P0001",
+            quarter=REFERENCE_QUARTER,
+            source_quarter=LATEST,
+            with_outcome=True,
+        )
 
 
 def _alter(database: Path, statement_per_column: str) -> None:
@@ -411,18 +480,24 @@ def test_no_outcome_information_leaks_into_the_features(small, tmp_path, change)
             for table, (column, *_) in DATED.items():
                 conn.execute(f"DELETE FROM {table} WHERE {column} > DATE '{REFERENCE}'")
             conn.execute(f"UPDATE episodes SET end_date = NULL WHERE end_date > DATE '{REFERENCE}'")
-            conn.execute(f"UPDATE patients SET registered_until = NULL, end_reason = NULL "
-                         f"WHERE registered_until > DATE '{REFERENCE}'")
+            conn.execute(
+                f"UPDATE patients SET registered_until = NULL, end_reason = NULL "
+                f"WHERE registered_until > DATE '{REFERENCE}'"
+            )
     after = _features_and_outcome(database)
     assert before.height > 200 and before["outcome"].sum() > 10
     features = ["patient_id", *feature_names(PROFILE), "score", "over_threshold", "deprivation_group"]
     assert_frame_equal(before.select(features), after.select(features))
     assert not after["outcome"].equals(before["outcome"])  # the alteration reached the outcome window
     with duckdb.connect(str(database), read_only=True) as conn:
-        later = conn.execute(f"SELECT count(*) FROM contacts WHERE contact_on > DATE '{REFERENCE}'").fetchall()[0][0]
+        later = conn.execute(
+            f"SELECT count(*) FROM contacts WHERE contact_on > DATE '{REFERENCE}'"
+        ).fetchall()[0][0]
     assert (later > 0) if change == "shift" else (later == 0)
 
 
 def test_fixture_timing_is_reported(region, trained):
     """Not a check of speed: prints what the session fixture cost (see docs/model-card.md)."""
-    print(f"region generated and ingested in {TIMINGS.get('region', 0):.0f} s; fit {TIMINGS.get('fit', 0):.0f} s")
+    print(
+        f"region generated and ingested in {TIMINGS.get('region', 0):.0f} s; fit {TIMINGS.get('fit', 0):.0f} s"
+    )

@@ -54,8 +54,14 @@ def chain(tmp_path_factory, landing):
     manifest.write_text(json.dumps(content))
     redelivered = run_chain(home, copy, workers=2)
     instance = dg.DagsterInstance.from_config(str(home.dagster_home))
-    return {"home": home, "landing": copy, "first": first, "again": again, "redelivered": redelivered,
-            "instance": instance}
+    return {
+        "home": home,
+        "landing": copy,
+        "first": first,
+        "again": again,
+        "redelivered": redelivered,
+        "instance": instance,
+    }
 
 
 def test_run_goes_screening_then_model_then_lists_then_region_then_feedback(chain):
@@ -64,7 +70,9 @@ def test_run_goes_screening_then_model_then_lists_then_region_then_feedback(chai
     jobs = [r.job for r in first.runs]
     assert sorted(jobs, key=CHAIN_ORDER.index) == jobs, jobs  # each step after every run of the one before
     assert jobs.count("screening_job") == 4 and jobs.count("model_job") == 1
-    assert jobs.count("outreach_job") == 4 and jobs.count("region_job") == 2 and jobs.count("feedback_job") == 4
+    assert (
+        jobs.count("outreach_job") == 4 and jobs.count("region_job") == 2 and jobs.count("feedback_job") == 4
+    )
     lists = [(r.practice_id, r.quarter) for r in first.runs if r.job == "outreach_job"]
     for practice in ("P0001", "P0002"):  # a practice's lists oldest quarter first (carry-over)
         assert [q for p, q in lists if p == practice] == ["2026Q2", "2026Q3"]
@@ -131,7 +139,10 @@ def test_a_refused_delivery_stops_no_other_practice_and_leaves_an_alert(tmp_path
     failed = [(r.job, r.practice_id) for r in summary.runs if not r.success]
     assert failed == [("screening_job", "P0001")]
     assert {(r.job, r.practice_id) for r in summary.runs if r.success} >= {
-        ("screening_job", "P0002"), ("outreach_job", "P0002"), ("region_job", "regio")}
+        ("screening_job", "P0002"),
+        ("outreach_job", "P0002"),
+        ("region_job", "regio"),
+    }
     alerts = sorted((home.root / "alerts").glob("*-screening_job-*.md"))
     assert len(alerts) == 1
     text = alerts[0].read_text()
@@ -152,16 +163,22 @@ def test_the_run_failure_sensor_writes_the_alert(tmp_path, landing):
         instance.add_dynamic_partitions("practice", ["P0001"])
         instance.add_dynamic_partitions("quarter", ["2026Q3"])
         result = definitions.resolve_job_def("screening_job").execute_in_process(
-            partition_key=dg.MultiPartitionKey({"practice": "P0001", "quarter": "2026Q3"}), instance=instance,
-            raise_on_error=False, run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+            partition_key=dg.MultiPartitionKey({"practice": "P0001", "quarter": "2026Q3"}),
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        )
         assert not result.success
         failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
         sensor = definitions.resolve_sensor_def("run_failure_alert")
         context = dg.build_run_status_sensor_context(
-            sensor_name=sensor.name, dagster_event=failure, dagster_instance=instance,
-            dagster_run=result.dagster_run).for_run_failure()
+            sensor_name=sensor.name,
+            dagster_event=failure,
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+        ).for_run_failure()
         sensor(context)
-    alert, = (home.root / "alerts").glob("*-screening_job-*.md")
+    (alert,) = (home.root / "alerts").glob("*-screening_job-*.md")
     assert "P0001|2026Q3" in alert.read_text() and "no landing folder configured" in alert.read_text()
 
 
@@ -186,18 +203,23 @@ def test_runs_left_started_by_a_stop_are_failed_when_serve_starts_again(tmp_path
     home = OmuHome.resolve(tmp_path / "home").prepare()
     initialise_instance(home)
     with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
-        left = instance.add_run(DagsterRun(job_name="screening_job", run_id="a" * 36,
-                                           status=dg.DagsterRunStatus.STARTED))
-        waiting = instance.add_run(DagsterRun(job_name="outreach_job", run_id="b" * 36,
-                                              status=dg.DagsterRunStatus.NOT_STARTED))
+        left = instance.add_run(
+            DagsterRun(job_name="screening_job", run_id="a" * 36, status=dg.DagsterRunStatus.STARTED)
+        )
+        waiting = instance.add_run(
+            DagsterRun(job_name="outreach_job", run_id="b" * 36, status=dg.DagsterRunStatus.NOT_STARTED)
+        )
     assert fail_interrupted_runs(home) == 1
     with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
         assert instance.get_run_by_id(left.run_id).status == dg.DagsterRunStatus.FAILURE
-        assert instance.get_run_by_id(waiting.run_id).status == dg.DagsterRunStatus.NOT_STARTED  # not yet started
+        assert (
+            instance.get_run_by_id(waiting.run_id).status == dg.DagsterRunStatus.NOT_STARTED
+        )  # not yet started
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
 
 
 # --- omu serve: the daemon and the webserver as real processes -------------------------------------------
+
 
 @pytest.mark.slow
 def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_sigterm(tmp_path):
@@ -210,8 +232,13 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     log = (tmp_path / "serve.log").open("w")  # a file, as a journal would be: a pipe nobody reads fills up
-    serve = subprocess.Popen([*OMU, "serve", "--home", str(home), "--landing", str(landing), "--port", str(port)],
-                             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    serve = subprocess.Popen(
+        [*OMU, "serve", "--home", str(home), "--landing", str(landing), "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     quarter = "2026Q3"
     try:
         # deliveries land while omu serve runs: three practices of one quarter, generated
@@ -219,7 +246,9 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
         for practice in sorted(p.name for p in (tmp_path / "incoming").iterdir()):
             shutil.copytree(tmp_path / "incoming" / practice, landing / practice)
         dashboard = home / "out" / quarter / "region" / "dashboard.html"
-        lists = [home / "out" / quarter / "practices" / p / "outreach.xlsx" for p in ("P0001", "P0002", "P0003")]
+        lists = [
+            home / "out" / quarter / "practices" / p / "outreach.xlsx" for p in ("P0001", "P0002", "P0003")
+        ]
         deadline = time.monotonic() + 900  # a ceiling for a loaded CI machine, not a timing
         while not (dashboard.is_file() and all(path.is_file() for path in lists)):
             assert serve.poll() is None, f"omu serve stopped: {(tmp_path / 'serve.log').read_text()}"
@@ -227,8 +256,11 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
             time.sleep(2)
         # under omu's store lock, as every reader: the feedback runs after the dashboard may still write
         with store.connect(home / "omu.duckdb") as conn:
-            ordered = conn.execute("SELECT count(*), count(predicted_risk) FROM outreach_lists "
-                                   "WHERE quarter = ? AND list_kind = 'outreach'", [quarter]).fetchall()[0]
+            ordered = conn.execute(
+                "SELECT count(*), count(predicted_risk) FROM outreach_lists "
+                "WHERE quarter = ? AND list_kind = 'outreach'",
+                [quarter],
+            ).fetchall()[0]
         assert ordered[0] > 0 and ordered[1] == ordered[0], "the lists are not ordered by the risk model"
         assert list((home / "models").glob("*/*/model.joblib"))
         assert not (home / "alerts").exists() or not list((home / "alerts").glob("*.md"))

@@ -40,14 +40,31 @@ def tables(extracted_on: dt.date) -> dict[str, pl.DataFrame]:
     prescriptions += [(ALREADY, "C07AB02", D(2020, 1, 1) + dt.timedelta(days=90 * k)) for k in range(28)]
     prescriptions = [row for row in prescriptions if row[2] <= extracted_on]
     return {
-        "patients.csv": pl.DataFrame({"patient_id": ids, "birth_year": [1945, 1944, 1943, 1942, 1941, 1940],
-                                      "sex": ["V", "M"] * 3, "wijk_code": ["WK034403"] * 6,
-                                      "registered_from": [D(2000, 1, 1)] * 6}),
-        "episodes.csv": pl.DataFrame(schema={"patient_id": pl.String, "icpc": pl.String, "start_date": pl.Date}),
-        "prescriptions.csv": pl.DataFrame(prescriptions, orient="row",
-                                          schema={"patient_id": pl.String, "atc": pl.String, "prescribed_on": pl.Date}),
-        "determinations.csv": pl.DataFrame({"patient_id": ids, "code": [9001] * 6,
-                                            "measured_on": [D(2015, 1, 1)] * 6, "value": ["alleen"] * 6}),
+        "patients.csv": pl.DataFrame(
+            {
+                "patient_id": ids,
+                "birth_year": [1945, 1944, 1943, 1942, 1941, 1940],
+                "sex": ["V", "M"] * 3,
+                "wijk_code": ["WK034403"] * 6,
+                "registered_from": [D(2000, 1, 1)] * 6,
+            }
+        ),
+        "episodes.csv": pl.DataFrame(
+            schema={"patient_id": pl.String, "icpc": pl.String, "start_date": pl.Date}
+        ),
+        "prescriptions.csv": pl.DataFrame(
+            prescriptions,
+            orient="row",
+            schema={"patient_id": pl.String, "atc": pl.String, "prescribed_on": pl.Date},
+        ),
+        "determinations.csv": pl.DataFrame(
+            {
+                "patient_id": ids,
+                "code": [9001] * 6,
+                "measured_on": [D(2015, 1, 1)] * 6,
+                "value": ["alleen"] * 6,
+            }
+        ),
     }
 
 
@@ -56,8 +73,14 @@ def practice(tmp_path) -> tuple[OmuHome, Path]:
     landing = tmp_path / "landing"
     for quarter in QUARTERS:
         extracted = Quarter.parse(quarter).reference_date + dt.timedelta(days=4)
-        write_delivery(landing / PRACTICE / quarter, practice_id=PRACTICE, quarter=quarter, extracted_on=extracted,
-                       tables=tables(extracted), dialect=VENDOR_DIALECTS[3])
+        write_delivery(
+            landing / PRACTICE / quarter,
+            practice_id=PRACTICE,
+            quarter=quarter,
+            extracted_on=extracted,
+            tables=tables(extracted),
+            dialect=VENDOR_DIALECTS[3],
+        )
     return OmuHome.resolve(tmp_path / "home").prepare(), landing
 
 
@@ -66,23 +89,39 @@ def make_list(home: OmuHome, landing: Path, quarter: str, capacity: int | None =
     profile = load_profile()
     with store.connect(home.database) as conn:
         lists = build_lists(conn, profile, practice_id=PRACTICE, quarter=quarter, capacity=capacity)
-    write_practice_lists(home.practice_out(quarter, PRACTICE), lists, profile, practice_id=PRACTICE, quarter=quarter)
+    write_practice_lists(
+        home.practice_out(quarter, PRACTICE), lists, profile, practice_id=PRACTICE, quarter=quarter
+    )
     return lists
 
 
 def on_list(lists) -> dict[str, tuple[str, int]]:
-    return {row["patient_id"]: (row["inclusion"], row["earlier_attempts"])
-            for row in lists.outreach.iter_rows(named=True)}
+    return {
+        row["patient_id"]: (row["inclusion"], row["earlier_attempts"])
+        for row in lists.outreach.iter_rows(named=True)
+    }
 
 
-def hand_back(home: OmuHome, tmp_path: Path, quarter: str, outcomes: dict[str, tuple[str, str | None]]) -> Path:
+def hand_back(
+    home: OmuHome, tmp_path: Path, quarter: str, outcomes: dict[str, tuple[str, str | None]]
+) -> Path:
     path = tmp_path / f"outcomes-{quarter}.csv"
-    pl.DataFrame({
-        "patient_id": list(outcomes), "quarter": [quarter] * len(outcomes),
-        "outcome": [o for o, _ in outcomes.values()], "referral_target": [t for _, t in outcomes.values()],
-        "date": ["15-" + f"{Quarter.parse(quarter).next().start.month:02d}-" + str(Quarter.parse(quarter).next().year)]
-        * len(outcomes), "note": [None] * len(outcomes), "practice_id": [PRACTICE] * len(outcomes),
-    }).write_csv(path, separator=";")
+    pl.DataFrame(
+        {
+            "patient_id": list(outcomes),
+            "quarter": [quarter] * len(outcomes),
+            "outcome": [o for o, _ in outcomes.values()],
+            "referral_target": [t for _, t in outcomes.values()],
+            "date": [
+                "15-"
+                + f"{Quarter.parse(quarter).next().start.month:02d}-"
+                + str(Quarter.parse(quarter).next().year)
+            ]
+            * len(outcomes),
+            "note": [None] * len(outcomes),
+            "practice_id": [PRACTICE] * len(outcomes),
+        }
+    ).write_csv(path, separator=";")
     with store.connect(home.database) as conn:
         import_outcomes(conn, path)
     return path
@@ -95,8 +134,17 @@ def test_outcomes_change_the_next_quarters_list_as_the_rules_say(practice, tmp_p
     assert on_list(first) == {pid: ("nieuw", 0) for pid in CROSSERS}
     assert [r["patient_id"] for r in first.baseline.iter_rows(named=True)] == [ALREADY]
 
-    hand_back(home, tmp_path, "2025Q4", {a: ("bereikt", None), b: ("niet_bereikt", None),
-                                          d: ("verwezen", "apotheker"), e: ("al_in_zorg", None)})
+    hand_back(
+        home,
+        tmp_path,
+        "2025Q4",
+        {
+            a: ("bereikt", None),
+            b: ("niet_bereikt", None),
+            d: ("verwezen", "apotheker"),
+            e: ("al_in_zorg", None),
+        },
+    )
     second = make_list(home, landing, "2026Q1")
     # reached, referred and already-in-care patients are done; not reached returns; no outcome returns too
     assert on_list(second) == {b: ("niet_bereikt", 1), c: ("geen_uitkomst", 1)}
@@ -107,7 +155,8 @@ def test_outcomes_change_the_next_quarters_list_as_the_rules_say(practice, tmp_p
     assert on_list(third) == {b: ("niet_bereikt", 2)}
     # the list shows each earlier quarter: when listed, each attempt's date and outcome
     assert third.outreach.row(0, named=True)["history"] == (
-        "2025Q4: op de lijst; 15-01-2026 niet_bereikt\n2026Q1: op de lijst; 15-04-2026 niet_bereikt")
+        "2025Q4: op de lijst; 15-01-2026 niet_bereikt\n2026Q1: op de lijst; 15-04-2026 niet_bereikt"
+    )
 
     hand_back(home, tmp_path, "2026Q2", {b: ("niet_bereikt", None)})
     fourth = make_list(home, landing, "2026Q3")
@@ -125,7 +174,10 @@ def test_every_reason_shows_the_record_behind_it(practice):
     ]
     assert row["history"] is None  # nothing earlier
     baseline = lists.baseline.row(0, named=True)  # two beta-blocker prescriptions in the 180 days
-    assert "gebruikt bètablokker: metoprolol (C07AB02), 2 voorschriften, laatst 30-11-2025" in baseline["evidence"]
+    assert (
+        "gebruikt bètablokker: metoprolol (C07AB02), 2 voorschriften, laatst 30-11-2025"
+        in baseline["evidence"]
+    )
     xlsx = openpyxl.load_workbook(home.practice_out("2025Q4", PRACTICE) / "outreach.xlsx")["Belijst"]
     headers = [c.value for c in xlsx[1]]
     assert {"Onderbouwing", "Eerdere kwartalen"} <= set(headers)
@@ -154,18 +206,31 @@ def test_the_xlsx_is_a_working_file_for_the_poh(practice, tmp_path):
     sheet = book["Belijst"]
     headers = [cell.value for cell in sheet[1]]
     assert headers[:5] == ["Volgorde", "Patiënt (pseudoniem)", "Leeftijd", "Geslacht", "Score"]
-    assert {"Redenen", "Mogelijke vervolgstap", "Op de lijst omdat", "Eerste keer boven drempel", "Eerdere pogingen",
-            "Uitkomst", "Verwezen naar", "Notities", "Profiel"} <= set(headers)
+    assert {
+        "Redenen",
+        "Mogelijke vervolgstap",
+        "Op de lijst omdat",
+        "Eerste keer boven drempel",
+        "Eerdere pogingen",
+        "Uitkomst",
+        "Verwezen naar",
+        "Notities",
+        "Profiel",
+    } <= set(headers)
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref.startswith("A1:")
-    lists = {v.formula1.strip('"'): str(v.sqref) for v in sheet.data_validations.dataValidation if v.type == "list"}
+    lists = {
+        v.formula1.strip('"'): str(v.sqref) for v in sheet.data_validations.dataValidation if v.type == "list"
+    }
     outcome_column = openpyxl.utils.get_column_letter(headers.index("Uitkomst") + 1)
     assert lists[",".join(OUTCOMES)].startswith(f"{outcome_column}2:")
     assert ",".join(REFERRAL_TARGETS) in lists
     assert all(sheet.column_dimensions[letter].width >= 7 for letter in "ABCDEFG")
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 5
-    assert {row[headers.index("Profiel")] for row in rows} == {"omu-basis v1"}  # every output names its profile
+    assert {row[headers.index("Profiel")] for row in rows} == {
+        "omu-basis v1"
+    }  # every output names its profile
     reasons = rows[0][headers.index("Redenen")]
     assert reasons == "ouder dan 55; woont alleen; gebruikt bètablokker"
     steps = rows[0][headers.index("Mogelijke vervolgstap")]
@@ -210,7 +275,9 @@ def test_the_xlsx_comes_back_filled_in(practice, tmp_path):
     book = openpyxl.load_workbook(path)
     sheet = book["Belijst"]
     headers = [cell.value for cell in sheet[1]]
-    column = {name: headers.index(name) + 1 for name in ("Uitkomst", "Verwezen naar", "Datum contact", "Notities")}
+    column = {
+        name: headers.index(name) + 1 for name in ("Uitkomst", "Verwezen naar", "Datum contact", "Notities")
+    }
     sheet.cell(row=2, column=column["Uitkomst"], value="verwezen")
     sheet.cell(row=2, column=column["Verwezen naar"], value="welzijn_op_recept")
     sheet.cell(row=2, column=column["Datum contact"], value=dt.datetime(2026, 1, 12))
@@ -221,8 +288,9 @@ def test_the_xlsx_comes_back_filled_in(practice, tmp_path):
     with store.connect(home.database) as conn:
         summary = import_outcomes(conn, filled)
         again = import_outcomes(conn, filled)
-        stored = conn.execute("SELECT outcome, referral_target, outcome_date FROM outreach_outcomes ORDER BY 1"
-                              ).fetchall()
+        stored = conn.execute(
+            "SELECT outcome, referral_target, outcome_date FROM outreach_outcomes ORDER BY 1"
+        ).fetchall()
     assert (summary.new, summary.skipped_blank) == (2, 3)
     assert (again.new, again.changed, again.unchanged) == (0, 0, 2)  # the same file twice changes nothing
     assert stored == [("niet_bereikt", None, None), ("verwezen", "welzijn_op_recept", D(2026, 1, 12))]
@@ -232,8 +300,11 @@ BAD_ROWS = {
     "unknown patient": ({"patient_id": "nobody000000000"}, "patient_id", "unknown patient"),
     "unknown outcome": ({"outcome": "gebeld"}, "outcome", "unknown outcome"),
     "wrong practice": ({"practice_id": "P0999"}, "practice_id", "wrong practice"),
-    "referral without a target": ({"outcome": "verwezen", "referral_target": None}, "referral_target",
-                                  "needs a referral target"),
+    "referral without a target": (
+        {"outcome": "verwezen", "referral_target": None},
+        "referral_target",
+        "needs a referral target",
+    ),
     "target without referral": ({"referral_target": "buurtteam"}, "referral_target", "verwezen only"),
     "not a date": ({"date": "gisteren"}, "outcome_date", "not a date"),
 }
@@ -244,8 +315,18 @@ def test_a_bad_row_refuses_the_whole_file_naming_row_and_column(practice, tmp_pa
     home, landing = practice
     make_list(home, landing, "2025Q4")
     change, column, words = BAD_ROWS[case]
-    rows = [{"patient_id": pid, "quarter": "2025Q4", "outcome": "bereikt", "referral_target": None,
-             "date": "10-01-2026", "note": None, "practice_id": PRACTICE} for pid in CROSSERS[:3]]
+    rows = [
+        {
+            "patient_id": pid,
+            "quarter": "2025Q4",
+            "outcome": "bereikt",
+            "referral_target": None,
+            "date": "10-01-2026",
+            "note": None,
+            "practice_id": PRACTICE,
+        }
+        for pid in CROSSERS[:3]
+    ]
     rows[1].update(change)
     path = tmp_path / "outcomes.csv"
     pl.DataFrame(rows, schema={k: pl.String for k in rows[0]}).write_csv(path, separator=";")
@@ -260,26 +341,42 @@ def test_a_practice_folder_holds_only_its_own_patients(tmp_path):
     from omu.quarters import quarter_range
     from omu.synthetic import generate
 
-    generate(tmp_path / "landing", practices=3, quarters=quarter_range("2026Q3"), seed=21, patients=(120, 200))
+    generate(
+        tmp_path / "landing", practices=3, quarters=quarter_range("2026Q3"), seed=21, patients=(120, 200)
+    )
     home = OmuHome.resolve(tmp_path / "home").prepare()
     practices = sorted(p.name for p in (tmp_path / "landing").iterdir())
     load_and_screen(home, tmp_path / "landing", [(p, "2026Q3") for p in practices])
     profile = load_profile()
     with store.connect(home.database) as conn:
-        own = {p: {pid for (pid,) in conn.execute("SELECT patient_id FROM patients WHERE practice_id = ?", [p])
-                   .fetchall()} for p in practices}
+        own = {
+            p: {
+                pid
+                for (pid,) in conn.execute(
+                    "SELECT patient_id FROM patients WHERE practice_id = ?", [p]
+                ).fetchall()
+            }
+            for p in practices
+        }
         for p in practices:
             lists = build_lists(conn, profile, practice_id=p, quarter="2026Q3", capacity=None)
-            write_practice_lists(home.practice_out("2026Q3", p), lists, profile, practice_id=p, quarter="2026Q3")
+            write_practice_lists(
+                home.practice_out("2026Q3", p), lists, profile, practice_id=p, quarter="2026Q3"
+            )
     for p in practices:
         others = set().union(*(own[q] for q in practices if q != p))
         folder = home.practice_out("2026Q3", p)
         files = list(folder.iterdir())
         assert {f.name for f in files} >= {"outreach.xlsx", "outreach.csv", "outreach.html", "baseline.xlsx"}
         text = "\n".join(
-            f.read_text(encoding="utf-8-sig") if f.suffix in (".csv", ".html") else
-            "\n".join(str(c) for sheet in openpyxl.load_workbook(f).worksheets
-                      for row in sheet.iter_rows(values_only=True) for c in row)
+            f.read_text(encoding="utf-8-sig")
+            if f.suffix in (".csv", ".html")
+            else "\n".join(
+                str(c)
+                for sheet in openpyxl.load_workbook(f).worksheets
+                for row in sheet.iter_rows(values_only=True)
+                for c in row
+            )
             for f in files
         )
         assert not [pid for pid in others if pid in text]
@@ -288,9 +385,14 @@ def test_a_practice_folder_holds_only_its_own_patients(tmp_path):
 
 def exclude(home: OmuHome, tmp_path: Path, name: str, rows: dict[str, tuple[str, str | None]]) -> str:
     path = tmp_path / name
-    pl.DataFrame({"patient_id": list(rows), "exclusion": [r for r, _ in rows.values()],
-                  "exclusion_until": [u for _, u in rows.values()], "practice_id": [PRACTICE] * len(rows)}
-                 ).write_csv(path, separator=";")
+    pl.DataFrame(
+        {
+            "patient_id": list(rows),
+            "exclusion": [r for r, _ in rows.values()],
+            "exclusion_until": [u for _, u in rows.values()],
+            "practice_id": [PRACTICE] * len(rows),
+        }
+    ).write_csv(path, separator=";")
     with store.connect(home.database) as conn:
         summary = import_exclusions(conn, path, recorded_by="huisarts Jansen")
     return f"{summary.changed} changed, {summary.unchanged} unchanged"
@@ -300,9 +402,20 @@ def test_the_gp_excludes_patients_before_anyone_calls_across_quarters(practice, 
     home, landing = practice
     a, b, c, d, e = CROSSERS
     load_and_screen(home, landing, [(PRACTICE, "2025Q4")])
-    assert exclude(home, tmp_path, "exclusions.csv", {
-        a: ("palliatief", None), b: ("tijdelijk", "31-03-2026"), c: ("bezwaar", None),
-        ALREADY: ("niet_benaderen", None)}) == "4 changed, 0 unchanged"
+    assert (
+        exclude(
+            home,
+            tmp_path,
+            "exclusions.csv",
+            {
+                a: ("palliatief", None),
+                b: ("tijdelijk", "31-03-2026"),
+                c: ("bezwaar", None),
+                ALREADY: ("niet_benaderen", None),
+            },
+        )
+        == "4 changed, 0 unchanged"
+    )
     assert exclude(home, tmp_path, "exclusions.csv", {a: ("palliatief", None)}) == "0 changed, 1 unchanged"
 
     first = make_list(home, landing, "2025Q4")
@@ -325,21 +438,32 @@ def test_the_gp_excludes_patients_before_anyone_calls_across_quarters(practice, 
     assert kept == [("huisarts Jansen",)]
 
 
-@pytest.mark.parametrize("row, words", [
-    ({"exclusion": "overleden"}, "column exclusion: missing or unknown reason"),
-    ({"exclusion": "tijdelijk"}, "column exclusion_until: tijdelijk needs an end date"),
-    ({"exclusion": "palliatief", "exclusion_until": "01-01-2027"}, "an end date belongs to tijdelijk only"),
-    ({"exclusion": "tijdelijk", "exclusion_until": "31-02-2027"}, "not a date"),
-    ({"patient_id": "nobody0000000000"}, "unknown patient"),
-])
+@pytest.mark.parametrize(
+    "row, words",
+    [
+        ({"exclusion": "overleden"}, "column exclusion: missing or unknown reason"),
+        ({"exclusion": "tijdelijk"}, "column exclusion_until: tijdelijk needs an end date"),
+        (
+            {"exclusion": "palliatief", "exclusion_until": "01-01-2027"},
+            "an end date belongs to tijdelijk only",
+        ),
+        ({"exclusion": "tijdelijk", "exclusion_until": "31-02-2027"}, "not a date"),
+        ({"patient_id": "nobody0000000000"}, "unknown patient"),
+    ],
+)
 def test_a_bad_exclusion_refuses_the_file_naming_row_and_column(practice, tmp_path, row, words):
     home, landing = practice
     load_and_screen(home, landing, [(PRACTICE, "2025Q4")])
-    values = {"patient_id": CROSSERS[0], "exclusion": "palliatief", "exclusion_until": None,
-              "practice_id": PRACTICE} | row
+    values = {
+        "patient_id": CROSSERS[0],
+        "exclusion": "palliatief",
+        "exclusion_until": None,
+        "practice_id": PRACTICE,
+    } | row
     path = tmp_path / "bad.csv"
-    pl.DataFrame({k: [v] for k, v in values.items()}, schema={k: pl.String for k in values}).write_csv(path,
-                                                                                                   separator=";")
+    pl.DataFrame({k: [v] for k, v in values.items()}, schema={k: pl.String for k in values}).write_csv(
+        path, separator=";"
+    )
     with store.connect(home.database) as conn, pytest.raises(ExclusionFileError) as refused:
         import_exclusions(conn, path, recorded_by="huisarts Jansen")
     assert "bad.csv, row 2" in str(refused.value) and words in str(refused.value)
@@ -353,17 +477,23 @@ def test_the_new_referral_targets_come_back_also_into_an_older_store(tmp_path):
             patient_id VARCHAR NOT NULL, outcome VARCHAR NOT NULL, referral_target VARCHAR CHECK (referral_target IN
             ('welzijn_op_recept', 'buurtteam', 'praktijkverpleegkundige', 'apotheker', 'valpreventie', 'anders')),
             outcome_date DATE, note VARCHAR, imported_at TIMESTAMP NOT NULL, source_file VARCHAR NOT NULL)""")
-        conn.execute("INSERT INTO outreach_outcomes VALUES ('P0700', '2025Q4', 'x', 'verwezen', 'apotheker', NULL, "
-                     "NULL, now(), 'old.xlsx')")
+        conn.execute(
+            "INSERT INTO outreach_outcomes VALUES ('P0700', '2025Q4', 'x', 'verwezen', 'apotheker', NULL, "
+            "NULL, now(), 'old.xlsx')"
+        )
     from omu.outreach.lists import prepare_outreach_tables
 
     with duckdb.connect(str(database)) as conn:
         prepare_outreach_tables(conn)
-        conn.execute("INSERT INTO outreach_outcomes BY NAME SELECT 'P0700' AS practice_id, '2025Q4' AS quarter, "
-                     "'y' AS patient_id, 'verwezen' AS outcome, 'longfysiotherapeut' AS referral_target, "
-                     "now() AS imported_at, 'new.xlsx' AS source_file")
-        rows = conn.execute("SELECT patient_id, referral_target, profile_name, profile_version "
-                            "FROM outreach_outcomes ORDER BY 1").fetchall()
+        conn.execute(
+            "INSERT INTO outreach_outcomes BY NAME SELECT 'P0700' AS practice_id, '2025Q4' AS quarter, "
+            "'y' AS patient_id, 'verwezen' AS outcome, 'longfysiotherapeut' AS referral_target, "
+            "now() AS imported_at, 'new.xlsx' AS source_file"
+        )
+        rows = conn.execute(
+            "SELECT patient_id, referral_target, profile_name, profile_version "
+            "FROM outreach_outcomes ORDER BY 1"
+        ).fetchall()
     assert rows == [("x", "apotheker", "omu-basis", 1), ("y", "longfysiotherapeut", "omu-basis", 1)]
 
 
@@ -380,6 +510,7 @@ def test_the_gp_excludes_on_the_lists_own_xlsx(practice, tmp_path):
     workbook.save(tmp_path / "filled.xlsx")
     with store.connect(home.database) as conn:
         assert import_exclusions(conn, tmp_path / "filled.xlsx", recorded_by="huisarts Jansen").changed == 1
-        assert conn.execute("SELECT reason, until FROM exclusions WHERE patient_id = ?", [excluded]).fetchall() == [
-            ("tijdelijk", dt.date(2026, 3, 31))]
+        assert conn.execute(
+            "SELECT reason, until FROM exclusions WHERE patient_id = ?", [excluded]
+        ).fetchall() == [("tijdelijk", dt.date(2026, 3, 31))]
     assert excluded not in on_list(make_list(home, landing, "2026Q1"))

@@ -60,7 +60,14 @@ def test_the_code_location_loads():
     for name in job_names:
         defs.resolve_job_def(name)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"patients", "quarantine", "deliveries", "score_history", "first_time_crossers", "outreach_list"} <= keys
+    assert {
+        "patients",
+        "quarantine",
+        "deliveries",
+        "score_history",
+        "first_time_crossers",
+        "outreach_list",
+    } <= keys
 
 
 def test_dagster_telemetry_is_off_and_storage_under_the_omu_home(tmp_path):
@@ -82,18 +89,26 @@ def test_materialising_one_delivery_loads_screens_and_lists_it(tmp_path, landing
         [ingest_delivery_asset, score_history, first_time_crossers, outreach_list],
         partition_key=partition_key("P0001", "2026Q3"),
         instance=instance,
-        resources={"store": DuckDBStore(database=str(home.database)),
-                   "omu": OmuSettings(home=str(home.root), landing=str(landing))},
+        resources={
+            "store": DuckDBStore(database=str(home.database)),
+            "omu": OmuSettings(home=str(home.root), landing=str(landing)),
+        },
     )
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert checks and all(check.passed for check in checks)
-    assert {c.check_name for c in checks} >= {"rows_add_up", "contract_expectations",
-                                               "every_registered_patient_screened_once",
-                                               "score_is_weighted_sum_of_flags",
-                                               "no_first_time_crosser_was_over_before"}
-    events = {e.asset_key.to_user_string(): e.metadata for e in result.get_asset_materialization_events()
-              for e in [e.event_specific_data.materialization]}
+    assert {c.check_name for c in checks} >= {
+        "rows_add_up",
+        "contract_expectations",
+        "every_registered_patient_screened_once",
+        "score_is_weighted_sum_of_flags",
+        "no_first_time_crosser_was_over_before",
+    }
+    events = {
+        e.asset_key.to_user_string(): e.metadata
+        for e in result.get_asset_materialization_events()
+        for e in [e.event_specific_data.materialization]
+    }
     assert events["patients"]["rows_quarantined"].value == 0
     assert (home.practice_out("2026Q3", "P0001") / "screening.csv").is_file()
     assert events["outreach_list"]["capacity"].value == 1  # from <home>/config.yaml
@@ -109,9 +124,13 @@ def test_a_refused_delivery_fails_its_run_with_the_reasons(tmp_path, landing):
     instance.add_dynamic_partitions("practice", ["P0002"])
     instance.add_dynamic_partitions("quarter", ["2026Q3"])
     result = dg.materialize(
-        [ingest_delivery_asset], partition_key=partition_key("P0002", "2026Q3"), instance=instance,
-        resources={"store": DuckDBStore(database=str(home.database)),
-                   "omu": OmuSettings(home=str(home.root), landing=str(broken))},
+        [ingest_delivery_asset],
+        partition_key=partition_key("P0002", "2026Q3"),
+        instance=instance,
+        resources={
+            "store": DuckDBStore(database=str(home.database)),
+            "omu": OmuSettings(home=str(home.root), landing=str(broken)),
+        },
         raise_on_error=False,
     )
     assert not result.success
@@ -128,22 +147,28 @@ def test_the_sensor_requests_exactly_the_new_or_changed_deliveries(tmp_path, lan
     settings = OmuSettings(home=str(tmp_path / "home"), landing=str(copy))
     first = landing_sensor(dg.build_sensor_context(instance=instance, resources={"omu": settings}))
     assert sorted(r.partition_key for r in first.run_requests) == [
-        "P0001|2026Q2", "P0001|2026Q3", "P0002|2026Q2", "P0002|2026Q3"]
+        "P0001|2026Q2",
+        "P0001|2026Q3",
+        "P0002|2026Q2",
+        "P0002|2026Q3",
+    ]
     added = {(r.partitions_def_name, tuple(r.partition_keys)) for r in first.dynamic_partitions_requests}
     assert added == {("practice", ("P0001", "P0002")), ("quarter", ("2026Q2", "2026Q3"))}
     for request in first.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
 
-    again = landing_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor,
-                                                   resources={"omu": settings}))
+    again = landing_sensor(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"omu": settings})
+    )
     assert isinstance(again, dg.SkipReason)
 
     manifest = copy / "P0002" / "2026Q3" / "manifest.json"
     content = json.loads(manifest.read_text())
     content["his_vendor"] = "Promedico (re-delivery)"
     manifest.write_text(json.dumps(content))
-    changed = landing_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor,
-                                                     resources={"omu": settings}))
+    changed = landing_sensor(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"omu": settings})
+    )
     assert [r.partition_key for r in changed.run_requests] == ["P0002|2026Q3"]
     assert changed.run_requests[0].run_key.startswith(f"P0002|2026Q3|{sha256_of(manifest)[:16]}")
     assert changed.dynamic_partitions_requests == []
@@ -152,24 +177,44 @@ def test_the_sensor_requests_exactly_the_new_or_changed_deliveries(tmp_path, lan
 def test_the_quarterly_schedule_screens_the_completed_quarter(tmp_path, landing):
     settings = OmuSettings(home=str(tmp_path / "home"), landing=str(landing))
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, resources={"omu": settings},
-                                            scheduled_execution_time=dt.datetime(2026, 10, 15, 7))
+        context = dg.build_schedule_context(
+            instance=instance,
+            resources={"omu": settings},
+            scheduled_execution_time=dt.datetime(2026, 10, 15, 7),
+        )
         requests = quarterly_screening(context)
         assert sorted(r.partition_key for r in requests) == ["P0001|2026Q3", "P0002|2026Q3"]
         assert set(instance.get_dynamic_partitions("practice")) == {"P0001", "P0002"}
-        early = dg.build_schedule_context(instance=instance, resources={"omu": settings},
-                                          scheduled_execution_time=dt.datetime(2027, 1, 15, 7))
+        early = dg.build_schedule_context(
+            instance=instance,
+            resources={"omu": settings},
+            scheduled_execution_time=dt.datetime(2027, 1, 15, 7),
+        )
         assert isinstance(quarterly_screening(early), dg.SkipReason)
         instance.add_dynamic_partitions("quarter", ["2026Q3"])
-        region = quarterly_dashboard(dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=dt.datetime(2026, 10, 16, 7)))
+        region = quarterly_dashboard(
+            dg.build_schedule_context(
+                instance=instance, scheduled_execution_time=dt.datetime(2026, 10, 16, 7)
+            )
+        )
         assert [r.partition_key for r in region] == ["2026Q3"]
 
 
 # --- the command line ---------------------------------------------------------------------------
 
-COMMANDS = [[], ["generate"], ["validate"], ["run"], ["demo"], ["explain"], ["outcomes"], ["outcomes", "import"],
-            ["exclusions"], ["exclusions", "import"], ["audit"]]
+COMMANDS = [
+    [],
+    ["generate"],
+    ["validate"],
+    ["run"],
+    ["demo"],
+    ["explain"],
+    ["outcomes"],
+    ["outcomes", "import"],
+    ["exclusions"],
+    ["exclusions", "import"],
+    ["audit"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "omu")
@@ -186,12 +231,24 @@ def test_a_usage_error_exits_2():
 
 
 def test_generate_writes_contract_valid_deliveries(tmp_path):
-    result = omu("generate", "--out", str(tmp_path / "x"), "--practices", "3", "--quarters", "2026Q2:2026Q3",
-                 "--seed", "1", "--patients", "60:90")
+    result = omu(
+        "generate",
+        "--out",
+        str(tmp_path / "x"),
+        "--practices",
+        "3",
+        "--quarters",
+        "2026Q2:2026Q3",
+        "--seed",
+        "1",
+        "--patients",
+        "60:90",
+    )
     assert result.returncode == 0, result.stderr
     deliveries = sorted(tmp_path.glob("x/*/*/manifest.json"))
     assert [f"{m.parent.parent.name}/{m.parent.name}" for m in deliveries] == [
-        f"P000{p}/{q}" for p in (1, 2, 3) for q in ("2026Q2", "2026Q3")]
+        f"P000{p}/{q}" for p in (1, 2, 3) for q in ("2026Q2", "2026Q3")
+    ]
     for number, manifest in enumerate(deliveries):
         content = json.loads(manifest.read_text())
         assert set(REQUIRED_FILES) <= set(content["files"]) <= {f.name for f in FILES}
@@ -224,8 +281,10 @@ def test_run_then_explain(ran):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "omu.duckdb" in result.stdout
     with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
-        patient, = conn.execute("SELECT patient_id FROM screening WHERE quarter = '2026Q3' AND over_threshold "
-                                "ORDER BY patient_id LIMIT 1").fetchall()[0]
+        (patient,) = conn.execute(
+            "SELECT patient_id FROM screening WHERE quarter = '2026Q3' AND over_threshold "
+            "ORDER BY patient_id LIMIT 1"
+        ).fetchall()[0]
         counts = conn.execute("SELECT count(*) FROM deliveries WHERE status = 'loaded'").fetchall()[0][0]
     assert counts == 2
     explained = omu("explain", patient, "--practice", "P0001", "--quarter", "2026Q3", home=home)
@@ -245,7 +304,9 @@ def test_explain_says_clearly_when_a_patient_was_not_screened(ran):
 
 def test_build_definitions_takes_its_settings_from_the_arguments(tmp_path):
     home = OmuHome.resolve(tmp_path / "h")
-    definitions = build_definitions(home, "/data/landing", str(REPO_ROOT / "clinical/profiles/omu-basis-v1.yaml"))
+    definitions = build_definitions(
+        home, "/data/landing", str(REPO_ROOT / "clinical/profiles/omu-basis-v1.yaml")
+    )
     resources = definitions.resources
     assert resources["store"].database == str(home.database)
     assert resources["omu"].landing == "/data/landing"
@@ -253,8 +314,10 @@ def test_build_definitions_takes_its_settings_from_the_arguments(tmp_path):
 
 def test_run_refuses_a_broken_profile_before_any_run(tmp_path, landing):
     broken = tmp_path / "broken.yaml"
-    broken.write_text("name: x\nversion: 1\nthreshold: 3\ncharacteristics:\n"
-                      "  - {id: a, weight: 1, criteria: [{type: age_above, years: 5}]}\n")
+    broken.write_text(
+        "name: x\nversion: 1\nthreshold: 3\ncharacteristics:\n"
+        "  - {id: a, weight: 1, criteria: [{type: age_above, years: 5}]}\n"
+    )
     result = omu("run", "--landing", str(landing), "--profile", str(broken), home=tmp_path / "home")
     assert result.returncode == 1
     assert "unknown characteristic type 'age_above'" in " ".join(result.stderr.split())
@@ -262,8 +325,11 @@ def test_run_refuses_a_broken_profile_before_any_run(tmp_path, landing):
 
 
 def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)["data"]
 
@@ -275,8 +341,13 @@ def test_dagster_dev_shows_the_assets_the_sensor_the_schedules_and_the_checks(ra
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ui = subprocess.Popen([*OMU, "ui", "--home", str(home), "--landing", str(landing), "--port", str(port)],
-                          cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ui = subprocess.Popen(
+        [*OMU, "ui", "--home", str(home), "--landing", str(landing), "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -287,27 +358,50 @@ def test_dagster_dev_shows_the_assets_the_sensor_the_schedules_and_the_checks(ra
                 assert ui.poll() is None, "dagster dev stopped before it served the UI"
                 assert time.monotonic() < deadline, "dagster dev did not serve the UI within 3 minutes"
                 time.sleep(1)
-        code_location = _graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
-                                       "sensors { name } schedules { name } } } } assetNodes { assetKey { path } } }")
-        repository, = code_location["repositoriesOrError"]["nodes"]
-        assert {sensor["name"] for sensor in repository["sensors"]} == {"landing_sensor", "chain_sensor",
-                                                                         "run_failure_alert"}
-        assert {schedule["name"] for schedule in repository["schedules"]} == {"quarterly_screening",
-                                                                               "quarterly_dashboard"}
+        code_location = _graphql(
+            port,
+            "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
+            "sensors { name } schedules { name } } } } assetNodes { assetKey { path } } }",
+        )
+        (repository,) = code_location["repositoriesOrError"]["nodes"]
+        assert {sensor["name"] for sensor in repository["sensors"]} == {
+            "landing_sensor",
+            "chain_sensor",
+            "run_failure_alert",
+        }
+        assert {schedule["name"] for schedule in repository["schedules"]} == {
+            "quarterly_screening",
+            "quarterly_dashboard",
+        }
         shown = {node["assetKey"]["path"][0] for node in code_location["assetNodes"]}
-        assert {"patients", "episodes", "prescriptions", "determinations", "contacts", "deliveries",
-                "quarantine", "score_history", "first_time_crossers", "outreach_list"} <= shown
+        assert {
+            "patients",
+            "episodes",
+            "prescriptions",
+            "determinations",
+            "contacts",
+            "deliveries",
+            "quarantine",
+            "score_history",
+            "first_time_crossers",
+            "outreach_list",
+        } <= shown
 
-        patients = _graphql(port, '{ assetNodes(assetKeys: [{path: ["patients"]}]) { '
-                                  'latestMaterializationByPartition(partitions: ["P0001|2026Q3"]) { '
-                                  "metadataEntries { label } } assetChecksOrError { ... on AssetChecks { "
-                                  "checks { name executionForLatestMaterialization { status } } } } } }")["assetNodes"][0]
-        materialisation, = patients["latestMaterializationByPartition"]
+        patients = _graphql(
+            port,
+            '{ assetNodes(assetKeys: [{path: ["patients"]}]) { '
+            'latestMaterializationByPartition(partitions: ["P0001|2026Q3"]) { '
+            "metadataEntries { label } } assetChecksOrError { ... on AssetChecks { "
+            "checks { name executionForLatestMaterialization { status } } } } } }",
+        )["assetNodes"][0]
+        (materialisation,) = patients["latestMaterializationByPartition"]
         labels = {e["label"] for e in materialisation["metadataEntries"]}
         assert {"rows_loaded", "rows_quarantined", "distinct_patients", "profile"} <= labels
         assert "preview" not in labels  # aggregates only: the UI has no login
-        checks = {check["name"]: check["executionForLatestMaterialization"]["status"]
-                  for check in patients["assetChecksOrError"]["checks"]}
+        checks = {
+            check["name"]: check["executionForLatestMaterialization"]["status"]
+            for check in patients["assetChecksOrError"]["checks"]
+        }
         assert checks == {"contract_expectations": "SUCCEEDED", "rows_add_up": "SUCCEEDED"}
         assert len(processes_with_home(home)) >= 3  # omu ui, dagster dev, its webserver and daemon
     finally:

@@ -24,8 +24,15 @@ from omu.synthetic import VENDOR_DIALECTS, write_delivery
 
 D = dt.date
 REF = D(2026, 9, 30)
-FLAGS = ("older_than_55", "lives_alone", "visual_impairment", "hearing_impairment", "beta_blocker",
-         "saba_only_asthma", "heavy_reliever_use")
+FLAGS = (
+    "older_than_55",
+    "lives_alone",
+    "visual_impairment",
+    "hearing_impairment",
+    "beta_blocker",
+    "saba_only_asthma",
+    "heavy_reliever_use",
+)
 
 # patient: (birth_year, birth_month, registered_from, registered_until, end_reason)
 DEFAULT_PATIENT = (1990, 6, D(2000, 1, 1), None, None)
@@ -34,87 +41,243 @@ DEFAULT_PATIENT = (1990, 6, D(2000, 1, 1), None, None)
 #             determinations [(code, date, value)], expected {flag: value} or "not screened")
 CASES: dict[str, tuple] = {
     # older than 55 = age >= 56 in completed years on the reference date
-    "age 56, birth month unknown": ((1970, None, D(2000, 1, 1), None, None), [], [], [], {"older_than_55": True}),
-    "age 55, birth month unknown": ((1971, None, D(2000, 1, 1), None, None), [], [], [], {"older_than_55": False}),
-    "turns 56 in the reference month": ((1970, 9, D(2000, 1, 1), None, None), [], [], [], {"older_than_55": True}),
+    "age 56, birth month unknown": (
+        (1970, None, D(2000, 1, 1), None, None),
+        [],
+        [],
+        [],
+        {"older_than_55": True},
+    ),
+    "age 55, birth month unknown": (
+        (1971, None, D(2000, 1, 1), None, None),
+        [],
+        [],
+        [],
+        {"older_than_55": False},
+    ),
+    "turns 56 in the reference month": (
+        (1970, 9, D(2000, 1, 1), None, None),
+        [],
+        [],
+        [],
+        {"older_than_55": True},
+    ),
     "turns 56 the month after": ((1970, 10, D(2000, 1, 1), None, None), [], [], [], {"older_than_55": False}),
     # beta-blocker: ATC C07*, 180-day window; eye drops S01ED do not count
     "beta-blocker 180 days before": (None, [], [("C07AB02", D(2026, 4, 3), 90)], [], {"beta_blocker": True}),
     "beta-blocker 181 days before": (None, [], [("C07AB02", D(2026, 4, 2), 90)], [], {"beta_blocker": False}),
     "beta-blocker on the reference date": (None, [], [("C07AA05", REF, 30)], [], {"beta_blocker": True}),
-    "beta-blocker after the reference date": (None, [], [("C07AB07", D(2026, 10, 2), 30)], [], {"beta_blocker": False}),
+    "beta-blocker after the reference date": (
+        None,
+        [],
+        [("C07AB07", D(2026, 10, 2), 30)],
+        [],
+        {"beta_blocker": False},
+    ),
     "timolol eye drops": (None, [], [("S01ED01", D(2026, 9, 1), 1)], [], {"beta_blocker": False}),
     # visual / hearing impairment: active episode, sub-codes included
     "F94 active": (None, [("F94", D(2015, 1, 1), None)], [], [], {"visual_impairment": True}),
     "F94 sub-code active": (None, [("F94.01", D(2015, 1, 1), None)], [], [], {"visual_impairment": True}),
     "F28 active": (None, [("F28", D(2015, 1, 1), None)], [], [], {"visual_impairment": True}),
-    "episode ending on the reference date": (None, [("F94", D(2015, 1, 1), REF)], [], [],
-                                             {"visual_impairment": True}),
-    "episode ended the day before": (None, [("F94", D(2015, 1, 1), D(2026, 9, 29))], [], [],
-                                     {"visual_impairment": False}),
-    "episode starting after the reference date": (None, [("F94", D(2026, 10, 1), None)], [], [],
-                                                  {"visual_impairment": False}),
-    "glaucoma is not low vision": (None, [("F93", D(2015, 1, 1), None)], [], [], {"visual_impairment": False}),
+    "episode ending on the reference date": (
+        None,
+        [("F94", D(2015, 1, 1), REF)],
+        [],
+        [],
+        {"visual_impairment": True},
+    ),
+    "episode ended the day before": (
+        None,
+        [("F94", D(2015, 1, 1), D(2026, 9, 29))],
+        [],
+        [],
+        {"visual_impairment": False},
+    ),
+    "episode starting after the reference date": (
+        None,
+        [("F94", D(2026, 10, 1), None)],
+        [],
+        [],
+        {"visual_impairment": False},
+    ),
+    "glaucoma is not low vision": (
+        None,
+        [("F93", D(2015, 1, 1), None)],
+        [],
+        [],
+        {"visual_impairment": False},
+    ),
     "presbyacusis": (None, [("H84", D(2018, 1, 1), None)], [], [], {"hearing_impairment": True}),
     "deafness sub-code": (None, [("H86.02", D(2018, 1, 1), None)], [], [], {"hearing_impairment": True}),
     "H28 ear disability": (None, [("H28", D(2018, 1, 1), None)], [], [], {"hearing_impairment": True}),
-    "otitis is not hearing impairment": (None, [("H71", D(2026, 9, 1), None)], [], [], {"hearing_impairment": False}),
+    "otitis is not hearing impairment": (
+        None,
+        [("H71", D(2026, 9, 1), None)],
+        [],
+        [],
+        {"hearing_impairment": False},
+    ),
     # SABA-only asthma: active R96 and a SABA within 365 days and no ICS-containing product in that window
-    "SABA 365 days before": (None, [("R96", D(2010, 1, 1), None)], [("R03AC02", D(2025, 9, 30), 1)], [],
-                             {"saba_only_asthma": True}),
-    "SABA 366 days before": (None, [("R96", D(2010, 1, 1), None)], [("R03AC02", D(2025, 9, 29), 1)], [],
-                             {"saba_only_asthma": False}),
-    "SABA with ICS inside the window": (None, [("R96", D(2010, 1, 1), None)],
-                                        [("R03AC02", D(2026, 6, 1), 1), ("R03BA02", D(2026, 1, 1), 1)], [],
-                                        {"saba_only_asthma": False}),
-    "SABA with ICS just outside the window": (None, [("R96", D(2010, 1, 1), None)],
-                                              [("R03AC02", D(2026, 6, 1), 1), ("R03BA02", D(2025, 9, 29), 1)], [],
-                                              {"saba_only_asthma": True}),
-    "SABA with an ICS combination inhaler": (None, [("R96", D(2010, 1, 1), None)],
-                                             [("R03AC03", D(2026, 6, 1), 1), ("R03AK06", D(2026, 2, 1), 1)], [],
-                                             {"saba_only_asthma": False}),
-    "SABA with an ICS triple inhaler": (None, [("R96", D(2010, 1, 1), None)],
-                                        [("R03AC02", D(2026, 6, 1), 1), ("R03AL09", D(2026, 2, 1), 1)], [],
-                                        {"saba_only_asthma": False}),
-    "fenoterol+ipratropium is a SABA": (None, [("R96", D(2010, 1, 1), None)], [("R03AL01", D(2026, 6, 1), 1)], [],
-                                        {"saba_only_asthma": True}),
-    "LAMA+LABA without ICS is no ICS": (None, [("R96", D(2010, 1, 1), None)],
-                                        [("R03AC02", D(2026, 6, 1), 1), ("R03AL03", D(2026, 6, 1), 1)], [],
-                                        {"saba_only_asthma": True}),
-    "SABA without asthma": (None, [("R95", D(2010, 1, 1), None)], [("R03AC02", D(2026, 6, 1), 1)], [],
-                            {"saba_only_asthma": False}),
-    "asthma sub-code": (None, [("R96.01", D(2010, 1, 1), None)], [("R03AC02", D(2026, 6, 1), 1)], [],
-                        {"saba_only_asthma": True}),
-    "asthma ended before the reference date": (None, [("R96", D(2010, 1, 1), D(2026, 9, 29))],
-                                               [("R03AC02", D(2026, 6, 1), 1)], [], {"saba_only_asthma": False}),
-    "heavy reliever use: 3 inhalers in a year": (None, [("R96", D(2010, 1, 1), None)],
-                                                 [("R03AC02", D(2026, 1, 1), 2), ("R03AC02", D(2026, 6, 1), 1)], [],
-                                                 {"saba_only_asthma": True, "heavy_reliever_use": True}),
-    "2 inhalers is not heavy use": (None, [("R96", D(2010, 1, 1), None)], [("R03AC02", D(2026, 6, 1), 2)], [],
-                                    {"heavy_reliever_use": False}),
+    "SABA 365 days before": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AC02", D(2025, 9, 30), 1)],
+        [],
+        {"saba_only_asthma": True},
+    ),
+    "SABA 366 days before": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AC02", D(2025, 9, 29), 1)],
+        [],
+        {"saba_only_asthma": False},
+    ),
+    "SABA with ICS inside the window": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AC02", D(2026, 6, 1), 1), ("R03BA02", D(2026, 1, 1), 1)],
+        [],
+        {"saba_only_asthma": False},
+    ),
+    "SABA with ICS just outside the window": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AC02", D(2026, 6, 1), 1), ("R03BA02", D(2025, 9, 29), 1)],
+        [],
+        {"saba_only_asthma": True},
+    ),
+    "SABA with an ICS combination inhaler": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AC03", D(2026, 6, 1), 1), ("R03AK06", D(2026, 2, 1), 1)],
+        [],
+        {"saba_only_asthma": False},
+    ),
+    "SABA with an ICS triple inhaler": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AC02", D(2026, 6, 1), 1), ("R03AL09", D(2026, 2, 1), 1)],
+        [],
+        {"saba_only_asthma": False},
+    ),
+    "fenoterol+ipratropium is a SABA": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AL01", D(2026, 6, 1), 1)],
+        [],
+        {"saba_only_asthma": True},
+    ),
+    "LAMA+LABA without ICS is no ICS": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AC02", D(2026, 6, 1), 1), ("R03AL03", D(2026, 6, 1), 1)],
+        [],
+        {"saba_only_asthma": True},
+    ),
+    "SABA without asthma": (
+        None,
+        [("R95", D(2010, 1, 1), None)],
+        [("R03AC02", D(2026, 6, 1), 1)],
+        [],
+        {"saba_only_asthma": False},
+    ),
+    "asthma sub-code": (
+        None,
+        [("R96.01", D(2010, 1, 1), None)],
+        [("R03AC02", D(2026, 6, 1), 1)],
+        [],
+        {"saba_only_asthma": True},
+    ),
+    "asthma ended before the reference date": (
+        None,
+        [("R96", D(2010, 1, 1), D(2026, 9, 29))],
+        [("R03AC02", D(2026, 6, 1), 1)],
+        [],
+        {"saba_only_asthma": False},
+    ),
+    "heavy reliever use: 3 inhalers in a year": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AC02", D(2026, 1, 1), 2), ("R03AC02", D(2026, 6, 1), 1)],
+        [],
+        {"saba_only_asthma": True, "heavy_reliever_use": True},
+    ),
+    "2 inhalers is not heavy use": (
+        None,
+        [("R96", D(2010, 1, 1), None)],
+        [("R03AC02", D(2026, 6, 1), 2)],
+        [],
+        {"heavy_reliever_use": False},
+    ),
     # living alone: the latest answer to code 9001 wins; values compared case-insensitively
     "lives alone": (None, [], [], [(9001, D(2024, 1, 1), "alleen")], {"lives_alone": True}),
     "lives alone, upper case": (None, [], [], [(9001, D(2024, 1, 1), "ALLEEN")], {"lives_alone": True}),
-    "alone, then with partner": (None, [], [], [(9001, D(2020, 1, 1), "alleen"), (9001, D(2024, 1, 1), "samen")],
-                                 {"lives_alone": False}),
-    "with partner, then alone": (None, [], [], [(9001, D(2020, 1, 1), "samen"), (9001, D(2024, 1, 1), "Alleen")],
-                                 {"lives_alone": True}),
-    "alone only after the reference date": (None, [], [], [(9001, D(2020, 1, 1), "samen"),
-                                                           (9001, D(2026, 10, 1), "alleen")], {"lives_alone": False}),
+    "alone, then with partner": (
+        None,
+        [],
+        [],
+        [(9001, D(2020, 1, 1), "alleen"), (9001, D(2024, 1, 1), "samen")],
+        {"lives_alone": False},
+    ),
+    "with partner, then alone": (
+        None,
+        [],
+        [],
+        [(9001, D(2020, 1, 1), "samen"), (9001, D(2024, 1, 1), "Alleen")],
+        {"lives_alone": True},
+    ),
+    "alone only after the reference date": (
+        None,
+        [],
+        [],
+        [(9001, D(2020, 1, 1), "samen"), (9001, D(2026, 10, 1), "alleen")],
+        {"lives_alone": False},
+    ),
     "another code saying alleen": (None, [], [], [(9002, D(2024, 1, 1), "alleen")], {"lives_alone": False}),
     # the population: registered on the reference date
-    "registered after the reference date": ((1950, 1, D(2026, 10, 1), None, None), [], [], [], "not screened"),
-    "deregistered on the reference date": ((1950, 1, D(2000, 1, 1), REF, "verhuisd"), [], [], [], "not screened"),
-    "deregistered the day after": ((1950, 1, D(2000, 1, 1), D(2026, 10, 1), "verhuisd"), [], [], [],
-                                   {"older_than_55": True}),
-    "deceased before the reference date": ((1930, 1, D(1990, 1, 1), D(2026, 8, 1), "overleden"), [], [], [],
-                                           "not screened"),
+    "registered after the reference date": (
+        (1950, 1, D(2026, 10, 1), None, None),
+        [],
+        [],
+        [],
+        "not screened",
+    ),
+    "deregistered on the reference date": (
+        (1950, 1, D(2000, 1, 1), REF, "verhuisd"),
+        [],
+        [],
+        [],
+        "not screened",
+    ),
+    "deregistered the day after": (
+        (1950, 1, D(2000, 1, 1), D(2026, 10, 1), "verhuisd"),
+        [],
+        [],
+        [],
+        {"older_than_55": True},
+    ),
+    "deceased before the reference date": (
+        (1930, 1, D(1990, 1, 1), D(2026, 8, 1), "overleden"),
+        [],
+        [],
+        [],
+        "not screened",
+    ),
     # score and threshold (>= 3)
     "three characteristics: over the threshold": (
-        (1940, 1, D(2000, 1, 1), None, None), [("H84", D(2020, 1, 1), None)], [],
-        [(9001, D(2024, 1, 1), "alleen")], {"score": 3, "over_threshold": True}),
-    "two characteristics: below": ((1940, 1, D(2000, 1, 1), None, None), [("H84", D(2020, 1, 1), None)], [], [],
-                                   {"score": 2, "over_threshold": False}),
+        (1940, 1, D(2000, 1, 1), None, None),
+        [("H84", D(2020, 1, 1), None)],
+        [],
+        [(9001, D(2024, 1, 1), "alleen")],
+        {"score": 3, "over_threshold": True},
+    ),
+    "two characteristics: below": (
+        (1940, 1, D(2000, 1, 1), None, None),
+        [("H84", D(2020, 1, 1), None)],
+        [],
+        [],
+        {"score": 2, "over_threshold": False},
+    ),
 }
 
 
@@ -127,13 +290,25 @@ def spec_tables() -> dict[str, pl.DataFrame]:
     for case, (patient, case_episodes, case_prescriptions, case_determinations, _) in CASES.items():
         pid = patient_id(case)
         birth_year, birth_month, registered_from, registered_until, end_reason = patient or DEFAULT_PATIENT
-        patients.append((pid, birth_year, birth_month, "V", "WK034405", None, registered_from, registered_until,
-                         end_reason))
+        patients.append(
+            (
+                pid,
+                birth_year,
+                birth_month,
+                "V",
+                "WK034405",
+                None,
+                registered_from,
+                registered_until,
+                end_reason,
+            )
+        )
         episodes += [(pid, icpc, start, end) for icpc, start, end in case_episodes]
         prescriptions += [(pid, atc, day, float(quantity), 30) for atc, day, quantity in case_prescriptions]
         determinations += [(pid, code, day, value) for code, day, value in case_determinations]
-    return delivery_tables(patients=patients, episodes=episodes, prescriptions=prescriptions,
-                           determinations=determinations)
+    return delivery_tables(
+        patients=patients, episodes=episodes, prescriptions=prescriptions, determinations=determinations
+    )
 
 
 def load_and_screen(home: OmuHome, landing: Path, deliveries: list[tuple[str, str]]) -> None:
@@ -153,8 +328,14 @@ def screening_rows(home: OmuHome) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def spec_home(tmp_path_factory) -> OmuHome:
     tmp = tmp_path_factory.mktemp("spec")
-    write_delivery(tmp / "landing" / "P0900" / "2026Q3", practice_id="P0900", quarter="2026Q3",
-                   extracted_on=D(2026, 10, 4), tables=spec_tables(), dialect=VENDOR_DIALECTS[2])
+    write_delivery(
+        tmp / "landing" / "P0900" / "2026Q3",
+        practice_id="P0900",
+        quarter="2026Q3",
+        extracted_on=D(2026, 10, 4),
+        tables=spec_tables(),
+        dialect=VENDOR_DIALECTS[2],
+    )
     home = OmuHome.resolve(tmp / "home").prepare()
     load_and_screen(home, tmp / "landing", [("P0900", "2026Q3")])
     return home
@@ -183,15 +364,25 @@ def test_characteristic(screened, case):
 EVIDENCE = {
     "beta-blocker 180 days before": {"beta_blocker": {("prescription", "C07AB02", D(2026, 4, 3))}},
     "beta-blocker 181 days before": {},
-    "with partner, then alone": {"lives_alone": {("determination", "9001", D(2024, 1, 1))}},  # the latest only
+    "with partner, then alone": {
+        "lives_alone": {("determination", "9001", D(2024, 1, 1))}
+    },  # the latest only
     "alone, then with partner": {},
-    "SABA with ICS just outside the window": {"saba_only_asthma": {("episode", "R96", D(2010, 1, 1)),
-                                                                   ("prescription", "R03AC02", D(2026, 6, 1))}},
+    "SABA with ICS just outside the window": {
+        "saba_only_asthma": {("episode", "R96", D(2010, 1, 1)), ("prescription", "R03AC02", D(2026, 6, 1))}
+    },
     "SABA 366 days before": {},
     "heavy reliever use: 3 inhalers in a year": {
-        "saba_only_asthma": {("episode", "R96", D(2010, 1, 1)), ("prescription", "R03AC02", D(2026, 1, 1)),
-                             ("prescription", "R03AC02", D(2026, 6, 1))},
-        "heavy_reliever_use": {("prescription", "R03AC02", D(2026, 1, 1)), ("prescription", "R03AC02", D(2026, 6, 1))}},
+        "saba_only_asthma": {
+            ("episode", "R96", D(2010, 1, 1)),
+            ("prescription", "R03AC02", D(2026, 1, 1)),
+            ("prescription", "R03AC02", D(2026, 6, 1)),
+        },
+        "heavy_reliever_use": {
+            ("prescription", "R03AC02", D(2026, 1, 1)),
+            ("prescription", "R03AC02", D(2026, 6, 1)),
+        },
+    },
     "F94 sub-code active": {"visual_impairment": {("episode", "F94.01", D(2015, 1, 1))}},
     "age 56, birth month unknown": {"older_than_55": {("age", "56", None)}},
 }
@@ -202,8 +393,9 @@ def test_the_evidence_is_exactly_the_records_that_made_each_flag_true(spec_home,
     from omu.screening.screen import screening_evidence
 
     with store.connect(spec_home.database) as conn:
-        evidence = screening_evidence(conn, load_profile(), practice_id="P0900", quarter="2026Q3",
-                                      patient_ids=[patient_id(case)])
+        evidence = screening_evidence(
+            conn, load_profile(), practice_id="P0900", quarter="2026Q3", patient_ids=[patient_id(case)]
+        )
     found: dict[str, set] = {}
     for row in evidence.iter_rows(named=True):
         found.setdefault(row["characteristic"], set()).add((row["record"], row["code"], row["date"]))
@@ -221,18 +413,38 @@ def history_tables(extracted_on: dt.date, *, y_beta_blocker: bool = True) -> dic
     Z: beta-blocker in the autumn of 2025 only, again from August 2026;  W: beta-blocker from November 2026."""
     prescriptions = [(X, "C03CA01", D(2026, 1, 1))]
     prescriptions += [(Y, "C07AB02", D(2026, 8, 1)), (Y, "C07AB02", D(2026, 11, 1))] if y_beta_blocker else []
-    prescriptions += [(Z, "C07AB02", D(2025, 10, 1)), (Z, "C07AB02", D(2026, 8, 15)), (W, "C07AB02", D(2026, 11, 5))]
+    prescriptions += [
+        (Z, "C07AB02", D(2025, 10, 1)),
+        (Z, "C07AB02", D(2026, 8, 15)),
+        (W, "C07AB02", D(2026, 11, 5)),
+    ]
     prescriptions = [p for p in prescriptions if p[2] <= extracted_on]
     ids = [X, Y, Z, W]
     return {
-        "patients.csv": pl.DataFrame({
-            "patient_id": ids, "birth_year": [1946] * 4, "birth_month": [1] * 4, "sex": ["V", "M", "V", "M"],
-            "wijk_code": ["WK034401"] * 4, "registered_from": [D(2000, 1, 1)] * 4}),
+        "patients.csv": pl.DataFrame(
+            {
+                "patient_id": ids,
+                "birth_year": [1946] * 4,
+                "birth_month": [1] * 4,
+                "sex": ["V", "M", "V", "M"],
+                "wijk_code": ["WK034401"] * 4,
+                "registered_from": [D(2000, 1, 1)] * 4,
+            }
+        ),
         "episodes.csv": pl.DataFrame({"patient_id": [X], "icpc": ["H86"], "start_date": [D(2019, 1, 1)]}),
-        "prescriptions.csv": pl.DataFrame(prescriptions, orient="row",
-                                          schema={"patient_id": pl.String, "atc": pl.String, "prescribed_on": pl.Date}),
-        "determinations.csv": pl.DataFrame({"patient_id": ids, "code": [9001] * 4,
-                                            "measured_on": [D(2018, 1, 1)] * 4, "value": ["alleen"] * 4}),
+        "prescriptions.csv": pl.DataFrame(
+            prescriptions,
+            orient="row",
+            schema={"patient_id": pl.String, "atc": pl.String, "prescribed_on": pl.Date},
+        ),
+        "determinations.csv": pl.DataFrame(
+            {
+                "patient_id": ids,
+                "code": [9001] * 4,
+                "measured_on": [D(2018, 1, 1)] * 4,
+                "value": ["alleen"] * 4,
+            }
+        ),
     }
 
 
@@ -240,15 +452,22 @@ EXTRACTED = {"2026Q3": D(2026, 10, 3), "2026Q4": D(2027, 1, 5)}
 
 
 def write_history(landing: Path, quarter: str, **changes) -> None:
-    write_delivery(landing / "P0901" / quarter, practice_id="P0901", quarter=quarter,
-                   extracted_on=EXTRACTED[quarter], tables=history_tables(EXTRACTED[quarter], **changes),
-                   dialect=VENDOR_DIALECTS[0])
+    write_delivery(
+        landing / "P0901" / quarter,
+        practice_id="P0901",
+        quarter=quarter,
+        extracted_on=EXTRACTED[quarter],
+        tables=history_tables(EXTRACTED[quarter], **changes),
+        dialect=VENDOR_DIALECTS[0],
+    )
 
 
 def history(home: OmuHome) -> dict[tuple[str, str], tuple[bool, bool, bool]]:
     rows = screening_rows(home)
-    return {(r["patient_id"], r["quarter"]): (r["over_threshold"], r["first_time"], r["baseline"])
-            for r in rows.iter_rows(named=True)}
+    return {
+        (r["patient_id"], r["quarter"]): (r["over_threshold"], r["first_time"], r["baseline"])
+        for r in rows.iter_rows(named=True)
+    }
 
 
 @pytest.fixture
@@ -297,10 +516,23 @@ def test_quarters_out_of_order_give_the_same_history_as_in_order(tmp_path, landi
     load_and_screen(in_order, landing, [("P0901", "2026Q3"), ("P0901", "2026Q4")])
     late = OmuHome.resolve(tmp_path / "late").prepare()
     load_and_screen(late, landing, [("P0901", "2026Q4"), ("P0901", "2026Q3")])
-    columns = ["practice_id", "quarter", "patient_id", "score", "over_threshold", "first_time", "baseline",
-               "backfilled", "source_quarter"]
-    assert screening_rows(late).select(columns).sort("quarter", "patient_id").equals(
-        screening_rows(in_order).select(columns).sort("quarter", "patient_id"))
+    columns = [
+        "practice_id",
+        "quarter",
+        "patient_id",
+        "score",
+        "over_threshold",
+        "first_time",
+        "baseline",
+        "backfilled",
+        "source_quarter",
+    ]
+    assert (
+        screening_rows(late)
+        .select(columns)
+        .sort("quarter", "patient_id")
+        .equals(screening_rows(in_order).select(columns).sort("quarter", "patient_id"))
+    )
 
 
 def test_a_late_redelivery_rewrites_history_consistently(tmp_path, landing):

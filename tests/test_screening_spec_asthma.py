@@ -40,59 +40,168 @@ CASES: dict[str, tuple] = {
     "41 in the reference month": ((1985, 9), [], [], [], {"age_12_to_40": False}),
     # reliever use: >= 2 SABA prescriptions, or SABA quantities adding up to >= 2, within 365 days
     "two SABA prescriptions of one inhaler": (None, [], TWO_SABA, [], {"reliever_use": True}),
-    "one SABA prescription of one inhaler": (None, [], [("R03AC02", D(2026, 8, 1), 1)], [], {"reliever_use": False}),
-    "one SABA prescription of two inhalers": (None, [], [("R03AC02", D(2026, 8, 1), 2)], [], {"reliever_use": True}),
-    "one SABA prescription without a quantity": (None, [], [("R03AC02", D(2026, 8, 1), None)], [],
-                                                 {"reliever_use": False}),
-    "second SABA exactly 365 days before": (None, [], [("R03AC02", D(2025, 9, 30), 1), ("R03AC03", REF, 1)], [],
-                                            {"reliever_use": True}),
-    "second SABA 366 days before": (None, [], [("R03AC02", D(2025, 9, 29), 1), ("R03AC03", REF, 1)], [],
-                                    {"reliever_use": False}),
-    "SABA after the reference date": (None, [], [("R03AC02", D(2026, 8, 1), 1), ("R03AC02", D(2026, 10, 1), 1)],
-                                      [], {"reliever_use": False}),
-    "half an inhaler and a half": (None, [], [("R03AC02", D(2026, 8, 1), 1.5), ("R03AC02", D(2024, 8, 1), 1)], [],
-                                   {"reliever_use": False}),
+    "one SABA prescription of one inhaler": (
+        None,
+        [],
+        [("R03AC02", D(2026, 8, 1), 1)],
+        [],
+        {"reliever_use": False},
+    ),
+    "one SABA prescription of two inhalers": (
+        None,
+        [],
+        [("R03AC02", D(2026, 8, 1), 2)],
+        [],
+        {"reliever_use": True},
+    ),
+    "one SABA prescription without a quantity": (
+        None,
+        [],
+        [("R03AC02", D(2026, 8, 1), None)],
+        [],
+        {"reliever_use": False},
+    ),
+    "second SABA exactly 365 days before": (
+        None,
+        [],
+        [("R03AC02", D(2025, 9, 30), 1), ("R03AC03", REF, 1)],
+        [],
+        {"reliever_use": True},
+    ),
+    "second SABA 366 days before": (
+        None,
+        [],
+        [("R03AC02", D(2025, 9, 29), 1), ("R03AC03", REF, 1)],
+        [],
+        {"reliever_use": False},
+    ),
+    "SABA after the reference date": (
+        None,
+        [],
+        [("R03AC02", D(2026, 8, 1), 1), ("R03AC02", D(2026, 10, 1), 1)],
+        [],
+        {"reliever_use": False},
+    ),
+    "half an inhaler and a half": (
+        None,
+        [],
+        [("R03AC02", D(2026, 8, 1), 1.5), ("R03AC02", D(2024, 8, 1), 1)],
+        [],
+        {"reliever_use": False},
+    ),
     # no ICS in the same 365 days (combination inhalers included)
-    "ICS inside the window": (None, [], [*TWO_SABA, ("R03BA02", D(2025, 9, 30), 1)], [],
-                              {"no_inhaled_corticosteroid": False}),
-    "ICS one day outside the window": (None, [], [*TWO_SABA, ("R03BA02", D(2025, 9, 29), 1)], [],
-                                       {"no_inhaled_corticosteroid": True}),
-    "ICS combination inhaler": (None, [], [*TWO_SABA, ("R03AK06", D(2026, 1, 1), 1)], [],
-                                {"no_inhaled_corticosteroid": False}),
+    "ICS inside the window": (
+        None,
+        [],
+        [*TWO_SABA, ("R03BA02", D(2025, 9, 30), 1)],
+        [],
+        {"no_inhaled_corticosteroid": False},
+    ),
+    "ICS one day outside the window": (
+        None,
+        [],
+        [*TWO_SABA, ("R03BA02", D(2025, 9, 29), 1)],
+        [],
+        {"no_inhaled_corticosteroid": True},
+    ),
+    "ICS combination inhaler": (
+        None,
+        [],
+        [*TWO_SABA, ("R03AK06", D(2026, 1, 1), 1)],
+        [],
+        {"no_inhaled_corticosteroid": False},
+    ),
     # at most one contact with the practice in 365 days; huisartsenpost is not the practice
     "no contact at all": (None, [], [], [], {"few_practice_contacts": True}),
     "one consult": (None, [], [], [(D(2026, 5, 1), "consult")], {"few_practice_contacts": True}),
-    "two contacts": (None, [], [], [(D(2026, 5, 1), "telefonisch"), (D(2026, 6, 1), "e-consult")],
-                     {"few_practice_contacts": False}),
-    "one visite and three huisartsenpost": (None, [], [], [(D(2026, 5, 1), "visite")]
-                                            + [(D(2026, m, 1), "huisartsenpost") for m in (2, 3, 4)],
-                                            {"few_practice_contacts": True}),
-    "second contact 366 days before": (None, [], [], [(D(2025, 9, 29), "consult"), (REF, "consult")],
-                                       {"few_practice_contacts": True}),
-    "second contact exactly 365 days before": (None, [], [], [(D(2025, 9, 30), "consult"), (REF, "consult")],
-                                               {"few_practice_contacts": False}),
+    "two contacts": (
+        None,
+        [],
+        [],
+        [(D(2026, 5, 1), "telefonisch"), (D(2026, 6, 1), "e-consult")],
+        {"few_practice_contacts": False},
+    ),
+    "one visite and three huisartsenpost": (
+        None,
+        [],
+        [],
+        [(D(2026, 5, 1), "visite")] + [(D(2026, m, 1), "huisartsenpost") for m in (2, 3, 4)],
+        {"few_practice_contacts": True},
+    ),
+    "second contact 366 days before": (
+        None,
+        [],
+        [],
+        [(D(2025, 9, 29), "consult"), (REF, "consult")],
+        {"few_practice_contacts": True},
+    ),
+    "second contact exactly 365 days before": (
+        None,
+        [],
+        [],
+        [(D(2025, 9, 30), "consult"), (REF, "consult")],
+        {"few_practice_contacts": False},
+    ),
     # the whole rule: all four must hold; R96 is context only
-    "young reliever-only user without R96": ((2004, 3), [], TWO_SABA, [(D(2026, 2, 1), "consult")],
-                                             {"over_threshold": True, "score": 4, "asthma_episode": False}),
-    "young reliever-only user with R96": ((2004, 3), [("R96", D(2020, 1, 1), None)], TWO_SABA, [],
-                                          {"over_threshold": True, "asthma_episode": True}),
-    "the same, with two practice contacts": ((2004, 3), [], TWO_SABA,
-                                             [(D(2026, 2, 1), "consult"), (D(2026, 3, 1), "consult")],
-                                             {"over_threshold": False, "score": 3}),
+    "young reliever-only user without R96": (
+        (2004, 3),
+        [],
+        TWO_SABA,
+        [(D(2026, 2, 1), "consult")],
+        {"over_threshold": True, "score": 4, "asthma_episode": False},
+    ),
+    "young reliever-only user with R96": (
+        (2004, 3),
+        [("R96", D(2020, 1, 1), None)],
+        TWO_SABA,
+        [],
+        {"over_threshold": True, "asthma_episode": True},
+    ),
+    "the same, with two practice contacts": (
+        (2004, 3),
+        [],
+        TWO_SABA,
+        [(D(2026, 2, 1), "consult"), (D(2026, 3, 1), "consult")],
+        {"over_threshold": False, "score": 3},
+    ),
     "the same, aged 41": ((1985, 1), [], TWO_SABA, [], {"over_threshold": False, "score": 3}),
     # first inhaler: the first R03A/R03B prescription ever seen falls in the quarter (note)
-    "first inhaler on the quarter's first day": (None, [], [("R03AC02", D(2026, 7, 1), 1)], [],
-                                                 {"first_inhaler": True}),
-    "first inhaler the day before the quarter": (None, [], [("R03AC02", D(2026, 6, 30), 1),
-                                                            ("R03AC02", D(2026, 8, 1), 1)], [],
-                                                 {"first_inhaler": False}),
+    "first inhaler on the quarter's first day": (
+        None,
+        [],
+        [("R03AC02", D(2026, 7, 1), 1)],
+        [],
+        {"first_inhaler": True},
+    ),
+    "first inhaler the day before the quarter": (
+        None,
+        [],
+        [("R03AC02", D(2026, 6, 30), 1), ("R03AC02", D(2026, 8, 1), 1)],
+        [],
+        {"first_inhaler": False},
+    ),
     "first inhaler on the reference date": (None, [], [("R03BA02", REF, 1)], [], {"first_inhaler": True}),
-    "an inhaler years ago": (None, [], [("R03AC02", D(2019, 1, 1), 1), ("R03AC02", D(2026, 8, 1), 1)], [],
-                             {"first_inhaler": False}),
-    "montelukast tablets are no inhaler": (None, [], [("R03DC03", D(2025, 1, 1), 1), ("R03AC02", D(2026, 8, 1), 1)],
-                                           [], {"first_inhaler": True}),
-    "first inhaler only after the reference date": (None, [], [("R03AC02", D(2026, 10, 1), 1)], [],
-                                                    {"first_inhaler": False}),
+    "an inhaler years ago": (
+        None,
+        [],
+        [("R03AC02", D(2019, 1, 1), 1), ("R03AC02", D(2026, 8, 1), 1)],
+        [],
+        {"first_inhaler": False},
+    ),
+    "montelukast tablets are no inhaler": (
+        None,
+        [],
+        [("R03DC03", D(2025, 1, 1), 1), ("R03AC02", D(2026, 8, 1), 1)],
+        [],
+        {"first_inhaler": True},
+    ),
+    "first inhaler only after the reference date": (
+        None,
+        [],
+        [("R03AC02", D(2026, 10, 1), 1)],
+        [],
+        {"first_inhaler": False},
+    ),
 }
 
 # case -> the evidence records (characteristic, record, code, date) that made its flags true;
@@ -144,17 +253,30 @@ def tables() -> dict[str, pl.DataFrame]:
         birth_year, birth_month = born or (2001, 1)
         patients.append((pid, birth_year, birth_month, "M", "WK034405", None, D(2000, 1, 1), None, None))
         episodes += [(pid, icpc, start, end) for icpc, start, end in case_episodes]
-        prescriptions += [(pid, atc, day, None if q is None else float(q), 30) for atc, day, q in case_prescriptions]
+        prescriptions += [
+            (pid, atc, day, None if q is None else float(q), 30) for atc, day, q in case_prescriptions
+        ]
         contacts += [(pid, day, kind) for day, kind in case_contacts]
-    return delivery_tables(patients=patients, episodes=episodes, prescriptions=prescriptions,
-                           determinations=[], contacts=contacts)
+    return delivery_tables(
+        patients=patients,
+        episodes=episodes,
+        prescriptions=prescriptions,
+        determinations=[],
+        contacts=contacts,
+    )
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> OmuHome:
     tmp = tmp_path_factory.mktemp("asthma")
-    write_delivery(tmp / "landing" / "P0902" / "2026Q3", practice_id="P0902", quarter="2026Q3",
-                   extracted_on=D(2026, 10, 4), tables=tables(), dialect=VENDOR_DIALECTS[1])
+    write_delivery(
+        tmp / "landing" / "P0902" / "2026Q3",
+        practice_id="P0902",
+        quarter="2026Q3",
+        extracted_on=D(2026, 10, 4),
+        tables=tables(),
+        dialect=VENDOR_DIALECTS[1],
+    )
     home = OmuHome.resolve(tmp / "home").prepare()
     outcome = ingest_delivery(home, tmp / "landing" / "P0902" / "2026Q3")
     assert outcome.status == "loaded", outcome.reason
@@ -166,7 +288,9 @@ def home(tmp_path_factory) -> OmuHome:
 @pytest.fixture(scope="module")
 def screened(home) -> pl.DataFrame:
     with duckdb.connect(str(home.database), read_only=True) as conn:
-        return conn.sql("SELECT * FROM screening WHERE quarter = '2026Q3' AND profile_name = 'astma-signaal'").pl()
+        return conn.sql(
+            "SELECT * FROM screening WHERE quarter = '2026Q3' AND profile_name = 'astma-signaal'"
+        ).pl()
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -184,8 +308,9 @@ def test_characteristic(screened, case):
 def test_the_evidence_is_exactly_the_records_that_made_the_flags_true(home, screened, case):
     profile = load_profile(PROFILE)
     with store.connect(home.database) as conn:
-        evidence = screening_evidence(conn, profile, practice_id="P0902", quarter="2026Q3",
-                                      patient_ids=[patient_id(case)])
+        evidence = screening_evidence(
+            conn, profile, practice_id="P0902", quarter="2026Q3", patient_ids=[patient_id(case)]
+        )
     found = {(r["characteristic"], r["record"], r["code"], r["date"]) for r in evidence.iter_rows(named=True)}
     expected = {e for e in EVIDENCE[case] if e[2] is not None}  # (.., None, None): holds with no record
     assert found == expected
@@ -198,10 +323,17 @@ def test_explain_shows_what_each_criterion_counted_also_when_the_characteristic_
     from omu.screening.explain import explain
 
     with store.connect(home.database) as conn:
-        result = explain(conn, load_profile(PROFILE), practice_id="P0902", quarter="2026Q3",
-                         patient_id=patient_id("the same, with two practice contacts"))
+        result = explain(
+            conn,
+            load_profile(PROFILE),
+            practice_id="P0902",
+            quarter="2026Q3",
+            patient_id=patient_id("the same, with two practice contacts"),
+        )
     assert not result.screening["few_practice_contacts"] and not result.screening["over_threshold"]
-    counted = {(r["characteristic"], r["criterion_no"], r["code"]) for r in result.evidence.iter_rows(named=True)}
+    counted = {
+        (r["characteristic"], r["criterion_no"], r["code"]) for r in result.evidence.iter_rows(named=True)
+    }
     # both ways to reliever use hold (criteria 101 and 102 of either_of 1); the two consults are
     # counted but make "at most one" fail, so they are no hit and no evidence
     assert ("reliever_use", 101, "R03AC02") in counted and ("reliever_use", 102, "R03AC02") in counted

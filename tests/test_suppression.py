@@ -424,11 +424,25 @@ def test_three_practices_that_used_to_raise():
     """(registered, listed, reached, referred) = (11, 9, 4, 2), (44, 1, 1, 1), (45, 9, 3, 3): the
     determined cells sat in fully hidden equations and the old search gave up with RuntimeError;
     now it looks further out and hides more."""
-    df = pl.DataFrame({"level": ["regio", "praktijk", "praktijk", "praktijk"], "registered": [100, 11, 44, 45],
-                       "listed": [19, 9, 1, 9], "reached": [8, 4, 1, 3], "referred": [6, 2, 1, 3]})
-    spec = {"count_columns": ["registered", "listed", "reached", "referred"], "groups": ["level"],
-            "column_totals": [("registered", ["listed"]), ("listed", ["reached"]), ("reached", ["referred"]),
-                              ("listed", ["referred"])]}
+    df = pl.DataFrame(
+        {
+            "level": ["regio", "praktijk", "praktijk", "praktijk"],
+            "registered": [100, 11, 44, 45],
+            "listed": [19, 9, 1, 9],
+            "reached": [8, 4, 1, 3],
+            "referred": [6, 2, 1, 3],
+        }
+    )
+    spec = {
+        "count_columns": ["registered", "listed", "reached", "referred"],
+        "groups": ["level"],
+        "column_totals": [
+            ("registered", ["listed"]),
+            ("listed", ["reached"]),
+            ("reached", ["referred"]),
+            ("listed", ["referred"]),
+        ],
+    }
     out = suppress_table(df, **spec)
     assert out.get_column("referred").null_count() == 4
     assert out.filter(pl.col("level") == "praktijk").get_column("listed").null_count() == 3

@@ -23,15 +23,46 @@ WIJKEN_CSV = REPO_ROOT / "clinical" / "reference" / "wijken.csv"
 FEEDBACK_HTML = "feedback.html"
 KRACHTIGE_BASISZORG_SHARE = 0.25  # more than a quarter of the practice's patients in a deprived wijk
 
-COUNT_COLUMNS = ("screened", "over_threshold", "first_time", "baseline", "in_deprived_wijk", "asked", "listed",
-                 "backlog", "attempted", "reached", "not_reached", "declined", "already_in_care", "referred",
-                 "arrived", "not_arrived", "arrival_unknown", "no_outcome", "contacted_in_quarter")
+COUNT_COLUMNS = (
+    "screened",
+    "over_threshold",
+    "first_time",
+    "baseline",
+    "in_deprived_wijk",
+    "asked",
+    "listed",
+    "backlog",
+    "attempted",
+    "reached",
+    "not_reached",
+    "declined",
+    "already_in_care",
+    "referred",
+    "arrived",
+    "not_arrived",
+    "arrival_unknown",
+    "no_outcome",
+    "contacted_in_quarter",
+)
 
 
 # the data-key of each row of the page's fixed tables, in their order
 OVERVIEW_KEYS = ["screened", "over_threshold", "first_time", "baseline"]
-FUNNEL_KEYS = ["asked", "listed", "backlog", "attempted", "reached", "not_reached", "declined", "already_in_care",
-               "referred", "arrived", "not_arrived", "arrival_unknown", "no_outcome"]
+FUNNEL_KEYS = [
+    "asked",
+    "listed",
+    "backlog",
+    "attempted",
+    "reached",
+    "not_reached",
+    "declined",
+    "already_in_care",
+    "referred",
+    "arrived",
+    "not_arrived",
+    "arrival_unknown",
+    "no_outcome",
+]
 WORKLOAD_KEYS = ["capacity", "asked", "listed", "backlog", "contacted_in_quarter", "median_days_to_contact"]
 
 
@@ -41,7 +72,9 @@ class PracticeFeedback:
     quarter: str
     profile: Profile
     capacity: int | None
-    quarters: pl.DataFrame  # one row per delivered quarter up to `quarter`, COUNT_COLUMNS + median_days_to_contact
+    quarters: (
+        pl.DataFrame
+    )  # one row per delivered quarter up to `quarter`, COUNT_COLUMNS + median_days_to_contact
     characteristics: pl.DataFrame  # quarter, characteristic, first_time
     referrals: pl.DataFrame  # quarter, referral_target, referred, arrived
     region: dict[str, tuple[float | None, float | None, float | None]]  # indicator -> (value, lower, upper)
@@ -62,24 +95,41 @@ class PracticeFeedback:
         return share is not None and share > KRACHTIGE_BASISZORG_SHARE
 
 
-def compute_feedback(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
-                     capacity: int | None) -> PracticeFeedback:
+def compute_feedback(
+    conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str, capacity: int | None
+) -> PracticeFeedback:
     prepare_outreach_store(conn, profile)
     run_sql(conn, "evaluation/schema")
-    run_sql(conn, "evaluation/feedback", {
-        "practice_id": practice_id, "quarter": quarter, "profile_name": profile.name,
-        "profile_version": profile.version, "characteristic_ids": [c.id for c in profile.scored],
-        "wijken_csv": str(WIJKEN_CSV),
-    })
+    run_sql(
+        conn,
+        "evaluation/feedback",
+        {
+            "practice_id": practice_id,
+            "quarter": quarter,
+            "profile_name": profile.name,
+            "profile_version": profile.version,
+            "characteristic_ids": [c.id for c in profile.scored],
+            "wijken_csv": str(WIJKEN_CSV),
+        },
+    )
     quarters = conn.sql("SELECT * FROM fb_quarters ORDER BY quarter").pl()
     quarters = quarters.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in COUNT_COLUMNS)
-    characteristics = conn.sql("SELECT * FROM fb_first_time_characteristics ORDER BY quarter, characteristic").pl()
+    characteristics = conn.sql(
+        "SELECT * FROM fb_first_time_characteristics ORDER BY quarter, characteristic"
+    ).pl()
     referrals = conn.sql("SELECT * FROM fb_referrals ORDER BY quarter, referral_target").pl()
     run_sql(conn, "dashboards/schema")  # before the first region step the table is empty
-    region = {indicator: (value, lower, upper) for indicator, value, lower, upper in query(
-        conn, "evaluation/region_published",
-        {"quarter": quarter, "profile_name": profile.name, "profile_version": profile.version}).fetchall()}
-    return PracticeFeedback(practice_id, quarter, profile, capacity, quarters, characteristics, referrals, region)
+    region = {
+        indicator: (value, lower, upper)
+        for indicator, value, lower, upper in query(
+            conn,
+            "evaluation/region_published",
+            {"quarter": quarter, "profile_name": profile.name, "profile_version": profile.version},
+        ).fetchall()
+    }
+    return PracticeFeedback(
+        practice_id, quarter, profile, capacity, quarters, characteristics, referrals, region
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,21 +154,33 @@ def _region_cell(fb: PracticeFeedback, indicator: str, unit: str) -> str:
     value, lower, upper = fb.region[indicator]
     if value is None:
         return "niet getoond (kleine aantallen)"
-    interval = f" ({_num(lower, unit)} – {_num(upper, unit)})" if lower is not None and upper is not None else ""
+    interval = (
+        f" ({_num(lower, unit)} – {_num(upper, unit)})" if lower is not None and upper is not None else ""
+    )
     return _num(value, unit) + interval
 
 
-def _table(head: list[str], rows: list[list[object]], numeric_from: int = 1, keys: list[str] | None = None) -> str:
+def _table(
+    head: list[str], rows: list[list[object]], numeric_from: int = 1, keys: list[str] | None = None
+) -> str:
     """keys: a data-key per row, so a figure can be found on the page (and tested) by its name."""
+
     def cell(i: int, value: object) -> str:
         css = ' class="num"' if i >= numeric_from else ""
         return f"<td{css}>{html.escape(str(value))}</td>"
 
     keys = keys or [None] * len(rows)
-    body = "\n".join((f'<tr data-key="{html.escape(k)}">' if k else "<tr>")
-                     + "".join(cell(i, v) for i, v in enumerate(row)) + "</tr>" for k, row in zip(keys, rows, strict=True))
-    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
-            + f"</tr></thead><tbody>{body}</tbody></table>")
+    body = "\n".join(
+        (f'<tr data-key="{html.escape(k)}">' if k else "<tr>")
+        + "".join(cell(i, v) for i, v in enumerate(row))
+        + "</tr>"
+        for k, row in zip(keys, rows, strict=True)
+    )
+    return (
+        "<table><thead><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + f"</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def render_feedback(fb: PracticeFeedback) -> str:
@@ -132,17 +194,25 @@ def render_feedback(fb: PracticeFeedback) -> str:
     if share is None:
         kbz = "Er zijn dit kwartaal geen gescreende patiënten, dus het criterium kan niet worden beoordeeld."
     else:
-        verdict = ("meer dan een kwart: de praktijk <strong>voldoet</strong> aan het criterium"
-                   if fb.krachtige_basiszorg else
-                   "niet meer dan een kwart: de praktijk <strong>voldoet niet</strong> aan het criterium")
-        kbz = (f"{c['in_deprived_wijk']} van de {c['screened']} ingeschreven patiënten ({_pct(c['in_deprived_wijk'], c['screened'])}) "
-               f"wonen in een wijk met hoge achterstand. Dat is {verdict} van Krachtige basiszorg "
-               "(meer dan 25% van de patiënten in een achterstandswijk).")
+        verdict = (
+            "meer dan een kwart: de praktijk <strong>voldoet</strong> aan het criterium"
+            if fb.krachtige_basiszorg
+            else "niet meer dan een kwart: de praktijk <strong>voldoet niet</strong> aan het criterium"
+        )
+        kbz = (
+            f"{c['in_deprived_wijk']} van de {c['screened']} ingeschreven patiënten ({_pct(c['in_deprived_wijk'], c['screened'])}) "
+            f"wonen in een wijk met hoge achterstand. Dat is {verdict} van Krachtige basiszorg "
+            "(meer dan 25% van de patiënten in een achterstandswijk)."
+        )
 
     first_rows = fb.characteristics.filter(pl.col("quarter") == fb.quarter)
-    first_by = dict(zip(first_rows["characteristic"].to_list(), first_rows["first_time"].to_list(), strict=True))
-    char_rows = [[labels[ch.id], first_by.get(ch.id, 0), _pct(first_by.get(ch.id, 0), c["first_time"])]
-                 for ch in profile.scored]
+    first_by = dict(
+        zip(first_rows["characteristic"].to_list(), first_rows["first_time"].to_list(), strict=True)
+    )
+    char_rows = [
+        [labels[ch.id], first_by.get(ch.id, 0), _pct(first_by.get(ch.id, 0), c["first_time"])]
+        for ch in profile.scored
+    ]
 
     funnel_rows = [
         ["Gevraagd (kandidaten voor de belijst)", c["asked"]],
@@ -161,11 +231,20 @@ def render_feedback(fb: PracticeFeedback) -> str:
     ]
     ref_now = fb.referrals.filter(pl.col("quarter") == fb.quarter)
     ref_by = {t: (n, a) for t, n, a in ref_now.select("referral_target", "referred", "arrived").iter_rows()}
-    referral_rows = [[REFERRAL_LABELS[t], ref_by.get(t, (0, 0))[0], ref_by.get(t, (0, 0))[1]]
-                     for t in REFERRAL_TARGETS if t in ref_by]
-    referral_table = (_table(["Verwezen naar", "Verwezen", "Aangekomen"], referral_rows,
-                             keys=[t for t in REFERRAL_TARGETS if t in ref_by]) if referral_rows
-                      else "<p>Dit kwartaal (nog) geen verwijzingen teruggemeld.</p>")
+    referral_rows = [
+        [REFERRAL_LABELS[t], ref_by.get(t, (0, 0))[0], ref_by.get(t, (0, 0))[1]]
+        for t in REFERRAL_TARGETS
+        if t in ref_by
+    ]
+    referral_table = (
+        _table(
+            ["Verwezen naar", "Verwezen", "Aangekomen"],
+            referral_rows,
+            keys=[t for t in REFERRAL_TARGETS if t in ref_by],
+        )
+        if referral_rows
+        else "<p>Dit kwartaal (nog) geen verwijzingen teruggemeld.</p>"
+    )
 
     capacity = "geen grens ingesteld" if fb.capacity is None else str(fb.capacity)
     days = c["median_days_to_contact"]
@@ -174,43 +253,102 @@ def render_feedback(fb: PracticeFeedback) -> str:
         ["Gevraagde belletjes (kandidaten)", c["asked"]],
         ["Op de belijst", c["listed"]],
         ["Achterstand: doorgeschoven naar volgend kwartaal", c["backlog"]],
-        ["Gecontacteerd binnen het werkkwartaal", f"{c['contacted_in_quarter']} ({_pct(c['contacted_in_quarter'], c['listed'])} van de belijst)"],
+        [
+            "Gecontacteerd binnen het werkkwartaal",
+            f"{c['contacted_in_quarter']} ({_pct(c['contacted_in_quarter'], c['listed'])} van de belijst)",
+        ],
         ["Mediane tijd van lijst tot contact", "–" if days is None else f"{days:.0f} dagen"],
     ]
 
-    trend_rows = [[r["quarter"], r["screened"], r["over_threshold"], _pct(r["over_threshold"], r["screened"]),
-                   r["first_time"], r["listed"], r["backlog"], r["reached"], r["referred"], r["arrived"],
-                   r["no_outcome"]] for r in fb.quarters.iter_rows(named=True)]
-    trend_table = _table(["Kwartaal", "Gescreend", "Op/boven drempel", "%", "Eerste keer", "Belijst",
-                          "Doorgeschoven", "Bereikt", "Verwezen", "Aangekomen", "Geen uitkomst"], trend_rows,
-                         keys=fb.quarters["quarter"].to_list())
+    trend_rows = [
+        [
+            r["quarter"],
+            r["screened"],
+            r["over_threshold"],
+            _pct(r["over_threshold"], r["screened"]),
+            r["first_time"],
+            r["listed"],
+            r["backlog"],
+            r["reached"],
+            r["referred"],
+            r["arrived"],
+            r["no_outcome"],
+        ]
+        for r in fb.quarters.iter_rows(named=True)
+    ]
+    trend_table = _table(
+        [
+            "Kwartaal",
+            "Gescreend",
+            "Op/boven drempel",
+            "%",
+            "Eerste keer",
+            "Belijst",
+            "Doorgeschoven",
+            "Bereikt",
+            "Verwezen",
+            "Aangekomen",
+            "Geen uitkomst",
+        ],
+        trend_rows,
+        keys=fb.quarters["quarter"].to_list(),
+    )
 
     funnel_steps = ("first_time", "listed", "attempted", "reached", "referred", "arrived")
-    funnel_rows_by_quarter = [[r["quarter"], *(r[k] for k in funnel_steps),
-                               "–" if r["median_days_to_contact"] is None else f"{r['median_days_to_contact']:.0f}"]
-                              for r in fb.quarters.iter_rows(named=True)]
+    funnel_rows_by_quarter = [
+        [
+            r["quarter"],
+            *(r[k] for k in funnel_steps),
+            "–" if r["median_days_to_contact"] is None else f"{r['median_days_to_contact']:.0f}",
+        ]
+        for r in fb.quarters.iter_rows(named=True)
+    ]
     funnel_rows_by_quarter.append(["Cumulatief", *(int(fb.quarters[k].sum()) for k in funnel_steps), "–"])
-    funnel_table = _table(["Kwartaal van de lijst", "Eerste keer boven drempel", "Op de belijst", "Poging teruggemeld",
-                           "Bereikt", "Verwezen", "Aangekomen", "Mediane dagen tot contact"], funnel_rows_by_quarter,
-                          keys=[*fb.quarters["quarter"].to_list(), "cumulatief"])
+    funnel_table = _table(
+        [
+            "Kwartaal van de lijst",
+            "Eerste keer boven drempel",
+            "Op de belijst",
+            "Poging teruggemeld",
+            "Bereikt",
+            "Verwezen",
+            "Aangekomen",
+            "Mediane dagen tot contact",
+        ],
+        funnel_rows_by_quarter,
+        keys=[*fb.quarters["quarter"].to_list(), "cumulatief"],
+    )
 
     compare = [
         ("Op/boven drempel (%)", _pct(c["over_threshold"], c["screened"]), "pct_over", "%"),
-        ("Eerste keer boven drempel per 1.000",
-         f"{1000 * c['first_time'] / c['screened']:.1f}".replace(".", ",") if c["screened"] else "–",
-         "first_time_per_1000", "per 1.000"),
-        ("Wonend in wijk met hoge achterstand (%)", _pct(c["in_deprived_wijk"], c["screened"]),
-         "pct_in_deprived_wijk", "%"),
+        (
+            "Eerste keer boven drempel per 1.000",
+            f"{1000 * c['first_time'] / c['screened']:.1f}".replace(".", ",") if c["screened"] else "–",
+            "first_time_per_1000",
+            "per 1.000",
+        ),
+        (
+            "Wonend in wijk met hoge achterstand (%)",
+            _pct(c["in_deprived_wijk"], c["screened"]),
+            "pct_in_deprived_wijk",
+            "%",
+        ),
         ("Bereikt (% van belijst)", _pct(c["reached"], c["listed"]), "pct_reached", "%"),
         ("Verwezen (% van belijst)", _pct(c["referred"], c["listed"]), "pct_referred", "%"),
     ]
     compare_rows = [[label, own, _region_cell(fb, key, unit)] for label, own, key, unit in compare]
-    compare_table = _table(["Kengetal", f"Praktijk {fb.practice_id} (exact)", "Regio (gepubliceerd, 95%-interval)"],
-                           compare_rows, keys=[key for _, _, key, _ in compare])
+    compare_table = _table(
+        ["Kengetal", f"Praktijk {fb.practice_id} (exact)", "Regio (gepubliceerd, 95%-interval)"],
+        compare_rows,
+        keys=[key for _, _, key, _ in compare],
+    )
 
     overview_rows = [
         ["Gescreende (ingeschreven) patiënten", c["screened"]],
-        [f"Op of boven de drempel ({profile.threshold} punten)", f"{c['over_threshold']} ({_pct(c['over_threshold'], c['screened'])})"],
+        [
+            f"Op of boven de drempel ({profile.threshold} punten)",
+            f"{c['over_threshold']} ({_pct(c['over_threshold'], c['screened'])})",
+        ],
         ["Eerste keer boven de drempel", c["first_time"]],
         ["Startlijst (al eerder boven de drempel, eerste levering)", c["baseline"]],
     ]

@@ -24,12 +24,26 @@ ARRIVED = ("ja", "nee", "onbekend")
 FOLLOWUP_SHEET = "Vervolg verwijzingen"
 FIELDS = ("practice_id", "quarter", "patient_id", "arrived", "arrived_on")
 # header (lower case) -> field; the Dutch headers are those of the sheet and of the list's added columns
-HEADERS = {"patiënt (pseudoniem)": "patient_id", "patient_id": "patient_id", "kwartaal": "quarter",
-           "quarter": "quarter", "praktijk": "practice_id", "practice_id": "practice_id",
-           "aangekomen": "arrived", "arrived": "arrived", "datum aangekomen": "arrived_on", "arrived_on": "arrived_on"}
+HEADERS = {
+    "patiënt (pseudoniem)": "patient_id",
+    "patient_id": "patient_id",
+    "kwartaal": "quarter",
+    "quarter": "quarter",
+    "praktijk": "practice_id",
+    "practice_id": "practice_id",
+    "aangekomen": "arrived",
+    "arrived": "arrived",
+    "datum aangekomen": "arrived_on",
+    "arrived_on": "arrived_on",
+}
 SHEET_COLUMNS = (  # (header, width, fill in)
-    ("Patiënt (pseudoniem)", 22, False), ("Kwartaal", 10, False), ("Verwezen naar", 22, False),
-    ("Datum contact", 13, False), ("Aangekomen", 13, True), ("Datum aangekomen", 15, True), ("Praktijk", 9, False),
+    ("Patiënt (pseudoniem)", 22, False),
+    ("Kwartaal", 10, False),
+    ("Verwezen naar", 22, False),
+    ("Datum contact", 13, False),
+    ("Aangekomen", 13, True),
+    ("Datum aangekomen", 15, True),
+    ("Praktijk", 9, False),
 )
 
 
@@ -49,8 +63,17 @@ def add_followup_sheet(xlsx: Path, pending: pl.DataFrame, *, practice_id: str) -
     sheet = book.create_sheet(FOLLOWUP_SHEET, index=1)
     sheet.append([header for header, _, _ in SHEET_COLUMNS])
     for row in pending.iter_rows(named=True):  # writing cells: openpyxl has no bulk API
-        sheet.append([row["patient_id"], row["quarter"], row["referral_target"], row["outcome_date"],
-                      row["arrived"], None, practice_id])
+        sheet.append(
+            [
+                row["patient_id"],
+                row["quarter"],
+                row["referral_target"],
+                row["outcome_date"],
+                row["arrived"],
+                None,
+                practice_id,
+            ]
+        )
     for index, (_, width, fill_in) in enumerate(SHEET_COLUMNS, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = width
@@ -58,21 +81,34 @@ def add_followup_sheet(xlsx: Path, pending: pl.DataFrame, *, practice_id: str) -
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         cell.fill = PatternFill("solid", fgColor="FFF6D5" if fill_in else "DDE6F0")
-        for (data_cell,) in sheet.iter_rows(min_row=2, max_row=pending.height + 1, min_col=index, max_col=index):
+        for (data_cell,) in sheet.iter_rows(
+            min_row=2, max_row=pending.height + 1, min_col=index, max_col=index
+        ):
             if index in (4, 6):
                 data_cell.number_format = "DD-MM-YYYY"
     last = max(pending.height + 1, 2) + 200
-    choice = DataValidation(type="list", formula1='"' + ",".join(ARRIVED) + '"', allow_blank=True,
-                            showErrorMessage=True, errorTitle="Ongeldige keuze", error="Kies ja, nee of onbekend.",
-                            promptTitle="Aangekomen", prompt="Is de patiënt aangekomen waar hij naartoe is verwezen?")
+    choice = DataValidation(
+        type="list",
+        formula1='"' + ",".join(ARRIVED) + '"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Ongeldige keuze",
+        error="Kies ja, nee of onbekend.",
+        promptTitle="Aangekomen",
+        prompt="Is de patiënt aangekomen waar hij naartoe is verwezen?",
+    )
     choice.add(f"E2:E{last}")
     sheet.add_data_validation(choice)
     sheet.freeze_panes = "A2"
     if "Toelichting" in book.sheetnames:
-        book["Toelichting"].append((FOLLOWUP_SHEET,
-                                   "Verwezen patiënten van eerdere lijsten van wie nog niet bekend is of ze zijn "
-                                   "aangekomen. Vul Aangekomen in (ja, nee of onbekend) met de datum (bij ja: de "
-                                   "datum van aankomst) en lees het bestand terug met omu outcomes import."))
+        book["Toelichting"].append(
+            (
+                FOLLOWUP_SHEET,
+                "Verwezen patiënten van eerdere lijsten van wie nog niet bekend is of ze zijn "
+                "aangekomen. Vul Aangekomen in (ja, nee of onbekend) met de datum (bij ja: de "
+                "datum van aankomst) en lees het bestand terug met omu outcomes import.",
+            )
+        )
     book.save(xlsx)
     return pending.height
 
@@ -95,15 +131,21 @@ def read_followup_rows(path: Path) -> pl.DataFrame:
             return None
         return value.isoformat()[:10] if hasattr(value, "isoformat") else str(value)
 
-    columns = {HEADERS[h]: [text(row[i] if i < len(row) else None) for row in rows[1:]]
-               for i, h in enumerate(header) if h in HEADERS}
+    columns = {
+        HEADERS[h]: [text(row[i] if i < len(row) else None) for row in rows[1:]]
+        for i, h in enumerate(header)
+        if h in HEADERS
+    }
     frame = pl.DataFrame(columns, schema={k: pl.String for k in columns})
     frame = frame.with_columns(pl.lit(None, pl.String).alias(f) for f in FIELDS if f not in frame.columns)
     return frame.with_row_index("row_no", offset=2).select(
-        pl.col("row_no").cast(pl.Int64), pl.lit(FOLLOWUP_SHEET).alias("sheet"), *FIELDS)
+        pl.col("row_no").cast(pl.Int64), pl.lit(FOLLOWUP_SHEET).alias("sheet"), *FIELDS
+    )
 
 
-def check_followups(conn: duckdb.DuckDBPyConnection, rows: pl.DataFrame, *, practice: str | None) -> pl.DataFrame:
+def check_followups(
+    conn: duckdb.DuckDBPyConnection, rows: pl.DataFrame, *, practice: str | None
+) -> pl.DataFrame:
     """After the outcomes' check of the same file: the problems (row_no, sheet, column, value, problem)."""
     prepare(conn)
     conn.register("followup_frame", rows.select("row_no", "sheet", *FIELDS))

@@ -38,12 +38,20 @@ GROUPS = ("bereikt", "niet_bereikt", "afgezien")  # compared; niet_bereikt is th
 REFERENCE = "niet_bereikt"
 GROUP_LABELS = {"bereikt": "bereikt (of verwezen)", "niet_bereikt": "niet bereikt", "afgezien": "afgezien"}
 FUNNEL_STEPS = ("crossed", "listed", "attempted", "reached", "referred", "arrived")
-FUNNEL_LABELS = {"crossed": "Eerste keer boven drempel", "listed": "Op de belijst", "attempted": "Poging teruggemeld",
-                 "reached": "Bereikt", "referred": "Verwezen", "arrived": "Aangekomen"}
-OBSERVATIONAL = ("Dit is een observationele vergelijking, geen gerandomiseerde studie: wie bereikt wordt, "
-                 "verschilt ook op andere punten van wie niet bereikt wordt. Gecorrigeerd is alleen voor het "
-                 "voorspelde risico (of de score), leeftijd en geslacht; een verschil is geen bewezen effect "
-                 "van de outreach.")
+FUNNEL_LABELS = {
+    "crossed": "Eerste keer boven drempel",
+    "listed": "Op de belijst",
+    "attempted": "Poging teruggemeld",
+    "reached": "Bereikt",
+    "referred": "Verwezen",
+    "arrived": "Aangekomen",
+}
+OBSERVATIONAL = (
+    "Dit is een observationele vergelijking, geen gerandomiseerde studie: wie bereikt wordt, "
+    "verschilt ook op andere punten van wie niet bereikt wordt. Gecorrigeerd is alleen voor het "
+    "voorspelde risico (of de score), leeftijd en geslacht; een verschil is geen bewezen effect "
+    "van de outreach."
+)
 EVALUATION_HTML, EVALUATION_CSV = "evaluation.html", "evaluation.csv"
 MIN_EVENTS_TO_FIT = 10
 WORKLOAD = ("asked", "listed", "backlog", "contacted_in_quarter")
@@ -59,10 +67,14 @@ class Effect:
 @dataclass
 class RegionEvaluation:
     quarter: str
-    groups: pl.DataFrame  # group, n, events (shown: suppressed), pct, pct_lower, pct_upper, hr, hr_lower, hr_upper
+    groups: (
+        pl.DataFrame
+    )  # group, n, events (shown: suppressed), pct, pct_lower, pct_upper, hr, hr_lower, hr_upper
     funnel: pl.DataFrame  # quarter (or 'cumulatief'), FUNNEL_STEPS (shown), median_days
     adjusted_for: str
-    workload: pl.DataFrame = field(default_factory=pl.DataFrame)  # practice_id, quarter, capacity, WORKLOAD (shown)
+    workload: pl.DataFrame = field(
+        default_factory=pl.DataFrame
+    )  # practice_id, quarter, capacity, WORKLOAD (shown)
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,12 +116,17 @@ def estimate_effects(frame: pl.DataFrame, confidence: float = 0.95) -> tuple[dic
     outcome (bool), predicted_risk (may be null), score, age, sex. Also says what it adjusted for."""
     frame = frame.filter(pl.col("outreach_group").is_in(GROUPS))
     use_risk = frame.height > 0 and frame["predicted_risk"].null_count() == 0
-    adjusted_for = ("voorspeld risico, leeftijd en geslacht" if use_risk else "score, leeftijd en geslacht")
+    adjusted_for = "voorspeld risico, leeftijd en geslacht" if use_risk else "score, leeftijd en geslacht"
     present = [g for g in GROUPS if g != REFERENCE and frame.filter(pl.col("outreach_group") == g).height]
-    if (frame.filter(pl.col("outreach_group") == REFERENCE).is_empty() or not present
-            or int(frame["outcome"].sum()) < MIN_EVENTS_TO_FIT):
+    if (
+        frame.filter(pl.col("outreach_group") == REFERENCE).is_empty()
+        or not present
+        or int(frame["outcome"].sum()) < MIN_EVENTS_TO_FIT
+    ):
         return {g: Effect(None, None, None) for g in GROUPS if g != REFERENCE}, adjusted_for
-    risk = cloglog(frame["predicted_risk"].to_numpy()) if use_risk else frame["score"].to_numpy().astype(float)
+    risk = (
+        cloglog(frame["predicted_risk"].to_numpy()) if use_risk else frame["score"].to_numpy().astype(float)
+    )
     columns = [np.ones(frame.height)]
     columns += [(frame["outreach_group"] == g).to_numpy().astype(float) for g in present]
     covariates = [risk, frame["age"].to_numpy() / 10.0, (frame["sex"] == "V").to_numpy().astype(float)]
@@ -119,8 +136,9 @@ def estimate_effects(frame: pl.DataFrame, confidence: float = 0.95) -> tuple[dic
     effects = {g: Effect(None, None, None) for g in GROUPS if g != REFERENCE}
     for i, g in enumerate(present, start=1):
         if np.isfinite(se[i]):
-            effects[g] = Effect(float(np.exp(beta[i])), float(np.exp(beta[i] - z * se[i])),
-                                float(np.exp(beta[i] + z * se[i])))
+            effects[g] = Effect(
+                float(np.exp(beta[i])), float(np.exp(beta[i] - z * se[i])), float(np.exp(beta[i] + z * se[i]))
+            )
     return effects, adjusted_for
 
 
@@ -129,39 +147,66 @@ def estimate_effects(frame: pl.DataFrame, confidence: float = 0.95) -> tuple[dic
 # --------------------------------------------------------------------------------------------
 
 
-def cohort_with_outcome(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome,
-                        quarter: str) -> pl.DataFrame:
+def cohort_with_outcome(
+    conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome, quarter: str
+) -> pl.DataFrame:
     """Exact, patient level: never leaves this module (only suppressed aggregates do)."""
     prepare_outreach_store(conn, profile)
     prepare_followups(conn)
     register_model_tables(conn, profile, outcome)
-    run_sql(conn, "evaluation/cohort", {"quarter": quarter, "profile_name": profile.name,
-                                        "profile_version": profile.version})
+    run_sql(
+        conn,
+        "evaluation/cohort",
+        {"quarter": quarter, "profile_name": profile.name, "profile_version": profile.version},
+    )
     run_sql(conn, "model/outcome")
     return conn.sql(
         "SELECT c.outreach_group, o.outcome, c.predicted_risk, c.score, c.age, c.sex "
         "FROM population AS p JOIN eval_cohort AS c USING (practice_id, patient_id) "
-        "JOIN model_outcomes AS o USING (practice_id, quarter, patient_id) ORDER BY p.practice_id, p.patient_id").pl()
+        "JOIN model_outcomes AS o USING (practice_id, quarter, patient_id) ORDER BY p.practice_id, p.patient_id"
+    ).pl()
 
 
-def evaluate_region(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome,
-                    quarter: str, capacity: Callable[[str], int | None] = lambda _: None) -> RegionEvaluation:
+def evaluate_region(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    outcome: Outcome,
+    quarter: str,
+    capacity: Callable[[str], int | None] = lambda _: None,
+) -> RegionEvaluation:
     cohort = cohort_with_outcome(conn, profile, outcome, quarter)
-    funnel_exact = query(conn, "evaluation/region_funnel", {"quarter": quarter, "profile_name": profile.name,
-                                                            "profile_version": profile.version}).pl()
+    funnel_exact = query(
+        conn,
+        "evaluation/region_funnel",
+        {"quarter": quarter, "profile_name": profile.name, "profile_version": profile.version},
+    ).pl()
     effects, adjusted_for = estimate_effects(cohort)
     rows = []
     for g in GROUPS:
         part = cohort.filter(pl.col("outreach_group") == g)
-        n, events = suppress_count(part.height), suppress_count(int(part["outcome"].sum()) if part.height else 0)
+        n, events = (
+            suppress_count(part.height),
+            suppress_count(int(part["outcome"].sum()) if part.height else 0),
+        )
         pct = lower = upper = None
         if n and events is not None:  # from the shown, rounded counts only
             shown_events = min(events, n)
             lo, hi = wilson_interval(shown_events, n)
             pct, lower, upper = 100 * shown_events / n, 100 * float(lo), 100 * float(hi)
-        rows.append({"group": g, "n": n, "events": events, "pct": pct, "pct_lower": lower, "pct_upper": upper})
-    groups = pl.DataFrame(rows, schema={"group": pl.String, "n": pl.Int64, "events": pl.Int64, "pct": pl.Float64,
-                                        "pct_lower": pl.Float64, "pct_upper": pl.Float64})
+        rows.append(
+            {"group": g, "n": n, "events": events, "pct": pct, "pct_lower": lower, "pct_upper": upper}
+        )
+    groups = pl.DataFrame(
+        rows,
+        schema={
+            "group": pl.String,
+            "n": pl.Int64,
+            "events": pl.Int64,
+            "pct": pl.Float64,
+            "pct_lower": pl.Float64,
+            "pct_upper": pl.Float64,
+        },
+    )
     shown = {r["group"]: bool(r["n"]) and bool(r["events"]) for r in rows}
     hr = []
     for g in GROUPS:
@@ -172,35 +217,51 @@ def evaluate_region(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: 
             hr.append((None, None, None))
         else:
             hr.append((effect.hazard_ratio, effect.lower, effect.upper))
-    groups = groups.with_columns(pl.Series("hr", [h[0] for h in hr], dtype=pl.Float64),
-                                 pl.Series("hr_lower", [h[1] for h in hr], dtype=pl.Float64),
-                                 pl.Series("hr_upper", [h[2] for h in hr], dtype=pl.Float64))
-    workload = query(conn, "evaluation/workload", {"quarter": quarter, "profile_name": profile.name,
-                                                   "profile_version": profile.version}).pl()
-    return RegionEvaluation(quarter, groups, _shown_funnel(funnel_exact), adjusted_for,
-                            _shown_workload(workload, capacity))
+    groups = groups.with_columns(
+        pl.Series("hr", [h[0] for h in hr], dtype=pl.Float64),
+        pl.Series("hr_lower", [h[1] for h in hr], dtype=pl.Float64),
+        pl.Series("hr_upper", [h[2] for h in hr], dtype=pl.Float64),
+    )
+    workload = query(
+        conn,
+        "evaluation/workload",
+        {"quarter": quarter, "profile_name": profile.name, "profile_version": profile.version},
+    ).pl()
+    return RegionEvaluation(
+        quarter, groups, _shown_funnel(funnel_exact), adjusted_for, _shown_workload(workload, capacity)
+    )
 
 
 def _shown_workload(exact: pl.DataFrame, capacity: Callable[[str], int | None]) -> pl.DataFrame:
     """Per practice and quarter: capacity (config, not a count of people), the counts suppressed, and the
     share contacted within the working quarter from the shown counts only."""
-    frame = exact.select("practice_id", "quarter", *(suppress_count(exact[c].cast(pl.Int64)).alias(c)
-                                                     for c in WORKLOAD))
+    frame = exact.select(
+        "practice_id", "quarter", *(suppress_count(exact[c].cast(pl.Int64)).alias(c) for c in WORKLOAD)
+    )
     return frame.with_columns(
         pl.Series("capacity", [capacity(p) for p in frame["practice_id"]], dtype=pl.Int64),
         pl.when((pl.col("listed") > 0) & pl.col("contacted_in_quarter").is_not_null())  # hidden stays hidden
         .then(100 * pl.min_horizontal("contacted_in_quarter", "listed") / pl.col("listed"))
-        .alias("pct_contacted_in_quarter"))
+        .alias("pct_contacted_in_quarter"),
+    )
 
 
 def _shown_funnel(exact: pl.DataFrame) -> pl.DataFrame:
     """Per quarter and cumulative, every step suppressed; the median days only over >= 8 contacts."""
-    total = exact.select(pl.lit("cumulatief").alias("quarter"), *(pl.col(s).sum() for s in FUNNEL_STEPS),
-                         pl.col("contacts").sum(), pl.lit(None, pl.Float64).alias("median_days"))
-    frame = pl.concat([exact.with_columns(pl.col("median_days").cast(pl.Float64)), total], how="vertical_relaxed")
+    total = exact.select(
+        pl.lit("cumulatief").alias("quarter"),
+        *(pl.col(s).sum() for s in FUNNEL_STEPS),
+        pl.col("contacts").sum(),
+        pl.lit(None, pl.Float64).alias("median_days"),
+    )
+    frame = pl.concat(
+        [exact.with_columns(pl.col("median_days").cast(pl.Float64)), total], how="vertical_relaxed"
+    )
     return frame.select(
-        "quarter", *(suppress_count(frame[s].cast(pl.Int64)).alias(s) for s in FUNNEL_STEPS),
-        pl.when(pl.col("contacts") >= 8).then(pl.col("median_days")).alias("median_days"))
+        "quarter",
+        *(suppress_count(frame[s].cast(pl.Int64)).alias(s) for s in FUNNEL_STEPS),
+        pl.when(pl.col("contacts") >= 8).then(pl.col("median_days")).alias("median_days"),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,16 +271,22 @@ def _shown_funnel(exact: pl.DataFrame) -> pl.DataFrame:
 
 def store_evaluation(conn: duckdb.DuckDBPyConnection, profile: Profile, result: RegionEvaluation) -> None:
     run_sql(conn, "evaluation/results_schema")
-    long = published_long(result).with_columns(pl.lit(result.quarter).alias("quarter"),
-                                                pl.lit(profile.name).alias("profile_name"),
-                                                pl.lit(profile.version).alias("profile_version"))
+    long = published_long(result).with_columns(
+        pl.lit(result.quarter).alias("quarter"),
+        pl.lit(profile.name).alias("profile_name"),
+        pl.lit(profile.version).alias("profile_version"),
+    )
     conn.register("evaluation_frame", long)
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute("DELETE FROM outreach_evaluation WHERE quarter = ? AND profile_name = ? AND profile_version = ?",
-                     [result.quarter, profile.name, profile.version])
-        conn.execute("INSERT INTO outreach_evaluation BY NAME SELECT *, current_timestamp AS computed_at "
-                     "FROM evaluation_frame")
+        conn.execute(
+            "DELETE FROM outreach_evaluation WHERE quarter = ? AND profile_name = ? AND profile_version = ?",
+            [result.quarter, profile.name, profile.version],
+        )
+        conn.execute(
+            "INSERT INTO outreach_evaluation BY NAME SELECT *, current_timestamp AS computed_at "
+            "FROM evaluation_frame"
+        )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -232,18 +299,33 @@ def published_long(result: RegionEvaluation) -> pl.DataFrame:
     """part, key, measure, value, lower, upper: only what may be shown."""
     rows = []
     for r in result.groups.iter_rows(named=True):
-        rows += [("uitkomst", r["group"], "n", r["n"], None, None),
-                 ("uitkomst", r["group"], "events", r["events"], None, None),
-                 ("uitkomst", r["group"], "pct_events", r["pct"], r["pct_lower"], r["pct_upper"]),
-                 ("uitkomst", r["group"], "hazard_ratio", r["hr"], r["hr_lower"], r["hr_upper"])]
+        rows += [
+            ("uitkomst", r["group"], "n", r["n"], None, None),
+            ("uitkomst", r["group"], "events", r["events"], None, None),
+            ("uitkomst", r["group"], "pct_events", r["pct"], r["pct_lower"], r["pct_upper"]),
+            ("uitkomst", r["group"], "hazard_ratio", r["hr"], r["hr_lower"], r["hr_upper"]),
+        ]
     for r in result.funnel.iter_rows(named=True):
         rows += [("trechter", r["quarter"], step, r[step], None, None) for step in FUNNEL_STEPS]
         rows.append(("trechter", r["quarter"], "median_days_to_contact", r["median_days"], None, None))
     for r in result.workload.iter_rows(named=True):
         key = f"{r['practice_id']}|{r['quarter']}"
-        rows += [("werklast", key, m, r[m], None, None) for m in ("capacity", *WORKLOAD, "pct_contacted_in_quarter")]
-    return pl.DataFrame(rows, schema={"part": pl.String, "key": pl.String, "measure": pl.String, "value": pl.Float64,
-                                      "lower": pl.Float64, "upper": pl.Float64}, orient="row")
+        rows += [
+            ("werklast", key, m, r[m], None, None)
+            for m in ("capacity", *WORKLOAD, "pct_contacted_in_quarter")
+        ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "part": pl.String,
+            "key": pl.String,
+            "measure": pl.String,
+            "value": pl.Float64,
+            "lower": pl.Float64,
+            "upper": pl.Float64,
+        },
+        orient="row",
+    )
 
 
 def _fmt(value: float | None, digits: int = 1, suffix: str = "") -> str:
@@ -257,16 +339,19 @@ def section_html(result: RegionEvaluation, outcome: Outcome) -> str:
         f'<td class="num">{"niet getoond" if r["n"] is None else r["n"]}</td>'
         f'<td class="num">{"niet getoond" if r["events"] is None else r["events"]}</td>'
         f'<td class="num">{_fmt(r["pct"], 1, "%")}'
-        + (f' ({_fmt(r["pct_lower"])}–{_fmt(r["pct_upper"])}%)' if r["pct"] is not None else "") + "</td>"
+        + (f" ({_fmt(r['pct_lower'])}–{_fmt(r['pct_upper'])}%)" if r["pct"] is not None else "")
+        + "</td>"
         f'<td class="num">{"referentie" if r["group"] == REFERENCE and r["hr"] is not None else _fmt(r["hr"], 2)}'
-        + (f' ({_fmt(r["hr_lower"], 2)}–{_fmt(r["hr_upper"], 2)})' if r["hr_lower"] is not None else "")
+        + (f" ({_fmt(r['hr_lower'], 2)}–{_fmt(r['hr_upper'], 2)})" if r["hr_lower"] is not None else "")
         + "</td></tr>"
-        for r in result.groups.iter_rows(named=True))
+        for r in result.groups.iter_rows(named=True)
+    )
     funnel_rows = "".join(
         f'<tr data-key="{r["quarter"]}"><td>{html.escape(r["quarter"])}</td>'
         + "".join(f'<td class="num">{"–" if r[s] is None else r[s]}</td>' for s in FUNNEL_STEPS)
         + f'<td class="num">{_fmt(r["median_days"], 0)}</td></tr>'
-        for r in result.funnel.iter_rows(named=True))
+        for r in result.funnel.iter_rows(named=True)
+    )
     window = outcome.window_days
 
     def count(value: int | None) -> str:
@@ -277,9 +362,14 @@ def section_html(result: RegionEvaluation, outcome: Outcome) -> str:
         f'</td><td>{html.escape(r["quarter"])}</td><td class="num">{"geen grens" if r["capacity"] is None else r["capacity"]}'
         f'</td><td class="num">{count(r["asked"])}</td><td class="num">{count(r["listed"])}</td>'
         f'<td class="num">{count(r["backlog"])}</td><td class="num">{count(r["contacted_in_quarter"])}'
-        + (f' ({_fmt(r["pct_contacted_in_quarter"], 0, "%")})' if r["pct_contacted_in_quarter"] is not None else "")
+        + (
+            f" ({_fmt(r['pct_contacted_in_quarter'], 0, '%')})"
+            if r["pct_contacted_in_quarter"] is not None
+            else ""
+        )
         + "</td></tr>"
-        for r in result.workload.iter_rows(named=True))
+        for r in result.workload.iter_rows(named=True)
+    )
     return f"""<section id="evaluatie">
 <h2>Evaluatie: uitkomst na outreach</h2>
 <p class="observational"><strong>Let op:</strong> {OBSERVATIONAL}</p>
@@ -307,7 +397,8 @@ def write_evaluation_files(folder: Path, result: RegionEvaluation, outcome: Outc
     csv = folder / EVALUATION_CSV
     published_long(result).write_csv(csv, separator=";", include_bom=True)
     page = folder / EVALUATION_HTML
-    page.write_text(f"""<!DOCTYPE html>
+    page.write_text(
+        f"""<!DOCTYPE html>
 <html lang="nl"><head><meta charset="utf-8"><title>Evaluatie outreach {html.escape(result.quarter)}</title>
 <style>
 body {{ font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; max-width: 190mm; margin: 0 auto; }}
@@ -319,7 +410,9 @@ th {{ background: #dde6f0; }} td.num {{ text-align: right; }} p.observational {{
 {section_html(result, outcome)}
 <p class="meta">Gemaakt op {dt.date.today():%d-%m-%Y}. Alleen geaggregeerde cijfers.</p>
 </body></html>
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return {EVALUATION_CSV: csv, EVALUATION_HTML: page}
 
 
@@ -332,15 +425,20 @@ def add_to_dashboard(dashboard: Path, result: RegionEvaluation, outcome: Outcome
         return False
     text = dashboard.read_text(encoding="utf-8")
     if SECTION_START in text:
-        text = text[:text.index(SECTION_START)] + text[text.index(SECTION_END) + len(SECTION_END):]
+        text = text[: text.index(SECTION_START)] + text[text.index(SECTION_END) + len(SECTION_END) :]
     section = f"{SECTION_START}\n{section_html(result, outcome)}\n{SECTION_END}\n"
     dashboard.write_text(text.replace("</body>", section + "</body>", 1), encoding="utf-8")
     return True
 
 
-def write_region_evaluation(conn: duckdb.DuckDBPyConnection, folder: Path, profile: Profile, outcome: Outcome,
-                            quarter: str, capacity: Callable[[str], int | None] = lambda _: None
-                            ) -> tuple[RegionEvaluation, dict[str, Path], bool]:
+def write_region_evaluation(
+    conn: duckdb.DuckDBPyConnection,
+    folder: Path,
+    profile: Profile,
+    outcome: Outcome,
+    quarter: str,
+    capacity: Callable[[str], int | None] = lambda _: None,
+) -> tuple[RegionEvaluation, dict[str, Path], bool]:
     """Evaluate, store in outreach_evaluation, write region/evaluation.csv/.html and the dashboard section."""
     result = evaluate_region(conn, profile, outcome, quarter, capacity)
     store_evaluation(conn, profile, result)

@@ -74,8 +74,10 @@ class DeliveryCheck:
 
     def quarantine_by_reason(self) -> pl.DataFrame:
         if self.quarantine.is_empty():
-            return pl.DataFrame({"file": [], "reason": [], "rows": []},
-                                schema={"file": pl.String, "reason": pl.String, "rows": pl.Int64})
+            return pl.DataFrame(
+                {"file": [], "reason": [], "rows": []},
+                schema={"file": pl.String, "reason": pl.String, "rows": pl.Int64},
+            )
         return (
             self.quarantine.group_by("file", "reason")
             .agg(rows=pl.col(LINE).n_unique().cast(pl.Int64))
@@ -85,7 +87,13 @@ class DeliveryCheck:
 
 def empty_quarantine() -> pl.DataFrame:
     return pl.DataFrame(
-        schema={"file": pl.String, LINE: pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
+        schema={
+            "file": pl.String,
+            LINE: pl.Int64,
+            "column": pl.String,
+            "value": pl.String,
+            "reason": pl.String,
+        }
     )
 
 
@@ -116,7 +124,9 @@ def contract_variables(manifest: Manifest) -> dict[str, Any]:
     }
 
 
-def check_delivery(delivery_dir: Path, stage_dir: Path, *, previous_key_id: str | None = None) -> DeliveryCheck:
+def check_delivery(
+    delivery_dir: Path, stage_dir: Path, *, previous_key_id: str | None = None
+) -> DeliveryCheck:
     """Check a delivery and stage what would load in stage_dir. Never touches the store."""
     delivery_dir = Path(delivery_dir)
     practice_id, quarter = delivery_location(delivery_dir)
@@ -127,9 +137,16 @@ def check_delivery(delivery_dir: Path, stage_dir: Path, *, previous_key_id: str 
     check.practice_id = check.practice_id or manifest.practice_id
     check.quarter = check.quarter or manifest.quarter
     check.refusals += check_manifest(
-        manifest, delivery_dir, expected_practice=practice_id, expected_quarter=quarter, previous_key_id=previous_key_id
+        manifest,
+        delivery_dir,
+        expected_practice=practice_id,
+        expected_quarter=quarter,
+        previous_key_id=previous_key_id,
     )
-    if any(f.column in ("extracted_on", "contract_version") and f.file == contract.MANIFEST for f in check.refusals):
+    if any(
+        f.column in ("extracted_on", "contract_version") and f.file == contract.MANIFEST
+        for f in check.refusals
+    ):
         return check  # rows cannot be judged without a valid extraction date and contract
 
     read_files = _read_files(check, delivery_dir, manifest)
@@ -155,25 +172,36 @@ def _read_files(check: DeliveryCheck, delivery_dir: Path, manifest: Manifest) ->
             check.refusals.append(Finding(file.name, 1, None, str(error).removeprefix(f"{file.name}: ")))
             continue
         read_files[file.name] = read
-        account = FileAccount(file.name, manifest.rows(file.name), encoding=read.encoding, separator=read.separator)
+        account = FileAccount(
+            file.name, manifest.rows(file.name), encoding=read.encoding, separator=read.separator
+        )
         check.files[file.name] = account
         if account.rows_in_manifest is not None and account.rows_in_manifest != read.data_rows:
-            check.refusals.append(Finding(
-                file.name, None, None,
-                f"the manifest says {account.rows_in_manifest} rows, the file has {read.data_rows}: "
-                "the file is incomplete or the manifest is wrong; deliver both again",
-            ))
+            check.refusals.append(
+                Finding(
+                    file.name,
+                    None,
+                    None,
+                    f"the manifest says {account.rows_in_manifest} rows, the file has {read.data_rows}: "
+                    "the file is incomplete or the manifest is wrong; deliver both again",
+                )
+            )
         for column in file.columns:
             if column.name not in read.header and column.required:
-                check.refusals.append(Finding(
-                    file.name, 1, column.name,
-                    f"the required column {column.name} is missing from the header "
-                    f"(found: {', '.join(read.original_header)})",
-                ))
+                check.refusals.append(
+                    Finding(
+                        file.name,
+                        1,
+                        column.name,
+                        f"the required column {column.name} is missing from the header "
+                        f"(found: {', '.join(read.original_header)})",
+                    )
+                )
         account.ignored_columns = [name for name in read.header if name not in file.column_names]
         if account.ignored_columns:
-            check.warnings.append(f"{file.name}: columns outside the contract are ignored: "
-                                  f"{', '.join(account.ignored_columns)}")
+            check.warnings.append(
+                f"{file.name}: columns outside the contract are ignored: {', '.join(account.ignored_columns)}"
+            )
     return read_files
 
 
@@ -184,8 +212,11 @@ def _direct_identifiers(conn: duckdb.DuckDBPyConnection, read_files: dict[str, R
     """Every column name, every value and every field of a malformed line, scanned set-based in SQL
     by the rules of the column's scope (omu/ingest/identifiers.py)."""
     columns = pl.DataFrame(
-        [(name, column, column in FILES_BY_NAME[name].column_names)
-         for name, read in read_files.items() for column in read.header],
+        [
+            (name, column, column in FILES_BY_NAME[name].column_names)
+            for name, read in read_files.items()
+            for column in read.header
+        ],
         schema={"file": pl.String, "column": pl.String, "in_contract": pl.Boolean},
         orient="row",
     )
@@ -196,14 +227,32 @@ def _direct_identifiers(conn: duckdb.DuckDBPyConnection, read_files: dict[str, R
         .drop_nulls("value")
         .group_by("value")
         .agg(pl.col(LINE).min(), pl.len().cast(pl.Int64).alias("n"))
-        .select(LINE, column=pl.lit(column), scope=pl.lit(identifiers.scope(name, column)), value="value",
-                file=pl.lit(name), n="n")
+        .select(
+            LINE,
+            column=pl.lit(column),
+            scope=pl.lit(identifiers.scope(name, column)),
+            value="value",
+            file=pl.lit(name),
+            n="n",
+        )
         for name, read in read_files.items()
-        for column in read.rows.columns if column != LINE
+        for column in read.rows.columns
+        if column != LINE
     ] + [malformed_fields(name, read) for name, read in read_files.items()]
-    values = pl.concat(value_frames, how="vertical_relaxed") if value_frames else pl.DataFrame(
-        schema={LINE: pl.Int64, "column": pl.String, "scope": pl.String, "value": pl.String, "file": pl.String,
-                "n": pl.Int64})
+    values = (
+        pl.concat(value_frames, how="vertical_relaxed")
+        if value_frames
+        else pl.DataFrame(
+            schema={
+                LINE: pl.Int64,
+                "column": pl.String,
+                "scope": pl.String,
+                "value": pl.String,
+                "file": pl.String,
+                "n": pl.Int64,
+            }
+        )
+    )
     conn.register("raw_columns", columns)
     conn.register("raw_values", values)
     identifiers.prepare(conn)
@@ -214,7 +263,9 @@ def _direct_identifiers(conn: duckdb.DuckDBPyConnection, read_files: dict[str, R
     ).fetchall()
     return [
         Finding(
-            file, first_line, column,
+            file,
+            first_line,
+            column,
             ("this field of a malformed line " if column.startswith(FIELD) else "")
             + f"looks like {kind}, a direct identifier (value not shown"
             + (f"; {n} such values in this column" if n > 1 else "")
@@ -232,8 +283,14 @@ def malformed_fields(name: str, read: ReadFile) -> pl.DataFrame:
         .explode("value", "position")
         .with_columns(pl.col("value").str.strip_chars().str.strip_chars('"').str.strip_chars())
         .filter(pl.col("value") != "")
-        .select(LINE, column=pl.lit(FIELD) + pl.col("position").cast(pl.String), scope=pl.lit("field"),
-                value="value", file=pl.lit(name), n=pl.lit(1, pl.Int64))
+        .select(
+            LINE,
+            column=pl.lit(FIELD) + pl.col("position").cast(pl.String),
+            scope=pl.lit("field"),
+            value="value",
+            file=pl.lit(name),
+            n=pl.lit(1, pl.Int64),
+        )
     )
 
 
@@ -256,21 +313,35 @@ def _type_and_quarantine(
         conn.register(f"raw_{file.table}_frame", raw)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE raw_{file.table} AS SELECT * FROM raw_{file.table}_frame")
         run_sql(conn, f"ingest/{file.table}")
-    malformed = [read.malformed.select(pl.lit(name).alias("file"), LINE, "reason")  # never the line's text
-                 for name, read in read_files.items()]
-    conn.register("malformed_lines", pl.concat(malformed) if malformed else pl.DataFrame(
-        schema={"file": pl.String, LINE: pl.Int64, "reason": pl.String}))
+    malformed = [
+        read.malformed.select(pl.lit(name).alias("file"), LINE, "reason")  # never the line's text
+        for name, read in read_files.items()
+    ]
+    conn.register(
+        "malformed_lines",
+        pl.concat(malformed)
+        if malformed
+        else pl.DataFrame(schema={"file": pl.String, LINE: pl.Int64, "reason": pl.String}),
+    )
     run_sql(conn, "ingest/quarantine")
 
-    for file_name, loaded, quarantined in conn.sql("SELECT file, loaded, quarantined FROM file_accounts").fetchall():
+    for file_name, loaded, quarantined in conn.sql(
+        "SELECT file, loaded, quarantined FROM file_accounts"
+    ).fetchall():
         account = check.files.get(file_name)
         if account is None:
             continue
         account.rows_loaded, account.rows_quarantined = loaded, quarantined
         if not account.balanced:
-            check.refusals.append(Finding(file_name, None, None,
-                                          f"row accounting failed: {loaded} loaded + {quarantined} quarantined "
-                                          f"!= {account.rows_in_manifest} in the manifest (an omu error)"))
+            check.refusals.append(
+                Finding(
+                    file_name,
+                    None,
+                    None,
+                    f"row accounting failed: {loaded} loaded + {quarantined} quarantined "
+                    f"!= {account.rows_in_manifest} in the manifest (an omu error)",
+                )
+            )
     check.quarantine = conn.sql(
         'SELECT file, line, "column", value, reason FROM quarantined ORDER BY file, line, "column"'
     ).pl()
@@ -292,12 +363,16 @@ def _validate_staged(check: DeliveryCheck, manifest: Manifest) -> None:
     for file_name, summary in check.validation.items():
         for expectation in summary["expectations"]:
             if not expectation["success"]:
-                check.refusals.append(Finding(
-                    file_name, None, expectation["column"],
-                    f"Great Expectations: {expectation['description'] or expectation['expectation']} failed on "
-                    f"the rows about to load ({expectation['error'] or expectation['unexpected_count']}); "
-                    "nothing was loaded. This is an omu error: please report it.",
-                ))
+                check.refusals.append(
+                    Finding(
+                        file_name,
+                        None,
+                        expectation["column"],
+                        f"Great Expectations: {expectation['description'] or expectation['expectation']} failed on "
+                        f"the rows about to load ({expectation['error'] or expectation['unexpected_count']}); "
+                        "nothing was loaded. This is an omu error: please report it.",
+                    )
+                )
 
 
 __all__ = ["DeliveryCheck", "FileAccount", "check_delivery", "delivery_location", "FILES_BY_NAME"]

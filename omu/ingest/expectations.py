@@ -28,8 +28,17 @@ from omu.contract import FILES, ContractFile
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 TYPED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients.csv": ("patient_id", "birth_year", "birth_month", "sex", "wijk_code", "pc4",
-                     "registered_from", "registered_until", "end_reason"),
+    "patients.csv": (
+        "patient_id",
+        "birth_year",
+        "birth_month",
+        "sex",
+        "wijk_code",
+        "pc4",
+        "registered_from",
+        "registered_until",
+        "end_reason",
+    ),
     "episodes.csv": ("patient_id", "icpc", "start_date", "end_date"),
     "prescriptions.csv": ("patient_id", "atc", "prescribed_on", "quantity", "duration_days"),
     "determinations.csv": ("patient_id", "code", "measured_on", "value", "value_number"),
@@ -67,15 +76,21 @@ def _suite_expectations(file: ContractFile, stage_dir: Path) -> list[Any]:
                 )
             )
         if column.allowed:
-            expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.allowed)))
+            expectations.append(
+                gxe.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.allowed))
+            )
         if column.kind == "date":
             expectations.append(
-                gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value="1900-01-01", max_value=EXTRACTED_ON)
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=column.name, min_value="1900-01-01", max_value=EXTRACTED_ON
+                )
             )
         if column.minimum is not None or column.maximum is not None:
             maximum = EXTRACTION_YEAR if column.name == "birth_year" else column.maximum
             expectations.append(
-                gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value=column.minimum, max_value=maximum)
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=column.name, min_value=column.minimum, max_value=maximum
+                )
             )
     for column_name in file.unique:
         expectations.append(gxe.ExpectColumnValuesToBeUnique(column=column_name))
@@ -117,16 +132,25 @@ class _ContractValidator:
         atexit.register(shutil.rmtree, self.link.parent, ignore_errors=True)
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.source = context.data_sources.add_sql("staged_delivery", connection_string=connection_string(":memory:"))
+        self.source = context.data_sources.add_sql(
+            "staged_delivery", connection_string=connection_string(":memory:")
+        )
         self.validations = {}
         for file in FILES:
             parquet = self.link / f"{file.table}.parquet"
-            asset = self.source.add_query_asset(file.table, query=f"SELECT * FROM read_parquet({_quote(str(parquet))})")
+            asset = self.source.add_query_asset(
+                file.table, query=f"SELECT * FROM read_parquet({_quote(str(parquet))})"
+            )
             suite = context.suites.add(gx.ExpectationSuite(name=f"his_contract_v1_{file.table}"))
             for expectation in _suite_expectations(file, self.link):
                 suite.add_expectation(expectation)
-            self.validations[file.name] = context.validation_definitions.add(gx.ValidationDefinition(
-                name=f"validate_{file.table}", data=asset.add_batch_definition_whole_table("delivery"), suite=suite))
+            self.validations[file.name] = context.validation_definitions.add(
+                gx.ValidationDefinition(
+                    name=f"validate_{file.table}",
+                    data=asset.add_batch_definition_whole_table("delivery"),
+                    suite=suite,
+                )
+            )
         self.lock = threading.Lock()
 
     def validate(self, stage_dir: Path, extracted_on: dt.date) -> dict[str, Any]:
@@ -137,8 +161,12 @@ class _ContractValidator:
             pointer.symlink_to(Path(stage_dir).resolve(), target_is_directory=True)
             os.replace(pointer, self.link)
             try:
-                return {name: summarise(validation.run(expectation_parameters=parameters, result_format="SUMMARY"))
-                        for name, validation in self.validations.items()}
+                return {
+                    name: summarise(
+                        validation.run(expectation_parameters=parameters, result_format="SUMMARY")
+                    )
+                    for name, validation in self.validations.items()
+                }
             finally:
                 # GX's DuckDB connections are closed after each delivery (left to interpreter exit
                 # they end in nanobind leak reports); the engine opens new ones next time.

@@ -42,10 +42,14 @@ class IngestOutcome:
         return self.check.refusal_reason if self.check else None
 
 
-def store_facts(conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: str) -> tuple[str | None, str | None, str | None]:
+def store_facts(
+    conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: str
+) -> tuple[str | None, str | None, str | None]:
     """(sha of the delivery in force, the practice's pseudonym key, sha of the latest attempt)."""
     in_force = fetch_one(
-        conn, "SELECT manifest_sha256 FROM current_deliveries WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
+        conn,
+        "SELECT manifest_sha256 FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
+        [practice_id, quarter],
     )
     key = fetch_one(
         conn,
@@ -70,7 +74,9 @@ def delivery_row(check: DeliveryCheck, received_at: dt.datetime) -> pl.DataFrame
         "received_at": received_at,
         "status": "loaded" if check.accepted else "refused",
         "reason": check.refusal_reason,
-        "contract_version": manifest.get("contract_version") if isinstance(manifest.get("contract_version"), int) else None,
+        "contract_version": manifest.get("contract_version")
+        if isinstance(manifest.get("contract_version"), int)
+        else None,
         "extracted_on": _date_or_none(manifest.get("extracted_on")),
         "his_vendor": manifest.get("his_vendor"),
         "pseudonym_key_id": manifest.get("pseudonym_key_id"),
@@ -79,10 +85,21 @@ def delivery_row(check: DeliveryCheck, received_at: dt.datetime) -> pl.DataFrame
         account = check.files.get(file.name)
         row[f"{file.table}_rows_manifest"] = account.rows_in_manifest if account else None
         row[f"{file.table}_rows_loaded"] = account.rows_loaded if account and check.accepted else None
-        row[f"{file.table}_rows_quarantined"] = account.rows_quarantined if account and check.accepted else None
-    return pl.DataFrame([row], schema_overrides={key: pl.Int64 for key in row if key.endswith(
-        ("_manifest", "_loaded", "_quarantined"))} | {"contract_version": pl.Int32, "reason": pl.String,
-                                                       "his_vendor": pl.String, "pseudonym_key_id": pl.String})
+        row[f"{file.table}_rows_quarantined"] = (
+            account.rows_quarantined if account and check.accepted else None
+        )
+    return pl.DataFrame(
+        [row],
+        schema_overrides={
+            key: pl.Int64 for key in row if key.endswith(("_manifest", "_loaded", "_quarantined"))
+        }
+        | {
+            "contract_version": pl.Int32,
+            "reason": pl.String,
+            "his_vendor": pl.String,
+            "pseudonym_key_id": pl.String,
+        },
+    )
 
 
 def _date_or_none(text: object) -> dt.date | None:
@@ -92,16 +109,26 @@ def _date_or_none(text: object) -> dt.date | None:
         return None
 
 
-def merge_delivery(conn: duckdb.DuckDBPyConnection, check: DeliveryCheck, received_at: dt.datetime,
-                   retention: int = DEFAULT_RETENTION) -> None:
+def merge_delivery(
+    conn: duckdb.DuckDBPyConnection,
+    check: DeliveryCheck,
+    received_at: dt.datetime,
+    retention: int = DEFAULT_RETENTION,
+) -> None:
     """The single writer's part: replace the practice-quarter as a whole, in one transaction."""
     assert check.accepted and check.stage_dir is not None
     conn.register("delivery_row", delivery_row(check, received_at))
     try:
-        run_sql_in_transaction(conn, ["ingest/merge", "ingest/retention"], {
-            "practice_id": check.practice_id, "quarter": check.quarter, "stage_dir": str(check.stage_dir),
-            "retention": retention,
-        })
+        run_sql_in_transaction(
+            conn,
+            ["ingest/merge", "ingest/retention"],
+            {
+                "practice_id": check.practice_id,
+                "quarter": check.quarter,
+                "stage_dir": str(check.stage_dir),
+                "retention": retention,
+            },
+        )
     finally:
         conn.unregister("delivery_row")
 
@@ -114,10 +141,14 @@ def record_refusal(conn: duckdb.DuckDBPyConnection, check: DeliveryCheck, receiv
         conn.unregister("delivery_row")
 
 
-def ingest_delivery(home: OmuHome, delivery_dir: Path, *, retention: int = DEFAULT_RETENTION,
-                    received_at: dt.datetime | None = None,
-                    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None = None,
-                    ) -> IngestOutcome:
+def ingest_delivery(
+    home: OmuHome,
+    delivery_dir: Path,
+    *,
+    retention: int = DEFAULT_RETENTION,
+    received_at: dt.datetime | None = None,
+    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None = None,
+) -> IngestOutcome:
     """Check a delivery outside the store lock, then load it (or record its refusal) in one short
     transaction. `connect` opens the store (the Dagster resource passes its own)."""
     connect = connect or (lambda: store.connect(home.database))

@@ -46,19 +46,30 @@ class Manifest:
 def read_manifest(delivery_dir: Path) -> tuple[Manifest | None, list[Finding]]:
     path = delivery_dir / MANIFEST
     if not path.is_file():
-        return None, [Finding(MANIFEST, None, None, "manifest.json is missing: every delivery needs one "
-                              "(see the HIS extract contract); ask the extraction tool to write it")]
+        return None, [
+            Finding(
+                MANIFEST,
+                None,
+                None,
+                "manifest.json is missing: every delivery needs one "
+                "(see the HIS extract contract); ask the extraction tool to write it",
+            )
+        ]
     data = path.read_bytes()
     try:
         raw = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return None, [Finding(MANIFEST, None, None, f"manifest.json is not readable JSON ({error}); deliver it again")]
+        return None, [
+            Finding(MANIFEST, None, None, f"manifest.json is not readable JSON ({error}); deliver it again")
+        ]
     if not isinstance(raw, dict):
         return None, [Finding(MANIFEST, None, None, "manifest.json must hold one JSON object")]
     manifest = Manifest(raw, hashlib.sha256(data).hexdigest())
     missing = [key for key in REQUIRED_KEYS if key not in raw]
     if missing:
-        return manifest, [Finding(MANIFEST, None, key, f"manifest.json lacks the key {key!r}") for key in missing]
+        return manifest, [
+            Finding(MANIFEST, None, key, f"manifest.json lacks the key {key!r}") for key in missing
+        ]
     return manifest, []
 
 
@@ -77,11 +88,17 @@ def check_manifest(
         findings.append(Finding(file, None, column, message))
 
     if manifest.raw.get("contract_version") != CONTRACT_VERSION:
-        refuse("contract_version", f"contract_version is {manifest.raw.get('contract_version')!r}; "
-               f"omu reads contract version {CONTRACT_VERSION}")
+        refuse(
+            "contract_version",
+            f"contract_version is {manifest.raw.get('contract_version')!r}; "
+            f"omu reads contract version {CONTRACT_VERSION}",
+        )
     if expected_practice and manifest.practice_id != expected_practice:
-        refuse("practice_id", f"practice_id {manifest.practice_id!r} does not match the folder "
-               f"{expected_practice!r}; put the delivery in landing/<practice_id>/<quarter>/")
+        refuse(
+            "practice_id",
+            f"practice_id {manifest.practice_id!r} does not match the folder "
+            f"{expected_practice!r}; put the delivery in landing/<practice_id>/<quarter>/",
+        )
     quarter: Quarter | None = None
     try:
         quarter = Quarter.parse(manifest.quarter)
@@ -95,13 +112,19 @@ def check_manifest(
         refuse("extracted_on", f"extracted_on {manifest.raw.get('extracted_on')!r} is not a date YYYY-MM-DD")
     else:
         if quarter and extracted_on <= quarter.reference_date:
-            refuse("extracted_on", f"extracted_on {extracted_on} must lie after the quarter's last day "
-                   f"{quarter.reference_date}: a quarter is extracted once it is complete")
+            refuse(
+                "extracted_on",
+                f"extracted_on {extracted_on} must lie after the quarter's last day "
+                f"{quarter.reference_date}: a quarter is extracted once it is complete",
+            )
     key = manifest.raw.get("pseudonym_key_id")
     if previous_key_id is not None and key != previous_key_id:
-        refuse("pseudonym_key_id", f"pseudonym_key_id changed from {previous_key_id!r} to {key!r}: the same "
-               "patient would get another patient_id. Deliver with the practice's key "
-               f"{previous_key_id!r}, or ask omu's maintainers for a key rotation")
+        refuse(
+            "pseudonym_key_id",
+            f"pseudonym_key_id changed from {previous_key_id!r} to {key!r}: the same "
+            "patient would get another patient_id. Deliver with the practice's key "
+            f"{previous_key_id!r}, or ask omu's maintainers for a key rotation",
+        )
 
     files = manifest.files
     if not isinstance(files, dict):
@@ -125,6 +148,10 @@ def check_manifest(
             continue
         path = delivery_dir / name
         if path.is_file() and sha256_of(path) != str(entry["sha256"]).lower():
-            refuse("sha256", "the file does not match its sha256 in manifest.json: it changed or arrived "
-                   "incomplete; deliver it again", file=name)
+            refuse(
+                "sha256",
+                "the file does not match its sha256 in manifest.json: it changed or arrived "
+                "incomplete; deliver it again",
+                file=name,
+            )
     return findings

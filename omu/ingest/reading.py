@@ -83,7 +83,9 @@ def read_delivery_csv(path: Path) -> ReadFile:
     header = normalise_header(original_header)
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
-        raise UnreadableFile(f"{path.name}, line 1: column {', '.join(repeated)} appears more than once in the header")
+        raise UnreadableFile(
+            f"{path.name}, line 1: column {', '.join(repeated)} appears more than once in the header"
+        )
 
     body = lines.slice(1).filter(pl.col("text").str.strip_chars() != "")
     unquoted = pl.col("text").str.replace_all(r'"[^"]*"', "")
@@ -97,7 +99,9 @@ def read_delivery_csv(path: Path) -> ReadFile:
         "text",
         reason=pl.when(pl.col("odd_quotes"))
         .then(pl.lit("malformed line: a quote is not closed"))
-        .otherwise(pl.format("malformed line: {} fields where the header has {}", "fields", pl.lit(len(header)))),
+        .otherwise(
+            pl.format("malformed line: {} fields where the header has {}", "fields", pl.lit(len(header)))
+        ),
     )
     good = body.filter(well_formed)
     if good.height:
@@ -110,14 +114,18 @@ def read_delivery_csv(path: Path) -> ReadFile:
             quote_char='"',
         )
         if parsed.height != good.height:  # cannot happen for lines that passed the checks above
-            raise UnreadableFile(f"{path.name}: lines and parsed rows disagree ({good.height} vs {parsed.height})")
+            raise UnreadableFile(
+                f"{path.name}: lines and parsed rows disagree ({good.height} vs {parsed.height})"
+            )
         rows = parsed.with_columns(good[LINE]).with_columns(pl.all().exclude(LINE).str.strip_chars())
         # Empty string = missing (contract); after trimming, blank is missing too.
         rows = rows.with_columns(
             pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in header
         )
     else:
-        rows = pl.DataFrame({**{c: pl.Series([], dtype=pl.String) for c in header}, LINE: pl.Series([], dtype=pl.Int64)})
+        rows = pl.DataFrame(
+            {**{c: pl.Series([], dtype=pl.String) for c in header}, LINE: pl.Series([], dtype=pl.Int64)}
+        )
     return ReadFile(
         name=path.name,
         encoding=encoding,

@@ -13,8 +13,10 @@ def render_report(check: DeliveryCheck) -> str:
     title = f"Delivery {check.practice_id or '?'} {check.quarter or '?'}"
     lines = [f"# {title}", "", f"Folder: `{check.delivery_dir}`"]
     if check.manifest:
-        lines.append(f"Manifest sha256: `{check.manifest.sha256}`; extracted on {check.manifest.raw.get('extracted_on')}; "
-                     f"HIS vendor: {check.manifest.raw.get('his_vendor', 'unknown')}")
+        lines.append(
+            f"Manifest sha256: `{check.manifest.sha256}`; extracted on {check.manifest.raw.get('extracted_on')}; "
+            f"HIS vendor: {check.manifest.raw.get('his_vendor', 'unknown')}"
+        )
     lines.append("")
     if check.accepted:
         lines.append("**Accepted**: every row is loaded or quarantined below.")
@@ -22,7 +24,11 @@ def render_report(check: DeliveryCheck) -> str:
         lines.append("**Refused**: nothing of this delivery was loaded. Reasons:")
         lines += [f"- {finding}" for finding in check.refusals]
     if check.files:
-        lines += ["", "| file | encoding | separator | rows in manifest | loaded | quarantined |", "|---|---|---|---:|---:|---:|"]
+        lines += [
+            "",
+            "| file | encoding | separator | rows in manifest | loaded | quarantined |",
+            "|---|---|---|---:|---:|---:|",
+        ]
         for file in FILES:
             account = check.files.get(file.name)
             if account:
@@ -35,14 +41,20 @@ def render_report(check: DeliveryCheck) -> str:
         lines += ["", "## Quarantined rows per reason", "", "| file | reason | rows |", "|---|---|---:|"]
         for file, reason, rows in check.quarantine_by_reason().iter_rows():
             lines.append(f"| {file} | {reason} | {rows} |")
-        lines += ["", "Every quarantined line, with column and value, is in `quarantine.csv` beside this report."]
+        lines += [
+            "",
+            "Every quarantined line, with column and value, is in `quarantine.csv` beside this report.",
+        ]
     if check.warnings:
         lines += ["", "## Warnings", ""] + [f"- {warning}" for warning in check.warnings]
     if check.validation:
         passed = sum(summary["evaluated"] - summary["failed"] for summary in check.validation.values())
         total = sum(summary["evaluated"] for summary in check.validation.values())
-        lines += ["", f"Great Expectations (contract v1 on the rows that load): {passed} of {total} expectations met; "
-                  "details in `validation.json`."]
+        lines += [
+            "",
+            f"Great Expectations (contract v1 on the rows that load): {passed} of {total} expectations met; "
+            "details in `validation.json`.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -34,8 +34,9 @@ class ExclusionSummary:
     objections: int  # bezwaar: no longer screened, their derived data removed
 
 
-def import_exclusions(conn: duckdb.DuckDBPyConnection, path: Path, *, recorded_by: str,
-                      practice: str | None = None) -> ExclusionSummary:
+def import_exclusions(
+    conn: duckdb.DuckDBPyConnection, path: Path, *, recorded_by: str, practice: str | None = None
+) -> ExclusionSummary:
     if not recorded_by.strip():
         raise ExclusionFileError("say who excludes (--by): the store keeps who and when")
     try:
@@ -47,8 +48,11 @@ def import_exclusions(conn: duckdb.DuckDBPyConnection, path: Path, *, recorded_b
     conn.register("incoming_frame", frame.select("row_no", *FIELDS))
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
     conn.unregister("incoming_frame")
-    run_sql(conn, "exclusions/import_check", {
-        "practice": practice, "exclusion_values": [*EXCLUSION_REASONS, EXCLUSION_LIFT]})
+    run_sql(
+        conn,
+        "exclusions/import_check",
+        {"practice": practice, "exclusion_values": [*EXCLUSION_REASONS, EXCLUSION_LIFT]},
+    )
     problems = conn.table("exclusion_problems").pl()
     if problems.height:
         shown = "\n".join(
@@ -60,8 +64,17 @@ def import_exclusions(conn: duckdb.DuckDBPyConnection, path: Path, *, recorded_b
         more = f"\n- ... and {problems.height - 20} more" if problems.height > 20 else ""
         raise ExclusionFileError(f"{Path(path).name} refused; no exclusion was imported:\n{shown}{more}")
     ready = conn.table("exclusion_ready").pl()
-    run_sql_in_transaction(conn, "exclusions/import_write", {
-        "recorded_by": recorded_by.strip(), "source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}"})
+    run_sql_in_transaction(
+        conn,
+        "exclusions/import_write",
+        {
+            "recorded_by": recorded_by.strip(),
+            "source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}",
+        },
+    )
     changed = ready.filter(pl.col("is_change"))
-    return ExclusionSummary(changed=changed.height, unchanged=ready.height - changed.height,
-                            objections=changed.filter(pl.col("reason") == "bezwaar").height)
+    return ExclusionSummary(
+        changed=changed.height,
+        unchanged=ready.height - changed.height,
+        objections=changed.filter(pl.col("reason") == "bezwaar").height,
+    )

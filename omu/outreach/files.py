@@ -44,47 +44,123 @@ class ListColumn:
 
 
 COLUMNS: tuple[ListColumn, ...] = (
-    ListColumn("rank", "Volgorde", 9, "Bel in deze volgorde: 1 eerst (hoogste voorspelde risico, anders hoogste "
-               "score, dan de oudste)."),
-    ListColumn("patient_id", "Patiënt (pseudoniem)", 22, "Pseudoniem van de patiënt: zoek de patiënt op in uw "
-               "eigen HIS via de pseudonimiseringstabel van de praktijk."),
-    ListColumn("age", "Leeftijd", 9, "Leeftijd in hele jaren op de peildatum (laatste dag van het kwartaal)."),
+    ListColumn(
+        "rank",
+        "Volgorde",
+        9,
+        "Bel in deze volgorde: 1 eerst (hoogste voorspelde risico, anders hoogste score, dan de oudste).",
+    ),
+    ListColumn(
+        "patient_id",
+        "Patiënt (pseudoniem)",
+        22,
+        "Pseudoniem van de patiënt: zoek de patiënt op in uw "
+        "eigen HIS via de pseudonimiseringstabel van de praktijk.",
+    ),
+    ListColumn(
+        "age", "Leeftijd", 9, "Leeftijd in hele jaren op de peildatum (laatste dag van het kwartaal)."
+    ),
     ListColumn("sex", "Geslacht", 9, "M = man, V = vrouw, O = onbekend."),
-    ListColumn("score", "Score", 7, "Aantal punten volgens het screeningsprofiel; de drempel staat op het "
-               "tabblad Toelichting."),
-    ListColumn("predicted_risk", "Voorspeld risico", 11, "Kans op een huisartsenpostcontact of valletsel in het "
-               "komende jaar volgens het risicomodel (alleen voor de volgorde; het model haalt niemand van de lijst)."),
+    ListColumn(
+        "score",
+        "Score",
+        7,
+        "Aantal punten volgens het screeningsprofiel; de drempel staat op het tabblad Toelichting.",
+    ),
+    ListColumn(
+        "predicted_risk",
+        "Voorspeld risico",
+        11,
+        "Kans op een huisartsenpostcontact of valletsel in het "
+        "komende jaar volgens het risicomodel (alleen voor de volgorde; het model haalt niemand van de lijst).",
+    ),
     ListColumn("reasons", "Redenen", 42, "De risicokenmerken die bij deze patiënt gelden."),
-    ListColumn("next_steps", "Mogelijke vervolgstap", 42, "Wat kan helpen, per reden: bijvoorbeeld Welzijn op "
-               "Recept, buurtteam, valpreventie of een medicatiebeoordeling door de apotheker. De huisarts houdt "
-               "de regie."),
+    ListColumn(
+        "next_steps",
+        "Mogelijke vervolgstap",
+        42,
+        "Wat kan helpen, per reden: bijvoorbeeld Welzijn op "
+        "Recept, buurtteam, valpreventie of een medicatiebeoordeling door de apotheker. De huisarts houdt "
+        "de regie.",
+    ),
     ListColumn("notes", "Opmerking", 30, "Extra aandachtspunt dat niet meetelt in de score."),
-    ListColumn("evidence", "Onderbouwing", 60, "Per reden het gegeven erachter, uit dezelfde berekening als de "
-               "score: welk geneesmiddel (naam en ATC-code) en wanneer, welke episode (ICPC en begindatum), welke "
-               "bepaling en wanneer, welke contacten; 'geen ...' waar de reden juist het ontbreken is."),
-    ListColumn("history", "Eerdere kwartalen", 40, "Eerdere kwartalen van deze patiënt op de lijst van dit "
-               "profiel: wanneer op de lijst, en per poging de datum, de uitkomst en de notitie."),
-    ListColumn("inclusion", "Op de lijst omdat", 26, "Nieuw boven de drempel; eerder niet bereikt (na 3 pogingen "
-               "niet meer); eerder op de lijst zonder teruggemelde uitkomst; of doorgeschoven omdat de lijst vorig "
-               "kwartaal vol was."),
-    ListColumn("first_crossed_quarter", "Eerste keer boven drempel", 13, "Het kwartaal waarin de patiënt voor het "
-               "eerst boven de drempel kwam."),
-    ListColumn("earlier_attempts", "Eerdere pogingen", 10, "Hoe vaak de patiënt eerder op de lijst stond zonder "
-               "bereikt te worden."),
-    ListColumn("outcome", "Uitkomst", 16, "Vul in (keuzelijst): bereikt, niet_bereikt, afgezien (patiënt wil "
-               "niet), verwezen, al_in_zorg.", fill_in=True),
-    ListColumn("referral_target", "Verwezen naar", 22, "Alleen bij uitkomst verwezen (keuzelijst): "
-               + ", ".join(REFERRAL_TARGETS) + ".", fill_in=True),
-    ListColumn("outcome_date", "Datum contact", 13, "Datum van het gesprek of de laatste poging (dd-mm-jjjj).",
-               fill_in=True),
-    ListColumn("note", "Notities", 40, "Vrije tekst voor de praktijk. Zet hier geen namen of BSN.", fill_in=True),
-    ListColumn("exclusion", "Uitsluiten (huisarts)", 18, "Alleen door of namens de huisarts (keuzelijst): "
-               "palliatief, niet_benaderen, bezwaar (bezwaar tegen het gebruik van de gegevens: de patiënt wordt "
-               "niet meer gescreend en telt nergens meer mee) of tijdelijk (vul dan Uitsluiten tot in); opgeheven heft een "
-               "eerdere uitsluiting op. Een uitgesloten patiënt komt niet op een lijst zolang de uitsluiting geldt. Inlezen: "
-               "omu exclusions import outreach.xlsx --by <naam huisarts>", fill_in=True),
-    ListColumn("exclusion_until", "Uitsluiten tot", 13, "Alleen bij tijdelijk: tot en met welke datum "
-               "(dd-mm-jjjj).", fill_in=True),
+    ListColumn(
+        "evidence",
+        "Onderbouwing",
+        60,
+        "Per reden het gegeven erachter, uit dezelfde berekening als de "
+        "score: welk geneesmiddel (naam en ATC-code) en wanneer, welke episode (ICPC en begindatum), welke "
+        "bepaling en wanneer, welke contacten; 'geen ...' waar de reden juist het ontbreken is.",
+    ),
+    ListColumn(
+        "history",
+        "Eerdere kwartalen",
+        40,
+        "Eerdere kwartalen van deze patiënt op de lijst van dit "
+        "profiel: wanneer op de lijst, en per poging de datum, de uitkomst en de notitie.",
+    ),
+    ListColumn(
+        "inclusion",
+        "Op de lijst omdat",
+        26,
+        "Nieuw boven de drempel; eerder niet bereikt (na 3 pogingen "
+        "niet meer); eerder op de lijst zonder teruggemelde uitkomst; of doorgeschoven omdat de lijst vorig "
+        "kwartaal vol was.",
+    ),
+    ListColumn(
+        "first_crossed_quarter",
+        "Eerste keer boven drempel",
+        13,
+        "Het kwartaal waarin de patiënt voor het eerst boven de drempel kwam.",
+    ),
+    ListColumn(
+        "earlier_attempts",
+        "Eerdere pogingen",
+        10,
+        "Hoe vaak de patiënt eerder op de lijst stond zonder bereikt te worden.",
+    ),
+    ListColumn(
+        "outcome",
+        "Uitkomst",
+        16,
+        "Vul in (keuzelijst): bereikt, niet_bereikt, afgezien (patiënt wil niet), verwezen, al_in_zorg.",
+        fill_in=True,
+    ),
+    ListColumn(
+        "referral_target",
+        "Verwezen naar",
+        22,
+        "Alleen bij uitkomst verwezen (keuzelijst): " + ", ".join(REFERRAL_TARGETS) + ".",
+        fill_in=True,
+    ),
+    ListColumn(
+        "outcome_date",
+        "Datum contact",
+        13,
+        "Datum van het gesprek of de laatste poging (dd-mm-jjjj).",
+        fill_in=True,
+    ),
+    ListColumn(
+        "note", "Notities", 40, "Vrije tekst voor de praktijk. Zet hier geen namen of BSN.", fill_in=True
+    ),
+    ListColumn(
+        "exclusion",
+        "Uitsluiten (huisarts)",
+        18,
+        "Alleen door of namens de huisarts (keuzelijst): "
+        "palliatief, niet_benaderen, bezwaar (bezwaar tegen het gebruik van de gegevens: de patiënt wordt "
+        "niet meer gescreend en telt nergens meer mee) of tijdelijk (vul dan Uitsluiten tot in); opgeheven heft een "
+        "eerdere uitsluiting op. Een uitgesloten patiënt komt niet op een lijst zolang de uitsluiting geldt. Inlezen: "
+        "omu exclusions import outreach.xlsx --by <naam huisarts>",
+        fill_in=True,
+    ),
+    ListColumn(
+        "exclusion_until",
+        "Uitsluiten tot",
+        13,
+        "Alleen bij tijdelijk: tot en met welke datum (dd-mm-jjjj).",
+        fill_in=True,
+    ),
     ListColumn("practice_id", "Praktijk", 9, "Praktijkcode (nodig bij het terugmelden)."),
     ListColumn("quarter", "Kwartaal", 9, "Kwartaal van deze lijst (nodig bij het terugmelden)."),
     ListColumn("profile", "Profiel", 14, "Screeningsprofiel en versie waarmee deze lijst is gemaakt."),
@@ -110,8 +186,16 @@ def _list_frame(rows: pl.DataFrame, columns: tuple[ListColumn, ...]) -> pl.DataF
     return frame.select(c.key for c in columns)
 
 
-def write_xlsx(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profile, *, practice_id: str,
-               quarter: str, sheet_title: str) -> Path:
+def write_xlsx(
+    path: Path,
+    rows: pl.DataFrame,
+    lists: BuiltLists,
+    profile: Profile,
+    *,
+    practice_id: str,
+    quarter: str,
+    sheet_title: str,
+) -> Path:
     columns = _columns(lists)
     frame = _list_frame(rows, columns)
     workbook = Workbook()
@@ -147,43 +231,85 @@ def write_xlsx(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profi
         ("exclusion", (*EXCLUSION_REASONS, EXCLUSION_LIFT), "Alleen de huisarts: waarom niet benaderen?"),
     ):
         letter = get_column_letter(keys.index(key) + 1)
-        validation = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
-                                    showErrorMessage=True, errorTitle="Ongeldige keuze",
-                                    error="Kies een waarde uit de lijst.", promptTitle=key, prompt=prompt)
+        validation = DataValidation(
+            type="list",
+            formula1='"' + ",".join(allowed) + '"',
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle="Ongeldige keuze",
+            error="Kies een waarde uit de lijst.",
+            promptTitle=key,
+            prompt=prompt,
+        )
         validation.add(f"{letter}2:{letter}{max(last_row, 2) + 200}")
         sheet.add_data_validation(validation)
     date_letter = get_column_letter(keys.index("outcome_date") + 1)
-    date_validation = DataValidation(type="date", operator="greaterThan", formula1="DATE(2000,1,1)",
-                                     allow_blank=True, showErrorMessage=True, error="Vul een datum in (dd-mm-jjjj).")
+    date_validation = DataValidation(
+        type="date",
+        operator="greaterThan",
+        formula1="DATE(2000,1,1)",
+        allow_blank=True,
+        showErrorMessage=True,
+        error="Vul een datum in (dd-mm-jjjj).",
+    )
     date_validation.add(f"{date_letter}2:{date_letter}{max(last_row, 2) + 200}")
     sheet.add_data_validation(date_validation)
-    _help_sheet(workbook.create_sheet(HELP_SHEET), columns, profile, lists, practice_id=practice_id, quarter=quarter)
+    _help_sheet(
+        workbook.create_sheet(HELP_SHEET), columns, profile, lists, practice_id=practice_id, quarter=quarter
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
 
 
-def _help_sheet(sheet, columns, profile: Profile, lists: BuiltLists, *, practice_id: str, quarter: str) -> None:
+def _help_sheet(
+    sheet, columns, profile: Profile, lists: BuiltLists, *, practice_id: str, quarter: str
+) -> None:
     sheet.column_dimensions["A"].width = 28
     sheet.column_dimensions["B"].width = 110
     lines = [
         ("Belijst", f"Praktijk {practice_id}, kwartaal {quarter}"),
         ("Screeningsprofiel", f"{profile.name} versie {profile.version}: {profile.description}"),
-        ("Drempel", "Een patiënt komt op de lijst als alle kenmerken gelden, de eerste keer dat dat gebeurt."
-         if profile.rule == "all" else f"Een patiënt komt op de lijst bij een score van {profile.threshold} of "
-         "meer, de eerste keer dat dat gebeurt."),
+        (
+            "Drempel",
+            "Een patiënt komt op de lijst als alle kenmerken gelden, de eerste keer dat dat gebeurt."
+            if profile.rule == "all"
+            else f"Een patiënt komt op de lijst bij een score van {profile.threshold} of "
+            "meer, de eerste keer dat dat gebeurt.",
+        ),
         ("Kenmerken en punten", "; ".join(f"{c.label} ({c.weight})" for c in profile.scored)),
-        ("Volgorde", "Hoogste voorspelde risico eerst (risicomodel)" if lists.has_risk_model
-         else "Hoogste score eerst, daarna de oudste patiënt"),
-        ("Niet bereikt", f"Wie niet bereikt wordt, komt volgend kwartaal terug, tot {MAX_ATTEMPTS} pogingen."),
-        ("Doorgeschoven", f"{lists.carried_over} patiënt(en) pasten niet binnen de capaciteit en schuiven door "
-                          "naar volgend kwartaal." if lists.carried_over else "Geen: iedereen past op de lijst."),
-        ("Uitgesloten", f"{lists.excluded} patiënt(en) door de huisarts uitgesloten (palliatief, niet benaderen, "
-                        "bezwaar of tijdelijk): zij staan op geen enkele lijst zolang dat geldt."),
-        ("Terugmelden", "Vul Uitkomst (en bij verwezen: Verwezen naar), Datum contact en eventueel Notities in. "
-                        "De datamanager leest het bestand terug met: omu outcomes import outreach.xlsx"),
-        ("Privacy", "Deze lijst bevat alleen patiënten van deze praktijk, met pseudoniemen. Bewaar hem binnen de "
-                    "praktijk; zet in Notities geen namen, BSN of andere direct herleidbare gegevens."),
+        (
+            "Volgorde",
+            "Hoogste voorspelde risico eerst (risicomodel)"
+            if lists.has_risk_model
+            else "Hoogste score eerst, daarna de oudste patiënt",
+        ),
+        (
+            "Niet bereikt",
+            f"Wie niet bereikt wordt, komt volgend kwartaal terug, tot {MAX_ATTEMPTS} pogingen.",
+        ),
+        (
+            "Doorgeschoven",
+            f"{lists.carried_over} patiënt(en) pasten niet binnen de capaciteit en schuiven door "
+            "naar volgend kwartaal."
+            if lists.carried_over
+            else "Geen: iedereen past op de lijst.",
+        ),
+        (
+            "Uitgesloten",
+            f"{lists.excluded} patiënt(en) door de huisarts uitgesloten (palliatief, niet benaderen, "
+            "bezwaar of tijdelijk): zij staan op geen enkele lijst zolang dat geldt.",
+        ),
+        (
+            "Terugmelden",
+            "Vul Uitkomst (en bij verwezen: Verwezen naar), Datum contact en eventueel Notities in. "
+            "De datamanager leest het bestand terug met: omu outcomes import outreach.xlsx",
+        ),
+        (
+            "Privacy",
+            "Deze lijst bevat alleen patiënten van deze praktijk, met pseudoniemen. Bewaar hem binnen de "
+            "praktijk; zet in Notities geen namen, BSN of andere direct herleidbare gegevens.",
+        ),
         ("Gemaakt op", dt.date.today().strftime("%d-%m-%Y")),
         ("", ""),
         ("Kolom", "Uitleg"),
@@ -205,12 +331,28 @@ def write_csv(path: Path, rows: pl.DataFrame, lists: BuiltLists) -> Path:
     return path
 
 
-HTML_COLUMNS = ("rank", "patient_id", "age", "sex", "score", "predicted_risk", "reasons", "evidence", "next_steps",
-                "notes", "inclusion", "history", "earlier_attempts", "outcome", "note")
+HTML_COLUMNS = (
+    "rank",
+    "patient_id",
+    "age",
+    "sex",
+    "score",
+    "predicted_risk",
+    "reasons",
+    "evidence",
+    "next_steps",
+    "notes",
+    "inclusion",
+    "history",
+    "earlier_attempts",
+    "outcome",
+    "note",
+)
 
 
-def write_html(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profile, *, practice_id: str,
-               quarter: str) -> Path:
+def write_html(
+    path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profile, *, practice_id: str, quarter: str
+) -> Path:
     columns = [c for c in _columns(lists) if c.key in HTML_COLUMNS]
     frame = _list_frame(rows, tuple(columns))
     head = "".join(f"<th>{html.escape(c.header)}</th>" for c in columns)
@@ -223,11 +365,16 @@ def write_html(path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profi
         css = ' class="num"' if key in ("rank", "age", "score", "earlier_attempts") else ""
         return f"<td{css}>{html.escape(str(value)).replace(chr(10), '<br>')}</td>"
 
-    body = "\n".join(
-        "<tr>" + "".join(cell(c.key, value) for c, value in zip(columns, row, strict=True)) + "</tr>"
-        for row in frame.iter_rows()
-    ) or f'<tr><td colspan="{len(columns)}">Geen patiënten op de lijst dit kwartaal.</td></tr>'
-    order = "hoogste voorspelde risico eerst" if lists.has_risk_model else "hoogste score eerst, dan de oudste"
+    body = (
+        "\n".join(
+            "<tr>" + "".join(cell(c.key, value) for c, value in zip(columns, row, strict=True)) + "</tr>"
+            for row in frame.iter_rows()
+        )
+        or f'<tr><td colspan="{len(columns)}">Geen patiënten op de lijst dit kwartaal.</td></tr>'
+    )
+    order = (
+        "hoogste voorspelde risico eerst" if lists.has_risk_model else "hoogste score eerst, dan de oudste"
+    )
     page = f"""<!DOCTYPE html>
 <html lang="nl">
 <head>
@@ -251,8 +398,9 @@ footer {{ margin-top: 3mm; font-size: 8pt; color: #444; }}
 <body>
 <h1>Belijst praktijk {html.escape(practice_id)} — {html.escape(quarter)}</h1>
 <p class="meta">{frame.height} patiënt(en), volgorde: {order}. Screeningsprofiel {html.escape(profile.name)}
-versie {profile.version}, {"alle kenmerken moeten gelden" if profile.rule == "all"
-else f"drempel {profile.threshold} punten"}. Alleen patiënten van deze praktijk (pseudoniemen).</p>
+versie {profile.version}, {
+        "alle kenmerken moeten gelden" if profile.rule == "all" else f"drempel {profile.threshold} punten"
+    }. Alleen patiënten van deze praktijk (pseudoniemen).</p>
 <table>
 <thead><tr>{head}</tr></thead>
 <tbody>
@@ -270,17 +418,33 @@ De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer
     return path
 
 
-def write_practice_lists(folder: Path, lists: BuiltLists, profile: Profile, *, practice_id: str,
-                         quarter: str) -> dict[str, Path]:
+def write_practice_lists(
+    folder: Path, lists: BuiltLists, profile: Profile, *, practice_id: str, quarter: str
+) -> dict[str, Path]:
     """outreach.xlsx/.csv/.html, and baseline.xlsx on a practice's first quarter."""
     paths = {
-        "outreach.xlsx": write_xlsx(folder / "outreach.xlsx", lists.outreach, lists, profile,
-                                    practice_id=practice_id, quarter=quarter, sheet_title=LIST_SHEET),
+        "outreach.xlsx": write_xlsx(
+            folder / "outreach.xlsx",
+            lists.outreach,
+            lists,
+            profile,
+            practice_id=practice_id,
+            quarter=quarter,
+            sheet_title=LIST_SHEET,
+        ),
         "outreach.csv": write_csv(folder / "outreach.csv", lists.outreach, lists),
-        "outreach.html": write_html(folder / "outreach.html", lists.outreach, lists, profile,
-                                    practice_id=practice_id, quarter=quarter),
+        "outreach.html": write_html(
+            folder / "outreach.html", lists.outreach, lists, profile, practice_id=practice_id, quarter=quarter
+        ),
     }
     if lists.is_first_quarter:
-        paths["baseline.xlsx"] = write_xlsx(folder / "baseline.xlsx", lists.baseline, lists, profile,
-                                            practice_id=practice_id, quarter=quarter, sheet_title=BASELINE_SHEET)
+        paths["baseline.xlsx"] = write_xlsx(
+            folder / "baseline.xlsx",
+            lists.baseline,
+            lists,
+            profile,
+            practice_id=practice_id,
+            quarter=quarter,
+            sheet_title=BASELINE_SHEET,
+        )
     return paths

@@ -19,7 +19,9 @@ OUTCOMES = ("bereikt", "niet_bereikt", "afgezien", "verwezen", "al_in_zorg")
 REFERRAL_TARGETS_FILE = REPO_ROOT / "clinical" / "reference" / "referral_targets.csv"
 _referral_targets = pl.read_csv(REFERRAL_TARGETS_FILE, infer_schema=False)
 REFERRAL_TARGETS: tuple[str, ...] = tuple(_referral_targets["code"])
-REFERRAL_LABELS: dict[str, str] = dict(zip(_referral_targets["code"], _referral_targets["label"], strict=True))
+REFERRAL_LABELS: dict[str, str] = dict(
+    zip(_referral_targets["code"], _referral_targets["label"], strict=True)
+)
 # why the GP keeps a patient off the lists (omu exclusions import); bezwaar also stops the screening
 EXCLUSION_REASONS = ("palliatief", "niet_benaderen", "bezwaar", "tijdelijk")
 EXCLUSION_LIFT = "opgeheven"  # lifts the exclusion in force (kept in the store like the others)
@@ -51,9 +53,12 @@ def prepare_outreach_tables(conn: duckdb.DuckDBPyConnection) -> None:
     run_sql(conn, "outreach/schema")
     fixed = conn.execute(
         "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'outreach_outcomes' "
-        "AND constraint_type = 'CHECK' AND constraint_text ILIKE '%referral_target%'").fetchall()
+        "AND constraint_type = 'CHECK' AND constraint_text ILIKE '%referral_target%'"
+    ).fetchall()
     if fixed[0][0]:
-        run_sql_in_transaction(conn, ["outreach/migrate_outcomes", "outreach/schema", "outreach/migrate_outcomes_rows"])
+        run_sql_in_transaction(
+            conn, ["outreach/migrate_outcomes", "outreach/schema", "outreach/migrate_outcomes_rows"]
+        )
 
 
 def prepare_outreach_store(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
@@ -61,30 +66,53 @@ def prepare_outreach_store(conn: duckdb.DuckDBPyConnection, profile: Profile) ->
     prepare_outreach_tables(conn)
 
 
-def build_lists(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
-                capacity: int | None, use_risk_model: bool = True) -> BuiltLists:
+def build_lists(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    *,
+    practice_id: str,
+    quarter: str,
+    capacity: int | None,
+    use_risk_model: bool = True,
+) -> BuiltLists:
     """use_risk_model: order by the stored predicted risk (the primary profile's model) when there is one."""
     prepare_outreach_store(conn, profile)
     register_profile(conn, profile)
-    run_sql(conn, "outreach/build", {
-        "practice_id": practice_id, "quarter": quarter, "capacity": capacity, "use_risk_model": use_risk_model,
-        "characteristic_ids": list(profile.characteristic_ids),
-    })
+    run_sql(
+        conn,
+        "outreach/build",
+        {
+            "practice_id": practice_id,
+            "quarter": quarter,
+            "capacity": capacity,
+            "use_risk_model": use_risk_model,
+            "characteristic_ids": list(profile.characteristic_ids),
+        },
+    )
     # the records behind each reason: the screening's own criteria SQL, for the listed patients only
     listed = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM built_list").fetchall()]
     records = screening_evidence(conn, profile, practice_id=practice_id, quarter=quarter, patient_ids=listed)
     conn.register("list_evidence_frame", records)
     conn.execute("CREATE OR REPLACE TEMP TABLE list_evidence_records AS SELECT * FROM list_evidence_frame")
     conn.unregister("list_evidence_frame")
-    run_sql(conn, "outreach/evidence", {
-        "practice_id": practice_id, "quarter": quarter, "profile_name": profile.name,
-        "profile_version": profile.version, "characteristic_ids": list(profile.characteristic_ids),
-    })
+    run_sql(
+        conn,
+        "outreach/evidence",
+        {
+            "practice_id": practice_id,
+            "quarter": quarter,
+            "profile_name": profile.name,
+            "profile_version": profile.version,
+            "characteristic_ids": list(profile.characteristic_ids),
+        },
+    )
     run_sql_in_transaction(conn, "outreach/write")
     return read_lists(conn, profile, practice_id=practice_id, quarter=quarter)
 
 
-def read_lists(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str) -> BuiltLists:
+def read_lists(
+    conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str
+) -> BuiltLists:
     rows = conn.execute(
         "SELECT * FROM outreach_lists WHERE practice_id = ? AND quarter = ? AND profile_name = ? "
         "AND profile_version = ? ORDER BY list_kind, rank",
@@ -103,11 +131,16 @@ def read_lists(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id
     )
     return BuiltLists(
         outreach=outreach,
-        carried_over=frame.filter((pl.col("list_kind") == "outreach") & ~pl.col("listed").cast(pl.Boolean)).height,
+        carried_over=frame.filter(
+            (pl.col("list_kind") == "outreach") & ~pl.col("listed").cast(pl.Boolean)
+        ).height,
         baseline=frame.filter(pl.col("list_kind") == "baseline"),
         has_risk_model=bool(frame.height and frame["predicted_risk"].drop_nulls().len()),
         is_first_quarter=bool(first and first[0]["first"] == quarter),
         excluded=fetch_dicts(
-            conn, "SELECT count(*) AS n FROM current_exclusions WHERE practice_id = ? "
-            "AND (reason <> 'tijdelijk' OR until >= omu_quarter_end(?))", [practice_id, quarter])[0]["n"],
+            conn,
+            "SELECT count(*) AS n FROM current_exclusions WHERE practice_id = ? "
+            "AND (reason <> 'tijdelijk' OR until >= omu_quarter_end(?))",
+            [practice_id, quarter],
+        )[0]["n"],
     )

@@ -23,12 +23,29 @@ from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_tables
 from omu.sql import run_sql, run_sql_in_transaction
 
 # profile: "omu-basis v1" as the list's column Profiel writes it; the import knows the list from it
-FIELDS = ("practice_id", "quarter", "patient_id", "outcome", "referral_target", "outcome_date", "note", "profile")
+FIELDS = (
+    "practice_id",
+    "quarter",
+    "patient_id",
+    "outcome",
+    "referral_target",
+    "outcome_date",
+    "note",
+    "profile",
+)
 ALIASES = {
-    "referral target": "referral_target", "target": "referral_target", "date": "outcome_date",
-    "practice": "practice_id", "notes": "note", "patient": "patient_id", "profiel": "profile",
+    "referral target": "referral_target",
+    "target": "referral_target",
+    "date": "outcome_date",
+    "practice": "practice_id",
+    "notes": "note",
+    "patient": "patient_id",
+    "profiel": "profile",
     # a referral's follow-up on its own row (columns added by the practice): omu.evaluation.followup
-    "aangekomen": "arrived", "arrived": "arrived", "datum aangekomen": "arrived_on", "arrived_on": "arrived_on",
+    "aangekomen": "arrived",
+    "arrived": "arrived",
+    "datum aangekomen": "arrived_on",
+    "arrived_on": "arrived_on",
 }
 FOLLOWUP_ON_ROW = ("arrived", "arrived_on")
 
@@ -51,8 +68,11 @@ def _key(header: str) -> str | None:
     return HEADER_TO_KEY.get(name) or ALIASES.get(name)
 
 
-def read_outcome_file(path: Path, fields: tuple[str, ...] = FIELDS + FOLLOWUP_ON_ROW,
-                      required: tuple[str, ...] = ("patient_id", "outcome")) -> pl.DataFrame:
+def read_outcome_file(
+    path: Path,
+    fields: tuple[str, ...] = FIELDS + FOLLOWUP_ON_ROW,
+    required: tuple[str, ...] = ("patient_id", "outcome"),
+) -> pl.DataFrame:
     """The file's rows as text in the fields above, with row_no = the row in the file (header = 1).
     Other fields (e.g. the exclusion columns for `omu exclusions import`) read the same way."""
     path = Path(path)
@@ -68,7 +88,8 @@ def read_outcome_file(path: Path, fields: tuple[str, ...] = FIELDS + FOLLOWUP_ON
         # dates arrive as datetimes from Excel cells; keep them as ISO text for the SQL checks
         frame = frame.with_columns(
             pl.col(c).str.slice(0, 10) if frame.schema[c] == pl.String else pl.col(c).cast(pl.String)
-            for c in frame.columns if _key(c) in ("outcome_date", "exclusion_until", "arrived_on")
+            for c in frame.columns
+            if _key(c) in ("outcome_date", "exclusion_until", "arrived_on")
         )
     elif path.suffix.lower() in (".csv", ".txt"):
         try:
@@ -83,15 +104,18 @@ def read_outcome_file(path: Path, fields: tuple[str, ...] = FIELDS + FOLLOWUP_ON
         raise OutcomeFileError(f"{path.name}: expected the outreach .xlsx or a .csv")
     renamed = {c: _key(c) for c in frame.columns if c != "row_no" and _key(c) in fields}
     if not set(required) <= set(renamed.values()):
-        raise OutcomeFileError(f"{path.name}, row 1: needs the columns {' and '.join(required)} "
-                               f"(or {' and '.join(column_header(k) for k in required)}); "
-                               f"found {', '.join(frame.columns)}")
+        raise OutcomeFileError(
+            f"{path.name}, row 1: needs the columns {' and '.join(required)} "
+            f"(or {' and '.join(column_header(k) for k in required)}); "
+            f"found {', '.join(frame.columns)}"
+        )
     frame = frame.select("row_no", *(pl.col(c).cast(pl.String).alias(k) for c, k in renamed.items()))
     return frame.with_columns(pl.lit(None, pl.String).alias(f) for f in fields if f not in frame.columns)
 
 
-def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: str | None = None,
-                    quarter: str | None = None) -> ImportSummary:
+def import_outcomes(
+    conn: duckdb.DuckDBPyConnection, path: Path, *, practice: str | None = None, quarter: str | None = None
+) -> ImportSummary:
     frame = read_outcome_file(path)
     if quarter:
         frame = frame.with_columns(pl.col("quarter").fill_null(quarter))
@@ -103,14 +127,23 @@ def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: st
     run_sql(conn, "outreach/import_check", {"practice": practice, "referral_targets": list(REFERRAL_TARGETS)})
     on_row = frame.select("row_no", pl.lit(None, pl.String).alias("sheet"), *followup.FIELDS)
     followup_rows = pl.concat([on_row, followup.read_followup_rows(path)])
-    problems = pl.concat([conn.table("import_problems").pl().with_columns(pl.lit(None, pl.String).alias("sheet")),
-                          followup.check_followups(conn, followup_rows, practice=practice)], how="diagonal")
+    problems = pl.concat(
+        [
+            conn.table("import_problems").pl().with_columns(pl.lit(None, pl.String).alias("sheet")),
+            followup.check_followups(conn, followup_rows, practice=practice),
+        ],
+        how="diagonal",
+    )
     if problems.height:
         shown = "\n".join(
             f"- {Path(path).name}{', sheet ' + row['sheet'] if row['sheet'] else ''}, row {row['row_no']}, "
             f"column {row['column']}: {row['problem']}"
             # a pseudonym or a note is never echoed: error messages carry no patient-level value
-            + (f" (value {row['value']!r})" if row["value"] and row["column"] not in ("patient_id", "note") else "")
+            + (
+                f" (value {row['value']!r})"
+                if row["value"] and row["column"] not in ("patient_id", "note")
+                else ""
+            )
             for row in problems.head(20).iter_rows(named=True)
         )
         more = f"\n- ... and {problems.height - 20} more" if problems.height > 20 else ""
@@ -118,15 +151,28 @@ def import_outcomes(conn: duckdb.DuckDBPyConnection, path: Path, *, practice: st
     counts = conn.table("import_ready").pl()
     followups = conn.sql("SELECT count(*) FROM followup_ready WHERE is_new OR is_changed").fetchall()[0][0]
     # no access log entry, no import (raises audit.AuditError)
-    audit.record(conn, "outcomes_imported", practice_id=_one_or_all(counts["practice_id"]),
-                 quarter=_one_or_all(counts["quarter"]), patients=counts.select("practice_id", "patient_id").n_unique(),
-                 detail=Path(path).name)
-    run_sql_in_transaction(conn, ["outreach/import_write", "evaluation/followup_write"],
-                           {"source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}"})
+    audit.record(
+        conn,
+        "outcomes_imported",
+        practice_id=_one_or_all(counts["practice_id"]),
+        quarter=_one_or_all(counts["quarter"]),
+        patients=counts.select("practice_id", "patient_id").n_unique(),
+        detail=Path(path).name,
+    )
+    run_sql_in_transaction(
+        conn,
+        ["outreach/import_write", "evaluation/followup_write"],
+        {"source_file": f"{Path(path).name} @ {dt.datetime.now():%Y-%m-%d %H:%M}"},
+    )
     new = int(counts["is_new"].sum()) if counts.height else 0
     changed = int(counts["is_changed"].sum()) if counts.height else 0
-    return ImportSummary(new=new, changed=changed, unchanged=counts.height - new - changed,
-                         skipped_blank=frame.height - counts.height, followups=int(followups))
+    return ImportSummary(
+        new=new,
+        changed=changed,
+        unchanged=counts.height - new - changed,
+        skipped_blank=frame.height - counts.height,
+        followups=int(followups),
+    )
 
 
 def _one_or_all(values: pl.Series) -> str | None:

@@ -23,8 +23,9 @@ class Explanation:
     profile: Profile
 
 
-def explain(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
-            patient_id: str) -> Explanation:
+def explain(
+    conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str, patient_id: str
+) -> Explanation:
     prepare_screening_store(conn, profile)
     register_profile(conn, profile)
     rows = fetch_dicts(
@@ -40,6 +41,7 @@ def explain(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: s
         )
     row = rows[0]
     # the records each criterion counted: the screening's own criteria SQL, not a second reading
-    evidence = screening_evidence(conn, profile, practice_id=practice_id, quarter=quarter, patient_ids=[patient_id],
-                                  holding_only=False)
+    evidence = screening_evidence(
+        conn, profile, practice_id=practice_id, quarter=quarter, patient_ids=[patient_id], holding_only=False
+    )
     return Explanation(row, evidence, profile)

@@ -33,7 +33,11 @@ CRITERION_TYPES: dict[str, tuple[str | None, set[str], set[str]]] = {
     "age_at_least": (None, {"years"}, {"years"}),
     "active_episode": ("icpc", {"codelist"}, {"codelist"}),
     "episode_started": ("icpc", {"codelist", "window_days"}, {"codelist", "window_days"}),
-    "prescription": ("atc", {"codelist", "window_days", "min_count", "min_quantity"}, {"codelist", "window_days"}),
+    "prescription": (
+        "atc",
+        {"codelist", "window_days", "min_count", "min_quantity"},
+        {"codelist", "window_days"},
+    ),
     "distinct_medicines": (None, {"window_days", "min_count"}, {"window_days", "min_count"}),
     "latest_determination": ("nhg45", {"codelist", "window_days"}, {"codelist"}),
     "contact": ("contact_kind", {"codelist", "window_days", "min_count", "max_count"}, {"window_days"}),
@@ -73,14 +77,20 @@ class Criterion:
 
     def describe(self) -> str:
         """In words, for `omu explain`."""
-        window = f" in the {self.window_days} days up to the reference date" if self.window_days is not None else ""
+        window = (
+            f" in the {self.window_days} days up to the reference date"
+            if self.window_days is not None
+            else ""
+        )
         if self.type == "either_of":
-            text = "either " + " or ".join(f"({c.describe().removeprefix('requires: ')})" for c in self.criteria)
+            text = "either " + " or ".join(
+                f"({c.describe().removeprefix('requires: ')})" for c in self.criteria
+            )
             return f"excludes: {text}" if self.absent else f"requires: {text}"
         text = {
             "age_range": f"age {self.min_years} to {self.max_years}",
             "first_prescription": f"the first prescription ever seen in codelist {self.codelist} lies"
-                                  + (window or " in the screened quarter"),
+            + (window or " in the screened quarter"),
             "age_at_least": f"age at least {self.years}",
             "active_episode": f"an active episode in codelist {self.codelist}",
             "episode_started": f"an episode in codelist {self.codelist} started{window}",
@@ -156,58 +166,114 @@ class Profile:
                 "scored": [c.scored for c in self.characteristics],
                 "position": list(range(1, len(self.characteristics) + 1)),
             },
-            schema={"characteristic": pl.String, "label": pl.String, "weight": pl.Int32, "scored": pl.Boolean,
-                    "position": pl.Int32},
+            schema={
+                "characteristic": pl.String,
+                "label": pl.String,
+                "weight": pl.Int32,
+                "scored": pl.Boolean,
+                "position": pl.Int32,
+            },
         )
 
     def criteria_frame(self) -> pl.DataFrame:
         def row(characteristic: str, number: int, criterion: Criterion, parent: int | None) -> dict:
             return {
-                "characteristic": characteristic, "criterion_no": number, "parent_no": parent,
-                "type": criterion.type, "codelist": criterion.codelist, "window_days": criterion.window_days,
-                "years": criterion.years, "min_years": criterion.min_years, "max_years": criterion.max_years,
-                "min_count": criterion.min_count, "max_count": criterion.max_count,
-                "min_quantity": criterion.min_quantity, "absent": criterion.absent,
+                "characteristic": characteristic,
+                "criterion_no": number,
+                "parent_no": parent,
+                "type": criterion.type,
+                "codelist": criterion.codelist,
+                "window_days": criterion.window_days,
+                "years": criterion.years,
+                "min_years": criterion.min_years,
+                "max_years": criterion.max_years,
+                "min_count": criterion.min_count,
+                "max_count": criterion.max_count,
+                "min_quantity": criterion.min_quantity,
+                "absent": criterion.absent,
             }
 
         rows = []
         for c in self.characteristics:
             for number, criterion in enumerate(c.criteria, start=1):
                 rows.append(row(c.id, number, criterion, None))
-                rows += [row(c.id, SUB_CRITERIA * number + k, sub, number)
-                         for k, sub in enumerate(criterion.criteria, start=1)]
+                rows += [
+                    row(c.id, SUB_CRITERIA * number + k, sub, number)
+                    for k, sub in enumerate(criterion.criteria, start=1)
+                ]
         return pl.DataFrame(
             rows,
-            schema={"characteristic": pl.String, "criterion_no": pl.Int32, "parent_no": pl.Int32, "type": pl.String,
-                    "codelist": pl.String, "window_days": pl.Int32, "years": pl.Int32, "min_years": pl.Int32,
-                    "max_years": pl.Int32, "min_count": pl.Int32, "max_count": pl.Int32, "min_quantity": pl.Float64,
-                    "absent": pl.Boolean},
+            schema={
+                "characteristic": pl.String,
+                "criterion_no": pl.Int32,
+                "parent_no": pl.Int32,
+                "type": pl.String,
+                "codelist": pl.String,
+                "window_days": pl.Int32,
+                "years": pl.Int32,
+                "min_years": pl.Int32,
+                "max_years": pl.Int32,
+                "min_count": pl.Int32,
+                "max_count": pl.Int32,
+                "min_quantity": pl.Float64,
+                "absent": pl.Boolean,
+            },
         )
 
     @property
     def criterion_types(self) -> set[str]:
-        return {t for c in self.characteristics for criterion in c.criteria
-                for t in (criterion.type, *(sub.type for sub in criterion.criteria))}
+        return {
+            t
+            for c in self.characteristics
+            for criterion in c.criteria
+            for t in (criterion.type, *(sub.type for sub in criterion.criteria))
+        }
 
     def next_steps_frame(self) -> pl.DataFrame:
         rows = [
-            {"characteristic": c.id, "step_no": number, "text": step.text, "with_characteristic": step.with_characteristic}
+            {
+                "characteristic": c.id,
+                "step_no": number,
+                "text": step.text,
+                "with_characteristic": step.with_characteristic,
+            }
             for c in self.characteristics
             for number, step in enumerate(c.next_steps, start=1)
         ]
-        return pl.DataFrame(rows, schema={"characteristic": pl.String, "step_no": pl.Int32, "text": pl.String,
-                                          "with_characteristic": pl.String})
+        return pl.DataFrame(
+            rows,
+            schema={
+                "characteristic": pl.String,
+                "step_no": pl.Int32,
+                "text": pl.String,
+                "with_characteristic": pl.String,
+            },
+        )
 
     def codelist_frame(self) -> pl.DataFrame:
         frames = [
-            frame.select(pl.lit(name).alias("codelist"), "code",
-                         pl.col("value").str.to_lowercase().str.strip_chars() if "value" in frame.columns
-                         else pl.lit(None, pl.String).alias("value"),
-                         "description")  # names the medicine or episode on the lists
+            frame.select(
+                pl.lit(name).alias("codelist"),
+                "code",
+                pl.col("value").str.to_lowercase().str.strip_chars()
+                if "value" in frame.columns
+                else pl.lit(None, pl.String).alias("value"),
+                "description",
+            )  # names the medicine or episode on the lists
             for name, frame in self.codelists.items()
         ]
-        return pl.concat(frames) if frames else pl.DataFrame(
-            schema={"codelist": pl.String, "code": pl.String, "value": pl.String, "description": pl.String})
+        return (
+            pl.concat(frames)
+            if frames
+            else pl.DataFrame(
+                schema={
+                    "codelist": pl.String,
+                    "code": pl.String,
+                    "value": pl.String,
+                    "description": pl.String,
+                }
+            )
+        )
 
 
 def load_codelist(name: str, system: str | None, codelists_dir: Path = CODELISTS_DIR) -> pl.DataFrame:
@@ -226,7 +292,9 @@ def load_codelist(name: str, system: str | None, codelists_dir: Path = CODELISTS
         pattern = CODE_PATTERNS[system]
         for line, code in enumerate(frame["code"].to_list(), start=2):
             if code is None or not pattern.match(code):
-                raise ProfileError(f"codelist {path.name}, line {line}: {code!r} is not a {system.upper()} code")
+                raise ProfileError(
+                    f"codelist {path.name}, line {line}: {code!r} is not a {system.upper()} code"
+                )
     if frame.height == 0:
         raise ProfileError(f"codelist {path.name} is empty")
     return frame
@@ -241,8 +309,9 @@ def _criterion(raw: Any, where: str, *, inside: bool = False) -> Criterion:
         raise ProfileError(f"{where}: each criterion needs a type")
     kind = raw["type"]
     if kind not in CRITERION_TYPES:
-        raise ProfileError(f"{where}: unknown characteristic type {kind!r} "
-                           f"(known: {', '.join(sorted(CRITERION_TYPES))})")
+        raise ProfileError(
+            f"{where}: unknown characteristic type {kind!r} (known: {', '.join(sorted(CRITERION_TYPES))})"
+        )
     _, allowed, required = CRITERION_TYPES[kind]
     keys = set(raw) - {"type", "absent"}
     if keys - allowed:
@@ -265,8 +334,9 @@ def _criterion(raw: Any, where: str, *, inside: bool = False) -> Criterion:
         listed = raw["criteria"]
         if not isinstance(listed, list) or len(listed) < 2 or len(listed) >= SUB_CRITERIA:
             raise ProfileError(f"{where}: either_of needs a list of at least two criteria")
-        sub_criteria = tuple(_criterion(c, f"{where}, either_of {n}", inside=True)
-                             for n, c in enumerate(listed, start=1))
+        sub_criteria = tuple(
+            _criterion(c, f"{where}, either_of {n}", inside=True) for n, c in enumerate(listed, start=1)
+        )
     if inside and absent:  # evaluated from hits alone: "one of them holds" cannot read an absence
         raise ProfileError(f"{where}: a criterion inside either_of cannot be absent")
     min_years = _int(raw["min_years"], where, "min_years") if "min_years" in raw else None
@@ -309,14 +379,17 @@ def _next_steps(raw: Any, where: str) -> tuple[NextStep, ...]:
 def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODELISTS_DIR) -> Profile:
     """Read and check a profile; a broken one is refused with a message naming what is wrong."""
     path = Path(path)
-    raw = load_yaml_mapping(path, kind="profile", required=("name", "version", "characteristics"),
-                            error=ProfileError)
+    raw = load_yaml_mapping(
+        path, kind="profile", required=("name", "version", "characteristics"), error=ProfileError
+    )
     name = str(raw["name"])
     version = _int(raw["version"], path.name, "version", minimum=1)
     rule = raw.get("rule", "score")
     if rule not in ("score", "all"):
-        raise ProfileError(f"{path.name}: rule is score (weights against the threshold) or all (every "
-                           f"characteristic must hold), not {rule!r}")
+        raise ProfileError(
+            f"{path.name}: rule is score (weights against the threshold) or all (every "
+            f"characteristic must hold), not {rule!r}"
+        )
     if rule == "score" and "threshold" not in raw:
         raise ProfileError(f"{path.name}: missing 'threshold'")
     threshold = _int(raw["threshold"], path.name, "threshold", minimum=1) if "threshold" in raw else None
@@ -335,7 +408,9 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
             ident = str(entry["id"])
             where = f"{path.name}, {ident}"
             if not _IDENTIFIER.match(ident):
-                raise ProfileError(f"{where}: an id is lower-case letters, digits and _ (it becomes a column name)")
+                raise ProfileError(
+                    f"{where}: an id is lower-case letters, digits and _ (it becomes a column name)"
+                )
             if ident in seen:
                 raise ProfileError(f"{where}: the id is used twice")
             seen.add(ident)
@@ -345,19 +420,25 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
             criteria = entry.get("criteria")
             if not isinstance(criteria, list) or not criteria:
                 raise ProfileError(f"{where}: needs a list of criteria")
-            characteristics.append(Characteristic(
-                id=ident,
-                label=str(entry.get("label", ident)),
-                weight=weight,
-                criteria=tuple(_criterion(c, f"{where}, criterion {n}") for n, c in enumerate(criteria, start=1)),
-                scored=scored,
-                next_steps=_next_steps(entry.get("next_steps") or [], where),
-            ))
+            characteristics.append(
+                Characteristic(
+                    id=ident,
+                    label=str(entry.get("label", ident)),
+                    weight=weight,
+                    criteria=tuple(
+                        _criterion(c, f"{where}, criterion {n}") for n, c in enumerate(criteria, start=1)
+                    ),
+                    scored=scored,
+                    next_steps=_next_steps(entry.get("next_steps") or [], where),
+                )
+            )
     for characteristic in characteristics:
         for step in characteristic.next_steps:
             if step.with_characteristic and step.with_characteristic not in seen:
-                raise ProfileError(f"{path.name}, {characteristic.id}: next step {step.text!r} refers to the "
-                                   f"unknown characteristic {step.with_characteristic!r}")
+                raise ProfileError(
+                    f"{path.name}, {characteristic.id}: next step {step.text!r} refers to the "
+                    f"unknown characteristic {step.with_characteristic!r}"
+                )
     if not any(c.scored for c in characteristics):
         raise ProfileError(f"{path.name}: a profile needs at least one scored characteristic")
     if rule == "all":  # every scored characteristic must hold: the threshold is the sum of the weights
@@ -365,20 +446,31 @@ def load_profile(path: Path | str = DEFAULT_PROFILE, codelists_dir: Path = CODEL
         if any(c.weight < 1 for c in characteristics if c.scored):
             raise ProfileError(f"{path.name}: rule all needs a weight of 1 or more on every characteristic")
         if threshold is not None and threshold != total:
-            raise ProfileError(f"{path.name}: rule all means threshold = the sum of the weights ({total}), "
-                               f"not {threshold}")
+            raise ProfileError(
+                f"{path.name}: rule all means threshold = the sum of the weights ({total}), not {threshold}"
+            )
         threshold = total
 
     if threshold is None:  # cannot happen: rule score needs it, rule all sets it
         raise ProfileError(f"{path.name}: missing 'threshold'")
-    profile = Profile(name, version, threshold, backfill, tuple(characteristics),
-                      description=str(raw.get("description", "")), path=path, rule=rule)
+    profile = Profile(
+        name,
+        version,
+        threshold,
+        backfill,
+        tuple(characteristics),
+        description=str(raw.get("description", "")),
+        path=path,
+        rule=rule,
+    )
     for characteristic in characteristics:
         for criterion in (c for top in characteristic.criteria for c in (top, *top.criteria)):
             if criterion.codelist and criterion.codelist not in profile.codelists:
                 system = CRITERION_TYPES[criterion.type][0]
                 try:
-                    profile.codelists[criterion.codelist] = load_codelist(criterion.codelist, system, codelists_dir)
+                    profile.codelists[criterion.codelist] = load_codelist(
+                        criterion.codelist, system, codelists_dir
+                    )
                 except ProfileError as error:
                     raise ProfileError(f"{path.name}, {characteristic.id}: {error}") from error
     return profile

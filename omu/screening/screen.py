@@ -48,17 +48,25 @@ def register_profile(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
         conn.register(f"{table}_frame", frame)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
         conn.unregister(f"{table}_frame")
-    set_variables(conn, {
-        "profile_name": profile.name,
-        "profile_version": profile.version,
-        "threshold": profile.threshold,
-        "backfill_quarters": profile.backfill_quarters,
-        "characteristic_ids": list(profile.characteristic_ids),
-    })
+    set_variables(
+        conn,
+        {
+            "profile_name": profile.name,
+            "profile_version": profile.version,
+            "threshold": profile.threshold,
+            "backfill_quarters": profile.backfill_quarters,
+            "characteristic_ids": list(profile.characteristic_ids),
+        },
+    )
 
 
-def plan_work(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str | None = None,
-              source_quarter: str | None = None) -> list[str]:
+def plan_work(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    *,
+    practice_id: str | None = None,
+    source_quarter: str | None = None,
+) -> list[str]:
     """Tables screen_plan (every quarter to screen, from which delivery) and screen_work (the part
     computed from one delivery, or all of it); returns the work's quarters."""
     prepare_screening_store(conn, profile)
@@ -72,8 +80,13 @@ def plan_work(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id:
     return [q for (q,) in conn.execute("SELECT DISTINCT quarter FROM screen_work ORDER BY 1").fetchall()]
 
 
-def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str | None = None,
-           source_quarter: str | None = None) -> ScreenResult:
+def screen(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    *,
+    practice_id: str | None = None,
+    source_quarter: str | None = None,
+) -> ScreenResult:
     """Screen the planned quarters computed from one delivery (practice_id, source_quarter), or
     from every delivery in force when both are None. Writes score_history in one transaction."""
     quarters = plan_work(conn, profile, practice_id=practice_id, source_quarter=source_quarter)
@@ -83,8 +96,10 @@ def screen(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: st
     ).fetchall()
     if missing:
         listed = ", ".join(f"{p} {q}" for p, q in missing)
-        raise ScreeningError(f"no delivery rows in the store for {listed}: load the delivery first "
-                             "(or its raw rows were dropped by the retention setting)")
+        raise ScreeningError(
+            f"no delivery rows in the store for {listed}: load the delivery first "
+            "(or its raw rows were dropped by the retention setting)"
+        )
     run_sql(conn, "screening/population")
     run_criteria(conn, profile, keep_evidence=False)
     run_sql(conn, "screening/score")
@@ -103,8 +118,15 @@ def run_criteria(conn: duckdb.DuckDBPyConnection, profile: Profile, *, keep_evid
         run_sql(conn, "screening/keep_evidence")
 
 
-def screening_evidence(conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str,
-                       patient_ids: list[str] | None = None, holding_only: bool = True) -> pl.DataFrame:
+def screening_evidence(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    *,
+    practice_id: str,
+    quarter: str,
+    patient_ids: list[str] | None = None,
+    holding_only: bool = True,
+) -> pl.DataFrame:
     """The records behind every characteristic that holds, for screened patients of one practice
     and quarter (all, or `patient_ids`): the criteria SQL of the screening itself, run again over
     those patients from the delivery their score came from, keeping what each hit counted.
@@ -120,8 +142,13 @@ def screening_evidence(conn: duckdb.DuckDBPyConnection, profile: Profile, *, pra
     )
     run_sql(conn, "screening/population")
     if patient_ids is not None:
-        conn.register("evidence_patients_frame", pl.DataFrame({"patient_id": patient_ids}, schema={"patient_id": pl.String}))
-        conn.execute("DELETE FROM population WHERE patient_id NOT IN (SELECT patient_id FROM evidence_patients_frame)")
+        conn.register(
+            "evidence_patients_frame",
+            pl.DataFrame({"patient_id": patient_ids}, schema={"patient_id": pl.String}),
+        )
+        conn.execute(
+            "DELETE FROM population WHERE patient_id NOT IN (SELECT patient_id FROM evidence_patients_frame)"
+        )
         conn.unregister("evidence_patients_frame")
     run_criteria(conn, profile, keep_evidence=True)
     run_sql(conn, "screening/score", {"holding_only": holding_only})
@@ -140,13 +167,21 @@ def screening_checks(conn: duckdb.DuckDBPyConnection, profile: Profile) -> dict[
     return {name: conn.table(f"check_{name}").pl() for name in ("screened_once", "score_sum", "first_time")}
 
 
-def export_screening(conn: duckdb.DuckDBPyConnection, profile: Profile, practice_id: str, quarter: str,
-                     path: Path) -> int:
+def export_screening(
+    conn: duckdb.DuckDBPyConnection, profile: Profile, practice_id: str, quarter: str, path: Path
+) -> int:
     """Write one practice-quarter of the screening view to CSV; returns the rows written."""
-    frame = query(conn, "screening/export", {
-        "practice_id": practice_id, "quarter": quarter, "profile_name": profile.name,
-        "profile_version": profile.version, "characteristic_ids": list(profile.characteristic_ids),
-    }).pl()
+    frame = query(
+        conn,
+        "screening/export",
+        {
+            "practice_id": practice_id,
+            "quarter": quarter,
+            "profile_name": profile.name,
+            "profile_version": profile.version,
+            "characteristic_ids": list(profile.characteristic_ids),
+        },
+    ).pl()
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_csv(path)
     return frame.height

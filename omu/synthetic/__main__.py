@@ -20,11 +20,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--history-years", type=int, default=5)
     args = parser.parse_args(argv)
     low, _, high = args.patients.partition(":")
-    summary = generate(args.out, practices=args.practices, quarters=quarter_range(args.quarters), seed=args.seed,
-                       patients=(int(low), int(high or low)), truth_dir=args.truth,
-                       history_years=args.history_years, progress=print)
-    print(f"{summary.deliveries} deliveries, {summary.patients_at_first_quarter} patients at the first quarter, "
-          f"{summary.seconds:.1f} s; rows: {summary.rows}")
+    summary = generate(
+        args.out,
+        practices=args.practices,
+        quarters=quarter_range(args.quarters),
+        seed=args.seed,
+        patients=(int(low), int(high or low)),
+        truth_dir=args.truth,
+        history_years=args.history_years,
+        progress=print,
+    )
+    print(
+        f"{summary.deliveries} deliveries, {summary.patients_at_first_quarter} patients at the first quarter, "
+        f"{summary.seconds:.1f} s; rows: {summary.rows}"
+    )
 
 
 if __name__ == "__main__":

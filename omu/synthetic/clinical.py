@@ -66,56 +66,152 @@ def _c(*points: tuple[float, float]) -> Curve:
 
 CONDITIONS: tuple[Condition, ...] = (
     # respiratory
-    Condition("R96", _c((0, 0), (2, 0.045), (6, 0.10), (12, 0.115), (25, 0.12), (45, 0.125), (70, 0.13),
-                        (105, 0.135)),
-              deprivation=(0.85, 1.0, 1.3), end_prob=0.6, end_years=7.0, restart_prob=0.4, gap_years=2.0),
-    Condition("R95", _c((0, 0), (40, 0.001), (55, 0.02), (65, 0.045), (75, 0.075), (90, 0.10), (105, 0.11)),
-              male=1.15, deprivation=(0.7, 1.0, 1.6)),
+    Condition(
+        "R96",
+        _c((0, 0), (2, 0.045), (6, 0.10), (12, 0.115), (25, 0.12), (45, 0.125), (70, 0.13), (105, 0.135)),
+        deprivation=(0.85, 1.0, 1.3),
+        end_prob=0.6,
+        end_years=7.0,
+        restart_prob=0.4,
+        gap_years=2.0,
+    ),
+    Condition(
+        "R95",
+        _c((0, 0), (40, 0.001), (55, 0.02), (65, 0.045), (75, 0.075), (90, 0.10), (105, 0.11)),
+        male=1.15,
+        deprivation=(0.7, 1.0, 1.6),
+    ),
     # cardiovascular, metabolic
-    Condition("K86", _c((0, 0), (25, 0.002), (40, 0.04), (50, 0.11), (60, 0.22), (70, 0.35), (80, 0.45),
-                        (95, 0.50), (105, 0.51)), deprivation=(0.9, 1.0, 1.15)),
-    Condition("T90", _c((0, 0), (15, 0.002), (30, 0.006), (45, 0.03), (55, 0.07), (65, 0.12), (75, 0.17),
-                        (90, 0.20), (105, 0.21)),
-              male=1.1, deprivation=(0.8, 1.0, 1.5), subcodes=(("T90.02", 0.7), ("T90.01", 0.04))),
-    Condition("K74", _c((0, 0), (45, 0.002), (60, 0.015), (75, 0.045), (90, 0.07), (105, 0.075)),
-              male=1.3, female=0.7, end_prob=0.2, end_years=4.0),
-    Condition("K76", _c((0, 0), (45, 0.003), (60, 0.02), (75, 0.07), (90, 0.11), (105, 0.12)),
-              male=1.4, female=0.6),
+    Condition(
+        "K86",
+        _c(
+            (0, 0),
+            (25, 0.002),
+            (40, 0.04),
+            (50, 0.11),
+            (60, 0.22),
+            (70, 0.35),
+            (80, 0.45),
+            (95, 0.50),
+            (105, 0.51),
+        ),
+        deprivation=(0.9, 1.0, 1.15),
+    ),
+    Condition(
+        "T90",
+        _c(
+            (0, 0),
+            (15, 0.002),
+            (30, 0.006),
+            (45, 0.03),
+            (55, 0.07),
+            (65, 0.12),
+            (75, 0.17),
+            (90, 0.20),
+            (105, 0.21),
+        ),
+        male=1.1,
+        deprivation=(0.8, 1.0, 1.5),
+        subcodes=(("T90.02", 0.7), ("T90.01", 0.04)),
+    ),
+    Condition(
+        "K74",
+        _c((0, 0), (45, 0.002), (60, 0.015), (75, 0.045), (90, 0.07), (105, 0.075)),
+        male=1.3,
+        female=0.7,
+        end_prob=0.2,
+        end_years=4.0,
+    ),
+    Condition(
+        "K76", _c((0, 0), (45, 0.003), (60, 0.02), (75, 0.07), (90, 0.11), (105, 0.12)), male=1.4, female=0.6
+    ),
     Condition("K77", _c((0, 0), (55, 0.002), (70, 0.015), (80, 0.045), (90, 0.10), (105, 0.15))),
-    Condition("K78", _c((0, 0), (45, 0.002), (60, 0.015), (70, 0.045), (80, 0.10), (90, 0.16), (105, 0.18)),
-              end_prob=0.1, end_years=2.0),
+    Condition(
+        "K78",
+        _c((0, 0), (45, 0.002), (60, 0.015), (70, 0.045), (80, 0.10), (90, 0.16), (105, 0.18)),
+        end_prob=0.1,
+        end_years=2.0,
+    ),
     Condition("K90", _c((0, 0), (45, 0.003), (60, 0.01), (75, 0.04), (90, 0.08), (105, 0.09))),
     # other chronic
     Condition("P70", _c((0, 0), (60, 0.001), (70, 0.01), (80, 0.05), (90, 0.18), (105, 0.30)), female=1.2),
     Condition("L89", _c((0, 0), (45, 0.005), (60, 0.03), (75, 0.08), (90, 0.12), (105, 0.13)), female=1.3),
     Condition("L90", _c((0, 0), (45, 0.01), (60, 0.05), (75, 0.12), (90, 0.17), (105, 0.18)), female=1.4),
     Condition("N87", _c((0, 0), (55, 0.0005), (70, 0.006), (80, 0.015), (90, 0.025), (105, 0.03))),
-    Condition("P76", _c((0, 0), (14, 0.002), (20, 0.03), (40, 0.08), (65, 0.12), (90, 0.15), (105, 0.16)),
-              female=1.6, deprivation=(0.8, 1.0, 1.4), end_prob=0.7, end_years=1.5, restart_prob=0.4,
-              gap_years=3.0),
+    Condition(
+        "P76",
+        _c((0, 0), (14, 0.002), (20, 0.03), (40, 0.08), (65, 0.12), (90, 0.15), (105, 0.16)),
+        female=1.6,
+        deprivation=(0.8, 1.0, 1.4),
+        end_prob=0.7,
+        end_years=1.5,
+        restart_prob=0.4,
+        gap_years=3.0,
+    ),
     # eyes
-    Condition("F94", _c((0, 0), (20, 0.001), (50, 0.004), (65, 0.013), (75, 0.038), (85, 0.10), (95, 0.20),
-                        (105, 0.24)), end_prob=0.12, end_years=2.0, subcodes=(("F94.01", 0.15), ("F94.02", 0.1)),
-              close_per_year=0.03),
-    Condition("F28", _c((0, 0), (40, 0.001), (70, 0.006), (85, 0.02), (105, 0.04)), end_prob=0.3, end_years=2.0,
-              restart_prob=0.2, close_per_year=0.05),
+    Condition(
+        "F94",
+        _c((0, 0), (20, 0.001), (50, 0.004), (65, 0.013), (75, 0.038), (85, 0.10), (95, 0.20), (105, 0.24)),
+        end_prob=0.12,
+        end_years=2.0,
+        subcodes=(("F94.01", 0.15), ("F94.02", 0.1)),
+        close_per_year=0.03,
+    ),
+    Condition(
+        "F28",
+        _c((0, 0), (40, 0.001), (70, 0.006), (85, 0.02), (105, 0.04)),
+        end_prob=0.3,
+        end_years=2.0,
+        restart_prob=0.2,
+        close_per_year=0.05,
+    ),
     Condition("F93", _c((0, 0), (40, 0.002), (55, 0.01), (70, 0.03), (85, 0.065), (105, 0.08))),
-    Condition("F92", _c((0, 0), (50, 0.005), (65, 0.04), (75, 0.12), (85, 0.25), (105, 0.35)),
-              end_prob=0.85, end_years=1.2),  # cataract: a near miss for visual impairment, mostly resolved
+    Condition(
+        "F92",
+        _c((0, 0), (50, 0.005), (65, 0.04), (75, 0.12), (85, 0.25), (105, 0.35)),
+        end_prob=0.85,
+        end_years=1.2,
+    ),  # cataract: a near miss for visual impairment, mostly resolved
     # ears
-    Condition("H84", _c((0, 0), (50, 0.002), (60, 0.022), (70, 0.09), (75, 0.155), (80, 0.24), (85, 0.34),
-                        (95, 0.48), (105, 0.52)), male=1.15, close_per_year=0.015),
-    Condition("H86", _c((0, 0), (5, 0.003), (30, 0.006), (50, 0.015), (65, 0.035), (75, 0.07), (85, 0.12),
-                        (105, 0.18)), end_prob=0.25, end_years=2.5, restart_prob=0.3, gap_years=1.0,
-              subcodes=(("H86.01", 0.1),), close_per_year=0.03),
-    Condition("H28", _c((0, 0), (50, 0.002), (75, 0.01), (90, 0.025), (105, 0.03)), end_prob=0.3, end_years=2.0,
-              close_per_year=0.05),
+    Condition(
+        "H84",
+        _c(
+            (0, 0),
+            (50, 0.002),
+            (60, 0.022),
+            (70, 0.09),
+            (75, 0.155),
+            (80, 0.24),
+            (85, 0.34),
+            (95, 0.48),
+            (105, 0.52),
+        ),
+        male=1.15,
+        close_per_year=0.015,
+    ),
+    Condition(
+        "H86",
+        _c((0, 0), (5, 0.003), (30, 0.006), (50, 0.015), (65, 0.035), (75, 0.07), (85, 0.12), (105, 0.18)),
+        end_prob=0.25,
+        end_years=2.5,
+        restart_prob=0.3,
+        gap_years=1.0,
+        subcodes=(("H86.01", 0.1),),
+        close_per_year=0.03,
+    ),
+    Condition(
+        "H28",
+        _c((0, 0), (50, 0.002), (75, 0.01), (90, 0.025), (105, 0.03)),
+        end_prob=0.3,
+        end_years=2.0,
+        close_per_year=0.05,
+    ),
     # hidden: medicine use without an episode on the problem list
     Condition("_ppi", _c((0, 0), (20, 0.005), (40, 0.04), (60, 0.12), (75, 0.24), (90, 0.32), (105, 0.34))),
-    Condition("_thyroid", _c((0, 0), (20, 0.004), (40, 0.02), (60, 0.05), (80, 0.08), (105, 0.09)),
-              male=0.2),
-    Condition("_contraception", _c((0, 0), (15, 0.0), (17, 0.15), (22, 0.35), (30, 0.45), (105, 0.46)),
-              male=0.0),
+    Condition("_thyroid", _c((0, 0), (20, 0.004), (40, 0.02), (60, 0.05), (80, 0.08), (105, 0.09)), male=0.2),
+    Condition(
+        "_contraception", _c((0, 0), (15, 0.0), (17, 0.15), (22, 0.35), (30, 0.45), (105, 0.46)), male=0.0
+    ),
     Condition("_vitamin_d", _c((0, 0), (60, 0.01), (70, 0.06), (85, 0.20), (105, 0.24)), female=1.5),
     Condition("_laxative", _c((0, 0), (60, 0.02), (75, 0.08), (85, 0.18), (105, 0.25))),
     Condition("_osteoporosis", _c((0, 0), (55, 0.01), (70, 0.08), (85, 0.20), (105, 0.24)), male=0.25),
@@ -150,71 +246,178 @@ class Course:
     max_age: float | None = None
 
 
-BETA_BLOCKER_AGENTS = (("C07AB02", 0.45), ("C07AB07", 0.27), ("C07AB03", 0.07), ("C07AG02", 0.07),
-                       ("C07AB12", 0.08), ("C07AA05", 0.06))
+BETA_BLOCKER_AGENTS = (
+    ("C07AB02", 0.45),
+    ("C07AB07", 0.27),
+    ("C07AB03", 0.07),
+    ("C07AG02", 0.07),
+    ("C07AB12", 0.08),
+    ("C07AA05", 0.06),
+)
 
 COURSES: tuple[Course, ...] = (
-    Course("beta_blocker", (("K86", 0.15), ("K74", 0.65), ("K76", 0.55), ("K78", 0.5), ("K77", 0.6)),
-           BETA_BLOCKER_AGENTS, stop_per_year=0.06, switch_prob=0.4),
-    Course("beta_blocker_other", (("_bb_other", 1.0),), (("C07AA05", 0.85), ("C07AB02", 0.15)),
-           intervals=((30, 0.4), (90, 0.6)), stop_per_year=0.25),
-    Course("ace_arb", (("K86", 0.55), ("K77", 0.6), ("T90", 0.25)),
-           (("C09AA02", 0.25), ("C09AA05", 0.15), ("C09CA01", 0.45), ("C09CA03", 0.15)), switch_prob=0.3),
+    Course(
+        "beta_blocker",
+        (("K86", 0.15), ("K74", 0.65), ("K76", 0.55), ("K78", 0.5), ("K77", 0.6)),
+        BETA_BLOCKER_AGENTS,
+        stop_per_year=0.06,
+        switch_prob=0.4,
+    ),
+    Course(
+        "beta_blocker_other",
+        (("_bb_other", 1.0),),
+        (("C07AA05", 0.85), ("C07AB02", 0.15)),
+        intervals=((30, 0.4), (90, 0.6)),
+        stop_per_year=0.25,
+    ),
+    Course(
+        "ace_arb",
+        (("K86", 0.55), ("K77", 0.6), ("T90", 0.25)),
+        (("C09AA02", 0.25), ("C09AA05", 0.15), ("C09CA01", 0.45), ("C09CA03", 0.15)),
+        switch_prob=0.3,
+    ),
     Course("thiazide", (("K86", 0.3),), (("C03AA03", 0.8), ("C03BA04", 0.2))),
     Course("calcium_channel", (("K86", 0.25), ("K74", 0.2)), (("C08CA01", 0.8), ("C08CA13", 0.2))),
     Course("loop_diuretic", (("K77", 0.75),), (("C03CA01", 0.85), ("C03CA02", 0.15)), stop_per_year=0.03),
-    Course("statin", (("T90", 0.65), ("K74", 0.85), ("K76", 0.85), ("K90", 0.85), ("K86", 0.35),
-                      ("_statin_primary", 1.0)),
-           (("C10AA01", 0.45), ("C10AA05", 0.35), ("C10AA07", 0.2)), stop_per_year=0.04),
-    Course("antiplatelet", (("K74", 0.7), ("K76", 0.7), ("K90", 0.7)),
-           (("B01AC08", 0.55), ("B01AC06", 0.2), ("B01AC04", 0.25)), stop_per_year=0.03),
-    Course("anticoagulant", (("K78", 0.75),), (("B01AF02", 0.4), ("B01AF01", 0.3), ("B01AA07", 0.3)),
-           stop_per_year=0.03),
+    Course(
+        "statin",
+        (("T90", 0.65), ("K74", 0.85), ("K76", 0.85), ("K90", 0.85), ("K86", 0.35), ("_statin_primary", 1.0)),
+        (("C10AA01", 0.45), ("C10AA05", 0.35), ("C10AA07", 0.2)),
+        stop_per_year=0.04,
+    ),
+    Course(
+        "antiplatelet",
+        (("K74", 0.7), ("K76", 0.7), ("K90", 0.7)),
+        (("B01AC08", 0.55), ("B01AC06", 0.2), ("B01AC04", 0.25)),
+        stop_per_year=0.03,
+    ),
+    Course(
+        "anticoagulant",
+        (("K78", 0.75),),
+        (("B01AF02", 0.4), ("B01AF01", 0.3), ("B01AA07", 0.3)),
+        stop_per_year=0.03,
+    ),
     Course("metformin", (("T90", 0.85),), (("A10BA02", 1.0),), units_per_day=2.0, stop_per_year=0.03),
     Course("sulfonylurea", (("T90", 0.3),), (("A10BB09", 1.0),), stop_per_year=0.05),
     Course("insulin", (("T90", 0.15),), (("A10AE04", 1.0),), fixed_quantity=5.0, stop_per_year=0.01),
     Course("lama", (("R95", 0.55),), (("R03BB04", 0.7), ("R03BB06", 0.3)), fixed_quantity=1.0),
-    Course("copd_combination", (("R95", 0.3),), (("R03AL03", 0.5), ("R03AL08", 0.3), ("R03AK08", 0.2)),
-           fixed_quantity=1.0),
-    Course("ics_asthma", (("R96", 0.6),),
-           (("R03BA02", 0.25), ("R03BA05", 0.15), ("R03BA08", 0.05), ("R03AK06", 0.2), ("R03AK07", 0.25),
-            ("R03AK08", 0.1)), fixed_quantity=1.0, stop_per_year=0.10, per_episode=True, late_prob=0.4,
-           late_years=1.5),
-    Course("laba_asthma", (("R96", 0.04),), (("R03AC12", 0.6), ("R03AC13", 0.4)), fixed_quantity=1.0,
-           stop_per_year=0.2, per_episode=True),  # a long-acting beta agonist: neither SABA nor ICS
+    Course(
+        "copd_combination",
+        (("R95", 0.3),),
+        (("R03AL03", 0.5), ("R03AL08", 0.3), ("R03AK08", 0.2)),
+        fixed_quantity=1.0,
+    ),
+    Course(
+        "ics_asthma",
+        (("R96", 0.6),),
+        (
+            ("R03BA02", 0.25),
+            ("R03BA05", 0.15),
+            ("R03BA08", 0.05),
+            ("R03AK06", 0.2),
+            ("R03AK07", 0.25),
+            ("R03AK08", 0.1),
+        ),
+        fixed_quantity=1.0,
+        stop_per_year=0.10,
+        per_episode=True,
+        late_prob=0.4,
+        late_years=1.5,
+    ),
+    Course(
+        "laba_asthma",
+        (("R96", 0.04),),
+        (("R03AC12", 0.6), ("R03AC13", 0.4)),
+        fixed_quantity=1.0,
+        stop_per_year=0.2,
+        per_episode=True,
+    ),  # a long-acting beta agonist: neither SABA nor ICS
     Course("montelukast", (("R96", 0.05),), (("R03DC03", 1.0),), stop_per_year=0.2, per_episode=True),
-    Course("antidepressant", (("P76", 0.6),), (("N06AB06", 0.45), ("N06AB04", 0.25), ("N06AB10", 0.3)),
-           per_episode=True, stop_per_year=0.2),
+    Course(
+        "antidepressant",
+        (("P76", 0.6),),
+        (("N06AB06", 0.45), ("N06AB04", 0.25), ("N06AB10", 0.3)),
+        per_episode=True,
+        stop_per_year=0.2,
+    ),
     Course("dementia", (("P70", 0.3),), (("N06DA02", 0.7), ("N05AX08", 0.3)), stop_per_year=0.1),
     Course("parkinson", (("N87", 0.8),), (("N04BA02", 1.0),), units_per_day=3.0, stop_per_year=0.01),
-    Course("analgesic", (("L89", 0.4), ("L90", 0.4)), (("N02BE01", 0.8), ("M01AE01", 0.2)),
-           units_per_day=3.0, stop_per_year=0.15),
-    Course("glaucoma_prostaglandin", (("F93", 0.6),), (("S01EE01", 0.8), ("S01EE03", 0.2)),
-           fixed_quantity=1.0, stop_per_year=0.02),
+    Course(
+        "analgesic",
+        (("L89", 0.4), ("L90", 0.4)),
+        (("N02BE01", 0.8), ("M01AE01", 0.2)),
+        units_per_day=3.0,
+        stop_per_year=0.15,
+    ),
+    Course(
+        "glaucoma_prostaglandin",
+        (("F93", 0.6),),
+        (("S01EE01", 0.8), ("S01EE03", 0.2)),
+        fixed_quantity=1.0,
+        stop_per_year=0.02,
+    ),
     Course("glaucoma_timolol", (("F93", 0.3),), (("S01ED01", 1.0),), fixed_quantity=1.0, stop_per_year=0.03),
-    Course("ppi", (("_ppi", 1.0), ("K74", 0.3), ("K76", 0.3), ("K90", 0.3)),
-           (("A02BC02", 0.5), ("A02BC01", 0.4), ("A02BC05", 0.1)), stop_per_year=0.1),
+    Course(
+        "ppi",
+        (("_ppi", 1.0), ("K74", 0.3), ("K76", 0.3), ("K90", 0.3)),
+        (("A02BC02", 0.5), ("A02BC01", 0.4), ("A02BC05", 0.1)),
+        stop_per_year=0.1,
+    ),
     Course("levothyroxine", (("_thyroid", 1.0),), (("H03AA01", 1.0),), stop_per_year=0.01),
-    Course("contraception", (("_contraception", 1.0),), (("G03AA07", 0.6), ("G03AC09", 0.4)),
-           stop_per_year=0.15, max_age=50),
+    Course(
+        "contraception",
+        (("_contraception", 1.0),),
+        (("G03AA07", 0.6), ("G03AC09", 0.4)),
+        stop_per_year=0.15,
+        max_age=50,
+    ),
     Course("vitamin_d", (("_vitamin_d", 1.0),), (("A11CC05", 1.0),), stop_per_year=0.1),
-    Course("sleep", (("_sleep", 1.0),), (("N05CD07", 0.5), ("N05CF01", 0.5)), intervals=((30, 1.0),),
-           stop_per_year=0.3),
-    Course("laxative", (("_laxative", 1.0),), (("A06AD65", 0.7), ("A06AD11", 0.3)), fixed_quantity=1.0,
-           stop_per_year=0.2),
-    Course("bisphosphonate", (("_osteoporosis", 0.85),), (("M05BA04", 1.0),), intervals=((84, 1.0),),
-           units_per_day=1 / 7, stop_per_year=0.12),
+    Course(
+        "sleep",
+        (("_sleep", 1.0),),
+        (("N05CD07", 0.5), ("N05CF01", 0.5)),
+        intervals=((30, 1.0),),
+        stop_per_year=0.3,
+    ),
+    Course(
+        "laxative",
+        (("_laxative", 1.0),),
+        (("A06AD65", 0.7), ("A06AD11", 0.3)),
+        fixed_quantity=1.0,
+        stop_per_year=0.2,
+    ),
+    Course(
+        "bisphosphonate",
+        (("_osteoporosis", 0.85),),
+        (("M05BA04", 1.0),),
+        intervals=((84, 1.0),),
+        units_per_day=1 / 7,
+        stop_per_year=0.12,
+    ),
     Course("calcium", (("_osteoporosis", 0.9),), (("A12AX", 1.0),), stop_per_year=0.1),
     Course("alpha_blocker", (("_prostate", 1.0),), (("G04CA02", 1.0),), stop_per_year=0.05),
-    Course("pain", (("_pain", 1.0),), (("N02BE01", 0.7), ("N02AX02", 0.3)), units_per_day=3.0,
-           stop_per_year=0.2),
-    Course("skin", (("_skin", 1.0),), (("D07AC01", 0.5), ("D02AE01", 0.5)), fixed_quantity=1.0,
-           stop_per_year=0.3),
+    Course(
+        "pain", (("_pain", 1.0),), (("N02BE01", 0.7), ("N02AX02", 0.3)), units_per_day=3.0, stop_per_year=0.2
+    ),
+    Course(
+        "skin", (("_skin", 1.0),), (("D07AC01", 0.5), ("D02AE01", 0.5)), fixed_quantity=1.0, stop_per_year=0.3
+    ),
     Course("dry_eye", (("_dry_eye", 1.0),), (("S01XA20", 1.0),), fixed_quantity=1.0, stop_per_year=0.1),
-    Course("antihistamine", (("_allergy", 0.5),), (("R06AE07", 0.6), ("R06AX27", 0.4)),
-           intervals=((90, 1.0),), stop_per_year=0.3),
-    Course("nasal_steroid", (("_allergy", 0.4),), (("R01AD09", 0.5), ("R01AD08", 0.5)), fixed_quantity=1.0,
-           intervals=((90, 1.0),), stop_per_year=0.3),  # nasal corticosteroids: not ICS (R03BA)
+    Course(
+        "antihistamine",
+        (("_allergy", 0.5),),
+        (("R06AE07", 0.6), ("R06AX27", 0.4)),
+        intervals=((90, 1.0),),
+        stop_per_year=0.3,
+    ),
+    Course(
+        "nasal_steroid",
+        (("_allergy", 0.4),),
+        (("R01AD09", 0.5), ("R01AD08", 0.5)),
+        fixed_quantity=1.0,
+        intervals=((90, 1.0),),
+        stop_per_year=0.3,
+    ),  # nasal corticosteroids: not ICS (R03BA)
 )
 
 SABA_WEIGHTS = {"R03AC02": 0.84, "R03AC03": 0.08, "R03AC04": 0.02, "R03AL01": 0.02, "R03AL02": 0.04}
@@ -286,8 +489,9 @@ def _monotone(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
     return ages, probability + np.arange(probability.size) * 1e-12
 
 
-def conditions(rng: np.random.Generator, cohort: Cohort, chronic_codes: tuple[str, ...]) -> tuple[
-        dict[str, Intervals], Rows]:
+def conditions(
+    rng: np.random.Generator, cohort: Cohort, chronic_codes: tuple[str, ...]
+) -> tuple[dict[str, Intervals], Rows]:
     """Onsets and episodes of every condition. Returns the intervals per condition key (for courses, before
     records are frozen at de-registration) and the episode rows to write."""
     defined = {c.key for c in CONDITIONS}
@@ -295,7 +499,9 @@ def conditions(rng: np.random.Generator, cohort: Cohort, chronic_codes: tuple[st
     intervals: dict[str, Intervals] = {}
     parts: list[Rows] = []
     for condition in CONDITIONS + extra:
-        sex_factor = np.where(cohort.sex == 0, condition.male, np.where(cohort.sex == 1, condition.female, 1.0))
+        sex_factor = np.where(
+            cohort.sex == 0, condition.male, np.where(cohort.sex == 1, condition.female, 1.0)
+        )
         scale = sex_factor * np.asarray(condition.deprivation)[cohort.deprivation]
         ages, probability = _monotone(condition.curve)
         u = rng.random(cohort.n)
@@ -306,12 +512,18 @@ def conditions(rng: np.random.Generator, cohort: Cohort, chronic_codes: tuple[st
         onset = cohort.birth + np.round(onset_age * DAYS_PER_YEAR).astype(np.int64)
         n = cohort.n
         ends1 = rng.random(n) < condition.end_prob
-        duration1 = np.maximum(np.round(rng.exponential(condition.end_years, n) * DAYS_PER_YEAR), 30).astype(np.int64)
+        duration1 = np.maximum(np.round(rng.exponential(condition.end_years, n) * DAYS_PER_YEAR), 30).astype(
+            np.int64
+        )
         end1 = np.where(ends1, onset + duration1, NO_END)
         restarts = ends1 & (rng.random(n) < condition.restart_prob)
-        start2 = end1 + 30 + np.round(rng.exponential(condition.gap_years, n) * DAYS_PER_YEAR).astype(np.int64)
+        start2 = (
+            end1 + 30 + np.round(rng.exponential(condition.gap_years, n) * DAYS_PER_YEAR).astype(np.int64)
+        )
         ends2 = rng.random(n) < condition.end_prob
-        duration2 = np.maximum(np.round(rng.exponential(condition.end_years, n) * DAYS_PER_YEAR), 30).astype(np.int64)
+        duration2 = np.maximum(np.round(rng.exponential(condition.end_years, n) * DAYS_PER_YEAR), 30).astype(
+            np.int64
+        )
         end2 = np.where(ends2, start2 + duration2, NO_END)
         if condition.close_per_year > 0:
             for begin, end in ((onset, end1), (start2, end2)):
@@ -334,8 +546,15 @@ def conditions(rng: np.random.Generator, cohort: Cohort, chronic_codes: tuple[st
     return intervals, Rows.concat(parts, ("patient", "icpc", "start", "end"))
 
 
-def _course_rows(rng: np.random.Generator, cohort: Cohort, course: Course, patient: np.ndarray,
-                 start0: np.ndarray, end: np.ndarray, agent: np.ndarray) -> tuple[Rows, np.ndarray, np.ndarray]:
+def _course_rows(
+    rng: np.random.Generator,
+    cohort: Cohort,
+    course: Course,
+    patient: np.ndarray,
+    start0: np.ndarray,
+    end: np.ndarray,
+    agent: np.ndarray,
+) -> tuple[Rows, np.ndarray, np.ndarray]:
     """Prescription rows of courses starting on start0 (intended) and ending before `end` (exclusive).
     Returns the rows and, per course, the planned stop day and whether the stop came first."""
     m = patient.size
@@ -346,7 +565,8 @@ def _course_rows(rng: np.random.Generator, cohort: Cohort, course: Course, patie
         # memoryless stops counted from the start of the record: the trigger probability is the share on
         # treatment, also for conditions that began long before the history
         stop = np.maximum(start0, lower) + np.round(
-            rng.exponential(1 / course.stop_per_year, m) * DAYS_PER_YEAR).astype(np.int64)
+            rng.exponential(1 / course.stop_per_year, m) * DAYS_PER_YEAR
+        ).astype(np.int64)
     else:
         stop = np.full(m, NO_END, dtype=np.int64)
     limit = np.minimum(end, cohort.upper[patient])
@@ -362,10 +582,21 @@ def _course_rows(rng: np.random.Generator, cohort: Cohort, course: Course, patie
     day = first[owner] + rank * interval[owner] + jitter
     keep = day < last[owner]
     owner, day = owner[keep], day[keep]
-    quantity = np.round(np.full(owner.size, course.fixed_quantity) if course.fixed_quantity is not None
-                        else interval[owner] * course.units_per_day, 2).astype(float)
-    rows = Rows({"patient": patient[owner], "atc": agent[owner], "day": day, "quantity": quantity,
-                 "duration": interval[owner].astype(np.int64)})
+    quantity = np.round(
+        np.full(owner.size, course.fixed_quantity)
+        if course.fixed_quantity is not None
+        else interval[owner] * course.units_per_day,
+        2,
+    ).astype(float)
+    rows = Rows(
+        {
+            "patient": patient[owner],
+            "atc": agent[owner],
+            "day": day,
+            "quantity": quantity,
+            "duration": interval[owner].astype(np.int64),
+        }
+    )
     return rows, stop, stopped
 
 
@@ -393,8 +624,9 @@ def courses(rng: np.random.Generator, cohort: Cohort, intervals: dict[str, Inter
         m = patient.size
         delay = rng.integers(0, 31, m)
         late = rng.random(m) < course.late_prob
-        delay = delay + np.where(late, np.round(rng.exponential(course.late_years, m) * DAYS_PER_YEAR), 0).astype(
-            np.int64)
+        delay = delay + np.where(
+            late, np.round(rng.exponential(course.late_years, m) * DAYS_PER_YEAR), 0
+        ).astype(np.int64)
         agent = agents[choose(rng, agent_weights, m)]
         rows, stop, stopped = _course_rows(rng, cohort, course, patient, start + delay, end, agent)
         parts.append(rows)
@@ -404,8 +636,9 @@ def courses(rng: np.random.Generator, cohort: Cohort, intervals: dict[str, Inter
             sorted_agents = np.sort(agents)
             new = sorted_agents[(old + 1 + rng.integers(0, agents.size - 1, m)) % agents.size]
             restart = stop + rng.integers(1, 31, m)
-            rows2, _, _ = _course_rows(rng, cohort, course, patient[switch], restart[switch], end[switch],
-                                       new[switch])
+            rows2, _, _ = _course_rows(
+                rng, cohort, course, patient[switch], restart[switch], end[switch], new[switch]
+            )
             parts.append(rows2)
     return Rows.concat(parts, ("patient", "atc", "day", "quantity", "duration"))
 
@@ -417,14 +650,17 @@ def _weighted_codes(weights: dict[str, float], allowed: tuple[str, ...]) -> tupl
     return np.array(list(weights)), np.array(list(weights.values()))
 
 
-def relievers(rng: np.random.Generator, cohort: Cohort, intervals: dict[str, Intervals],
-              saba_codes: tuple[str, ...]) -> Rows:
+def relievers(
+    rng: np.random.Generator, cohort: Cohort, intervals: dict[str, Intervals], saba_codes: tuple[str, ...]
+) -> Rows:
     """SABA prescriptions (1-2 inhalers each) during asthma and COPD episodes at a per-patient rate."""
     parts = []
     quantity_values = np.array([np.nan if q is None else q for q, _ in SABA_QUANTITY])
     quantity_weights = np.array([w for _, w in SABA_QUANTITY])
-    for key, share, median, weights in (("R96", ASTHMA_SABA_SHARE, ASTHMA_SABA_MEDIAN, SABA_WEIGHTS),
-                                        ("R95", COPD_SABA_SHARE, COPD_SABA_MEDIAN, COPD_SABA_WEIGHTS)):
+    for key, share, median, weights in (
+        ("R96", ASTHMA_SABA_SHARE, ASTHMA_SABA_MEDIAN, SABA_WEIGHTS),
+        ("R95", COPD_SABA_SHARE, COPD_SABA_MEDIAN, COPD_SABA_WEIGHTS),
+    ):
         codes, code_weights = _weighted_codes(weights, saba_codes)
         rate_of = median * np.exp(ASTHMA_SABA_SIGMA * rng.standard_normal(cohort.n))
         uses = rng.random(cohort.n) < share
@@ -436,19 +672,31 @@ def relievers(rng: np.random.Generator, cohort: Cohort, intervals: dict[str, Int
         owner, day = poisson_days(rng, lo, hi, rate)
         atc = codes[choose(rng, code_weights, cohort.n)][patient[owner]]  # one usual product per patient
         quantity = quantity_values[choose(rng, quantity_weights, owner.size)]
-        parts.append(Rows({"patient": patient[owner], "atc": atc, "day": day, "quantity": quantity,
-                           "duration": np.full(owner.size, 90, dtype=np.int64)}))
+        parts.append(
+            Rows(
+                {
+                    "patient": patient[owner],
+                    "atc": atc,
+                    "day": day,
+                    "quantity": quantity,
+                    "duration": np.full(owner.size, 90, dtype=np.int64),
+                }
+            )
+        )
     return Rows.concat(parts, ("patient", "atc", "day", "quantity", "duration"))
 
 
-def reliever_only(rng: np.random.Generator, cohort: Cohort, intervals: dict[str, Intervals],
-                  saba_codes: tuple[str, ...]) -> tuple[Rows, np.ndarray]:
+def reliever_only(
+    rng: np.random.Generator, cohort: Cohort, intervals: dict[str, Intervals], saba_codes: tuple[str, ...]
+) -> tuple[Rows, np.ndarray]:
     """SABA prescriptions of young reliever-only users without any asthma (R96) episode, and which
     patients among them avoid the practice (see avoid_practice)."""
     n = cohort.n
     spell = rng.random(n) < RELIEVER_ONLY_SHARE
     onset = cohort.birth + np.round(rng.uniform(*RELIEVER_ONLY_AGES, n) * DAYS_PER_YEAR).astype(np.int64)
-    length = np.maximum(np.round(rng.exponential(RELIEVER_ONLY_YEARS, n) * DAYS_PER_YEAR), 60).astype(np.int64)
+    length = np.maximum(np.round(rng.exponential(RELIEVER_ONLY_YEARS, n) * DAYS_PER_YEAR), 60).astype(
+        np.int64
+    )
     rate_of = RELIEVER_ONLY_MEDIAN * np.exp(ASTHMA_SABA_SIGMA * rng.standard_normal(n))
     codes, code_weights = _weighted_codes(SABA_WEIGHTS, saba_codes)
     usual = codes[choose(rng, code_weights, n)]
@@ -460,8 +708,15 @@ def reliever_only(rng: np.random.Generator, cohort: Cohort, intervals: dict[str,
     owner, day = poisson_days(rng, lo, hi, rate_of[patient])
     quantity_values = np.array([np.nan if q is None else q for q, _ in SABA_QUANTITY])
     quantity = quantity_values[choose(rng, np.array([w for _, w in SABA_QUANTITY]), owner.size)]
-    rows = Rows({"patient": patient[owner], "atc": usual[patient[owner]], "day": day, "quantity": quantity,
-                 "duration": np.full(owner.size, 90, dtype=np.int64)})
+    rows = Rows(
+        {
+            "patient": patient[owner],
+            "atc": usual[patient[owner]],
+            "day": day,
+            "quantity": quantity,
+            "duration": np.full(owner.size, 90, dtype=np.int64),
+        }
+    )
     avoiders = patient[rng.random(patient.size) < RELIEVER_ONLY_AVOIDERS]
     return rows, avoiders
 
@@ -501,10 +756,17 @@ def acute(rng: np.random.Generator, cohort: Cohort, excluded: tuple[str, ...]) -
             chosen = rows[(u >= cumulative) & (u < cumulative + probability)]
             cumulative += probability
             inhaler = atc.startswith("R03")
-            rx_parts.append(Rows({
-                "patient": owner[chosen], "atc": np.full(chosen.size, atc), "day": day[chosen],
-                "quantity": np.full(chosen.size, 1.0 if inhaler else 20.0),
-                "duration": np.full(chosen.size, 30 if inhaler else 7, dtype=np.int64)}))
+            rx_parts.append(
+                Rows(
+                    {
+                        "patient": owner[chosen],
+                        "atc": np.full(chosen.size, atc),
+                        "day": day[chosen],
+                        "quantity": np.full(chosen.size, 1.0 if inhaler else 20.0),
+                        "duration": np.full(chosen.size, 30 if inhaler else 7, dtype=np.int64),
+                    }
+                )
+            )
     return episodes, Rows.concat(rx_parts, ("patient", "atc", "day", "quantity", "duration"))
 
 
@@ -522,6 +784,14 @@ def check_codes(saba: tuple[str, ...], ics: tuple[str, ...], beta_blockers: tupl
 
 
 def load_codes() -> dict[str, tuple[str, ...]]:
-    names = ("saba", "ics", "beta_blockers", "chronic_conditions", "fall_injury", "visual_impairment",
-             "hearing_impairment", "asthma")
+    names = (
+        "saba",
+        "ics",
+        "beta_blockers",
+        "chronic_conditions",
+        "fall_injury",
+        "visual_impairment",
+        "hearing_impairment",
+        "asthma",
+    )
     return {name: codelist_codes(name) for name in names}

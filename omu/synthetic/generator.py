@@ -40,17 +40,54 @@ PSEUDONYM_LENGTH = 20
 _ALPHABET = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", dtype=np.uint8)
 
 # random streams per practice (seeded from (seed, practice number, stream))
-(S_PRACTICE, S_EXTRACT, S_REGISTRATION, S_THIN, S_ATTRIBUTES, S_PSEUDONYM, S_CONDITIONS, S_COURSES,
- S_RELIEVERS, S_ACUTE, S_LIVING, S_MEASURE, S_CONTACTS, S_OUTCOME, S_OUTCOME_ROWS, S_RELIEVER_ONLY,
- S_LOOP) = range(17)
+(
+    S_PRACTICE,
+    S_EXTRACT,
+    S_REGISTRATION,
+    S_THIN,
+    S_ATTRIBUTES,
+    S_PSEUDONYM,
+    S_CONDITIONS,
+    S_COURSES,
+    S_RELIEVERS,
+    S_ACUTE,
+    S_LIVING,
+    S_MEASURE,
+    S_CONTACTS,
+    S_OUTCOME,
+    S_OUTCOME_ROWS,
+    S_RELIEVER_ONLY,
+    S_LOOP,
+) = range(17)
 
 TRUTH_COLUMNS = (
-    "practice_id", "patient_id", "quarter", "reference_date", "age", "sex", "wijk_code",
-    "older_than_55", "lives_alone", "visual_impairment", "hearing_impairment", "beta_blocker", "saba_only_asthma",
-    "heavy_reliever_use", "score", "over_threshold", "outcome_probability", "outcome_12m",
+    "practice_id",
+    "patient_id",
+    "quarter",
+    "reference_date",
+    "age",
+    "sex",
+    "wijk_code",
+    "older_than_55",
+    "lives_alone",
+    "visual_impairment",
+    "hearing_impairment",
+    "beta_blocker",
+    "saba_only_asthma",
+    "heavy_reliever_use",
+    "score",
+    "over_threshold",
+    "outcome_probability",
+    "outcome_12m",
     # astma-signaal v1, side by side
-    "age_12_to_40", "reliever_use", "no_inhaled_corticosteroid", "few_practice_contacts", "asthma_episode",
-    "first_inhaler", "score_astma_signaal", "over_threshold_astma_signaal",
+    "age_12_to_40",
+    "reliever_use",
+    "no_inhaled_corticosteroid",
+    "few_practice_contacts",
+    "asthma_episode",
+    "first_inhaler",
+    "score_astma_signaal",
+    "over_threshold_astma_signaal",
 )
 
 
@@ -132,8 +169,16 @@ class _Practice:
     outreach: pl.DataFrame | None = None  # the simulated loop's outcomes (loop.outcome_rows), when asked for
 
 
-def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tuple[int, int], history_years: int,
-                       ref: _Reference, want_truth: bool, outreach: loop.OutreachLoop | None = None) -> _Practice:
+def _simulate_practice(
+    number: int,
+    quarters: list[Quarter],
+    seed: int,
+    size: tuple[int, int],
+    history_years: int,
+    ref: _Reference,
+    want_truth: bool,
+    outreach: loop.OutreachLoop | None = None,
+) -> _Practice:
     pid = practice_id(number)
     rng = rng_for(seed, number, S_PRACTICE)
     population_weights = np.array([w.population for w in ref.wijken])
@@ -145,13 +190,23 @@ def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tu
     ends = np.array([day_number(q.reference_date) for q in sim_quarters], dtype=np.int64)
     extracted = {}
     for q in quarters:
-        delay = int(rng_for(seed, number, S_EXTRACT, q.year * 4 + q.q - 1).integers(
-            EXTRACTION_DELAY_DAYS[0], EXTRACTION_DELAY_DAYS[1] + 1))
+        delay = int(
+            rng_for(seed, number, S_EXTRACT, q.year * 4 + q.q - 1).integers(
+                EXTRACTION_DELAY_DAYS[0], EXTRACTION_DELAY_DAYS[1] + 1
+            )
+        )
         extracted[q] = q.reference_date + dt.timedelta(days=delay)
     last_extraction = day_number(max(extracted.values()))
 
-    pop = simulate_registration(rng_for(seed, number, S_REGISTRATION), ref.wijken, home, target, sim_quarters,
-                                day_number(first.reference_date), rng_for(seed, number, S_THIN))
+    pop = simulate_registration(
+        rng_for(seed, number, S_REGISTRATION),
+        ref.wijken,
+        home,
+        target,
+        sim_quarters,
+        day_number(first.reference_date),
+        rng_for(seed, number, S_THIN),
+    )
     n = pop.n
     attributes = rng_for(seed, number, S_ATTRIBUTES)
     month_known = attributes.random(n) < BIRTH_MONTH_KNOWN
@@ -168,42 +223,52 @@ def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tu
     history_start = int(starts[0])
     simulation_end = int(ends[-1]) + 1
     cohort = clinical.Cohort(
-        birth=pop.birth, sex=pop.sex,
+        birth=pop.birth,
+        sex=pop.sex,
         deprivation=np.array([w.deprivation_level for w in ref.wijken])[pop.wijk],
-        registered_from=pop.registered_from, until=pop.until,
+        registered_from=pop.registered_from,
+        until=pop.until,
         lower=np.maximum(pop.registered_from, history_start),
         upper=np.minimum(pop.until, simulation_end),
-        history_start=history_start, simulation_end=simulation_end,
+        history_start=history_start,
+        simulation_end=simulation_end,
     )
     codes = ref.codes
-    intervals, chronic_episodes = clinical.conditions(rng_for(seed, number, S_CONDITIONS), cohort,
-                                                      codes["chronic_conditions"])
+    intervals, chronic_episodes = clinical.conditions(
+        rng_for(seed, number, S_CONDITIONS), cohort, codes["chronic_conditions"]
+    )
     courses = clinical.courses(rng_for(seed, number, S_COURSES), cohort, intervals)
     relievers = clinical.relievers(rng_for(seed, number, S_RELIEVERS), cohort, intervals, codes["saba"])
-    reliever_only, avoiders = clinical.reliever_only(rng_for(seed, number, S_RELIEVER_ONLY), cohort, intervals,
-                                                     codes["saba"])
-    excluded = codes["fall_injury"] + codes["visual_impairment"] + codes["hearing_impairment"] + codes["asthma"]
+    reliever_only, avoiders = clinical.reliever_only(
+        rng_for(seed, number, S_RELIEVER_ONLY), cohort, intervals, codes["saba"]
+    )
+    excluded = (
+        codes["fall_injury"] + codes["visual_impairment"] + codes["hearing_impairment"] + codes["asthma"]
+    )
     acute_episodes, acute_rx = clinical.acute(rng_for(seed, number, S_ACUTE), cohort, excluded)
     living = social.living_situation(rng_for(seed, number, S_LIVING), cohort, sim_quarters)
     measured = social.measurements(rng_for(seed, number, S_MEASURE), cohort, intervals)
     chronic_keys = tuple(c for c in codes["chronic_conditions"] if c in intervals)
-    routine = social.contacts(rng_for(seed, number, S_CONTACTS), cohort, sim_quarters, intervals, chronic_keys,
-                              last_extraction + 1)
+    routine = social.contacts(
+        rng_for(seed, number, S_CONTACTS), cohort, sim_quarters, intervals, chronic_keys, last_extraction + 1
+    )
     routine = clinical.avoid_practice(rng_for(seed, number, S_RELIEVER_ONLY, 1), routine, avoiders)
 
     birth_year, birth_month = year_month(pop.birth)
-    patients = pl.DataFrame({
-        "_p": np.arange(n, dtype=np.int64),
-        "patient_id": ids,
-        "birth_year": birth_year.astype(np.int32),
-        "birth_month": pl.Series(np.where(month_known, birth_month, 0).astype(np.int32)),
-        "sex": SEX_CODES[pop.sex],
-        "wijk_code": np.array([w.code for w in ref.wijken])[pop.wijk],
-        "pc4": pl.Series(pc4.tolist(), dtype=pl.String),
-        "registered_from": pop.registered_from,
-        "registered_until": pop.until,
-        "end_reason": pl.Series(END_REASONS[pop.end_reason]),
-    }).with_columns(
+    patients = pl.DataFrame(
+        {
+            "_p": np.arange(n, dtype=np.int64),
+            "patient_id": ids,
+            "birth_year": birth_year.astype(np.int32),
+            "birth_month": pl.Series(np.where(month_known, birth_month, 0).astype(np.int32)),
+            "sex": SEX_CODES[pop.sex],
+            "wijk_code": np.array([w.code for w in ref.wijken])[pop.wijk],
+            "pc4": pl.Series(pc4.tolist(), dtype=pl.String),
+            "registered_from": pop.registered_from,
+            "registered_until": pop.until,
+            "end_reason": pl.Series(END_REASONS[pop.end_reason]),
+        }
+    ).with_columns(
         pl.when(pl.col("birth_month") > 0).then(pl.col("birth_month")).alias("birth_month"),
         pl.when(pl.col("end_reason") != "").then(pl.col("end_reason")).alias("end_reason"),
         date_expr("registered_from"),
@@ -212,72 +277,144 @@ def _simulate_practice(number: int, quarters: list[Quarter], seed: int, size: tu
 
     def episodes_frame(parts: list[dict[str, np.ndarray]]) -> pl.DataFrame:
         cols = {k: np.concatenate([p[k] for p in parts]) for k in ("patient", "icpc", "start", "end")}
-        frame = _frame({"patient": cols["patient"], "icpc": cols["icpc"].astype(str),
-                        "start_date": cols["start"], "end_date": cols["end"]}, ids, ("start_date", "end_date"))
+        frame = _frame(
+            {
+                "patient": cols["patient"],
+                "icpc": cols["icpc"].astype(str),
+                "start_date": cols["start"],
+                "end_date": cols["end"],
+            },
+            ids,
+            ("start_date", "end_date"),
+        )
         return frame
 
-    rx = clinical.Rows.concat([courses, relievers, reliever_only, acute_rx],
-                              ("patient", "atc", "day", "quantity", "duration"))
-    prescriptions = _frame({"patient": rx.columns["patient"], "atc": rx.columns["atc"].astype(str),
-                            "prescribed_on": rx.columns["day"], "quantity": rx.columns["quantity"].astype(float),
-                            "duration_days": rx.columns["duration"].astype(np.int32)}, ids, ("prescribed_on",))
+    rx = clinical.Rows.concat(
+        [courses, relievers, reliever_only, acute_rx], ("patient", "atc", "day", "quantity", "duration")
+    )
+    prescriptions = _frame(
+        {
+            "patient": rx.columns["patient"],
+            "atc": rx.columns["atc"].astype(str),
+            "prescribed_on": rx.columns["day"],
+            "quantity": rx.columns["quantity"].astype(float),
+            "duration_days": rx.columns["duration"].astype(np.int32),
+        },
+        ids,
+        ("prescribed_on",),
+    )
     prescriptions = prescriptions.with_columns(pl.col("quantity").fill_nan(None))
     det = clinical.Rows.concat([living, measured], ("patient", "code", "day", "value"))
-    determinations = _frame({"patient": det.columns["patient"], "code": det.columns["code"].astype(np.int32),
-                             "measured_on": det.columns["day"], "value": det.columns["value"].astype(str)},
-                            ids, ("measured_on",))
+    determinations = _frame(
+        {
+            "patient": det.columns["patient"],
+            "code": det.columns["code"].astype(np.int32),
+            "measured_on": det.columns["day"],
+            "value": det.columns["value"].astype(str),
+        },
+        ids,
+        ("measured_on",),
+    )
     # one determination per patient, code and date (the first drawn wins)
-    determinations = determinations.unique(subset=["_p", "code", "measured_on"], keep="first", maintain_order=True)
+    determinations = determinations.unique(
+        subset=["_p", "code", "measured_on"], keep="first", maintain_order=True
+    )
     base_episodes = [chronic_episodes.columns, acute_episodes.columns]
     episodes = episodes_frame(base_episodes)
 
     # ---- the hidden outcome: hazard from the state observed in the rows at each quarter's start - 1 day
     state_days = np.concatenate([starts - 1, ends[-1:]])
-    tables = {"patients.csv": patients, "episodes.csv": episodes, "prescriptions.csv": prescriptions,
-              "determinations.csv": determinations}
+    tables = {
+        "patients.csv": patients,
+        "episodes.csv": episodes,
+        "prescriptions.csv": prescriptions,
+        "determinations.csv": determinations,
+    }
     state = evaluate(tables, state_days, ref.profile, with_state=True)
     deprivation_of = {w.code: w.deprivation_level for w in ref.wijken}
     deprivation = patients["wijk_code"].replace_strict(deprivation_of, default=1).to_numpy()
     female = (patients["sex"] == "V").to_numpy().astype(float)
     nq = len(sim_quarters)
     lp = outcome.linear_predictor(
-        state.age[:, :nq], female[:, None], {k: v[:, :nq] for k, v in state.flags.items()},
-        deprivation[:, None], state.extra["n_chronic"][:, :nq], state.extra["n_medicines"][:, :nq])
+        state.age[:, :nq],
+        female[:, None],
+        {k: v[:, :nq] for k, v in state.flags.items()},
+        deprivation[:, None],
+        state.extra["n_chronic"][:, :nq],
+        state.extra["n_medicines"][:, :nq],
+    )
     looped = None
     if outreach is not None:  # column j + 1 of the state is the end of simulated quarter j
-        over_at_end = state.over_threshold[:, 1:nq + 1] & state.registered[:, 1:nq + 1]
-        looped = loop.simulate_loop(rng_for(seed, number, S_LOOP), over_at_end, sim_quarters, quarters, starts,
-                                    outreach)
+        over_at_end = state.over_threshold[:, 1 : nq + 1] & state.registered[:, 1 : nq + 1]
+        looped = loop.simulate_loop(
+            rng_for(seed, number, S_LOOP), over_at_end, sim_quarters, quarters, starts, outreach
+        )
         lp = lp + loop.effect_on_linear_predictor(looped, nq, outreach)
     sim = outcome.simulate(rng_for(seed, number, S_OUTCOME), lp, pop.registered_from, pop.until, starts, ends)
     event_age = (sim.event_day - pop.birth[sim.event_patient]) / DAYS_PER_YEAR
-    fall_episodes, out_of_hours = outcome.outcome_rows(rng_for(seed, number, S_OUTCOME_ROWS), sim, event_age,
-                                                       pop.until, codes["fall_injury"])
+    fall_episodes, out_of_hours = outcome.outcome_rows(
+        rng_for(seed, number, S_OUTCOME_ROWS), sim, event_age, pop.until, codes["fall_injury"]
+    )
     episodes = episodes_frame(base_episodes + [fall_episodes])
     contact_rows = clinical.Rows.concat([routine, clinical.Rows(out_of_hours)], ("patient", "day", "kind"))
-    contacts = _frame({"patient": contact_rows.columns["patient"], "contact_on": contact_rows.columns["day"],
-                       "kind": contact_rows.columns["kind"].astype(str)}, ids, ("contact_on",))
+    contacts = _frame(
+        {
+            "patient": contact_rows.columns["patient"],
+            "contact_on": contact_rows.columns["day"],
+            "kind": contact_rows.columns["kind"].astype(str),
+        },
+        ids,
+        ("contact_on",),
+    )
 
     tables = {
         "patients.csv": patients,
-        "episodes.csv": episodes.sort("_p", "start_date", "icpc", maintain_order=True).unique(maintain_order=True),
-        "prescriptions.csv": prescriptions.sort("_p", "prescribed_on", "atc", maintain_order=True)
-        .unique(maintain_order=True),
+        "episodes.csv": episodes.sort("_p", "start_date", "icpc", maintain_order=True).unique(
+            maintain_order=True
+        ),
+        "prescriptions.csv": prescriptions.sort("_p", "prescribed_on", "atc", maintain_order=True).unique(
+            maintain_order=True
+        ),
         "determinations.csv": determinations.sort("_p", "measured_on", "code", maintain_order=True),
-        "contacts.csv": contacts.sort("_p", "contact_on", "kind", maintain_order=True).unique(maintain_order=True),
+        "contacts.csv": contacts.sort("_p", "contact_on", "kind", maintain_order=True).unique(
+            maintain_order=True
+        ),
     }
-    result = _Practice(number, pid, (number - 1) % len(VENDOR_DIALECTS), tables, extracted, None,
-                       int(((pop.registered_from <= day_number(first.reference_date))
-                            & (pop.until > day_number(first.reference_date))).sum()))
+    result = _Practice(
+        number,
+        pid,
+        (number - 1) % len(VENDOR_DIALECTS),
+        tables,
+        extracted,
+        None,
+        int(
+            (
+                (pop.registered_from <= day_number(first.reference_date))
+                & (pop.until > day_number(first.reference_date))
+            ).sum()
+        ),
+    )
     if looped is not None:
         result.outreach = loop.outcome_rows(looped, ids, sim_quarters, pid)
     if want_truth:
-        result.truth = _truth(result, quarters, sim_quarters, sim, pop.registered_from, pop.until, starts, ends,
-                              ref.profile, ref.side_profiles)
+        result.truth = _truth(
+            result,
+            quarters,
+            sim_quarters,
+            sim,
+            pop.registered_from,
+            pop.until,
+            starts,
+            ends,
+            ref.profile,
+            ref.side_profiles,
+        )
         if result.outreach is not None:  # the loop's outcome on the row of the listing quarter
             result.truth = result.truth.join(
                 result.outreach.select("patient_id", "quarter", pl.col("outcome").alias("outreach")),
-                on=["patient_id", "quarter"], how="left")
+                on=["patient_id", "quarter"],
+                how="left",
+            )
     return result
 
 
@@ -293,8 +430,12 @@ def delivery_tables(tables: dict[str, pl.DataFrame], extracted_on: dt.date) -> d
     )
     keep = patients["_p"].implode()
     out = {"patients.csv": patients}
-    for name, column in (("episodes.csv", "start_date"), ("prescriptions.csv", "prescribed_on"),
-                         ("determinations.csv", "measured_on"), ("contacts.csv", "contact_on")):
+    for name, column in (
+        ("episodes.csv", "start_date"),
+        ("prescriptions.csv", "prescribed_on"),
+        ("determinations.csv", "measured_on"),
+        ("contacts.csv", "contact_on"),
+    ):
         frame = tables[name].filter((pl.col(column) <= x) & pl.col("_p").is_in(keep))
         if name == "episodes.csv":
             frame = frame.with_columns(
@@ -308,9 +449,18 @@ def _public(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     return {name: frame.drop("_p") for name, frame in tables.items()}
 
 
-def _truth(practice: _Practice, quarters: list[Quarter], sim_quarters: list[Quarter], sim: outcome.OutcomeSimulation,
-           registered_from: np.ndarray, until: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-           profile: Profile, side_profiles: tuple[Profile, ...] = ()) -> pl.DataFrame:
+def _truth(
+    practice: _Practice,
+    quarters: list[Quarter],
+    sim_quarters: list[Quarter],
+    sim: outcome.OutcomeSimulation,
+    registered_from: np.ndarray,
+    until: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    profile: Profile,
+    side_profiles: tuple[Profile, ...] = (),
+) -> pl.DataFrame:
     """One row per patient registered at R, per quarter from 8 before the first requested one to the last; the
     flags recomputed from the rows of the last delivery (the frames written), never from the generator's intent."""
     last = quarters[-1]
@@ -321,8 +471,9 @@ def _truth(practice: _Practice, quarters: list[Quarter], sim_quarters: list[Quar
     ev: Evaluation = evaluate(_public(frames), [q.reference_date for q in truth_quarters], profile)
     internal = frames["patients.csv"]["_p"].to_numpy()
     n_all = registered_from.size
-    probability = np.stack([outcome.probability_12m(sim, registered_from, until, starts, ends, k)
-                            for k in positions], axis=1)[internal]
+    probability = np.stack(
+        [outcome.probability_12m(sim, registered_from, until, starts, ends, k) for k in positions], axis=1
+    )[internal]
     happened = np.stack([outcome.happened_12m(sim, n_all, int(ends[k])) for k in positions], axis=1)[internal]
     rows, cols = np.nonzero(ev.registered)
     patients = frames["patients.csv"]
@@ -349,7 +500,9 @@ def _truth(practice: _Practice, quarters: list[Quarter], sim_quarters: list[Quar
     data["outcome_probability"] = probability[rows, cols]
     data["outcome_12m"] = happened[rows, cols]
     frame = pl.DataFrame(data)
-    ordered = [c for c in TRUTH_COLUMNS if c in frame.columns] + [c for c in frame.columns if c not in TRUTH_COLUMNS]
+    ordered = [c for c in TRUTH_COLUMNS if c in frame.columns] + [
+        c for c in frame.columns if c not in TRUTH_COLUMNS
+    ]
     return frame.select(ordered).sort("quarter", "patient_id")
 
 
@@ -397,13 +550,20 @@ def generate(
     written: list[Path] = []
     at_first = 0
     for number in range(1, practices + 1):
-        practice = _simulate_practice(number, wanted, seed, (low, high), history_years, ref, truth_dir is not None,
-                                      outreach)
+        practice = _simulate_practice(
+            number, wanted, seed, (low, high), history_years, ref, truth_dir is not None, outreach
+        )
         dialect = VENDOR_DIALECTS[practice.dialect_index]
         for q in wanted:
             frames = _public(delivery_tables(practice.tables, practice.extracted_on[q]))
-            path = write_delivery(out_dir / practice.practice_id / str(q), practice_id=practice.practice_id,
-                                  quarter=q, extracted_on=practice.extracted_on[q], tables=frames, dialect=dialect)
+            path = write_delivery(
+                out_dir / practice.practice_id / str(q),
+                practice_id=practice.practice_id,
+                quarter=q,
+                extracted_on=practice.extracted_on[q],
+                tables=frames,
+                dialect=dialect,
+            )
             written.append(path)
             for name, frame in frames.items():
                 rows[name] = rows.get(name, 0) + frame.height
@@ -413,9 +573,17 @@ def generate(
             practice.truth.write_parquet(truth_dir / f"{practice.practice_id}.parquet")
         at_first += practice.patients_at_first_quarter
         if progress is not None:
-            progress(f"{practice.practice_id}: {practice.patients_at_first_quarter} patients, "
-                     f"{len(wanted)} deliveries ({dialect.vendor})")
-    return GenerationSummary(practices=practices, deliveries=len(written), rows=rows, truth_dir=truth_dir,
-                             out_dir=out_dir, patients_at_first_quarter=at_first,
-                             seconds=time.perf_counter() - began, delivery_dirs=tuple(written))
-
+            progress(
+                f"{practice.practice_id}: {practice.patients_at_first_quarter} patients, "
+                f"{len(wanted)} deliveries ({dialect.vendor})"
+            )
+    return GenerationSummary(
+        practices=practices,
+        deliveries=len(written),
+        rows=rows,
+        truth_dir=truth_dir,
+        out_dir=out_dir,
+        patients_at_first_quarter=at_first,
+        seconds=time.perf_counter() - began,
+        delivery_dirs=tuple(written),
+    )

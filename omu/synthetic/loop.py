@@ -45,8 +45,14 @@ class LoopResult:
     contact_day: np.ndarray  # (n,) day number of the contact (or the last attempt), -1 = not listed
 
 
-def simulate_loop(rng: np.random.Generator, over_at_end: np.ndarray, sim_quarters: list[Quarter],
-                  delivered: list[Quarter], starts: np.ndarray, loop: OutreachLoop) -> LoopResult:
+def simulate_loop(
+    rng: np.random.Generator,
+    over_at_end: np.ndarray,
+    sim_quarters: list[Quarter],
+    delivered: list[Quarter],
+    starts: np.ndarray,
+    loop: OutreachLoop,
+) -> LoopResult:
     """over_at_end: (n, q) registered and at/over the threshold at the end of each simulated quarter."""
     n = over_at_end.shape[0]
     window_start = max(sim_quarters.index(delivered[0]) - loop.backfill_quarters, 0)
@@ -69,17 +75,24 @@ def effect_on_linear_predictor(result: LoopResult, n_quarters: int, loop: Outrea
     return np.where(result.reached[:, None] & after, np.log(loop.hazard_ratio), 0.0)
 
 
-def outcome_rows(result: LoopResult, patient_ids: pl.Series, sim_quarters: list[Quarter],
-                 practice_id: str) -> pl.DataFrame:
+def outcome_rows(
+    result: LoopResult, patient_ids: pl.Series, sim_quarters: list[Quarter], practice_id: str
+) -> pl.DataFrame:
     """What the POH hands back: patient_id, quarter of the list, outcome (bereikt / niet_bereikt), date."""
     listed = np.flatnonzero(result.listed_at >= 0)
-    return pl.DataFrame({
-        "practice_id": practice_id,
-        "quarter": [str(sim_quarters[i]) for i in result.listed_at[listed]],
-        "patient_id": patient_ids.gather(listed),
-        "outcome": np.where(result.reached[listed], "bereikt", "niet_bereikt"),
-        "date": result.contact_day[listed],
-    }).with_columns(date_expr("date")).sort("quarter", "patient_id")
+    return (
+        pl.DataFrame(
+            {
+                "practice_id": practice_id,
+                "quarter": [str(sim_quarters[i]) for i in result.listed_at[listed]],
+                "patient_id": patient_ids.gather(listed),
+                "outcome": np.where(result.reached[listed], "bereikt", "niet_bereikt"),
+                "date": result.contact_day[listed],
+            }
+        )
+        .with_columns(date_expr("date"))
+        .sort("quarter", "patient_id")
+    )
 
 
 def write_outcome_files(folder: Path, rows: pl.DataFrame, practice_id: str) -> list[Path]:

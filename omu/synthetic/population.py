@@ -14,12 +14,38 @@ from omu.synthetic._util import DAY_1900, DAYS_PER_YEAR, NO_END, choose, day_num
 from omu.synthetic.reference import Wijk
 
 # The city's age pyramid by 5-year band (0-4, 5-9, ..., 100-104), percent; Utrecht is a young city.
-BASE_AGE_WEIGHTS = np.array([6.0, 5.5, 5.0, 5.5, 10.5, 11.0, 9.0, 7.5, 6.5, 6.0, 5.8, 5.2, 4.5, 3.8, 3.3,
-                             2.6, 1.6, 0.9, 0.4, 0.12, 0.02])
-BAND_GROUP = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4])  # 0-14,15-29,30-54,55-74,75+
+BASE_AGE_WEIGHTS = np.array(
+    [
+        6.0,
+        5.5,
+        5.0,
+        5.5,
+        10.5,
+        11.0,
+        9.0,
+        7.5,
+        6.5,
+        6.0,
+        5.8,
+        5.2,
+        4.5,
+        3.8,
+        3.3,
+        2.6,
+        1.6,
+        0.9,
+        0.4,
+        0.12,
+        0.02,
+    ]
+)
+BAND_GROUP = np.array(
+    [0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4]
+)  # 0-14,15-29,30-54,55-74,75+
 # People moving into a practice are mostly young adults.
-MOVER_FACTORS = np.array([0.8, 0.8, 0.8, 1.0, 2.5, 2.5, 2.5, 1.3, 1.3, 0.6, 0.6, 0.6, 0.6, 0.4, 0.4,
-                          0.4, 0.4, 0.4, 0.4, 0.4, 0.4])
+MOVER_FACTORS = np.array(
+    [0.8, 0.8, 0.8, 1.0, 2.5, 2.5, 2.5, 1.3, 1.3, 0.6, 0.6, 0.6, 0.6, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4]
+)
 
 SEX_WEIGHTS = np.array([0.497, 0.500, 0.003])  # M, V, O
 SEX_CODES = np.array(["M", "V", "O"])
@@ -62,7 +88,9 @@ class Population:
 
     @staticmethod
     def concat(parts: list[Population]) -> Population:
-        return Population(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Population)})
+        return Population(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Population)}
+        )
 
 
 def age_band_weights(wijken: tuple[Wijk, ...], movers: bool = False) -> np.ndarray:
@@ -88,8 +116,9 @@ def residence_weights(wijken: tuple[Wijk, ...], home: int) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _people(rng: np.random.Generator, wijken: tuple[Wijk, ...], residence: np.ndarray, bands: np.ndarray,
-            n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _people(
+    rng: np.random.Generator, wijken: tuple[Wijk, ...], residence: np.ndarray, bands: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sex, residential wijk and age in years for n new people."""
     sex = choose(rng, SEX_WEIGHTS, n)
     wijk = choose(rng, residence, n)
@@ -122,8 +151,16 @@ def simulate_registration(
     birth = np.maximum(start - age_days, DAY_1900 + 366)
     listed_for = np.round(rng.exponential(9.0, n0) * DAYS_PER_YEAR).astype(np.int64)
     registered_from = start - np.minimum(start - birth, listed_for)
-    parts = [Population(birth, sex, wijk, registered_from, np.full(n0, NO_END, dtype=np.int64),
-                        np.zeros(n0, dtype=np.int64))]
+    parts = [
+        Population(
+            birth,
+            sex,
+            wijk,
+            registered_from,
+            np.full(n0, NO_END, dtype=np.int64),
+            np.zeros(n0, dtype=np.int64),
+        )
+    ]
 
     for quarter in quarters:
         q_start, q_end = day_number(quarter.start), day_number(quarter.reference_date)
@@ -152,14 +189,30 @@ def simulate_registration(
             b_sex, b_wijk, _ = _people(rng, wijken, residence, bands, births)
             b_birth = q_start + np.floor(rng.random(births) * q_days).astype(np.int64)
             b_from = b_birth + rng.integers(0, 43, births)
-            parts.append(Population(b_birth, b_sex, b_wijk, b_from, np.full(births, NO_END, dtype=np.int64),
-                                    np.zeros(births, dtype=np.int64)))
+            parts.append(
+                Population(
+                    b_birth,
+                    b_sex,
+                    b_wijk,
+                    b_from,
+                    np.full(births, NO_END, dtype=np.int64),
+                    np.zeros(births, dtype=np.int64),
+                )
+            )
         if movers:
             m_sex, m_wijk, m_age = _people(rng, wijken, residence, mover_bands, movers)
             m_from = q_start + np.floor(rng.random(movers) * q_days).astype(np.int64)
             m_birth = np.maximum(m_from - np.round(m_age * DAYS_PER_YEAR).astype(np.int64), DAY_1900 + 366)
-            parts.append(Population(m_birth, m_sex, m_wijk, m_from, np.full(movers, NO_END, dtype=np.int64),
-                                    np.zeros(movers, dtype=np.int64)))
+            parts.append(
+                Population(
+                    m_birth,
+                    m_sex,
+                    m_wijk,
+                    m_from,
+                    np.full(movers, NO_END, dtype=np.int64),
+                    np.zeros(movers, dtype=np.int64),
+                )
+            )
 
     pop = Population.concat(parts)
     # thin to exactly `target` registered on count_on; others kept with the same probability (unbiased)

@@ -23,26 +23,66 @@ DEPRIVATION_GROUPS = ("laag", "midden", "hoog")  # ordinal 0, 1, 2
 #   population in thousands (about CBS 2023), age-mix factors for the broad age groups
 #   (0-14, 15-29, 30-54, 55-74, 75+) applied to the city's base pyramid, 4-digit postcodes, neighbouring wijken.
 _WIJK_PARAMETERS: dict[str, tuple[float, tuple[float, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "WK034401": (24, (1.00, 1.10, 1.00, 0.90, 0.90), ("3531", "3532", "3533"),
-                 ("WK034402", "WK034406", "WK034408", "WK034409")),  # West
-    "WK034402": (39, (1.10, 1.00, 1.00, 0.95, 0.90), ("3551", "3552", "3553", "3554", "3555"),
-                 ("WK034401", "WK034403", "WK034406", "WK034409")),  # Noordwest
-    "WK034403": (35, (1.35, 1.15, 0.95, 0.80, 0.70), ("3561", "3562", "3563", "3564"),
-                 ("WK034402", "WK034404", "WK034406")),  # Overvecht: younger, deprived
-    "WK034404": (28, (0.95, 0.90, 1.00, 1.15, 1.30), ("3571", "3572", "3573"),
-                 ("WK034403", "WK034405", "WK034406")),  # Noordoost
-    "WK034405": (31, (0.80, 1.00, 0.90, 1.30, 1.70), ("3581", "3582", "3583", "3584", "3585"),
-                 ("WK034404", "WK034406", "WK034407")),  # Oost: older
-    "WK034406": (18, (0.60, 1.60, 1.00, 0.90, 0.80), ("3511", "3512", "3513"),
-                 ("WK034401", "WK034402", "WK034403", "WK034404", "WK034405", "WK034407", "WK034408")),  # Binnenstad: small
-    "WK034407": (26, (0.90, 1.10, 1.00, 1.00, 1.10), ("3522", "3523", "3524", "3525"),
-                 ("WK034405", "WK034406", "WK034408")),  # Zuid
-    "WK034408": (30, (1.35, 1.15, 0.95, 0.80, 0.70), ("3521", "3526", "3527", "3528"),
-                 ("WK034401", "WK034406", "WK034407", "WK034409")),  # Zuidwest: younger, deprived
-    "WK034409": (62, (1.60, 0.70, 1.35, 0.60, 0.35), ("3541", "3542", "3543", "3544", "3545"),
-                 ("WK034401", "WK034402", "WK034408", "WK034410")),  # Leidsche Rijn: young families
-    "WK034410": (47, (1.10, 0.75, 1.00, 1.35, 1.50), ("3451", "3452", "3453", "3454", "3455"),
-                 ("WK034409",)),  # Vleuten-De Meern: older
+    "WK034401": (
+        24,
+        (1.00, 1.10, 1.00, 0.90, 0.90),
+        ("3531", "3532", "3533"),
+        ("WK034402", "WK034406", "WK034408", "WK034409"),
+    ),  # West
+    "WK034402": (
+        39,
+        (1.10, 1.00, 1.00, 0.95, 0.90),
+        ("3551", "3552", "3553", "3554", "3555"),
+        ("WK034401", "WK034403", "WK034406", "WK034409"),
+    ),  # Noordwest
+    "WK034403": (
+        35,
+        (1.35, 1.15, 0.95, 0.80, 0.70),
+        ("3561", "3562", "3563", "3564"),
+        ("WK034402", "WK034404", "WK034406"),
+    ),  # Overvecht: younger, deprived
+    "WK034404": (
+        28,
+        (0.95, 0.90, 1.00, 1.15, 1.30),
+        ("3571", "3572", "3573"),
+        ("WK034403", "WK034405", "WK034406"),
+    ),  # Noordoost
+    "WK034405": (
+        31,
+        (0.80, 1.00, 0.90, 1.30, 1.70),
+        ("3581", "3582", "3583", "3584", "3585"),
+        ("WK034404", "WK034406", "WK034407"),
+    ),  # Oost: older
+    "WK034406": (
+        18,
+        (0.60, 1.60, 1.00, 0.90, 0.80),
+        ("3511", "3512", "3513"),
+        ("WK034401", "WK034402", "WK034403", "WK034404", "WK034405", "WK034407", "WK034408"),
+    ),  # Binnenstad: small
+    "WK034407": (
+        26,
+        (0.90, 1.10, 1.00, 1.00, 1.10),
+        ("3522", "3523", "3524", "3525"),
+        ("WK034405", "WK034406", "WK034408"),
+    ),  # Zuid
+    "WK034408": (
+        30,
+        (1.35, 1.15, 0.95, 0.80, 0.70),
+        ("3521", "3526", "3527", "3528"),
+        ("WK034401", "WK034406", "WK034407", "WK034409"),
+    ),  # Zuidwest: younger, deprived
+    "WK034409": (
+        62,
+        (1.60, 0.70, 1.35, 0.60, 0.35),
+        ("3541", "3542", "3543", "3544", "3545"),
+        ("WK034401", "WK034402", "WK034408", "WK034410"),
+    ),  # Leidsche Rijn: young families
+    "WK034410": (
+        47,
+        (1.10, 0.75, 1.00, 1.35, 1.50),
+        ("3451", "3452", "3453", "3454", "3455"),
+        ("WK034409",),
+    ),  # Vleuten-De Meern: older
 }
 _DEFAULT_PARAMETERS = (20.0, (1.0, 1.0, 1.0, 1.0, 1.0), (), ())
 
@@ -70,8 +110,9 @@ def load_wijken(clinical_dir: Path = CLINICAL_DIR) -> tuple[Wijk, ...]:
         deprivation = row["deprivation_group"].strip().lower()
         if deprivation not in DEPRIVATION_GROUPS:
             raise ValueError(f"wijken.csv: unknown deprivation_group {deprivation!r} for {row['wijk_code']}")
-        wijken.append(Wijk(row["wijk_code"], row["wijk_name"], deprivation, float(population), factors, pc4,
-                           neighbours))
+        wijken.append(
+            Wijk(row["wijk_code"], row["wijk_name"], deprivation, float(population), factors, pc4, neighbours)
+        )
     return tuple(wijken)
 
 

@@ -27,29 +27,38 @@ STATE_VALUES: dict[int, tuple[tuple[str, float], ...]] = {
     5: (("verzorgingshuis", 0.8), ("Verzorgingshuis", 0.2)),
 }
 INITIAL_AGES = np.array([18, 30, 55, 65, 75, 85])
-INITIAL_STATE = np.array([  # alleen, samen, met partner, bij kinderen, verzorgingshuis
-    [0.30, 0.50, 0.20, 0.00, 0.00],
-    [0.22, 0.45, 0.33, 0.00, 0.00],
-    [0.22, 0.40, 0.38, 0.00, 0.00],
-    [0.28, 0.36, 0.36, 0.00, 0.00],
-    [0.37, 0.30, 0.29, 0.02, 0.02],
-    [0.50, 0.15, 0.15, 0.07, 0.13],
-])
+INITIAL_STATE = np.array(
+    [  # alleen, samen, met partner, bij kinderen, verzorgingshuis
+        [0.30, 0.50, 0.20, 0.00, 0.00],
+        [0.22, 0.45, 0.33, 0.00, 0.00],
+        [0.22, 0.40, 0.38, 0.00, 0.00],
+        [0.28, 0.36, 0.36, 0.00, 0.00],
+        [0.37, 0.30, 0.29, 0.02, 0.02],
+        [0.50, 0.15, 0.15, 0.07, 0.13],
+    ]
+)
 RECORD_AGES = np.array([0, 55, 65, 75])
 RECORD_PER_QUARTER = np.array([0.006, 0.02, 0.05, 0.12])  # routine (re)recording of the living situation
 RECORD_AT_ENTRY = np.array([0.10, 0.25, 0.40, 0.60])  # first quarter a patient is on the list as an adult
 RECORD_AFTER_CHANGE = 0.5  # extra, in the quarter of a change and the next one
-FALL_TALK_VALUES = (("geïnformeerd", 0.40), ("één keer", 0.25), ("niet gewenst", 0.20), ("reeds bekend", 0.15))
+FALL_TALK_VALUES = (
+    ("geïnformeerd", 0.40),
+    ("één keer", 0.25),
+    ("niet gewenst", 0.20),
+    ("reeds bekend", 0.15),
+)
 FALL_TALK_RATE, FALL_TALK_AGE = 0.15, 65
 
 CONTACT_KINDS = ("consult", "telefonisch", "e-consult", "visite")
 CONTACT_AGES = np.array([0, 5, 18, 45, 65, 75, 85])
-CONTACT_RATES = np.array([  # per year, by age band
-    [2.5, 1.2, 1.6, 2.2, 2.8, 3.2, 3.2],
-    [1.2, 0.6, 1.0, 1.5, 2.0, 2.8, 3.2],
-    [0.2, 0.2, 0.8, 0.6, 0.35, 0.15, 0.05],
-    [0.0, 0.0, 0.005, 0.01, 0.1, 0.6, 2.0],
-])
+CONTACT_RATES = np.array(
+    [  # per year, by age band
+        [2.5, 1.2, 1.6, 2.2, 2.8, 3.2, 3.2],
+        [1.2, 0.6, 1.0, 1.5, 2.0, 2.8, 3.2],
+        [0.2, 0.2, 0.8, 0.6, 0.35, 0.15, 0.05],
+        [0.0, 0.0, 0.005, 0.01, 0.1, 0.6, 2.0],
+    ]
+)
 CONTACT_CHRONIC = 0.15  # rate multiplier 1 + 0.15 per active chronic episode
 CONTACT_DEPRIVATION = np.array([1.0, 1.05, 1.15])
 CARDIOMETABOLIC = ("K86", "T90", "K74", "K76", "K77", "K78", "K90")
@@ -106,8 +115,16 @@ def living_situation(rng: np.random.Generator, cohort: Cohort, quarters: list[Qu
         recent = changes
         record = np.flatnonzero(adult & (rng.random(n) < p))
         day = lo[record] + np.floor(rng.random(record.size) * (hi - lo)[record]).astype(np.int64)
-        parts.append(Rows({"patient": record, "code": np.full(record.size, LIVING_SITUATION),
-                           "day": day, "value": _values(rng, state[record])}))
+        parts.append(
+            Rows(
+                {
+                    "patient": record,
+                    "code": np.full(record.size, LIVING_SITUATION),
+                    "day": day,
+                    "value": _values(rng, state[record]),
+                }
+            )
+        )
     return Rows.concat(parts, ("patient", "code", "day", "value"))
 
 
@@ -139,8 +156,16 @@ def measurements(rng: np.random.Generator, cohort: Cohort, intervals: dict[str, 
     systolic = np.clip(np.round(rng.normal(126 + 0.35 * np.maximum(age - 45, 0) + 8 * chronic, 14)), 90, 220)
     diastolic = np.clip(np.round(rng.normal(80, 9, owner.size)), 50, np.maximum(systolic - 20, 50))
     for code, values in ((SYSTOLIC, systolic), (DIASTOLIC, diastolic)):
-        parts.append(Rows({"patient": owner, "code": np.full(owner.size, code), "day": day,
-                           "value": values.astype(np.int64).astype(str).astype(object)}))
+        parts.append(
+            Rows(
+                {
+                    "patient": owner,
+                    "code": np.full(owner.size, code),
+                    "day": day,
+                    "value": values.astype(np.int64).astype(str).astype(object),
+                }
+            )
+        )
 
     # weight: a per-patient level plus noise
     level = np.clip(rng.normal(np.where(cohort.sex == 0, 84.0, 71.0), 13.0), 42, 160)
@@ -150,20 +175,42 @@ def measurements(rng: np.random.Generator, cohort: Cohort, intervals: dict[str, 
     owner = np.concatenate([owner_a, owner_b])
     day = np.concatenate([day_a, day_b])
     weight = np.round(level[owner] + rng.normal(0, 1.5, owner.size), 1)
-    parts.append(Rows({"patient": owner, "code": np.full(owner.size, WEIGHT), "day": day,
-                       "value": _format_decimal(weight)}))
+    parts.append(
+        Rows(
+            {
+                "patient": owner,
+                "code": np.full(owner.size, WEIGHT),
+                "day": day,
+                "value": _format_decimal(weight),
+            }
+        )
+    )
 
     # a coded answer with non-ASCII letters (illustrative local code 9002: fall-prevention talk)
     older_from = np.maximum(cohort.lower, cohort.birth + int(FALL_TALK_AGE * DAYS_PER_YEAR))
     owner, day = poisson_days(rng, older_from, cohort.upper, FALL_TALK_RATE)
     texts = np.array([t for t, _ in FALL_TALK_VALUES], dtype=object)
-    parts.append(Rows({"patient": owner, "code": np.full(owner.size, FALL_PREVENTION_TALK), "day": day,
-                       "value": texts[choose(rng, np.array([w for _, w in FALL_TALK_VALUES]), owner.size)]}))
+    parts.append(
+        Rows(
+            {
+                "patient": owner,
+                "code": np.full(owner.size, FALL_PREVENTION_TALK),
+                "day": day,
+                "value": texts[choose(rng, np.array([w for _, w in FALL_TALK_VALUES]), owner.size)],
+            }
+        )
+    )
     return Rows.concat(parts, ("patient", "code", "day", "value"))
 
 
-def contacts(rng: np.random.Generator, cohort: Cohort, quarters: list[Quarter], intervals: dict[str, Intervals],
-             chronic_keys: tuple[str, ...], end: int) -> Rows:
+def contacts(
+    rng: np.random.Generator,
+    cohort: Cohort,
+    quarters: list[Quarter],
+    intervals: dict[str, Intervals],
+    chronic_keys: tuple[str, ...],
+    end: int,
+) -> Rows:
     """Routine contacts per quarter (only up to `end`, exclusive: nothing after the last extraction is needed)."""
     parts = []
     sex_factor = np.where(cohort.sex == 0, 0.9, 1.1)
@@ -188,5 +235,7 @@ def contacts(rng: np.random.Generator, cohort: Cohort, quarters: list[Quarter], 
             if kind == "consult":
                 rate = rate * np.where(young_women, 1.4, 1.0)
             owner, day = poisson_days(rng, lo, hi, rate)
-            parts.append(Rows({"patient": owner, "day": day, "kind": np.full(owner.size, kind, dtype=object)}))
+            parts.append(
+                Rows({"patient": owner, "day": day, "kind": np.full(owner.size, kind, dtype=object)})
+            )
     return Rows.concat(parts, ("patient", "day", "kind"))

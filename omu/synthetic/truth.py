@@ -53,10 +53,19 @@ class Criterion:
 
     @classmethod
     def read(cls, c: dict) -> Criterion:
-        return cls(type=c["type"], codelist=c.get("codelist"), years=c.get("years"), window_days=c.get("window_days"),
-                   absent=bool(c.get("absent", False)), min_quantity=c.get("min_quantity"),
-                   min_count=c.get("min_count"), max_count=c.get("max_count"), min_years=c.get("min_years"),
-                   max_years=c.get("max_years"), criteria=tuple(cls.read(i) for i in c.get("criteria", [])))
+        return cls(
+            type=c["type"],
+            codelist=c.get("codelist"),
+            years=c.get("years"),
+            window_days=c.get("window_days"),
+            absent=bool(c.get("absent", False)),
+            min_quantity=c.get("min_quantity"),
+            min_count=c.get("min_count"),
+            max_count=c.get("max_count"),
+            min_years=c.get("min_years"),
+            max_years=c.get("max_years"),
+            criteria=tuple(cls.read(i) for i in c.get("criteria", [])),
+        )
 
 
 @dataclass(frozen=True)
@@ -110,8 +119,9 @@ class Evaluation:
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # n_chronic, n_medicines when asked
 
 
-def _cover(index: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int, k: int,
-           weights: np.ndarray | None = None) -> np.ndarray:
+def _cover(
+    index: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int, k: int, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Per patient and date position, the (weighted) number of rows whose position range [lo, hi) covers it."""
     width = k + 1
     keep = hi > lo
@@ -122,7 +132,9 @@ def _cover(index: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int, k: int,
     return np.cumsum(diff.reshape(n, width), axis=1)[:, :k]
 
 
-def _positions(dates: np.ndarray, first_day: np.ndarray, last_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _positions(
+    dates: np.ndarray, first_day: np.ndarray, last_day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Position range [lo, hi) of the reference dates R with first_day <= R <= last_day."""
     return np.searchsorted(dates, first_day, side="left"), np.searchsorted(dates, last_day, side="right")
 
@@ -221,9 +233,15 @@ class _Evaluator:
         day = rows["prescribed_on"].to_numpy()
         lo, hi = _positions(self.dates, day, day + window_days)
         # within one (patient, atc) both lo and hi are non-decreasing: start each range where the previous ended
-        same = rows.select(
-            ((pl.col("_i") == pl.col("_i").shift(1)) & (pl.col("atc") == pl.col("atc").shift(1))).fill_null(False)
-        ).to_series().to_numpy()
+        same = (
+            rows.select(
+                (
+                    (pl.col("_i") == pl.col("_i").shift(1)) & (pl.col("atc") == pl.col("atc").shift(1))
+                ).fill_null(False)
+            )
+            .to_series()
+            .to_numpy()
+        )
         previous_hi = np.concatenate([[0], hi[:-1]])
         lo = np.where(same, np.maximum(lo, previous_hi), lo)
         return _cover(index, lo, hi, self.n, self.k)
@@ -237,8 +255,12 @@ class _Evaluator:
             return np.zeros((self.n, self.k), dtype=bool)
         rows = (
             self.determinations.filter(pl.col("code").cast(pl.Int64).is_in(listed["code"].unique().implode()))
-            .select("_i", pl.col("code").cast(pl.Int64), "measured_on",
-                    pl.col("value").cast(pl.String).str.strip_chars().str.to_lowercase().alias("_value"))
+            .select(
+                "_i",
+                pl.col("code").cast(pl.Int64),
+                "measured_on",
+                pl.col("value").cast(pl.String).str.strip_chars().str.to_lowercase().alias("_value"),
+            )
             .with_row_index("_row")
             .sort("_i", "measured_on", "_row")
         )
@@ -258,7 +280,11 @@ class _Evaluator:
     def contacts_in_window(self, kinds: Sequence[str] | None, window_days: int) -> np.ndarray:
         if self.contacts.is_empty():
             return np.zeros((self.n, self.k))
-        rows = self.contacts if kinds is None else self.contacts.filter(pl.col("kind").str.strip_chars().is_in(kinds))
+        rows = (
+            self.contacts
+            if kinds is None
+            else self.contacts.filter(pl.col("kind").str.strip_chars().is_in(kinds))
+        )
         day = rows["contact_on"].to_numpy()
         lo, hi = _positions(self.dates, day, day + window_days)
         return _cover(rows["_i"].to_numpy(), lo, hi, self.n, self.k)
@@ -267,12 +293,20 @@ class _Evaluator:
         """The first prescription ever of the codes lies in the quarter that ends on R (R is a quarter end)."""
         if self.prescriptions.is_empty():
             return np.zeros((self.n, self.k), dtype=bool)
-        first = self.prescriptions.filter(_atc_filter(codes)).group_by("_i").agg(pl.col("prescribed_on").min())
+        first = (
+            self.prescriptions.filter(_atc_filter(codes)).group_by("_i").agg(pl.col("prescribed_on").min())
+        )
         day = first["prescribed_on"].to_numpy()
         year, month = year_month(day)
-        quarter_end = np.array([day_number(dt.date(int(y), 12, 31)) if m > 9 else
-                                day_number(dt.date(int(y), (int(m) - 1) // 3 * 3 + 4, 1)) - 1
-                                for y, m in zip(year, month, strict=True)], dtype=np.int64)
+        quarter_end = np.array(
+            [
+                day_number(dt.date(int(y), 12, 31))
+                if m > 9
+                else day_number(dt.date(int(y), (int(m) - 1) // 3 * 3 + 4, 1)) - 1
+                for y, m in zip(year, month, strict=True)
+            ],
+            dtype=np.int64,
+        )
         lo, hi = _positions(self.dates, quarter_end, quarter_end)
         return _cover(first["_i"].to_numpy(), lo, hi, self.n, self.k) > 0
 
@@ -288,8 +322,11 @@ class _Evaluator:
         elif criterion.type == "contact":
             kinds = self.codelist(criterion.codelist)["code"].to_list() if criterion.codelist else None
             count = self.contacts_in_window(kinds, int(criterion.window_days))
-            result = count >= (criterion.min_count or 1) if criterion.max_count is None or criterion.min_count \
+            result = (
+                count >= (criterion.min_count or 1)
+                if criterion.max_count is None or criterion.min_count
                 else np.ones((self.n, self.k), dtype=bool)
+            )
             if criterion.max_count is not None:
                 result = result & (count <= criterion.max_count)
         elif criterion.type == "first_prescription":
