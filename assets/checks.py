@@ -601,3 +601,9 @@ ASSET_CHECKS = [
     no_patient_id_in_feedback,
     regional_evaluation_checks,
 ]
+
+
+def checks_for(assets: list[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
+    """The checks of these assets, to materialise with them (`dg.materialize([*assets, *checks_for(assets)])`)."""
+    keys = {key for asset in assets for key in asset.keys}
+    return [c for c in ASSET_CHECKS if all(k.asset_key in keys for k in c.check_keys)]

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.checks import ASSET_CHECKS
+from assets.checks import ASSET_CHECKS, checks_for
 from assets.dashboards import regional_dashboard, regional_indicators
 from assets.evaluation import practice_feedback, regional_evaluation
 from assets.ingest import ingest_delivery_asset
@@ -43,11 +43,6 @@ DELIVERY_ASSETS = [ingest_delivery_asset, score_history, first_time_crossers, ou
 REGION_ASSETS = [regional_indicators, regional_dashboard, regional_evaluation]
 
 
-def checks_of(assets: list) -> list[dg.AssetChecksDefinition]:
-    keys = {key for a in assets for key in a.keys}
-    return [c for c in ASSET_CHECKS if all(k.asset_key in keys for k in c.check_keys)]
-
-
 def resources(home: OmuHome, landing: Path) -> dict:
     return {
         "store": DuckDBStore(database=str(home.database)),
@@ -76,7 +71,7 @@ def region(tmp_path_factory) -> dict:
     for practice_id in PRACTICES:
         runs.append(
             dg.materialize(
-                [*DELIVERY_ASSETS, *checks_of(DELIVERY_ASSETS)],
+                [*DELIVERY_ASSETS, *checks_for(DELIVERY_ASSETS)],
                 partition_key=partition_key(practice_id, QUARTER),
                 instance=on,
                 resources=resources(home, landing),
@@ -84,7 +79,7 @@ def region(tmp_path_factory) -> dict:
         )
     runs.append(
         dg.materialize(
-            [*REGION_ASSETS, *checks_of(REGION_ASSETS)],
+            [*REGION_ASSETS, *checks_for(REGION_ASSETS)],
             partition_key=QUARTER,
             instance=on,
             resources=resources(home, landing),
@@ -93,7 +88,7 @@ def region(tmp_path_factory) -> dict:
     for practice_id in PRACTICES:
         runs.append(
             dg.materialize(
-                [practice_feedback, *checks_of([practice_feedback])],
+                [practice_feedback, *checks_for([practice_feedback])],
                 partition_key=partition_key(practice_id, QUARTER),
                 instance=on,
                 resources=resources(home, landing),
