@@ -93,31 +93,35 @@ def ingest_checks(
     validates the stored rows once more with the contract's Great Expectations suites."""
     practice_id, quarter = _practice_and_quarter(context)
     selected = context.selected_asset_check_keys
-    with store.connect() as conn:
-        rows = fetch_dicts(
-            conn,
-            "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
-            [practice_id, quarter],
-        )
-        delivery = rows[0] if rows else None
-        stored = {
-            table: conn.execute(
-                f"SELECT count(*) FROM {table} WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
-            ).fetchone()[0]  # type: ignore[index]
-            for table in RAW_TABLES
-        }
-        quarantined = dict(
-            conn.execute(
-                "SELECT file, count(DISTINCT line) FROM quarantine WHERE practice_id = ? AND quarter = ? "
-                "GROUP BY file",
+    validate = any(key.name == "contract_expectations" for key in selected)
+    with tempfile.TemporaryDirectory(prefix="omu-check-") as scratch:
+        with store.connect() as conn:
+            rows = fetch_dicts(
+                conn,
+                "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
                 [practice_id, quarter],
-            ).fetchall()
-        )
+            )
+            delivery = rows[0] if rows else None
+            stored = {
+                table: conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE practice_id = ? AND quarter = ?",
+                    [practice_id, quarter],
+                ).fetchone()[0]  # type: ignore[index]
+                for table in RAW_TABLES
+            }
+            quarantined = dict(
+                conn.execute(
+                    "SELECT file, count(DISTINCT line) FROM quarantine WHERE practice_id = ? AND quarter = ? "
+                    "GROUP BY file",
+                    [practice_id, quarter],
+                ).fetchall()
+            )
+            if validate:
+                _stage_stored(conn, practice_id, quarter, Path(scratch))
+        # the suites run outside the store lock, on the copy just staged
         validation = (
-            _validate_stored(conn, practice_id, quarter, delivery["extracted_on"])
-            if delivery is not None
-            and any(key.name == "contract_expectations" for key in selected)
-            and delivery.get("extracted_on") is not None
+            _validate(Path(scratch), delivery["extracted_on"])
+            if validate and delivery is not None and delivery.get("extracted_on") is not None
             else {}
         )
     no_delivery = f"no loaded delivery of {practice_id} {quarter} in the deliveries log"
@@ -190,20 +194,23 @@ def _contract_expectations(
     )
 
 
-def _validate_stored(
-    conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: str, extracted_on
-) -> dict[str, dict]:
-    """The contract suites (the ones the ingest ran on the staged files) on the rows in the store."""
-    from omu.ingest.expectations import TYPED_COLUMNS, validate_staged_delivery
+def _stage_stored(conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: str, folder: Path) -> None:
+    """The delivery's stored rows as the ingest stages them: one Parquet file per table."""
+    from omu.ingest.expectations import TYPED_COLUMNS
 
-    with tempfile.TemporaryDirectory(prefix="omu-check-") as scratch:
-        for file in FILES:
-            columns = ", ".join(["line", *TYPED_COLUMNS[file.name]])
-            conn.sql(
-                f"SELECT {columns} FROM {file.table} WHERE practice_id = $practice_id AND quarter = $quarter",
-                params={"practice_id": practice_id, "quarter": quarter},
-            ).write_parquet(str(Path(scratch) / f"{file.table}.parquet"))
-        return validate_staged_delivery(Path(scratch), extracted_on)
+    for file in FILES:
+        columns = ", ".join(["line", *TYPED_COLUMNS[file.name]])
+        conn.sql(
+            f"SELECT {columns} FROM {file.table} WHERE practice_id = $practice_id AND quarter = $quarter",
+            params={"practice_id": practice_id, "quarter": quarter},
+        ).write_parquet(str(folder / f"{file.table}.parquet"))
+
+
+def _validate(folder: Path, extracted_on) -> dict[str, dict]:
+    """The contract suites the ingest ran on its staged files, on the stored rows."""
+    from omu.ingest.expectations import validate_staged_delivery
+
+    return validate_staged_delivery(folder, extracted_on)
 
 
 # --- screening -------------------------------------------------------------------------------
