@@ -157,10 +157,13 @@ def _rows_add_up(
             f"{file.name}: {stored} stored + {quarantined} quarantined = {stored + quarantined}, "
             f"manifest says {in_manifest}"
         )
+    dropped = delivery is not None and delivery.get("raw_dropped_at") is not None
     return _result(
         key,
         problems,
-        f"{file.name}: {stored} stored + {quarantined} quarantined = {in_manifest or 0} in the manifest",
+        f"{file.name}: raw rows dropped by retention, none left"
+        if dropped
+        else f"{file.name}: {stored} stored + {quarantined} quarantined = {in_manifest or 0} in the manifest",
         manifest=in_manifest if in_manifest is not None else 0,
         stored=stored,
         quarantined=quarantined,
