@@ -6,7 +6,8 @@ the published counts, stores only the published figures in table `indicators` (a
 `disclosure_ledger`), then writes out/<quarter>/region/indicators.csv and indicators.xlsx from that
 table; each configured profile on its own (other profiles than omu-basis v1 in region/<name>-v<version>/).
 `regional_dashboard` writes the offline page out/<quarter>/region/dashboard.html from the same
-table, and checks that no patient_id appears anywhere under region/.
+table, and refuses (removes) any file under region/ that holds a patient_id. The checks in
+assets/checks.py read the stored indicators and the files back.
 
 Both are partitioned by quarter (the same dynamic `quarters` partitions as the deliveries) and
 depend on every practice's screening and outreach list of that quarter.
@@ -23,13 +24,10 @@ from assets.outreach import outreach_list
 from assets.screening import score_history
 from dashboards.indicators import (
     NotDelivered,
-    derived_violations,
-    ledger_violations,
     person_count_columns,
     read_indicators,
 )
 from dashboards.region import patient_ids_in, refresh_indicators, write_dashboard_page, write_indicator_files
-from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
 from omu import audit
 from pipelines.partitions import quarters
 from pipelines.resources import DuckDBStore, OmuSettings
@@ -39,17 +37,6 @@ with warnings.catch_warnings():  # beta in Dagster 1.13, and exactly what a quar
     ALL_PRACTICES_OF_THE_QUARTER = dg.MultiToSingleDimensionPartitionMapping(
         partition_dimension_name="quarter"
     )
-
-
-def _shown_small_counts(wide: pl.DataFrame, columns: list[str]) -> int:
-    """Person counts that break the rule: 1-7 shown, or not a multiple of the rounding base."""
-    bad = 0
-    for column in columns:
-        values = wide.get_column(column).drop_nulls()
-        bad += int(
-            ((values >= PRIMARY_MIN) & (values <= PRIMARY_MAX)).sum() + (values % ROUNDING_BASE != 0).sum()
-        )
-    return bad
 
 
 def _log_written(conn, context: dg.AssetExecutionContext, quarter: str, files: str) -> None:
@@ -77,26 +64,6 @@ def _log_written(conn, context: dg.AssetExecutionContext, quarter: str, files: s
     ],
     group_name="region",
     kinds={"duckdb", "excel", "csv"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "no_small_counts_shown",
-            asset="regional_indicators",
-            description="no stored person count is 1-7 and every one is a multiple of 5",
-        ),
-        dg.AssetCheckSpec(
-            "figures_from_published_counts",
-            asset="regional_indicators",
-            description="every stored percentage, rate and interval is computed from the published "
-            "(rounded) counts, never from exact ones",
-        ),
-        dg.AssetCheckSpec(
-            "disclosure_audit_passes",
-            asset="regional_indicators",
-            description="stored counts are the newest disclosure-ledger version, hidden once stays "
-            "hidden, and an integer-programming audit of every version pins no count "
-            "and confines none to 1-7",
-        ),
-    ],
 )
 @values_withheld
 def regional_indicators(
@@ -107,9 +74,6 @@ def regional_indicators(
     quarter = context.partition_key
     home = omu.omu_home()
     metadata: dict = {}
-    violations = 0
-    derived_problems: list[str] = []
-    ledger_problems: list[str] = []
     for number, profile in enumerate(omu.screening_profiles()):  # each profile's figures on their own
         with store.connect() as conn:
             if number == 0:
@@ -120,14 +84,11 @@ def regional_indicators(
                 raise dg.Failure(str(error), allow_retries=False) from error
             files = write_indicator_files(conn, home, profile, quarter)
             wide = read_indicators(conn, profile, quarter)
-            ledger_problems += ledger_violations(conn, profile, quarter, wide)
-        derived_problems += derived_violations(wide, profile)
         current = wide.filter(pl.col("quarter") == quarter)
         counts = person_count_columns(profile)
         cells = current.height * len(counts)
         hidden = sum(current.get_column(c).null_count() for c in counts)
         region = current.filter(pl.col("level") == "regio").to_dicts()
-        violations += _shown_small_counts(wide, counts)
         prefix = "" if number == 0 else f"{profile.key}: "
         metadata |= {
             f"{prefix}profile": f"{profile.name} v{profile.version}",
@@ -137,33 +98,7 @@ def regional_indicators(
             f"{prefix}person_counts_hidden": f"{hidden} of {cells}",
             f"{prefix}files": dg.MetadataValue.json({name: str(path) for name, path in files.items()}),
         }
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="no_small_counts_shown",
-                passed=violations == 0,
-                metadata={"violations": violations},
-            ),
-            # the messages name areas and indicators only (aggregates), never a person
-            dg.AssetCheckResult(
-                check_name="figures_from_published_counts",
-                passed=not derived_problems,
-                metadata={
-                    "violations": len(derived_problems),
-                    "first": "; ".join(derived_problems[:5]) or "none",
-                },
-            ),
-            dg.AssetCheckResult(
-                check_name="disclosure_audit_passes",
-                passed=not ledger_problems,
-                metadata={
-                    "violations": len(ledger_problems),
-                    "first": "; ".join(ledger_problems[:5]) or "none",
-                },
-            ),
-        ],
-    )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
@@ -171,13 +106,6 @@ def regional_indicators(
     deps=[regional_indicators],
     group_name="region",
     kinds={"html", "plotly"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "no_patient_id_under_region",
-            asset="regional_dashboard",
-            description="no patient_id of the store appears in any file under region/",
-        ),
-    ],
 )
 @values_withheld
 def regional_dashboard(
@@ -212,13 +140,4 @@ def regional_dashboard(
             metadata={"files": dg.MetadataValue.json(sorted(leaks))},
             allow_retries=False,
         )
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="no_patient_id_under_region",
-                passed=not leaks,
-                metadata={"files_with_patient_ids": len(leaks)},
-            ),
-        ],
-    )
+    return dg.MaterializeResult(metadata=metadata)

@@ -3,10 +3,8 @@
 The multi-asset reads, checks and stages the delivery outside the store lock (omu/ingest/),
 then loads it in one transaction: the raw tables, the quarantine and the deliveries log change
 together or not at all. A refused delivery fails the run with its reasons and loads nothing.
-SQL: sql/ingest/.
+SQL: sql/ingest/. Its checks (assets/checks.py) count and validate the stored rows again.
 """
-
-import json
 
 import dagster as dg
 import polars as pl
@@ -49,23 +47,6 @@ INGEST_SPECS = [
         group_name="ingest",
         kinds={"duckdb"},
     ),
-]
-
-INGEST_CHECKS = [
-    spec
-    for table in RAW_TABLES
-    for spec in (
-        dg.AssetCheckSpec(
-            "rows_add_up",
-            asset=table,
-            description="loaded + quarantined = rows in the manifest, for this file",
-        ),
-        dg.AssetCheckSpec(
-            "contract_expectations",
-            asset=table,
-            description="Great Expectations: the loaded rows meet HIS extract contract v1",
-        ),
-    )
 ]
 
 
@@ -125,7 +106,6 @@ def _delivery_in_force(store: DuckDBStore, practice_id: str, quarter: str) -> tu
 @dg.multi_asset(
     name="ingest_delivery",
     specs=INGEST_SPECS,
-    check_specs=INGEST_CHECKS,
     partitions_def=practice_quarter,
     can_subset=False,
     description=__doc__,
@@ -162,12 +142,10 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
         )
     context.log.info(f"{practice_id} {quarter}: delivery {outcome.status}")
     row, profiles = _delivery_in_force(store, practice_id, quarter)
-    validation = _validation(home.delivery_out(quarter, practice_id) / "validation.json")
     for table in RAW_TABLES:
         in_manifest = row.get(f"{table}_rows_manifest")
         loaded = row.get(f"{table}_rows_loaded") or 0
         quarantined = row.get(f"{table}_rows_quarantined") or 0
-        suite = validation.get(f"{table}.csv", {})
         yield dg.MaterializeResult(
             asset_key=table,
             metadata={
@@ -181,20 +159,6 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
                     markdown_table(_column_profile(FILES_BY_TABLE[table], profiles[table]))
                 ),
             },
-            check_results=[
-                dg.AssetCheckResult(
-                    asset_key=table,
-                    check_name="rows_add_up",
-                    passed=in_manifest is None or in_manifest == loaded + quarantined,
-                    metadata={"manifest": in_manifest or 0, "loaded": loaded, "quarantined": quarantined},
-                ),
-                dg.AssetCheckResult(
-                    asset_key=table,
-                    check_name="contract_expectations",
-                    passed=bool(suite.get("success", True)),
-                    metadata={"expectations": suite.get("evaluated", 0), "failed": suite.get("failed", 0)},
-                ),
-            ],
         )
     reasons = (
         outcome.check.quarantine_by_reason()
@@ -219,9 +183,3 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
             "report": dg.MetadataValue.path(str(home.delivery_out(quarter, practice_id) / "report.md")),
         },
     )
-
-
-def _validation(path) -> dict:
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8")).get("great_expectations", {})

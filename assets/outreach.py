@@ -2,20 +2,18 @@
 
 Who is on the list, in which order and what rolls over is SQL (sql/outreach/build.sql); the
 files are written from the stored list (omu/outreach/files.py). A practice's folder holds only
-its own patients: a check reads the files back and proves it.
+its own patients: a check (assets/checks.py) reads the files back and proves it.
 """
 
 import dagster as dg
-import polars as pl
 
 from assets.errors import values_withheld
 from assets.screening import first_time_crossers
 from omu import audit
 from omu.config import load_config
-from omu.evaluation.followup import add_followup_sheet, pending_followups, read_followup_rows
-from omu.outreach.files import column_header, write_practice_lists
+from omu.evaluation.followup import add_followup_sheet, pending_followups
+from omu.outreach.files import write_practice_lists
 from omu.outreach.lists import build_lists
-from omu.outreach.outcomes import read_outcome_file
 from pipelines.partitions import practice_and_quarter, practice_quarter
 from pipelines.resources import DuckDBStore, OmuSettings
 
@@ -25,13 +23,6 @@ from pipelines.resources import DuckDBStore, OmuSettings
     deps=[first_time_crossers, "risk_scores"],
     group_name="outreach",
     kinds={"duckdb", "excel"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "only_this_practice",
-            asset="outreach_list",
-            description="every patient in the practice's files is that practice's own",
-        )
-    ],
 )
 @values_withheld
 def outreach_list(
@@ -44,7 +35,6 @@ def outreach_list(
     home = omu.omu_home()
     capacity = load_config(home.config_file).capacity_for(practice_id)
     metadata: dict = {"capacity": capacity if capacity is not None else "unlimited"}
-    foreign: set[str] = set()
     for number, profile in enumerate(omu.screening_profiles()):
         with store.connect() as conn:
             # the risk model is trained for the primary (first) profile; other lists go in score order
@@ -56,21 +46,8 @@ def outreach_list(
                 capacity=capacity,
                 use_risk_model=number == 0,
             )
-            own = {
-                patient_id
-                for (patient_id,) in conn.execute(
-                    "SELECT patient_id FROM screening WHERE practice_id = ? AND quarter = ?",
-                    [practice_id, quarter],
-                ).fetchall()
-            }
             if number == 0:  # referrals to follow up: on the primary profile's list, once
                 pending = pending_followups(conn, practice_id=practice_id, quarter=quarter)
-                ever_own = {
-                    patient_id
-                    for (patient_id,) in conn.execute(  # a referral followed up may have left
-                        "SELECT DISTINCT patient_id FROM score_history WHERE practice_id = ?", [practice_id]
-                    ).fetchall()
-                }
             listed = lists.outreach.height + (lists.baseline.height if lists.is_first_quarter else 0)
             try:  # no access log entry, no files
                 audit.record(
@@ -92,17 +69,6 @@ def outreach_list(
         if number == 0:
             add_followup_sheet(paths["outreach.xlsx"], pending, practice_id=practice_id)
             metadata["referrals_to_follow_up"] = pending.height
-            foreign |= set(read_followup_rows(paths["outreach.xlsx"])["patient_id"].drop_nulls()) - ever_own
-        in_files: set[str] = set()
-        for name in ("outreach.xlsx", "baseline.xlsx"):
-            if name in paths:
-                in_files |= set(read_outcome_file(paths[name])["patient_id"].drop_nulls().to_list())
-        in_files |= set(
-            pl.read_csv(paths["outreach.csv"], separator=";", infer_schema=False)[
-                column_header("patient_id")
-            ].to_list()
-        )
-        foreign |= in_files - own
         inclusion = (
             lists.outreach.group_by("inclusion").len().sort("inclusion") if lists.outreach.height else None
         )
@@ -118,13 +84,4 @@ def outreach_list(
             ),
             f"{prefix}files": dg.MetadataValue.json({name: str(path) for name, path in paths.items()}),
         }
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="only_this_practice",
-                passed=not foreign,
-                metadata={"foreign_patients": len(foreign)},
-            )
-        ],
-    )
+    return dg.MaterializeResult(metadata=metadata)

@@ -14,7 +14,7 @@ import polars as pl
 from assets.errors import values_withheld
 from assets.ingest import RAW_TABLES
 from omu.markdown import markdown_table
-from omu.screening.screen import export_screening, plan_work, screen, screening_checks
+from omu.screening.screen import export_screening, plan_work, screen
 from pipelines.partitions import practice_and_quarter, practice_quarter
 from pipelines.resources import DuckDBStore, OmuSettings
 
@@ -24,18 +24,6 @@ from pipelines.resources import DuckDBStore, OmuSettings
     deps=list(RAW_TABLES),
     group_name="screening",
     kinds={"duckdb"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "every_registered_patient_screened_once",
-            asset="score_history",
-            description="each patient registered on the reference date has exactly one row",
-        ),
-        dg.AssetCheckSpec(
-            "score_is_weighted_sum_of_flags",
-            asset="score_history",
-            description="score = sum of the weights of the scored characteristics that hold",
-        ),
-    ],
 )
 @values_withheld
 def score_history(
@@ -46,13 +34,9 @@ def score_history(
     every configured profile side by side."""
     practice_id, quarter = practice_and_quarter(context)
     metadata: dict = {}
-    screened_off = score_off = 0
     with store.connect() as conn:
         for profile in omu.screening_profiles():
             result = screen(conn, profile, practice_id=practice_id, source_quarter=quarter)
-            problems = screening_checks(conn, profile)
-            screened_off += problems["screened_once"].height
-            score_off += problems["score_sum"].height
             per_quarter = conn.sql(
                 "SELECT quarter, count(*) AS screened, count(*) FILTER (WHERE over_threshold) AS over_threshold "
                 "FROM scored GROUP BY quarter ORDER BY quarter"
@@ -65,21 +49,7 @@ def score_history(
                 f"{prefix}over_threshold": result.over_threshold,
                 f"{prefix}per_quarter": dg.MetadataValue.md(markdown_table(per_quarter)),
             }
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="every_registered_patient_screened_once",
-                passed=screened_off == 0,
-                metadata={"quarters_off": screened_off},
-            ),
-            dg.AssetCheckResult(
-                check_name="score_is_weighted_sum_of_flags",
-                passed=score_off == 0,
-                metadata={"patients_off": score_off},
-            ),
-        ],
-    )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
@@ -87,13 +57,6 @@ def score_history(
     deps=[score_history],
     group_name="screening",
     kinds={"duckdb", "csv"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "no_first_time_crosser_was_over_before",
-            asset="first_time_crossers",
-            description="a first-time crosser was below the threshold in every earlier quarter",
-        ),
-    ],
 )
 @values_withheld
 def first_time_crossers(
@@ -104,7 +67,6 @@ def first_time_crossers(
     practice_id, quarter = practice_and_quarter(context)
     home = omu.omu_home()
     metadata: dict = {}
-    violations = 0
     with store.connect() as conn:
         for profile in omu.screening_profiles():
             written = {}
@@ -121,7 +83,6 @@ def first_time_crossers(
                 "WHERE practice_id = getvariable('practice_id') AND profile_name = getvariable('profile_name') "
                 "AND profile_version = getvariable('profile_version') GROUP BY quarter ORDER BY quarter"
             ).pl()
-            violations += screening_checks(conn, profile)["first_time"].height
             this_quarter = counts.filter(pl.col("quarter") == quarter)
             prefix = "" if not metadata else f"{profile.key}: "
             metadata |= {
@@ -135,13 +96,4 @@ def first_time_crossers(
                     str(home.practice_out(quarter, practice_id, profile.output_folder) / "screening.csv")
                 ),
             }
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="no_first_time_crosser_was_over_before",
-                passed=violations == 0,
-                metadata={"violations": violations},
-            ),
-        ],
-    )
+    return dg.MaterializeResult(metadata=metadata)

@@ -106,6 +106,11 @@ def patient_ids_in(folder: Path, patient_ids: Iterable[str]) -> dict[str, set[st
     so an id glued to other characters is found too.  The text is cut into runs of characters
     that occur in ids (anything else cannot be part of one) and every window of an id's length
     inside a run is looked up."""
+    return patient_ids_in_files((p for p in sorted(Path(folder).rglob("*")) if p.is_file()), patient_ids)
+
+
+def patient_ids_in_files(paths: Iterable[Path], patient_ids: Iterable[str]) -> dict[str, set[str]]:
+    """{file: patient_ids found in it} for the given files (the search of `patient_ids_in`)."""
     ids = {p for p in patient_ids if p}
     if not ids:
         return {}
@@ -113,9 +118,7 @@ def patient_ids_in(folder: Path, patient_ids: Iterable[str]) -> dict[str, set[st
     alphabet = "".join(sorted({re.escape(ch) for p in ids for ch in p}))
     runs = re.compile(f"[{alphabet}]{{{lengths[0]},}}")
     found: dict[str, set[str]] = {}
-    for path in sorted(Path(folder).rglob("*")):
-        if not path.is_file():
-            continue
+    for path in paths:
         hits: set[str] = set()
         for run in runs.findall(file_text(path)):
             for length in lengths:

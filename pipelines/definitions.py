@@ -12,6 +12,7 @@ import os
 
 import dagster as dg
 
+from assets.checks import ASSET_CHECKS
 from assets.dashboards import regional_dashboard, regional_indicators
 from assets.evaluation import practice_feedback, regional_evaluation
 from assets.ingest import ingest_delivery_asset
@@ -43,6 +44,7 @@ def build_definitions(
             practice_feedback,
             regional_evaluation,
         ],
+        asset_checks=ASSET_CHECKS,  # each reads the stored result back, after its asset (assets/checks.py)
         jobs=[deliveries_job, screening_job, model_job, outreach_job, region_job, feedback_job],
         # A delivery's steps form a chain: run them in the run's own process (per-step processes
         # cost ~20 s of imports each and buy no parallelism); runs go side by side via the run queue.

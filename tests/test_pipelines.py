@@ -19,6 +19,7 @@ import pytest
 import yaml
 from processes import processes_with_home
 
+from assets.checks import checks_for
 from assets.ingest import ingest_delivery_asset
 from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
@@ -85,8 +86,9 @@ def test_materialising_one_delivery_loads_screens_and_lists_it(tmp_path, landing
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("practice", ["P0001"])
     instance.add_dynamic_partitions("quarter", ["2026Q3"])
+    assets = [ingest_delivery_asset, score_history, first_time_crossers, outreach_list]
     result = dg.materialize(
-        [ingest_delivery_asset, score_history, first_time_crossers, outreach_list],
+        [*assets, *checks_for(assets)],
         partition_key=partition_key("P0001", "2026Q3"),
         instance=instance,
         resources={
@@ -103,6 +105,7 @@ def test_materialising_one_delivery_loads_screens_and_lists_it(tmp_path, landing
         "every_registered_patient_screened_once",
         "score_is_weighted_sum_of_flags",
         "no_first_time_crosser_was_over_before",
+        "only_this_practice",
     }
     events = {
         e.asset_key.to_user_string(): e.metadata

@@ -12,6 +12,7 @@ import openpyxl
 import polars as pl
 import pytest
 
+from assets.checks import checks_for
 from assets.dashboards import regional_dashboard, regional_indicators
 from assets.ingest import ingest_delivery_asset
 from assets.outreach import outreach_list
@@ -93,15 +94,16 @@ def ran(tmp_path_factory) -> tuple[OmuHome, dict]:
         "store": DuckDBStore(database=str(home.database)),
         "omu": OmuSettings(home=str(home.root), landing=str(landing)),
     }
+    delivery_assets = [ingest_delivery_asset, score_history, first_time_crossers, outreach_list]
     delivery = dg.materialize(
-        [ingest_delivery_asset, score_history, first_time_crossers, outreach_list],
+        [*delivery_assets, *checks_for(delivery_assets)],
         partition_key=partition_key("P0001", "2026Q3"),
         instance=instance,
         resources=resources,
     )
     assert delivery.success
     region = dg.materialize(
-        [regional_indicators, regional_dashboard],
+        [regional_indicators, regional_dashboard, *checks_for([regional_indicators, regional_dashboard])],
         partition_key="2026Q3",
         instance=instance,
         resources=resources,
