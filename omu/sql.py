@@ -24,8 +24,12 @@ def sql_text(name: str) -> str:
 
 
 def set_variables(conn: duckdb.DuckDBPyConnection, variables: Mapping[str, Any]) -> None:
+    """A dict becomes a DuckDB MAP (getvariable('name')[key]); anything else as it is."""
     for name, value in variables.items():
-        conn.execute(f"SET VARIABLE {name} = $1", [value])
+        if isinstance(value, Mapping):
+            conn.execute(f"SET VARIABLE {name} = MAP($1, $2)", [list(value), list(value.values())])
+        else:
+            conn.execute(f"SET VARIABLE {name} = $1", [value])
 
 
 def run_sql(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, Any] | None = None) -> None:
