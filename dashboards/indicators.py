@@ -29,12 +29,10 @@ import polars as pl
 from dashboards.disclosure import Version, audit, protect, round_band
 from dashboards.stats import age_standardised_rate, funnel_limits, wilson_interval
 from dashboards.suppression import Rate, rate_if_shown
-from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_LABELS, REFERRAL_TARGETS
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql, run_sql_in_transaction
 
-WIJKEN_CSV = REPO_ROOT / "clinical" / "reference" / "wijken.csv"
 LEVELS = ("regio", "wijk", "praktijk")
 REGION_CODE = "REGIO"
 OTHER_WIJK = "OVERIG"
@@ -253,7 +251,6 @@ def _raw_counts(
             **profile_variables(profile),
             "quarter": quarter,
             "characteristics": characteristic_ids(profile),
-            "wijken_csv": str(WIJKEN_CSV),
         },
     )
     try:

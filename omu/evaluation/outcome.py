@@ -157,7 +157,12 @@ def cohort_with_outcome(
     run_sql(
         conn,
         "evaluation/cohort",
-        {"quarter": quarter, "profile_name": profile.name, "profile_version": profile.version},
+        {
+            "quarter": quarter,
+            "profile_name": profile.name,
+            "profile_version": profile.version,
+            "compared_groups": list(GROUPS),
+        },
     )
     run_sql(conn, "model/outcome")
     return conn.sql(

@@ -1,7 +1,7 @@
 -- Check follow-ups of referrals (did the referral arrive?) before any is stored; run after
 -- sql/outreach/import_check.sql of the same file (a referral may be handed back in the same file).
 -- Input: incoming_followups(row_no, sheet, practice_id, quarter, patient_id, arrived, arrived_on) as
--- text. Variable: practice (from --practice, or NULL).
+-- text. Variables: practice (from --practice, or NULL), referred_outcomes.
 -- Output: followup_problems(row_no, sheet, "column", value, problem) and followup_ready.
 CREATE OR REPLACE TEMP TABLE followups_normalised AS
 SELECT row_no, sheet,
@@ -21,11 +21,11 @@ WHERE nullif(trim(arrived), '') IS NOT NULL OR nullif(trim(arrived_on), '') IS N
 -- the referrals a follow-up may be about: stored, or handed back in this very file
 CREATE OR REPLACE TEMP TABLE followup_referrals AS
 SELECT practice_id, quarter, patient_id FROM outreach_outcomes AS o
-WHERE o.outcome = 'verwezen'
+WHERE list_contains(getvariable('referred_outcomes'), o.outcome)
   AND NOT EXISTS (SELECT 1 FROM import_ready AS r WHERE r.practice_id = o.practice_id AND r.quarter = o.quarter
-                  AND r.patient_id = o.patient_id AND r.outcome <> 'verwezen')
+                  AND r.patient_id = o.patient_id AND NOT list_contains(getvariable('referred_outcomes'), r.outcome))
 UNION
-SELECT practice_id, quarter, patient_id FROM import_ready WHERE outcome = 'verwezen';
+SELECT practice_id, quarter, patient_id FROM import_ready WHERE list_contains(getvariable('referred_outcomes'), outcome);
 
 CREATE OR REPLACE TEMP TABLE followup_problems AS
 SELECT row_no, sheet, "column", value, problem FROM (
@@ -38,7 +38,8 @@ SELECT row_no, sheet, "column", value, problem FROM (
     FROM followups_normalised WHERE getvariable('practice') IS NOT NULL AND practice_id <> getvariable('practice')
     UNION ALL
     SELECT f.row_no, f.sheet, 'patient_id', f.patient_id,
-           'no referral to follow up: not referred (verwezen) on the list of practice ' || coalesce(f.practice_id, '?')
+           'no referral to follow up: not referred (' || array_to_string(getvariable('referred_outcomes'), ', ')
+           || ') on the list of practice ' || coalesce(f.practice_id, '?')
            || ' for ' || coalesce(f.quarter, '?')
     FROM followups_normalised AS f
     WHERE NOT EXISTS (SELECT 1 FROM followup_referrals AS r WHERE r.practice_id = f.practice_id

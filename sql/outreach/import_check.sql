@@ -1,6 +1,7 @@
 -- Check handed-back outcomes before any is stored. Input: incoming(row_no, practice_id, quarter,
 -- patient_id, outcome, referral_target, outcome_date, note, profile) as text, row_no = the row in
--- the file (header = 1). Variable: practice (from --practice, or NULL).
+-- the file (header = 1). Variable: practice (from --practice, or NULL); the vocabularies outcomes,
+-- referred_outcomes (those that take a referral target) and referral_targets (omu/reference.py).
 -- The profile comes from the file itself (column Profiel, "omu-basis v1"); a file without it
 -- belongs to the one profile whose list holds the patient (several: refused, name the profile).
 -- Needs sql/common/identifiers.sql (omu/ingest/identifiers.py): a note that looks like a direct
@@ -83,26 +84,31 @@ FROM (
         WHERE l.practice_id = i.practice_id AND l.quarter = i.quarter AND l.patient_id = i.patient_id
           AND (i.profile_text IS NULL OR (l.profile_name = i.profile_name AND l.profile_version = i.profile_version)))
     UNION ALL
-    SELECT row_no, 'outcome', outcome, 'missing outcome (bereikt, niet_bereikt, afgezien, verwezen, al_in_zorg)'
+    SELECT row_no, 'outcome', outcome,
+           'missing outcome (' || array_to_string(getvariable('outcomes'), ', ') || ')'
     FROM incoming_normalised WHERE outcome IS NULL
     UNION ALL
     SELECT row_no, 'outcome', outcome,
-           'unknown outcome (allowed: bereikt, niet_bereikt, afgezien, verwezen, al_in_zorg)'
+           'unknown outcome (allowed: ' || array_to_string(getvariable('outcomes'), ', ') || ')'
     FROM incoming_normalised
-    WHERE outcome IS NOT NULL AND outcome NOT IN ('bereikt', 'niet_bereikt', 'afgezien', 'verwezen', 'al_in_zorg')
+    WHERE outcome IS NOT NULL AND NOT list_contains(getvariable('outcomes'), outcome)
     UNION ALL
     SELECT row_no, 'referral_target', referral_target,
-           'verwezen needs a referral target (' || array_to_string(getvariable('referral_targets'), ', ') || ')'
-    FROM incoming_normalised WHERE outcome = 'verwezen' AND referral_target IS NULL
+           outcome || ' needs a referral target (' || array_to_string(getvariable('referral_targets'), ', ') || ')'
+    FROM incoming_normalised
+    WHERE list_contains(getvariable('referred_outcomes'), outcome) AND referral_target IS NULL
     UNION ALL
     SELECT row_no, 'referral_target', referral_target,
            'unknown referral target (allowed: ' || array_to_string(getvariable('referral_targets'), ', ') || ')'
     FROM incoming_normalised
     WHERE referral_target IS NOT NULL AND NOT list_contains(getvariable('referral_targets'), referral_target)
     UNION ALL
-    SELECT row_no, 'referral_target', referral_target, 'a referral target belongs to the outcome verwezen only'
+    SELECT row_no, 'referral_target', referral_target,
+           'a referral target belongs to the outcome ' || array_to_string(getvariable('referred_outcomes'), ' or ')
+           || ' only'
     FROM incoming_normalised
-    WHERE referral_target IS NOT NULL AND outcome IS NOT NULL AND outcome <> 'verwezen'
+    WHERE referral_target IS NOT NULL AND outcome IS NOT NULL
+      AND NOT list_contains(getvariable('referred_outcomes'), outcome)
     UNION ALL
     SELECT row_no, 'outcome_date', outcome_date_text, 'not a date (dd-mm-jjjj or yyyy-mm-dd)'
     FROM incoming_normalised WHERE outcome_date_text IS NOT NULL AND outcome_date_text <> '' AND outcome_date IS NULL
