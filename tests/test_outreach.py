@@ -12,7 +12,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from omu import store
+from omu import reference, store
 from omu.home import OmuHome
 from omu.outreach.exclusions import ExclusionFileError, import_exclusions
 from omu.outreach.files import column_header, write_practice_lists
@@ -514,3 +514,30 @@ def test_the_gp_excludes_on_the_lists_own_xlsx(practice, tmp_path):
             "SELECT reason, until FROM exclusions WHERE patient_id = ?", [excluded]
         ).fetchall() == [("tijdelijk", dt.date(2026, 3, 31))]
     assert excluded not in on_list(make_list(home, landing, "2026Q1"))
+
+
+def test_an_outcome_value_is_one_edit_of_its_vocabulary(practice, tmp_path, monkeypatch):
+    """A new outcome value is one line in clinical/reference/outcomes.csv: the import accepts it and
+    the next list treats it by its flags (final: not listed again), with no other change."""
+    home, landing = practice
+    a, b, *_ = CROSSERS
+    make_list(home, landing, "2025Q4")
+    with pytest.raises(OutcomeFileError, match="unknown outcome"):
+        hand_back(home, tmp_path, "2025Q4", {a: ("overleden", None)})
+
+    vocabulary = tmp_path / "outcomes.csv"
+    vocabulary.write_text(
+        reference.OUTCOMES_FILE.read_text(encoding="utf-8")
+        + "overleden,overleden,true,false,false,,overleden,\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(reference, "OUTCOMES_FILE", vocabulary)
+    hand_back(home, tmp_path, "2025Q4", {a: ("overleden", None), b: ("niet_bereikt", None)})
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        stored = conn.execute(
+            "SELECT patient_id, outcome FROM outreach_outcomes ORDER BY patient_id"
+        ).fetchall()
+    assert stored == [(a, "overleden"), (b, "niet_bereikt")]
+    second = make_list(home, landing, "2026Q1")
+    assert a not in on_list(second)  # final
+    assert on_list(second)[b] == ("niet_bereikt", 1)

@@ -1,19 +1,16 @@
 -- Check follow-ups of referrals (did the referral arrive?) before any is stored; run after
 -- sql/outreach/import_check.sql of the same file (a referral may be handed back in the same file).
 -- Input: incoming_followups(row_no, sheet, practice_id, quarter, patient_id, arrived, arrived_on) as
--- text. Variables: practice (from --practice, or NULL), referred_outcomes.
+-- text. Variables: practice (from --practice, or NULL), referred_outcomes. Needs sql/common/handback.sql.
 -- Output: followup_problems(row_no, sheet, "column", value, problem) and followup_ready.
 CREATE OR REPLACE TEMP TABLE followups_normalised AS
 SELECT row_no, sheet,
        trim(coalesce(practice_id, getvariable('practice'))) AS practice_id,
        upper(trim(quarter)) AS quarter,
        trim(patient_id) AS patient_id,
-       lower(trim(arrived)) AS arrived,
+       omu_handback_code(arrived) AS arrived,
        nullif(trim(arrived_on), '') AS arrived_on_text,
-       CASE WHEN regexp_full_match(trim(arrived_on), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
-                 THEN try_strptime(trim(arrived_on), '%Y-%m-%d')::DATE
-            WHEN regexp_full_match(trim(arrived_on), '[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}')
-                 THEN try_strptime(trim(arrived_on), '%d-%m-%Y')::DATE END AS arrived_on
+       omu_handback_date(arrived_on) AS arrived_on
 FROM incoming_followups
 -- a row without an answer is not a follow-up (yet)
 WHERE nullif(trim(arrived), '') IS NOT NULL OR nullif(trim(arrived_on), '') IS NOT NULL;
@@ -45,11 +42,8 @@ SELECT row_no, sheet, "column", value, problem FROM (
     WHERE NOT EXISTS (SELECT 1 FROM followup_referrals AS r WHERE r.practice_id = f.practice_id
                       AND r.quarter = f.quarter AND r.patient_id = f.patient_id)
     UNION ALL
-    SELECT row_no, sheet, 'arrived_on', arrived_on_text, 'not a date (dd-mm-jjjj or yyyy-mm-dd)'
-    FROM followups_normalised WHERE arrived_on_text IS NOT NULL AND arrived_on IS NULL
-    UNION ALL
-    SELECT row_no, sheet, 'arrived_on', arrived_on_text, 'date lies in the future'
-    FROM followups_normalised WHERE arrived_on > current_date
+    SELECT row_no, sheet, 'arrived_on', arrived_on_text, omu_handback_date_problem(arrived_on_text, arrived_on, false)
+    FROM followups_normalised WHERE omu_handback_date_problem(arrived_on_text, arrived_on, false) IS NOT NULL
     UNION ALL
     SELECT row_no, sheet, 'arrived_on', arrived_on_text, 'ja needs the date the patient arrived'
     FROM followups_normalised WHERE arrived = 'ja' AND arrived_on_text IS NULL
