@@ -47,12 +47,13 @@ def read_reference(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
     if missing:
         raise ReferenceError(f"{path.name}: missing column(s) {', '.join(missing)}")
     key = columns[0]
+    seen: set[str] = set()
     for line, code in enumerate(frame[key].to_list(), start=2):
         if not code:
             raise ReferenceError(f"{path.name}, line {line}, column {key}: empty")
-    duplicated = frame.filter(frame[key].is_duplicated())[key].to_list()
-    if duplicated:
-        raise ReferenceError(f"{path.name}, column {key}: {duplicated[0]!r} appears twice")
+        if code in seen:
+            raise ReferenceError(f"{path.name}, line {line}, column {key}: {code!r} appears twice")
+        seen.add(code)
     return frame.select(columns)
 
 
