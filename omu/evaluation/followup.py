@@ -152,5 +152,5 @@ def check_followups(
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming_followups AS SELECT * FROM followup_frame")
     conn.unregister("followup_frame")
     run_sql(conn, "common/handback")
-    run_sql(conn, "evaluation/followup_check", {"practice": practice})
+    run_sql(conn, "evaluation/followup_check", {"practice": practice, "answers": list(ARRIVED)})
     return conn.table("followup_problems").pl()

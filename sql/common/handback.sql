@@ -3,6 +3,9 @@
 -- rows as text with row_no (the row in the file, header = 1) and these macros; the variable
 -- practice is --practice, or NULL.
 
+-- The practice of a row: its column Praktijk, else --practice.
+CREATE OR REPLACE TEMP MACRO omu_handback_practice(p) AS trim(coalesce(p, getvariable('practice')));
+
 -- A date as a POH writes it, yyyy-mm-dd or d-m-yyyy; NULL when the text is no date.
 CREATE OR REPLACE TEMP MACRO omu_handback_date(t) AS CASE
     WHEN regexp_full_match(trim(t), '[0-9]{4}-[0-9]{2}-[0-9]{2}') THEN try_strptime(trim(t), '%Y-%m-%d')::DATE
@@ -11,6 +14,12 @@ END;
 
 -- A value of a vocabulary as written: case and spaces do not matter ('Niet bereikt' = niet_bereikt).
 CREATE OR REPLACE TEMP MACRO omu_handback_code(t) AS nullif(replace(lower(trim(t)), ' ', '_'), '');
+
+-- The problem of a value outside its vocabulary (allowed: a list), or NULL; what names it.
+CREATE OR REPLACE TEMP MACRO omu_handback_unknown(value, allowed, what) AS CASE
+    WHEN value IS NULL OR NOT list_contains(allowed, value)
+        THEN what || ' (allowed: ' || array_to_string(allowed, ', ') || ')'
+END;
 
 -- The problem of a handed-back date (its text and omu_handback_date of it), or NULL.
 CREATE OR REPLACE TEMP MACRO omu_handback_date_problem(date_text, date_value, future_allowed) AS CASE

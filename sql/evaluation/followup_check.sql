@@ -1,11 +1,11 @@
 -- Check follow-ups of referrals (did the referral arrive?) before any is stored; run after
 -- sql/outreach/import_check.sql of the same file (a referral may be handed back in the same file).
 -- Input: incoming_followups(row_no, sheet, practice_id, quarter, patient_id, arrived, arrived_on) as
--- text. Variables: practice (from --practice, or NULL), referred_outcomes. Needs sql/common/handback.sql.
+-- text. Variables: practice (from --practice, or NULL), referred_outcomes, answers (ja, nee, onbekend). Needs sql/common/handback.sql.
 -- Output: followup_problems(row_no, sheet, "column", value, problem) and followup_ready.
 CREATE OR REPLACE TEMP TABLE followups_normalised AS
 SELECT row_no, sheet,
-       trim(coalesce(practice_id, getvariable('practice'))) AS practice_id,
+       omu_handback_practice(practice_id) AS practice_id,
        upper(trim(quarter)) AS quarter,
        trim(patient_id) AS patient_id,
        omu_handback_code(arrived) AS arrived,
@@ -27,8 +27,8 @@ SELECT practice_id, quarter, patient_id FROM import_ready WHERE list_contains(ge
 CREATE OR REPLACE TEMP TABLE followup_problems AS
 SELECT row_no, sheet, "column", value, problem FROM (
     SELECT row_no, sheet, 'arrived' AS "column", arrived AS value,
-           'unknown answer (allowed: ja, nee, onbekend)' AS problem
-    FROM followups_normalised WHERE arrived IS NULL OR arrived NOT IN ('ja', 'nee', 'onbekend')
+           omu_handback_unknown(arrived, getvariable('answers'), 'unknown answer') AS problem
+    FROM followups_normalised WHERE omu_handback_unknown(arrived, getvariable('answers'), '') IS NOT NULL
     UNION ALL
     SELECT row_no, sheet, 'practice_id', practice_id, 'wrong practice: this import is for practice '
            || getvariable('practice')

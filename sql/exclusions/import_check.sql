@@ -6,7 +6,7 @@
 -- Output: exclusion_problems(row_no, "column", value, problem) and exclusion_ready.
 CREATE OR REPLACE TEMP TABLE exclusion_incoming AS
 SELECT row_no,
-       trim(coalesce(practice_id, getvariable('practice'))) AS practice_id,
+       omu_handback_practice(practice_id) AS practice_id,
        trim(patient_id) AS patient_id,
        omu_handback_code(exclusion) AS reason,
        nullif(trim(exclusion_until), '') AS until_text,
@@ -26,8 +26,8 @@ SELECT row_no, "column", value, problem FROM (
         SELECT 1 FROM patients AS p WHERE p.practice_id = i.practice_id AND p.patient_id = i.patient_id)
     UNION ALL
     SELECT row_no, 'exclusion', reason,
-           'missing or unknown reason (allowed: ' || array_to_string(getvariable('exclusion_values'), ', ') || ')'
-    FROM exclusion_incoming WHERE reason IS NULL OR NOT list_contains(getvariable('exclusion_values'), reason)
+           omu_handback_unknown(reason, getvariable('exclusion_values'), 'missing or unknown reason')
+    FROM exclusion_incoming WHERE omu_handback_unknown(reason, getvariable('exclusion_values'), '') IS NOT NULL
     UNION ALL
     -- an end date lies in the future, as a rule
     SELECT row_no, 'exclusion_until', until_text, omu_handback_date_problem(until_text, until, true)

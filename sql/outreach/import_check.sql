@@ -13,7 +13,7 @@ SELECT row_no,
        nullif(regexp_extract(trim(profile), '^(\S+)\s+v([0-9]+)$', 1), '') AS profile_name_given,
        try_cast(nullif(regexp_extract(trim(profile), '^(\S+)\s+v([0-9]+)$', 2), '') AS INTEGER)
            AS profile_version_given,
-       trim(coalesce(practice_id, getvariable('practice'))) AS practice_id,
+       omu_handback_practice(practice_id) AS practice_id,
        upper(trim(quarter)) AS quarter,
        trim(patient_id) AS patient_id,
        omu_handback_code(outcome) AS outcome,
@@ -70,13 +70,8 @@ FROM (
           AND (i.profile_text IS NULL OR (l.profile_name = i.profile_name AND l.profile_version = i.profile_version)))
     UNION ALL
     SELECT row_no, 'outcome', outcome,
-           'missing outcome (' || array_to_string(getvariable('outcomes'), ', ') || ')'
-    FROM incoming_normalised WHERE outcome IS NULL
-    UNION ALL
-    SELECT row_no, 'outcome', outcome,
-           'unknown outcome (allowed: ' || array_to_string(getvariable('outcomes'), ', ') || ')'
-    FROM incoming_normalised
-    WHERE outcome IS NOT NULL AND NOT list_contains(getvariable('outcomes'), outcome)
+           omu_handback_unknown(outcome, getvariable('outcomes'), CASE WHEN outcome IS NULL THEN 'missing outcome' ELSE 'unknown outcome' END)
+    FROM incoming_normalised WHERE omu_handback_unknown(outcome, getvariable('outcomes'), '') IS NOT NULL
     UNION ALL
     SELECT row_no, 'referral_target', referral_target,
            outcome || ' needs a referral target (' || array_to_string(getvariable('referral_targets'), ', ') || ')'
@@ -84,9 +79,10 @@ FROM (
     WHERE list_contains(getvariable('referred_outcomes'), outcome) AND referral_target IS NULL
     UNION ALL
     SELECT row_no, 'referral_target', referral_target,
-           'unknown referral target (allowed: ' || array_to_string(getvariable('referral_targets'), ', ') || ')'
+           omu_handback_unknown(referral_target, getvariable('referral_targets'), 'unknown referral target')
     FROM incoming_normalised
-    WHERE referral_target IS NOT NULL AND NOT list_contains(getvariable('referral_targets'), referral_target)
+    WHERE referral_target IS NOT NULL
+      AND omu_handback_unknown(referral_target, getvariable('referral_targets'), '') IS NOT NULL
     UNION ALL
     SELECT row_no, 'referral_target', referral_target,
            'a referral target belongs to the outcome ' || array_to_string(getvariable('referred_outcomes'), ' or ')
