@@ -120,3 +120,17 @@ def test_the_wijken_have_one_reader():
         and "read_csv" in path.read_text(encoding="utf-8")
     ]
     assert readers == ["omu/reference.py"]
+
+
+def test_every_contract_file_is_typed_merged_retained_and_accounted_for():
+    """A contract file is a line in omu/contract.py plus its typing rules; the store's per-file SQL
+    must name it too, or a delivery's rows would silently not arrive."""
+    for file in contract.FILES:
+        assert (SQL_DIR / "ingest" / f"{file.table}.sql").is_file(), file.name
+        for sql in ("ingest/merge", "ingest/retention", "store/schema"):
+            assert re.search(rf"\b{file.table}\b", (SQL_DIR / f"{sql}.sql").read_text(encoding="utf-8")), (
+                sql,
+                file,
+            )
+        quarantine = (SQL_DIR / "ingest" / "quarantine.sql").read_text(encoding="utf-8")
+        assert f"checked_{file.table}" in quarantine and f"accepted_{file.table}" in quarantine, file.name
