@@ -119,6 +119,12 @@ def outcome_codes(**having: bool | str) -> list[str]:
     ]
 
 
+def outcome_words(conjunction: str = "of", **having: bool | str) -> str:
+    """Those codes' labels in Dutch prose, for texts people read: 'bereikt, afgezien of verwezen'."""
+    labels = [v.label for v in outcome_values() if v.code in outcome_codes(**having)]
+    return f" {conjunction} ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
+
+
 @functools.cache
 def _referral_targets(path: Path) -> pl.DataFrame:
     return read_reference(path, ("code", "label", "description"))

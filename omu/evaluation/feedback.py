@@ -15,6 +15,7 @@ import polars as pl
 
 from dashboards.indicators import REFERRAL_LABELS
 from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_store
+from omu.reference import outcome_words
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql
 
@@ -216,7 +217,7 @@ def render_feedback(fb: PracticeFeedback) -> str:
         ["Op de belijst (binnen de capaciteit)", c["listed"]],
         ["Doorgeschoven naar volgend kwartaal (achterstand)", c["backlog"]],
         ["Uitkomst teruggemeld (poging gedaan)", c["attempted"]],
-        ["Bereikt (bereikt, verwezen of afgezien)", c["reached"]],
+        [f"Bereikt ({outcome_words(reached=True)})", c["reached"]],
         ["Niet bereikt", c["not_reached"]],
         ["Afgezien (patiënt wil niet)", c["declined"]],
         ["Al in zorg", c["already_in_care"]],
