@@ -17,9 +17,12 @@ SELECT l.practice_id, l.patient_id,
        arg_min(l.score, l.quarter) AS score,
        arg_min(l.age, l.quarter) AS age,
        arg_min(l.sex, l.quarter) AS sex,
+       -- a final outcome before a not-final one, a reached one first (bereikt before afgezien)
        coalesce(arg_max(getvariable('outcome_evaluation_groups')[o.outcome],
-                        (list_contains(getvariable('final_outcomes'), o.outcome), list_contains(getvariable('reached_outcomes'), o.outcome),
-                         getvariable('outcome_evaluation_groups')[o.outcome])),
+                        (list_contains(getvariable('final_outcomes'), o.outcome),
+                         list_contains(getvariable('reached_outcomes'), o.outcome),
+                         getvariable('outcome_evaluation_groups')[o.outcome]))
+                    FILTER (WHERE o.outcome IS NOT NULL),
                 'geen_uitkomst') AS outreach_group
 FROM outreach_lists AS l
 LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id)
