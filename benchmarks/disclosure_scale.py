@@ -10,15 +10,15 @@ reports the time and how many counts are shown.  No ingest: this measures the au
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 
 import numpy as np
+import polars as pl
 
 from dashboards.disclosure import Version, protect
 from dashboards.indicators import TIED, person_count_columns, suppression_spec
-from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_TARGETS
+from omu.reference import wijken as reference_wijken
 from omu.screening.profile import DEFAULT_PROFILE, load_profile
 
 
@@ -27,10 +27,9 @@ def region(practices: int, patients: tuple[int, int], seed: int = 0) -> tuple[Ve
     profile = load_profile(DEFAULT_PROFILE)
     columns = person_count_columns(profile)
     relations = suppression_spec(profile)["column_totals"]
-    with (REPO_ROOT / "clinical" / "reference" / "wijken.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    wijken = [r["wijk_code"] for r in rows] + ["OVERIG"]
-    deprived = {r["wijk_code"] for r in rows if r["deprivation_group"] == "hoog"}
+    rows = reference_wijken()
+    wijken = [*rows["wijk_code"], "OVERIG"]
+    deprived = set(rows.filter(pl.col("deprivation_group") == "hoog")["wijk_code"])
     rng = np.random.default_rng(seed)
     col = {c: j for j, c in enumerate(columns)}
     chars = [c for c in columns if c.startswith("char_n:")]

@@ -29,12 +29,11 @@ import polars as pl
 from dashboards.disclosure import Version, audit, protect, round_band
 from dashboards.stats import age_standardised_rate, funnel_limits, wilson_interval
 from dashboards.suppression import Rate, rate_if_shown
-from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_LABELS, REFERRAL_TARGETS
+from omu.reference import outcome_words
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql, run_sql_in_transaction
 
-WIJKEN_CSV = REPO_ROOT / "clinical" / "reference" / "wijken.csv"
 LEVELS = ("regio", "wijk", "praktijk")
 REGION_CODE = "REGIO"
 OTHER_WIJK = "OVERIG"
@@ -174,7 +173,7 @@ def catalogue(profile: Profile) -> list[Indicator]:
             "reached",
             "Bereikt",
             "aantal",
-            "Uitkomst bereikt, verwezen of afgezien: er was contact.",
+            f"Uitkomst {outcome_words(reached=True)}: er was contact.",
             person_count=True,
         ),
         Indicator(
@@ -253,7 +252,6 @@ def _raw_counts(
             **profile_variables(profile),
             "quarter": quarter,
             "characteristics": characteristic_ids(profile),
-            "wijken_csv": str(WIJKEN_CSV),
         },
     )
     try:

@@ -31,6 +31,7 @@ from dashboards.indicators import (
 from dashboards.stats import funnel_limits
 from omu.outreach.lists import REFERRAL_TARGETS
 from omu.quarters import Quarter
+from omu.reference import outcome_words
 from omu.screening.profile import Profile
 
 # Okabe M, Ito K (2008) "Color Universal Design": distinguishable with every common colour-vision deficiency.
@@ -1057,8 +1058,7 @@ elke cel; een streepje is afgeschermd.</p>
 
 <section aria-labelledby="h-belronde">
 <h2 id="h-belronde">Belronde: van lijst naar verwijzing</h2>
-<p class="lead">Hoeveel mensen op de belijst stonden (zonder startlijst), hoeveel er bereikt zijn (contact: bereikt,
-verwezen of afgezien) en hoeveel er verwezen zijn, per kwartaal van de lijst, en waarheen. Uitkomsten komen meestal in
+<p class="lead">Hoeveel mensen op de belijst stonden (zonder startlijst), hoeveel er bereikt zijn (contact: {esc(outcome_words(reached=True))}) en hoeveel er verwezen zijn, per kwartaal van de lijst, en waarheen. Uitkomsten komen meestal in
 het kwartaal na de lijst binnen, dus het laatste kwartaal is vaak nog onvolledig.</p>
 {charts["grafiek-belronde"]}
 </section>
@@ -1090,7 +1090,7 @@ Population; Dobson AJ e.a. (1991), Stat Med 10:457-462.</dd>
 <dt>Trechterplot</dt><dd>Spiegelhalter DJ (2005), Funnel plots for comparing institutional performance, Stat Med
 24:1185-1202. Grenzen rond het (ruwe) regiogemiddelde van het kwartaal; alles berekend uit afgeronde aantallen (afgerond op 5),
 ook de praktijkgrootte op de horizontale as.</dd>
-<dt>Belronde</dt><dd>Bereikt = uitkomst bereikt, verwezen of afgezien; al in zorg en niet bereikt tellen apart.
+<dt>Belronde</dt><dd>Bereikt = uitkomst {esc(outcome_words(reached=True))}; {esc(outcome_words("en", reached=False))} tellen apart.
 Uitkomsten van de startlijst tellen hier niet mee.</dd>
 </dl>
 </section>

@@ -15,14 +15,13 @@ import duckdb
 import polars as pl
 
 from models.outcome import Outcome
-from omu.screening.profile import CLINICAL_DIR, Profile, load_codelist
+from omu.reference import wijken as reference_wijken
+from omu.screening.profile import Profile, load_codelist
 from omu.screening.screen import prepare_screening_store, register_profile, run_criteria
 from omu.sql import fetch_one, run_sql, set_variables
 
-WIJKEN = CLINICAL_DIR / "reference" / "wijken.csv"
 CHRONIC_CODELIST = "chronic_conditions"  # clinical/codelists/chronic_conditions.csv
 LOOKBACK_DAYS = 365  # the "past year" of the count features
-DEPRIVATION_LEVELS = {"laag": 0, "midden": 1, "hoog": 2}
 
 # Features besides the profile's own flags (one 0/1 column per characteristic id, notes included).
 BASE_FEATURES = (
@@ -66,13 +65,7 @@ def register_model_tables(conn: duckdb.DuckDBPyConnection, profile: Profile, out
     register_profile(conn, profile)
     chronic = load_codelist(CHRONIC_CODELIST, "icpc").select(pl.lit("chronic").alias("role"), "code")
     codes = pl.concat([outcome.codes_frame(), chronic])
-    wijken = pl.read_csv(WIJKEN, infer_schema=False).select(
-        "wijk_code",
-        "deprivation_group",
-        pl.col("deprivation_group")
-        .replace_strict(DEPRIVATION_LEVELS, default=None, return_dtype=pl.Int32)
-        .alias("deprivation"),
-    )
+    wijken = reference_wijken().select("wijk_code", "deprivation_group", "deprivation")
     for table, frame in (("model_codes", codes), ("model_wijken", wijken)):
         conn.register(f"{table}_frame", frame)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")

@@ -23,15 +23,19 @@ ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 DUTCH_DATE_PATTERN = r"^[0-9]{2}-[0-9]{2}-[0-9]{4}$"
 
 SEXES = ("M", "V", "O")
-SEX_ALIASES = {"F": "V", "U": "O"}  # the contract reads F and U as V and O
+SEX_ALIASES = {"F": "V", "U": "O"}  # the contract reads F and U as V and O (sql/ingest/macros.sql: omu_sex)
 END_REASONS = ("verhuisd", "overleden", "overig")
 CONTACT_KINDS = ("consult", "visite", "telefonisch", "e-consult", "huisartsenpost")
+
+
+# The type of a column once typed (staged, stored, validated), per kind of column.
+SQL_TYPES = {"text": "VARCHAR", "code": "VARCHAR", "int": "INTEGER", "number": "DOUBLE", "date": "DATE"}
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # text | int | number | date | code
+    kind: str  # text | int | number | date | code (SQL_TYPES)
     required: bool = True
     pattern: str | None = None
     allowed: tuple[str, ...] | None = None
@@ -46,6 +50,7 @@ class ContractFile:
     required: bool = True
     unique: tuple[str, ...] = ()
     references_patients: bool = True
+    derived: tuple[Column, ...] = ()  # columns omu adds when typing (not in the delivery)
 
     @property
     def table(self) -> str:
@@ -54,6 +59,11 @@ class ContractFile:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
+
+    @property
+    def typed_columns(self) -> tuple[Column, ...]:
+        """The columns of the typed rows (sql/ingest/<table>.sql, staged, stored, validated)."""
+        return self.columns + self.derived
 
     @property
     def date_columns(self) -> tuple[str, ...]:
@@ -106,6 +116,7 @@ FILES: tuple[ContractFile, ...] = (
             Column("measured_on", "date"),
             Column("value", "text"),
         ),
+        derived=(Column("value_number", "number", required=False),),  # value when it is a number
     ),
     ContractFile(
         "contacts.csv",

@@ -24,14 +24,39 @@ def sql_text(name: str) -> str:
 
 
 def set_variables(conn: duckdb.DuckDBPyConnection, variables: Mapping[str, Any]) -> None:
+    """A dict becomes a DuckDB MAP (getvariable('name')[key]); anything else as it is."""
     for name, value in variables.items():
-        conn.execute(f"SET VARIABLE {name} = $1", [value])
+        if isinstance(value, Mapping):
+            conn.execute(f"SET VARIABLE {name} = MAP($1, $2)", [list(value), list(value.values())])
+        else:
+            conn.execute(f"SET VARIABLE {name} = $1", [value])
+
+
+def reference_variables(names: list[str]) -> dict[str, Any]:
+    """The vocabularies of clinical/reference/ (omu.reference) that these SQL files read with
+    getvariable: each SQL file gets them from their one definition without its caller passing them
+    (likewise the temp table reference_wijken, see _prepare)."""
+    from omu.reference import sql_variables
+
+    texts = [sql_text(name) for name in names]
+    return {
+        variable: value
+        for variable, value in sql_variables().items()
+        if any(f"getvariable('{variable}')" in text for text in texts)
+    }
+
+
+def _prepare(conn: duckdb.DuckDBPyConnection, names: list[str], variables: Mapping[str, Any] | None) -> None:
+    set_variables(conn, {**reference_variables(names), **(variables or {})})
+    if any("reference_wijken" in sql_text(name) for name in names):
+        from omu.reference import register_wijken
+
+        register_wijken(conn)
 
 
 def run_sql(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, Any] | None = None) -> None:
     """Run every statement of sql/<name>.sql, after setting the given variables."""
-    if variables:
-        set_variables(conn, variables)
+    _prepare(conn, [name], variables)
     conn.execute(sql_text(name))
 
 
@@ -39,11 +64,11 @@ def run_sql_in_transaction(
     conn: duckdb.DuckDBPyConnection, names: str | list[str], variables: Mapping[str, Any] | None = None
 ) -> None:
     """Run sql/<name>.sql file(s) as one transaction: all of it takes effect, or none (also on a kill)."""
-    if variables:
-        set_variables(conn, variables)
+    names = [names] if isinstance(names, str) else names
+    _prepare(conn, names, variables)
     conn.execute("BEGIN TRANSACTION")
     try:
-        for name in [names] if isinstance(names, str) else names:
+        for name in names:
             conn.execute(sql_text(name))
         conn.execute("COMMIT")
     except BaseException:
@@ -53,8 +78,7 @@ def run_sql_in_transaction(
 
 def query(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, Any] | None = None):
     """Run a SQL file whose last statement is a SELECT and return it as a DuckDB relation."""
-    if variables:
-        set_variables(conn, variables)
+    _prepare(conn, [name], variables)
     return conn.sql(sql_text(name))
 
 

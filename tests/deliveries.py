@@ -4,34 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
-SCHEMAS = {
-    "patients.csv": {
-        "patient_id": pl.String,
-        "birth_year": pl.Int64,
-        "birth_month": pl.Int64,
-        "sex": pl.String,
-        "wijk_code": pl.String,
-        "pc4": pl.String,
-        "registered_from": pl.Date,
-        "registered_until": pl.Date,
-        "end_reason": pl.String,
-    },
-    "episodes.csv": {"patient_id": pl.String, "icpc": pl.String, "start_date": pl.Date, "end_date": pl.Date},
-    "prescriptions.csv": {
-        "patient_id": pl.String,
-        "atc": pl.String,
-        "prescribed_on": pl.Date,
-        "quantity": pl.Float64,
-        "duration_days": pl.Int64,
-    },
-    "determinations.csv": {
-        "patient_id": pl.String,
-        "code": pl.Int64,
-        "measured_on": pl.Date,
-        "value": pl.String,
-    },
-    "contacts.csv": {"patient_id": pl.String, "contact_on": pl.Date, "kind": pl.String},
-}
+from omu.contract import FILES
+
+# the contract's column types (omu/contract.py), as polars writes them into a delivery
+DTYPES = {"text": pl.String, "code": pl.String, "int": pl.Int64, "number": pl.Float64, "date": pl.Date}
+SCHEMAS = {file.name: {column.name: DTYPES[column.kind] for column in file.columns} for file in FILES}
 
 
 def delivery_tables(**rows: list[tuple]) -> dict[str, pl.DataFrame]:

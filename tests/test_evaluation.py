@@ -230,9 +230,9 @@ def test_the_list_worked_adds_up_and_the_workload_uses_the_configured_capacity(r
 
 def test_krachtige_basiszorg_is_stated_plainly_from_the_practices_own_patients(region):
     home, _ = region
-    from omu.evaluation.feedback import WIJKEN_CSV
+    from omu.reference import wijken
 
-    deprived = pl.read_csv(WIJKEN_CSV).filter(pl.col("deprivation_group") == "hoog")["wijk_code"].to_list()
+    deprived = wijken().filter(pl.col("deprivation_group") == "hoog")["wijk_code"].to_list()
     with duckdb.connect(str(home.database), read_only=True) as conn:
         for practice_id in PRACTICES:
             total, in_deprived = conn.execute(

@@ -257,7 +257,7 @@ def test_quarantine_holds_for_every_reason_one_field_of_the_line_at_most(home, t
         "unparsable number",
         "number out of range 1-12",
         "value not allowed",
-        "exact duplicate of line 2",
+        "duplicate of line 2",
         "unknown patient_id",
         "malformed line",
     } <= reasons, reasons

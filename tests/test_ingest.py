@@ -142,6 +142,21 @@ def with_values(table: str, column: str, values: list, dtype=pl.String) -> dict[
     return tables
 
 
+def typed_duplicate_prescriptions() -> dict[str, pl.DataFrame]:
+    """Line 4 repeats line 2 with the quantity written 90.0 instead of 90 and the date the Dutch way."""
+    tables = base_tables()
+    tables["prescriptions.csv"] = pl.DataFrame(
+        {
+            "patient_id": [A, B, A],
+            "atc": ["C07AB02", "R03AC02", "C07AB02"],
+            "prescribed_on": ["2026-08-01", "2026-07-01", "01-08-2026"],
+            "quantity": ["90", "2", "90.0"],
+            "duration_days": ["90", None, "90"],
+        }
+    )
+    return tables
+
+
 @pytest.fixture
 def home(tmp_path) -> OmuHome:
     return OmuHome.resolve(tmp_path / "home").prepare()
@@ -444,7 +459,38 @@ QUARANTINES = {
         "prescriptions.csv",
         5,
         None,
-        "exact duplicate of line 2",
+        "duplicate of line 2",
+        3,
+    ),
+    # duplicates are compared as the rows would load (and as Great Expectations checks them), not
+    # as text: 90 and 90.0 are one quantity, 01-08-2026 and 2026-08-01 one date
+    "duplicate once typed: 90 and 90.0": (
+        typed_duplicate_prescriptions(),
+        "prescriptions.csv",
+        4,
+        None,
+        "duplicate of line 2",
+        2,
+    ),
+    "duplicate once typed: sex F is V": (
+        with_rows(
+            "patients.csv",
+            {
+                "patient_id": A,
+                "birth_year": 1940,
+                "birth_month": 3,
+                "sex": "f",
+                "wijk_code": "WK034403",
+                "pc4": "3563",
+                "registered_from": D(1990, 1, 1),
+                "registered_until": None,
+                "end_reason": None,
+            },
+        ),
+        "patients.csv",
+        5,
+        None,
+        "duplicate of line 2",
         3,
     ),
     "sex not allowed": (

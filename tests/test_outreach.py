@@ -12,7 +12,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from omu import store
+from omu import reference, store
 from omu.home import OmuHome
 from omu.outreach.exclusions import ExclusionFileError, import_exclusions
 from omu.outreach.files import column_header, write_practice_lists
@@ -497,6 +497,29 @@ def test_the_new_referral_targets_come_back_also_into_an_older_store(tmp_path):
     assert rows == [("x", "apotheker", "omu-basis", 1), ("y", "longfysiotherapeut", "omu-basis", 1)]
 
 
+def test_a_store_that_fixed_the_outcome_values_in_a_check_takes_the_vocabulary_after_one_migration(tmp_path):
+    database = tmp_path / "old.duckdb"
+    with duckdb.connect(str(database)) as conn:  # outreach_outcomes as the schema made it before
+        conn.execute("""CREATE TABLE outreach_outcomes (practice_id VARCHAR NOT NULL, quarter VARCHAR NOT NULL,
+            patient_id VARCHAR NOT NULL, outcome VARCHAR NOT NULL CHECK (outcome IN ('bereikt', 'niet_bereikt',
+            'afgezien', 'verwezen', 'al_in_zorg')), referral_target VARCHAR, outcome_date DATE, note VARCHAR,
+            imported_at TIMESTAMP NOT NULL, source_file VARCHAR NOT NULL)""")
+        conn.execute(
+            "INSERT INTO outreach_outcomes VALUES ('P0700', '2025Q4', 'x', 'bereikt', NULL, NULL, NULL, now(), 'a')"
+        )
+    from omu.outreach.lists import prepare_outreach_tables
+
+    with duckdb.connect(str(database)) as conn:
+        prepare_outreach_tables(conn)
+        # the vocabulary decides (checked on import), not the store: a value added to outcomes.csv is kept
+        conn.execute(
+            "INSERT INTO outreach_outcomes BY NAME SELECT 'P0700' AS practice_id, '2025Q4' AS quarter, "
+            "'y' AS patient_id, 'overleden' AS outcome, now() AS imported_at, 'b' AS source_file"
+        )
+        rows = conn.execute("SELECT patient_id, outcome FROM outreach_outcomes ORDER BY 1").fetchall()
+    assert rows == [("x", "bereikt"), ("y", "overleden")]
+
+
 def test_the_gp_excludes_on_the_lists_own_xlsx(practice, tmp_path):
     home, landing = practice
     make_list(home, landing, "2025Q4")
@@ -514,3 +537,30 @@ def test_the_gp_excludes_on_the_lists_own_xlsx(practice, tmp_path):
             "SELECT reason, until FROM exclusions WHERE patient_id = ?", [excluded]
         ).fetchall() == [("tijdelijk", dt.date(2026, 3, 31))]
     assert excluded not in on_list(make_list(home, landing, "2026Q1"))
+
+
+def test_an_outcome_value_is_one_edit_of_its_vocabulary(practice, tmp_path, monkeypatch):
+    """A new outcome value is one line in clinical/reference/outcomes.csv: the import accepts it and
+    the next list treats it by its flags (final: not listed again), with no other change."""
+    home, landing = practice
+    a, b, *_ = CROSSERS
+    make_list(home, landing, "2025Q4")
+    with pytest.raises(OutcomeFileError, match="unknown outcome"):
+        hand_back(home, tmp_path, "2025Q4", {a: ("overleden", None)})
+
+    vocabulary = tmp_path / "outcomes.csv"
+    vocabulary.write_text(
+        reference.OUTCOMES_FILE.read_text(encoding="utf-8")
+        + "overleden,overleden,true,false,false,,overleden,\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(reference, "OUTCOMES_FILE", vocabulary)
+    hand_back(home, tmp_path, "2025Q4", {a: ("overleden", None), b: ("niet_bereikt", None)})
+    with duckdb.connect(str(home.database), read_only=True) as conn:
+        stored = conn.execute(
+            "SELECT patient_id, outcome FROM outreach_outcomes ORDER BY patient_id"
+        ).fetchall()
+    assert stored == [(a, "overleden"), (b, "niet_bereikt")]
+    second = make_list(home, landing, "2026Q1")
+    assert a not in on_list(second)  # final
+    assert on_list(second)[b] == ("niet_bereikt", 1)

@@ -14,12 +14,11 @@ import duckdb
 import polars as pl
 
 from dashboards.indicators import REFERRAL_LABELS
-from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_store
+from omu.reference import outcome_words
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql
 
-WIJKEN_CSV = REPO_ROOT / "clinical" / "reference" / "wijken.csv"
 FEEDBACK_HTML = "feedback.html"
 KRACHTIGE_BASISZORG_SHARE = 0.25  # more than a quarter of the practice's patients in a deprived wijk
 
@@ -109,7 +108,6 @@ def compute_feedback(
             "profile_name": profile.name,
             "profile_version": profile.version,
             "characteristic_ids": [c.id for c in profile.scored],
-            "wijken_csv": str(WIJKEN_CSV),
         },
     )
     quarters = conn.sql("SELECT * FROM fb_quarters ORDER BY quarter").pl()
@@ -219,7 +217,7 @@ def render_feedback(fb: PracticeFeedback) -> str:
         ["Op de belijst (binnen de capaciteit)", c["listed"]],
         ["Doorgeschoven naar volgend kwartaal (achterstand)", c["backlog"]],
         ["Uitkomst teruggemeld (poging gedaan)", c["attempted"]],
-        ["Bereikt (bereikt, verwezen of afgezien)", c["reached"]],
+        [f"Bereikt ({outcome_words(reached=True)})", c["reached"]],
         ["Niet bereikt", c["not_reached"]],
         ["Afgezien (patiënt wil niet)", c["declined"]],
         ["Al in zorg", c["already_in_care"]],

@@ -151,5 +151,6 @@ def check_followups(
     conn.register("followup_frame", rows.select("row_no", "sheet", *FIELDS))
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming_followups AS SELECT * FROM followup_frame")
     conn.unregister("followup_frame")
-    run_sql(conn, "evaluation/followup_check", {"practice": practice})
+    run_sql(conn, "common/handback")
+    run_sql(conn, "evaluation/followup_check", {"practice": practice, "answers": list(ARRIVED)})
     return conn.table("followup_problems").pl()

@@ -31,12 +31,16 @@ from models.features import register_model_tables
 from models.outcome import Outcome
 from omu.evaluation.followup import prepare as prepare_followups
 from omu.outreach.lists import prepare_outreach_store
+from omu.reference import outcome_values
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql
 
 GROUPS = ("bereikt", "niet_bereikt", "afgezien")  # compared; niet_bereikt is the reference
 REFERENCE = "niet_bereikt"
-GROUP_LABELS = {"bereikt": "bereikt (of verwezen)", "niet_bereikt": "niet bereikt", "afgezien": "afgezien"}
+# a group's label names the outcome values in it (clinical/reference/outcomes.csv: evaluation_group)
+GROUP_LABELS = {
+    group: " of ".join(v.label for v in outcome_values() if v.evaluation_group == group) for group in GROUPS
+}
 FUNNEL_STEPS = ("crossed", "listed", "attempted", "reached", "referred", "arrived")
 FUNNEL_LABELS = {
     "crossed": "Eerste keer boven drempel",
@@ -157,7 +161,12 @@ def cohort_with_outcome(
     run_sql(
         conn,
         "evaluation/cohort",
-        {"quarter": quarter, "profile_name": profile.name, "profile_version": profile.version},
+        {
+            "quarter": quarter,
+            "profile_name": profile.name,
+            "profile_version": profile.version,
+            "compared_groups": list(GROUPS),
+        },
     )
     run_sql(conn, "model/outcome")
     return conn.sql(

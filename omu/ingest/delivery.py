@@ -118,6 +118,7 @@ def contract_variables(manifest: Manifest) -> dict[str, Any]:
         "iso_date_pattern": contract.ISO_DATE_PATTERN,
         "dutch_date_pattern": contract.DUTCH_DATE_PATTERN,
         "sexes": list(contract.SEXES),
+        "sex_aliases": contract.SEX_ALIASES,
         "end_reasons": list(contract.END_REASONS),
         "contact_kinds": list(contract.CONTACT_KINDS),
         "extracted_on": manifest.extracted_on,

@@ -28,21 +28,7 @@ from omu.contract import FILES, ContractFile
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 TYPED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients.csv": (
-        "patient_id",
-        "birth_year",
-        "birth_month",
-        "sex",
-        "wijk_code",
-        "pc4",
-        "registered_from",
-        "registered_until",
-        "end_reason",
-    ),
-    "episodes.csv": ("patient_id", "icpc", "start_date", "end_date"),
-    "prescriptions.csv": ("patient_id", "atc", "prescribed_on", "quantity", "duration_days"),
-    "determinations.csv": ("patient_id", "code", "measured_on", "value", "value_number"),
-    "contacts.csv": ("patient_id", "contact_on", "kind"),
+    file.name: tuple(column.name for column in file.typed_columns) for file in FILES
 }
 
 

@@ -48,6 +48,7 @@ def import_exclusions(
     conn.register("incoming_frame", frame.select("row_no", *FIELDS))
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
     conn.unregister("incoming_frame")
+    run_sql(conn, "common/handback")
     run_sql(
         conn,
         "exclusions/import_check",

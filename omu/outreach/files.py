@@ -27,7 +27,15 @@ from omu.outreach.lists import (
     REFERRAL_TARGETS,
     BuiltLists,
 )
+from omu.reference import outcome_values
 from omu.screening.profile import Profile
+
+# the outcome that takes a referral target (verwezen), and the outcomes as the printed list names them
+REFERRED = " / ".join(v.code for v in outcome_values() if v.counted_as == "referred")
+OUTCOMES_IN_WORDS = ", ".join(
+    v.code + (f" ({', '.join(REFERRAL_TARGETS)})" if v.counted_as == "referred" else "")
+    for v in outcome_values()
+)
 
 LIST_SHEET = "Belijst"
 BASELINE_SHEET = "Startlijst"
@@ -103,7 +111,7 @@ COLUMNS: tuple[ListColumn, ...] = (
         "inclusion",
         "Op de lijst omdat",
         26,
-        "Nieuw boven de drempel; eerder niet bereikt (na 3 pogingen "
+        f"Nieuw boven de drempel; eerder niet bereikt (na {MAX_ATTEMPTS} pogingen "
         "niet meer); eerder op de lijst zonder teruggemelde uitkomst; of doorgeschoven omdat de lijst vorig "
         "kwartaal vol was.",
     ),
@@ -123,14 +131,16 @@ COLUMNS: tuple[ListColumn, ...] = (
         "outcome",
         "Uitkomst",
         16,
-        "Vul in (keuzelijst): bereikt, niet_bereikt, afgezien (patiënt wil niet), verwezen, al_in_zorg.",
+        "Vul in (keuzelijst): "
+        + ", ".join(v.code + (f" ({v.hint})" if v.hint else "") for v in outcome_values())
+        + ".",
         fill_in=True,
     ),
     ListColumn(
         "referral_target",
         "Verwezen naar",
         22,
-        "Alleen bij uitkomst verwezen (keuzelijst): " + ", ".join(REFERRAL_TARGETS) + ".",
+        f"Alleen bij uitkomst {REFERRED} (keuzelijst): " + ", ".join(REFERRAL_TARGETS) + ".",
         fill_in=True,
     ),
     ListColumn(
@@ -227,7 +237,7 @@ def write_xlsx(
     keys = [c.key for c in columns]
     for key, allowed, prompt in (
         ("outcome", OUTCOMES, "Kies de uitkomst van het contact"),
-        ("referral_target", REFERRAL_TARGETS, "Alleen bij 'verwezen': naar wie?"),
+        ("referral_target", REFERRAL_TARGETS, f"Alleen bij '{REFERRED}': naar wie?"),
         ("exclusion", (*EXCLUSION_REASONS, EXCLUSION_LIFT), "Alleen de huisarts: waarom niet benaderen?"),
     ):
         letter = get_column_letter(keys.index(key) + 1)
@@ -407,8 +417,7 @@ versie {profile.version}, {
 {body}
 </tbody>
 </table>
-<footer>Uitkomsten: bereikt, niet_bereikt, afgezien, verwezen ({html.escape(", ".join(REFERRAL_TARGETS))}),
-al_in_zorg. Meld ze terug via outreach.xlsx.
+<footer>Uitkomsten: {html.escape(OUTCOMES_IN_WORDS)}. Meld ze terug via outreach.xlsx.
 De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer>
 </body>
 </html>

@@ -7,25 +7,21 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from omu.home import REPO_ROOT
+from omu.reference import outcome_codes, referral_targets
 from omu.screening.profile import Profile
 from omu.screening.screen import prepare_screening_store, register_profile, screening_evidence
 from omu.sql import fetch_dicts, run_sql, run_sql_in_transaction
 
-OUTCOMES = ("bereikt", "niet_bereikt", "afgezien", "verwezen", "al_in_zorg")
-# The referral targets: one vocabulary (clinical/reference/referral_targets.csv), used by the
-# lists' drop-downs, the outcome import's checks (handed to SQL as a variable), the store and the
-# dashboard.
-REFERRAL_TARGETS_FILE = REPO_ROOT / "clinical" / "reference" / "referral_targets.csv"
-_referral_targets = pl.read_csv(REFERRAL_TARGETS_FILE, infer_schema=False)
-REFERRAL_TARGETS: tuple[str, ...] = tuple(_referral_targets["code"])
-REFERRAL_LABELS: dict[str, str] = dict(
-    zip(_referral_targets["code"], _referral_targets["label"], strict=True)
-)
+# The outcome values and the referral targets: one vocabulary each in clinical/reference/ (read by
+# omu/reference.py), used by the lists' drop-downs, the outcome import's checks, the next list, the
+# feedback, the evaluation and the dashboard (SQL gets them as variables).
+OUTCOMES: tuple[str, ...] = tuple(outcome_codes())
+REFERRAL_TARGETS: tuple[str, ...] = tuple(referral_targets()["code"])
+REFERRAL_LABELS: dict[str, str] = dict(referral_targets().select("code", "label").iter_rows())
 # why the GP keeps a patient off the lists (omu exclusions import); bezwaar also stops the screening
 EXCLUSION_REASONS = ("palliatief", "niet_benaderen", "bezwaar", "tijdelijk")
 EXCLUSION_LIFT = "opgeheven"  # lifts the exclusion in force (kept in the store like the others)
-MAX_ATTEMPTS = 3  # stated in sql/outreach/build.sql: the third failed attempt stops
+MAX_ATTEMPTS = 3  # listings without reaching the patient before they stop (sql/outreach/build.sql)
 
 INCLUSION_LABELS = {
     "nieuw": "nieuw boven de drempel",
@@ -48,12 +44,13 @@ class BuiltLists:
 
 
 def prepare_outreach_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """The outreach tables; a store made before the referral targets were one vocabulary has them
-    fixed in a CHECK on outreach_outcomes: that table is rebuilt once without it (rows kept)."""
+    """The outreach tables; a store made before the outcome values and referral targets were one
+    vocabulary each (clinical/reference/) has them fixed in CHECKs on outreach_outcomes: that table
+    is rebuilt once without them (rows kept)."""
     run_sql(conn, "outreach/schema")
     fixed = conn.execute(
         "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'outreach_outcomes' "
-        "AND constraint_type = 'CHECK' AND constraint_text ILIKE '%referral_target%'"
+        "AND constraint_type = 'CHECK'"
     ).fetchall()
     if fixed[0][0]:
         run_sql_in_transaction(
@@ -87,6 +84,7 @@ def build_lists(
             "capacity": capacity,
             "use_risk_model": use_risk_model,
             "characteristic_ids": list(profile.characteristic_ids),
+            "max_attempts": MAX_ATTEMPTS,
         },
     )
     # the records behind each reason: the screening's own criteria SQL, for the listed patients only

@@ -19,7 +19,7 @@ from omu.evaluation import followup
 from omu.ingest import identifiers
 from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
 from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET, column_header
-from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_tables
+from omu.outreach.lists import prepare_outreach_tables
 from omu.sql import run_sql, run_sql_in_transaction
 
 # profile: "omu-basis v1" as the list's column Profiel writes it; the import knows the list from it
@@ -124,7 +124,8 @@ def import_outcomes(
     conn.register("incoming_frame", frame.select("row_no", *FIELDS))
     conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
     conn.unregister("incoming_frame")
-    run_sql(conn, "outreach/import_check", {"practice": practice, "referral_targets": list(REFERRAL_TARGETS)})
+    run_sql(conn, "common/handback")
+    run_sql(conn, "outreach/import_check", {"practice": practice})
     on_row = frame.select("row_no", pl.lit(None, pl.String).alias("sheet"), *followup.FIELDS)
     followup_rows = pl.concat([on_row, followup.read_followup_rows(path)])
     problems = pl.concat(

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from omu import contract
 from omu.files import load_yaml_mapping, whole_number
 from omu.home import REPO_ROOT
 
@@ -48,12 +49,13 @@ CRITERION_TYPES: dict[str, tuple[str | None, set[str], set[str]]] = {
 # an either_of's own criteria are numbered 100 x its number + k (parent_no = its number)
 SUB_CRITERIA = 100
 
-# Code shapes per coding system, as ehrQL checks codelists when it loads them.
+# Code shapes per coding system, as ehrQL checks codelists when it loads them: the contract's
+# patterns (a codelist code has the shape of a code in the delivery), one definition.
 CODE_PATTERNS = {
-    "icpc": re.compile(r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$"),
-    "atc": re.compile(r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$"),
-    "nhg45": re.compile(r"^[0-9]+$"),
-    "contact_kind": re.compile(r"^[a-z-]+$"),
+    "icpc": re.compile(contract.ICPC_PATTERN),
+    "atc": re.compile(contract.ATC_PATTERN),
+    "nhg45": re.compile(contract.INTEGER_PATTERN),
+    "contact_kind": re.compile("^(" + "|".join(map(re.escape, contract.CONTACT_KINDS)) + ")$"),
 }
 
 

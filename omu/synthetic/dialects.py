@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from omu.contract import SEX_ALIASES
+
 HEADER_CASES = ("lower", "upper", "title")
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252")
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y")
@@ -42,8 +44,10 @@ class Dialect:
 
     @property
     def unknown_code(self) -> str:
-        """The code written for sex 'O' (onbekend): 'U' by the vendor that writes 'F' for women."""
-        return "U" if self.female_code == "F" else "O"
+        """The code written for sex 'O' (onbekend): its alias (U) by the vendor that writes the alias of V
+        (F) for women; the aliases are the contract's."""
+        alias_of = {code: alias for alias, code in SEX_ALIASES.items()}
+        return alias_of["O"] if self.female_code == alias_of["V"] else "O"
 
     def header(self, name: str) -> str:
         if self.header_case == "upper":

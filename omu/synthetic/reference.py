@@ -10,14 +10,16 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from omu import reference
 from omu.home import REPO_ROOT
+from omu.reference import DEPRIVATION_GROUPS
+from omu.screening.profile import load_codelist
 
 CLINICAL_DIR = REPO_ROOT / "clinical"
 DEFAULT_PROFILE = CLINICAL_DIR / "profiles" / "omu-basis-v1.yaml"
 ASTHMA_PROFILE = CLINICAL_DIR / "profiles" / "astma-signaal-v1.yaml"  # its truth sits beside omu-basis's
 DEFAULT_OUTCOME = CLINICAL_DIR / "outcomes" / "unplanned-care-v1.yaml"
 
-DEPRIVATION_GROUPS = ("laag", "midden", "hoog")  # ordinal 0, 1, 2
 
 # Synthetic-only wijk parameters (approximate, for realism; documented in docs/synthetic-data.md):
 #   population in thousands (about CBS 2023), age-mix factors for the broad age groups
@@ -103,23 +105,26 @@ class Wijk:
 
 
 def load_wijken(clinical_dir: Path = CLINICAL_DIR) -> tuple[Wijk, ...]:
-    frame = pl.read_csv(clinical_dir / "reference" / "wijken.csv", infer_schema=False)
     wijken = []
-    for row in frame.iter_rows(named=True):
+    for row in reference.wijken(clinical_dir / "reference" / "wijken.csv").iter_rows(named=True):
         population, factors, pc4, neighbours = _WIJK_PARAMETERS.get(row["wijk_code"], _DEFAULT_PARAMETERS)
-        deprivation = row["deprivation_group"].strip().lower()
-        if deprivation not in DEPRIVATION_GROUPS:
-            raise ValueError(f"wijken.csv: unknown deprivation_group {deprivation!r} for {row['wijk_code']}")
         wijken.append(
-            Wijk(row["wijk_code"], row["wijk_name"], deprivation, float(population), factors, pc4, neighbours)
+            Wijk(
+                row["wijk_code"],
+                row["wijk_name"],
+                row["deprivation_group"],
+                float(population),
+                factors,
+                pc4,
+                neighbours,
+            )
         )
     return tuple(wijken)
 
 
 def read_codelist(name: str, clinical_dir: Path = CLINICAL_DIR) -> pl.DataFrame:
-    """A codelist CSV as text columns (code, description, ... ); codes stripped."""
-    frame = pl.read_csv(clinical_dir / "codelists" / f"{name}.csv", infer_schema=False)
-    return frame.with_columns(pl.col("code").str.strip_chars())
+    """A codelist CSV as text columns (code, description, ... ); codes stripped (the screening's loader)."""
+    return load_codelist(name, None, clinical_dir / "codelists")
 
 
 def codelist_codes(name: str, clinical_dir: Path = CLINICAL_DIR) -> tuple[str, ...]:

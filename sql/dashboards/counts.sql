@@ -15,13 +15,16 @@ WITH events AS (
     UNION ALL SELECT quarter, practice_id, wijk_area, 'listed' FROM dash_outreach
     UNION ALL
     SELECT quarter, practice_id, wijk_area, 'reached' FROM dash_outreach
-    WHERE outcome IN ('bereikt', 'verwezen', 'afgezien')
-    UNION ALL SELECT quarter, practice_id, wijk_area, 'not_reached' FROM dash_outreach WHERE outcome = 'niet_bereikt'
-    UNION ALL SELECT quarter, practice_id, wijk_area, 'already_in_care' FROM dash_outreach WHERE outcome = 'al_in_zorg'
-    UNION ALL SELECT quarter, practice_id, wijk_area, 'referred' FROM dash_outreach WHERE outcome = 'verwezen'
+    WHERE list_contains(getvariable('reached_outcomes'), outcome)
+    UNION ALL
+    SELECT quarter, practice_id, wijk_area, 'not_reached' FROM dash_outreach WHERE list_contains(getvariable('not_reached_outcomes'), outcome)
+    UNION ALL
+    SELECT quarter, practice_id, wijk_area, 'already_in_care' FROM dash_outreach
+    WHERE list_contains(getvariable('already_in_care_outcomes'), outcome)
+    UNION ALL SELECT quarter, practice_id, wijk_area, 'referred' FROM dash_outreach WHERE list_contains(getvariable('referred_outcomes'), outcome)
     UNION ALL
     SELECT quarter, practice_id, wijk_area, 'referred_to:' || referral_target
-    FROM dash_outreach WHERE outcome = 'verwezen' AND referral_target IS NOT NULL
+    FROM dash_outreach WHERE list_contains(getvariable('referred_outcomes'), outcome) AND referral_target IS NOT NULL
 )
 SELECT
     quarter,

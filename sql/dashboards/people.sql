@@ -1,7 +1,7 @@
 -- The people behind the regional figures: every patient screened in a DELIVERED quarter
 -- (backfilled quarters never make regional figures; docs/dashboards.md), up to and including
 -- the dashboard's quarter, under one profile version. Temp tables: raw, never persisted.
--- Variables: quarter, profile_name, profile_version, characteristics (list of ids), wijken_csv.
+-- Variables: quarter, profile_name, profile_version, characteristics (list of ids). Needs reference_wijken.
 
 -- The level of a row of a GROUPING SETS query over wijk_area and practice_id (the figures are per
 -- wijk, per practice and for the region); called with grouping(wijk_area), grouping(practice_id).
@@ -9,8 +9,7 @@ CREATE OR REPLACE TEMP MACRO omu_area_level(by_wijk, by_practice) AS
     CASE WHEN by_wijk = 0 THEN 'wijk' WHEN by_practice = 0 THEN 'praktijk' ELSE 'regio' END;
 
 CREATE OR REPLACE TEMP TABLE dash_wijken AS
-SELECT wijk_code, wijk_name, deprivation_group
-FROM read_csv(getvariable('wijken_csv'), header = true, all_varchar = true);
+SELECT wijk_code, wijk_name, deprivation_group FROM reference_wijken;
 
 CREATE OR REPLACE TEMP TABLE dash_people AS
 SELECT
@@ -44,7 +43,7 @@ UNPIVOT (
 INTO NAME characteristic VALUE holds;
 
 -- One row per person listed for outreach in a delivered quarter, with the outcome handed back.
---   reached = contact made (bereikt, verwezen, afgezien); al_in_zorg and niet_bereikt apart;
+--   reached = contact made (clinical/reference/outcomes.csv: reached); al_in_zorg and niet_bereikt apart;
 --   no outcome yet = the rest of the list.
 CREATE OR REPLACE TEMP TABLE dash_outreach AS
 SELECT p.quarter, p.practice_id, p.wijk_area, o.outcome, o.referral_target

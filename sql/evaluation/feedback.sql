@@ -1,23 +1,21 @@
 -- A practice's own exact figures for its feedback report, every delivered quarter up to the
 -- report's quarter (the trend). Own patients only: every table below filters on practice_id.
--- Variables: practice_id, quarter, profile_name, profile_version, characteristic_ids, wijken_csv.
--- Input: screening, outreach_lists, outreach_outcomes, referral_followups.
+-- Variables: practice_id, quarter, profile_name, profile_version, characteristic_ids; the outcome
+-- vocabulary (contact_outcomes, reached_outcomes, ..._outcomes: clinical/reference/outcomes.csv).
+-- Input: screening, outreach_lists, outreach_outcomes, referral_followups, reference_wijken.
 --
 -- Definitions (docs/evaluation.md):
 --   a list of quarter Q is made after Q's delivery and worked in the quarter after Q (the working
---   quarter); "contacted within the quarter" = a contact (bereikt, verwezen, afgezien, al_in_zorg)
+--   quarter); "contacted within the quarter" = a contact (outcomes.csv: contact, e.g. bereikt)
 --   dated on or before the working quarter's last day; time to contact = days from the working
 --   quarter's first day to the contact date.
---   attempted = any outcome handed back (niet_bereikt included); reached = bereikt, verwezen or
---   afgezien (there was contact; as on the regional dashboard).
-
-CREATE OR REPLACE TEMP TABLE fb_wijken AS
-SELECT wijk_code, deprivation_group FROM read_csv(getvariable('wijken_csv'), header = true, all_varchar = true);
+--   attempted = any outcome handed back (niet_bereikt included); reached = outcomes.csv: reached
+--   (bereikt, verwezen or afgezien; as on the regional dashboard).
 
 CREATE OR REPLACE TEMP TABLE fb_people AS
 SELECT s.*, coalesce(w.deprivation_group = 'hoog', false) AS in_deprived_wijk
 FROM screening AS s
-LEFT JOIN fb_wijken AS w ON w.wijk_code = s.wijk_code
+LEFT JOIN reference_wijken AS w ON w.wijk_code = s.wijk_code
 WHERE s.practice_id = getvariable('practice_id') AND NOT s.backfilled
   AND s.quarter <= getvariable('quarter')
   AND s.profile_name = getvariable('profile_name') AND s.profile_version = getvariable('profile_version');
@@ -62,20 +60,20 @@ SELECT quarter,
        count(*) FILTER (WHERE listed) AS listed,
        count(*) FILTER (WHERE NOT listed) AS backlog,
        count(*) FILTER (WHERE listed AND outcome IS NOT NULL) AS attempted,
-       count(*) FILTER (WHERE listed AND outcome IN ('bereikt', 'verwezen', 'afgezien')) AS reached,
-       count(*) FILTER (WHERE listed AND outcome = 'niet_bereikt') AS not_reached,
-       count(*) FILTER (WHERE listed AND outcome = 'afgezien') AS declined,
-       count(*) FILTER (WHERE listed AND outcome = 'al_in_zorg') AS already_in_care,
-       count(*) FILTER (WHERE listed AND outcome = 'verwezen') AS referred,
-       count(*) FILTER (WHERE listed AND outcome = 'verwezen' AND arrived = 'ja') AS arrived,
-       count(*) FILTER (WHERE listed AND outcome = 'verwezen' AND arrived = 'nee') AS not_arrived,
-       count(*) FILTER (WHERE listed AND outcome = 'verwezen' AND coalesce(arrived, 'onbekend') = 'onbekend')
+       count(*) FILTER (WHERE listed AND list_contains(getvariable('reached_outcomes'), outcome)) AS reached,
+       count(*) FILTER (WHERE listed AND list_contains(getvariable('not_reached_outcomes'), outcome)) AS not_reached,
+       count(*) FILTER (WHERE listed AND list_contains(getvariable('declined_outcomes'), outcome)) AS declined,
+       count(*) FILTER (WHERE listed AND list_contains(getvariable('already_in_care_outcomes'), outcome)) AS already_in_care,
+       count(*) FILTER (WHERE listed AND list_contains(getvariable('referred_outcomes'), outcome)) AS referred,
+       count(*) FILTER (WHERE listed AND list_contains(getvariable('referred_outcomes'), outcome) AND arrived = 'ja') AS arrived,
+       count(*) FILTER (WHERE listed AND list_contains(getvariable('referred_outcomes'), outcome) AND arrived = 'nee') AS not_arrived,
+       count(*) FILTER (WHERE listed AND list_contains(getvariable('referred_outcomes'), outcome) AND coalesce(arrived, 'onbekend') = 'onbekend')
            AS arrival_unknown,
        count(*) FILTER (WHERE listed AND outcome IS NULL) AS no_outcome,
-       count(*) FILTER (WHERE listed AND outcome IN ('bereikt', 'verwezen', 'afgezien', 'al_in_zorg')
+       count(*) FILTER (WHERE listed AND list_contains(getvariable('contact_outcomes'), outcome)
                         AND outcome_date <= work_end) AS contacted_in_quarter,
        median(outcome_date - work_start) FILTER (WHERE listed AND outcome_date IS NOT NULL
-                        AND outcome IN ('bereikt', 'verwezen', 'afgezien', 'al_in_zorg')) AS median_days_to_contact
+                        AND list_contains(getvariable('contact_outcomes'), outcome)) AS median_days_to_contact
 FROM fb_list_rows
 GROUP BY quarter;
 
@@ -83,7 +81,7 @@ CREATE OR REPLACE TEMP TABLE fb_referrals AS
 SELECT quarter, referral_target, count(*) AS referred,
        count(*) FILTER (WHERE arrived = 'ja') AS arrived
 FROM fb_list_rows
-WHERE listed AND outcome = 'verwezen'
+WHERE listed AND list_contains(getvariable('referred_outcomes'), outcome)
 GROUP BY quarter, referral_target;
 
 CREATE OR REPLACE TEMP TABLE fb_quarters AS

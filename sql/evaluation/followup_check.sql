@@ -1,19 +1,16 @@
 -- Check follow-ups of referrals (did the referral arrive?) before any is stored; run after
 -- sql/outreach/import_check.sql of the same file (a referral may be handed back in the same file).
 -- Input: incoming_followups(row_no, sheet, practice_id, quarter, patient_id, arrived, arrived_on) as
--- text. Variable: practice (from --practice, or NULL).
+-- text. Variables: practice (from --practice, or NULL), referred_outcomes, answers (ja, nee, onbekend). Needs sql/common/handback.sql.
 -- Output: followup_problems(row_no, sheet, "column", value, problem) and followup_ready.
 CREATE OR REPLACE TEMP TABLE followups_normalised AS
 SELECT row_no, sheet,
-       trim(coalesce(practice_id, getvariable('practice'))) AS practice_id,
+       omu_handback_practice(practice_id) AS practice_id,
        upper(trim(quarter)) AS quarter,
        trim(patient_id) AS patient_id,
-       lower(trim(arrived)) AS arrived,
+       omu_handback_code(arrived) AS arrived,
        nullif(trim(arrived_on), '') AS arrived_on_text,
-       CASE WHEN regexp_full_match(trim(arrived_on), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
-                 THEN try_strptime(trim(arrived_on), '%Y-%m-%d')::DATE
-            WHEN regexp_full_match(trim(arrived_on), '[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}')
-                 THEN try_strptime(trim(arrived_on), '%d-%m-%Y')::DATE END AS arrived_on
+       omu_handback_date(arrived_on) AS arrived_on
 FROM incoming_followups
 -- a row without an answer is not a follow-up (yet)
 WHERE nullif(trim(arrived), '') IS NOT NULL OR nullif(trim(arrived_on), '') IS NOT NULL;
@@ -21,34 +18,32 @@ WHERE nullif(trim(arrived), '') IS NOT NULL OR nullif(trim(arrived_on), '') IS N
 -- the referrals a follow-up may be about: stored, or handed back in this very file
 CREATE OR REPLACE TEMP TABLE followup_referrals AS
 SELECT practice_id, quarter, patient_id FROM outreach_outcomes AS o
-WHERE o.outcome = 'verwezen'
+WHERE list_contains(getvariable('referred_outcomes'), o.outcome)
   AND NOT EXISTS (SELECT 1 FROM import_ready AS r WHERE r.practice_id = o.practice_id AND r.quarter = o.quarter
-                  AND r.patient_id = o.patient_id AND r.outcome <> 'verwezen')
+                  AND r.patient_id = o.patient_id AND NOT list_contains(getvariable('referred_outcomes'), r.outcome))
 UNION
-SELECT practice_id, quarter, patient_id FROM import_ready WHERE outcome = 'verwezen';
+SELECT practice_id, quarter, patient_id FROM import_ready WHERE list_contains(getvariable('referred_outcomes'), outcome);
 
 CREATE OR REPLACE TEMP TABLE followup_problems AS
 SELECT row_no, sheet, "column", value, problem FROM (
     SELECT row_no, sheet, 'arrived' AS "column", arrived AS value,
-           'unknown answer (allowed: ja, nee, onbekend)' AS problem
-    FROM followups_normalised WHERE arrived IS NULL OR arrived NOT IN ('ja', 'nee', 'onbekend')
+           omu_handback_unknown(arrived, getvariable('answers'), 'unknown answer') AS problem
+    FROM followups_normalised WHERE omu_handback_unknown(arrived, getvariable('answers'), '') IS NOT NULL
     UNION ALL
     SELECT row_no, sheet, 'practice_id', practice_id, 'wrong practice: this import is for practice '
            || getvariable('practice')
     FROM followups_normalised WHERE getvariable('practice') IS NOT NULL AND practice_id <> getvariable('practice')
     UNION ALL
     SELECT f.row_no, f.sheet, 'patient_id', f.patient_id,
-           'no referral to follow up: not referred (verwezen) on the list of practice ' || coalesce(f.practice_id, '?')
+           'no referral to follow up: not referred (' || array_to_string(getvariable('referred_outcomes'), ', ')
+           || ') on the list of practice ' || coalesce(f.practice_id, '?')
            || ' for ' || coalesce(f.quarter, '?')
     FROM followups_normalised AS f
     WHERE NOT EXISTS (SELECT 1 FROM followup_referrals AS r WHERE r.practice_id = f.practice_id
                       AND r.quarter = f.quarter AND r.patient_id = f.patient_id)
     UNION ALL
-    SELECT row_no, sheet, 'arrived_on', arrived_on_text, 'not a date (dd-mm-jjjj or yyyy-mm-dd)'
-    FROM followups_normalised WHERE arrived_on_text IS NOT NULL AND arrived_on IS NULL
-    UNION ALL
-    SELECT row_no, sheet, 'arrived_on', arrived_on_text, 'date lies in the future'
-    FROM followups_normalised WHERE arrived_on > current_date
+    SELECT row_no, sheet, 'arrived_on', arrived_on_text, omu_handback_date_problem(arrived_on_text, arrived_on, false)
+    FROM followups_normalised WHERE omu_handback_date_problem(arrived_on_text, arrived_on, false) IS NOT NULL
     UNION ALL
     SELECT row_no, sheet, 'arrived_on', arrived_on_text, 'ja needs the date the patient arrived'
     FROM followups_normalised WHERE arrived = 'ja' AND arrived_on_text IS NULL

@@ -1,6 +1,6 @@
 -- The regional funnel per list quarter, exact (suppressed in Python before anything is shown):
 -- crossed (first time over the threshold in a delivered quarter) -> listed -> attempted (an
--- outcome handed back) -> reached (bereikt, verwezen, afgezien) -> referred -> arrived, and the
+-- outcome handed back) -> reached (outcomes.csv: reached) -> referred -> arrived, and the
 -- contacts and days from the working quarter's first day to the contact (as the practice feedback).
 -- Variables: quarter, profile_name, profile_version.
 WITH crossed AS (
@@ -13,13 +13,13 @@ listed AS (
     SELECT l.quarter,
            count(*) AS listed,
            count(*) FILTER (WHERE o.outcome IS NOT NULL) AS attempted,
-           count(*) FILTER (WHERE o.outcome IN ('bereikt', 'verwezen', 'afgezien')) AS reached,
-           count(*) FILTER (WHERE o.outcome = 'verwezen') AS referred,
-           count(*) FILTER (WHERE o.outcome = 'verwezen' AND f.arrived = 'ja') AS arrived,
-           count(*) FILTER (WHERE o.outcome IN ('bereikt', 'verwezen', 'afgezien', 'al_in_zorg')
+           count(*) FILTER (WHERE list_contains(getvariable('reached_outcomes'), o.outcome)) AS reached,
+           count(*) FILTER (WHERE list_contains(getvariable('referred_outcomes'), o.outcome)) AS referred,
+           count(*) FILTER (WHERE list_contains(getvariable('referred_outcomes'), o.outcome) AND f.arrived = 'ja') AS arrived,
+           count(*) FILTER (WHERE list_contains(getvariable('contact_outcomes'), o.outcome)
                             AND o.outcome_date IS NOT NULL) AS contacts,
            median(o.outcome_date - (omu_quarter_end(l.quarter) + 1))
-               FILTER (WHERE o.outcome IN ('bereikt', 'verwezen', 'afgezien', 'al_in_zorg')) AS median_days
+               FILTER (WHERE list_contains(getvariable('contact_outcomes'), o.outcome)) AS median_days
     FROM outreach_lists AS l
     LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id)
     LEFT JOIN referral_followups AS f USING (practice_id, quarter, patient_id)

@@ -6,7 +6,7 @@ SELECT l.practice_id, l.quarter,
        count(*) AS asked,
        count(*) FILTER (WHERE l.listed) AS listed,
        count(*) FILTER (WHERE NOT l.listed) AS backlog,
-       count(*) FILTER (WHERE l.listed AND o.outcome IN ('bereikt', 'verwezen', 'afgezien', 'al_in_zorg')
+       count(*) FILTER (WHERE l.listed AND list_contains(getvariable('contact_outcomes'), o.outcome)
                         AND o.outcome_date <= omu_quarter_end(omu_quarter_label(omu_quarter_index(l.quarter) + 1)))
            AS contacted_in_quarter
 FROM outreach_lists AS l

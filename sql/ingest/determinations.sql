@@ -1,14 +1,7 @@
 -- determinations.csv (NHG-Tabel 45). Input: raw_determinations, accepted_patients.
 -- Output: checked_determinations; value stays text as registered, value_number is the number
 -- when it is one (decimal comma allowed).
-CREATE OR REPLACE TEMP TABLE checked_determinations AS
-WITH copies AS (
-    SELECT *,
-        row_number() OVER whole_row AS copy_no,
-        min(line) OVER whole_row AS first_line
-    FROM raw_determinations
-    WINDOW whole_row AS (PARTITION BY patient_id, code, measured_on, value ORDER BY line)
-)
+CREATE OR REPLACE TEMP TABLE typed_determinations AS
 SELECT
     line,
     patient_id,
@@ -17,7 +10,6 @@ SELECT
     value,
     omu_number(value) AS value_number,
     omu_problems([
-        omu_duplicate(copy_no, first_line),
         omu_missing('patient_id', patient_id),
         omu_check_known_patient(patient_id),
         omu_missing('code', code),
@@ -26,7 +18,10 @@ SELECT
         omu_check_date('measured_on', measured_on),
         omu_missing('value', value)
     ]) AS problems
-FROM copies;
+FROM raw_determinations;
+
+CREATE OR REPLACE TEMP TABLE checked_determinations AS
+SELECT * EXCLUDE (copy_no) FROM omu_flag_duplicates('typed_determinations');
 
 CREATE OR REPLACE TEMP TABLE accepted_determinations AS
 SELECT * EXCLUDE (problems) FROM checked_determinations WHERE len(problems) = 0;

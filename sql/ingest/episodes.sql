@@ -1,12 +1,5 @@
 -- episodes.csv (ICPC-1). Input: raw_episodes, accepted_patients. Output: checked_episodes.
-CREATE OR REPLACE TEMP TABLE checked_episodes AS
-WITH copies AS (
-    SELECT *,
-        row_number() OVER whole_row AS copy_no,
-        min(line) OVER whole_row AS first_line
-    FROM raw_episodes
-    WINDOW whole_row AS (PARTITION BY patient_id, icpc, start_date, end_date ORDER BY line)
-)
+CREATE OR REPLACE TEMP TABLE typed_episodes AS
 SELECT
     line,
     patient_id,
@@ -14,7 +7,6 @@ SELECT
     omu_date(start_date) AS start_date,
     omu_date(end_date) AS end_date,
     omu_problems([
-        omu_duplicate(copy_no, first_line),
         omu_missing('patient_id', patient_id),
         omu_check_known_patient(patient_id),
         omu_missing('icpc', icpc),
@@ -25,7 +17,10 @@ SELECT
         CASE WHEN omu_date(end_date) < omu_date(start_date)
              THEN omu_problem('end_date', end_date, 'end_date before start_date') END
     ]) AS problems
-FROM copies;
+FROM raw_episodes;
+
+CREATE OR REPLACE TEMP TABLE checked_episodes AS
+SELECT * EXCLUDE (copy_no) FROM omu_flag_duplicates('typed_episodes');
 
 CREATE OR REPLACE TEMP TABLE accepted_episodes AS
 SELECT * EXCLUDE (problems) FROM checked_episodes WHERE len(problems) = 0;

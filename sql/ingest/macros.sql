@@ -17,6 +17,9 @@ CREATE OR REPLACE TEMP MACRO omu_int(t) AS
 CREATE OR REPLACE TEMP MACRO omu_number(t) AS
     CASE WHEN regexp_full_match(t, getvariable('number_pattern')) THEN try_cast(replace(t, ',', '.') AS DOUBLE) END;
 
+-- The contract's sex codes read with its aliases (sex_aliases: F -> V, U -> O; omu/contract.py).
+CREATE OR REPLACE TEMP MACRO omu_sex(t) AS coalesce(getvariable('sex_aliases')[upper(t)], upper(t));
+
 CREATE OR REPLACE TEMP MACRO omu_missing(col, t) AS
     CASE WHEN t IS NULL THEN omu_problem(col, NULL, 'missing required value') END;
 
@@ -49,8 +52,21 @@ CREATE OR REPLACE TEMP MACRO omu_check_in(col, t, allowed) AS CASE
     WHEN NOT list_contains(allowed, t) THEN omu_problem(col, t, 'value not allowed (allowed: ' || array_to_string(allowed, ', ') || ')')
 END;
 
--- The first occurrence of a row is kept; each later identical row is quarantined.
-CREATE OR REPLACE TEMP MACRO omu_duplicate(copy_no, first_line) AS
-    CASE WHEN copy_no > 1 THEN omu_problem(NULL, NULL, 'exact duplicate of line ' || first_line) END;
-
 CREATE OR REPLACE TEMP MACRO omu_problems(candidates) AS list_filter(candidates, lambda p: p IS NOT NULL);
+
+-- Duplicates are judged on the typed row, as it would load (and as Great Expectations checks it):
+-- 90 and 90.0, or 2026-01-05 and 05-01-2026, are the same value. tbl: a typed table with line and
+-- problems; a row equal to an earlier one in every other column (its problems too, which name a
+-- value that failed to type) gets the problem 'duplicate of line N'; the first copy is kept.
+-- Adds copy_no (1 = the first copy).
+CREATE OR REPLACE TEMP MACRO omu_flag_duplicates(tbl) AS TABLE
+SELECT * EXCLUDE (first_line) REPLACE (
+    CASE WHEN copy_no > 1
+         THEN list_prepend(omu_problem(NULL, NULL, 'duplicate of line ' || first_line
+                                                   || ' (the same values once typed)'), problems)
+         ELSE problems END AS problems)
+FROM (
+    SELECT *, row_number() OVER same_row AS copy_no, min(line) OVER same_row AS first_line
+    FROM query_table(tbl)
+    WINDOW same_row AS (PARTITION BY row(*COLUMNS(* EXCLUDE (line))) ORDER BY line)
+);

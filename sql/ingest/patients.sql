@@ -1,43 +1,26 @@
 -- patients.csv: type every value, name every problem. Input: raw_patients (text + line).
 -- Output: checked_patients (typed columns + problems); rows with no problems are loaded.
-CREATE OR REPLACE TEMP TABLE checked_patients AS
-WITH copies AS (
-    SELECT *,
-        row_number() OVER whole_row AS copy_no,
-        min(line) OVER whole_row AS first_line
-    FROM raw_patients
-    WINDOW whole_row AS (PARTITION BY patient_id, birth_year, birth_month, sex, wijk_code, pc4,
-                                      registered_from, registered_until, end_reason ORDER BY line)
-),
-versions AS (
-    -- distinct versions of one patient_id; exact duplicates are one version
-    SELECT *, count(*) FILTER (WHERE copy_no = 1) OVER (PARTITION BY patient_id) AS versions
-    FROM copies
-)
+CREATE OR REPLACE TEMP TABLE typed_patients AS
 SELECT
     line,
     patient_id,
     omu_int(birth_year)::INTEGER AS birth_year,
     omu_int(birth_month)::INTEGER AS birth_month,
-    coalesce(CASE upper(sex) WHEN 'F' THEN 'V' WHEN 'U' THEN 'O' END, upper(sex)) AS sex,
+    omu_sex(sex) AS sex,
     wijk_code,
     pc4,
     omu_date(registered_from) AS registered_from,
     omu_date(registered_until) AS registered_until,
     lower(end_reason) AS end_reason,
     omu_problems([
-        omu_duplicate(copy_no, first_line),
         omu_missing('patient_id', patient_id),
         omu_check_pattern('patient_id', patient_id, getvariable('patient_id_pattern'),
                           'a pseudonym of 8-64 characters A-Z a-z 0-9 _ -'),
-        CASE WHEN copy_no = 1 AND versions > 1
-             THEN omu_problem('patient_id', patient_id, 'patient_id not unique in patients.csv') END,
         omu_missing('birth_year', birth_year),
         omu_check_int('birth_year', birth_year, 1900, year(getvariable('extracted_on'))),
         omu_check_int('birth_month', birth_month, 1, 12),
         omu_missing('sex', sex),
-        omu_check_in('sex', coalesce(CASE upper(sex) WHEN 'F' THEN 'V' WHEN 'U' THEN 'O' END, upper(sex)),
-                     getvariable('sexes')),
+        omu_check_in('sex', omu_sex(sex), getvariable('sexes')),
         omu_missing('wijk_code', wijk_code),
         omu_check_pattern('wijk_code', wijk_code, getvariable('wijk_code_pattern'), 'WK + 6 digits'),
         omu_check_pattern('pc4', pc4, getvariable('pc4_pattern'), '4 digits'),
@@ -48,7 +31,18 @@ SELECT
              THEN omu_problem('registered_until', registered_until, 'registered_until before registered_from') END,
         omu_check_in('end_reason', lower(end_reason), getvariable('end_reasons'))
     ]) AS problems
-FROM versions;
+FROM raw_patients;
+
+CREATE OR REPLACE TEMP TABLE checked_patients AS
+SELECT * EXCLUDE (copy_no, versions) REPLACE (
+    CASE WHEN copy_no = 1 AND versions > 1
+         THEN list_append(problems, omu_problem('patient_id', patient_id, 'patient_id not unique in patients.csv'))
+         ELSE problems END AS problems)
+FROM (
+    -- distinct versions of one patient_id; duplicates are one version
+    SELECT *, count(*) FILTER (WHERE copy_no = 1) OVER (PARTITION BY patient_id) AS versions
+    FROM omu_flag_duplicates('typed_patients')
+);
 
 -- The patients that load; the other files may only refer to these.
 CREATE OR REPLACE TEMP TABLE accepted_patients AS

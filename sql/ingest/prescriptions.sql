@@ -1,12 +1,5 @@
 -- prescriptions.csv (ATC). Input: raw_prescriptions, accepted_patients. Output: checked_prescriptions.
-CREATE OR REPLACE TEMP TABLE checked_prescriptions AS
-WITH copies AS (
-    SELECT *,
-        row_number() OVER whole_row AS copy_no,
-        min(line) OVER whole_row AS first_line
-    FROM raw_prescriptions
-    WINDOW whole_row AS (PARTITION BY patient_id, atc, prescribed_on, quantity, duration_days ORDER BY line)
-)
+CREATE OR REPLACE TEMP TABLE typed_prescriptions AS
 SELECT
     line,
     patient_id,
@@ -15,7 +8,6 @@ SELECT
     omu_number(quantity) AS quantity,
     omu_int(duration_days)::INTEGER AS duration_days,
     omu_problems([
-        omu_duplicate(copy_no, first_line),
         omu_missing('patient_id', patient_id),
         omu_check_known_patient(patient_id),
         omu_missing('atc', atc),
@@ -25,7 +17,10 @@ SELECT
         omu_check_number('quantity', quantity),
         omu_check_int('duration_days', duration_days, 0, 100000)
     ]) AS problems
-FROM copies;
+FROM raw_prescriptions;
+
+CREATE OR REPLACE TEMP TABLE checked_prescriptions AS
+SELECT * EXCLUDE (copy_no) FROM omu_flag_duplicates('typed_prescriptions');
 
 CREATE OR REPLACE TEMP TABLE accepted_prescriptions AS
 SELECT * EXCLUDE (problems) FROM checked_prescriptions WHERE len(problems) = 0;

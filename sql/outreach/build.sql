@@ -1,9 +1,9 @@
 -- The outreach list of one practice and quarter, as the brief's rules say:
---   who:   first-time crossers of this quarter; patients listed earlier and not reached (outcome
---          niet_bereikt, or no outcome handed back) with fewer than 3 such attempts; and
---          candidates that did not fit an earlier quarter's capacity. Anyone with a final
---          outcome (bereikt, afgezien, verwezen, al_in_zorg) is done. Only patients still
---          registered this quarter (in its screening) can be listed.
+--   who:   first-time crossers of this quarter; patients listed earlier and not reached (an
+--          outcome that is not final, e.g. niet_bereikt, or no outcome handed back) with fewer
+--          than max_attempts such attempts; and candidates that did not fit an earlier quarter's
+--          capacity. Anyone with a final outcome (final_outcomes: clinical/reference/outcomes.csv)
+--          is done. Only patients still registered this quarter (in its screening) can be listed.
 --   order: the risk model's predicted risk when there is one, else the score; then the oldest
 --          first; patient_id last, so the order is reproducible.
 --          After an exclusion ends (tijdelijk) or is lifted, a patient over the threshold who
@@ -13,7 +13,7 @@
 --   capacity (NULL = no limit): the first `capacity` are listed; the rest roll to next quarter.
 -- The baseline list (the practice's first quarter: already over the threshold before) is separate.
 -- Variables: practice_id, quarter, profile_name, profile_version, capacity, characteristic_ids,
--- use_risk_model (the risk model belongs to the primary profile; other profiles' lists ignore it).
+-- max_attempts, final_outcomes, use_risk_model (the risk model belongs to the primary profile; other profiles' lists ignore it).
 -- Input: screening, outreach_lists, outreach_outcomes, risk_scores, profile_characteristics,
 --        profile_next_steps.
 
@@ -28,8 +28,9 @@ WHERE practice_id = getvariable('practice_id') AND quarter = getvariable('quarte
 
 CREATE OR REPLACE TEMP TABLE patient_history AS
 SELECT l.patient_id,
-       bool_or(o.outcome IN ('bereikt', 'afgezien', 'verwezen', 'al_in_zorg')) AS done,
-       count(*) FILTER (WHERE l.listed AND (o.outcome IS NULL OR o.outcome = 'niet_bereikt')) AS attempts,
+       bool_or(list_contains(getvariable('final_outcomes'), o.outcome)) AS done,
+       count(*) FILTER (WHERE l.listed AND NOT coalesce(list_contains(getvariable('final_outcomes'), o.outcome), false))
+           AS attempts,
        bool_or(l.listed) AS ever_listed,
        arg_max(o.outcome, l.quarter) FILTER (WHERE l.listed) AS last_outcome
 FROM outreach_lists AS l
@@ -44,13 +45,13 @@ SELECT t.patient_id, 'outreach' AS list_kind,
        CASE WHEN h.patient_id IS NULL AND NOT t.first_time THEN 'na_uitsluiting'
             WHEN h.patient_id IS NULL THEN 'nieuw'
             WHEN NOT h.ever_listed THEN 'doorgeschoven'
-            WHEN h.last_outcome = 'niet_bereikt' THEN 'niet_bereikt'
+            WHEN h.last_outcome IS NOT NULL THEN 'niet_bereikt'  -- handed back, not final
             ELSE 'geen_uitkomst' END AS inclusion,
        coalesce(h.attempts, 0) AS earlier_attempts
 FROM this_quarter AS t
 LEFT JOIN patient_history AS h USING (patient_id)
 WHERE (t.first_time AND h.patient_id IS NULL)
-   OR (h.patient_id IS NOT NULL AND NOT coalesce(h.done, false) AND (NOT h.ever_listed OR h.attempts < 3))
+   OR (h.patient_id IS NOT NULL AND NOT coalesce(h.done, false) AND (NOT h.ever_listed OR h.attempts < getvariable('max_attempts')))
    -- over the threshold, never on a list because the GP had excluded them: once the exclusion
    -- ended or was lifted, they come on the list as a first-time crosser would have
    OR (t.over_threshold AND NOT t.first_time AND NOT t.baseline AND h.patient_id IS NULL

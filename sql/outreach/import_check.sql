@@ -1,9 +1,10 @@
 -- Check handed-back outcomes before any is stored. Input: incoming(row_no, practice_id, quarter,
 -- patient_id, outcome, referral_target, outcome_date, note, profile) as text, row_no = the row in
--- the file (header = 1). Variable: practice (from --practice, or NULL).
+-- the file (header = 1). Variable: practice (from --practice, or NULL); the vocabularies outcomes,
+-- referred_outcomes (those that take a referral target) and referral_targets (omu/reference.py).
 -- The profile comes from the file itself (column Profiel, "omu-basis v1"); a file without it
 -- belongs to the one profile whose list holds the patient (several: refused, name the profile).
--- Needs sql/common/identifiers.sql (omu/ingest/identifiers.py): a note that looks like a direct
+-- Needs sql/common/handback.sql (the checks every handed-back file shares) and sql/common/identifiers.sql (omu/ingest/identifiers.py): a note that looks like a direct
 -- identifier refuses the file, and no problem shows a value that looks like one.
 -- Output: import_problems(row_no, "column", value, problem) and import_ready (the good rows).
 CREATE OR REPLACE TEMP TABLE incoming_read AS
@@ -12,16 +13,13 @@ SELECT row_no,
        nullif(regexp_extract(trim(profile), '^(\S+)\s+v([0-9]+)$', 1), '') AS profile_name_given,
        try_cast(nullif(regexp_extract(trim(profile), '^(\S+)\s+v([0-9]+)$', 2), '') AS INTEGER)
            AS profile_version_given,
-       trim(coalesce(practice_id, getvariable('practice'))) AS practice_id,
+       omu_handback_practice(practice_id) AS practice_id,
        upper(trim(quarter)) AS quarter,
        trim(patient_id) AS patient_id,
-       nullif(replace(lower(trim(outcome)), ' ', '_'), '') AS outcome,
-       nullif(replace(lower(trim(referral_target)), ' ', '_'), '') AS referral_target,
+       omu_handback_code(outcome) AS outcome,
+       omu_handback_code(referral_target) AS referral_target,
        trim(outcome_date) AS outcome_date_text,
-       CASE WHEN regexp_full_match(trim(outcome_date), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
-                 THEN try_strptime(trim(outcome_date), '%Y-%m-%d')::DATE
-            WHEN regexp_full_match(trim(outcome_date), '[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}')
-                 THEN try_strptime(trim(outcome_date), '%d-%m-%Y')::DATE END AS outcome_date,
+       omu_handback_date(outcome_date) AS outcome_date,
        nullif(trim(note), '') AS note
 FROM incoming
 -- a row the POH left without an outcome (and without anything else to record) is skipped
@@ -42,19 +40,7 @@ LEFT JOIN (SELECT practice_id, quarter, patient_id, count(DISTINCT (profile_name
 CREATE OR REPLACE TEMP TABLE import_problems AS
 SELECT row_no, "column", CASE WHEN omu_identifier_kind(value, 'text') IS NULL THEN value END AS value, problem
 FROM (
-    SELECT row_no, 'practice_id' AS "column", practice_id AS value,
-           'no practice: add a column Praktijk or pass --practice' AS problem
-    FROM incoming_normalised WHERE practice_id IS NULL
-    UNION ALL
-    SELECT row_no, 'practice_id', practice_id,
-           'wrong practice: this import is for practice ' || getvariable('practice')
-    FROM incoming_normalised
-    WHERE getvariable('practice') IS NOT NULL AND practice_id <> getvariable('practice')
-    UNION ALL
-    SELECT row_no, 'practice_id', practice_id,
-           'wrong practice: one file holds the outcomes of one practice (first row: ' || first_practice || ')'
-    FROM (SELECT *, first_value(practice_id) OVER (ORDER BY row_no ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_practice FROM incoming_normalised)
-    WHERE getvariable('practice') IS NULL AND practice_id <> first_practice
+    SELECT * FROM omu_handback_practice_problems('incoming_normalised', 'outcomes')
     UNION ALL
     SELECT row_no, 'quarter', quarter, 'not a quarter like 2026Q3'
     FROM incoming_normalised WHERE quarter IS NULL OR NOT regexp_full_match(quarter, '[0-9]{4}Q[1-4]')
@@ -83,32 +69,30 @@ FROM (
         WHERE l.practice_id = i.practice_id AND l.quarter = i.quarter AND l.patient_id = i.patient_id
           AND (i.profile_text IS NULL OR (l.profile_name = i.profile_name AND l.profile_version = i.profile_version)))
     UNION ALL
-    SELECT row_no, 'outcome', outcome, 'missing outcome (bereikt, niet_bereikt, afgezien, verwezen, al_in_zorg)'
-    FROM incoming_normalised WHERE outcome IS NULL
-    UNION ALL
     SELECT row_no, 'outcome', outcome,
-           'unknown outcome (allowed: bereikt, niet_bereikt, afgezien, verwezen, al_in_zorg)'
-    FROM incoming_normalised
-    WHERE outcome IS NOT NULL AND outcome NOT IN ('bereikt', 'niet_bereikt', 'afgezien', 'verwezen', 'al_in_zorg')
+           omu_handback_unknown(outcome, getvariable('outcomes'), CASE WHEN outcome IS NULL THEN 'missing outcome' ELSE 'unknown outcome' END)
+    FROM incoming_normalised WHERE omu_handback_unknown(outcome, getvariable('outcomes'), '') IS NOT NULL
     UNION ALL
     SELECT row_no, 'referral_target', referral_target,
-           'verwezen needs a referral target (' || array_to_string(getvariable('referral_targets'), ', ') || ')'
-    FROM incoming_normalised WHERE outcome = 'verwezen' AND referral_target IS NULL
+           outcome || ' needs a referral target (' || array_to_string(getvariable('referral_targets'), ', ') || ')'
+    FROM incoming_normalised
+    WHERE list_contains(getvariable('referred_outcomes'), outcome) AND referral_target IS NULL
     UNION ALL
     SELECT row_no, 'referral_target', referral_target,
-           'unknown referral target (allowed: ' || array_to_string(getvariable('referral_targets'), ', ') || ')'
+           omu_handback_unknown(referral_target, getvariable('referral_targets'), 'unknown referral target')
     FROM incoming_normalised
-    WHERE referral_target IS NOT NULL AND NOT list_contains(getvariable('referral_targets'), referral_target)
+    WHERE referral_target IS NOT NULL
+      AND omu_handback_unknown(referral_target, getvariable('referral_targets'), '') IS NOT NULL
     UNION ALL
-    SELECT row_no, 'referral_target', referral_target, 'a referral target belongs to the outcome verwezen only'
+    SELECT row_no, 'referral_target', referral_target,
+           'a referral target belongs to the outcome ' || array_to_string(getvariable('referred_outcomes'), ' or ')
+           || ' only'
     FROM incoming_normalised
-    WHERE referral_target IS NOT NULL AND outcome IS NOT NULL AND outcome <> 'verwezen'
+    WHERE referral_target IS NOT NULL AND outcome IS NOT NULL
+      AND NOT list_contains(getvariable('referred_outcomes'), outcome)
     UNION ALL
-    SELECT row_no, 'outcome_date', outcome_date_text, 'not a date (dd-mm-jjjj or yyyy-mm-dd)'
-    FROM incoming_normalised WHERE outcome_date_text IS NOT NULL AND outcome_date_text <> '' AND outcome_date IS NULL
-    UNION ALL
-    SELECT row_no, 'outcome_date', outcome_date_text, 'date lies in the future'
-    FROM incoming_normalised WHERE outcome_date > current_date
+    SELECT row_no, 'outcome_date', outcome_date_text, omu_handback_date_problem(outcome_date_text, outcome_date, false)
+    FROM incoming_normalised WHERE omu_handback_date_problem(outcome_date_text, outcome_date, false) IS NOT NULL
     UNION ALL
     SELECT row_no, 'patient_id', patient_id, 'the same patient appears twice for this quarter'
     FROM (SELECT *, count(*) OVER (PARTITION BY practice_id, quarter, patient_id) AS n FROM incoming_normalised)

@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS outreach_outcomes (
     practice_id VARCHAR NOT NULL,
     quarter VARCHAR NOT NULL,            -- the quarter of the list the patient was on
     patient_id VARCHAR NOT NULL,
-    outcome VARCHAR NOT NULL CHECK (outcome IN ('bereikt', 'niet_bereikt', 'afgezien', 'verwezen', 'al_in_zorg')),
+    outcome VARCHAR NOT NULL,            -- clinical/reference/outcomes.csv (checked on import)
     referral_target VARCHAR,             -- clinical/reference/referral_targets.csv (checked on import)
     outcome_date DATE,
     note VARCHAR,
