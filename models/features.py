@@ -16,8 +16,8 @@ import polars as pl
 
 from models.outcome import Outcome
 from omu.screening.profile import CLINICAL_DIR, Profile, load_codelist
-from omu.screening.screen import prepare_screening_store, register_temp_table, score_work
-from omu.sql import run_sql
+from omu.screening.screen import prepare_screening_store, score_work
+from omu.sql import register_temp_table, run_sql
 
 WIJKEN = CLINICAL_DIR / "reference" / "wijken.csv"
 CHRONIC_CODELIST = "chronic_conditions"  # clinical/codelists/chronic_conditions.csv

@@ -9,13 +9,8 @@ import polars as pl
 
 from omu.home import REPO_ROOT
 from omu.screening.profile import Profile
-from omu.screening.screen import (
-    prepare_screening_store,
-    register_profile,
-    register_temp_table,
-    screening_evidence,
-)
-from omu.sql import fetch_dicts, run_sql, run_sql_in_transaction
+from omu.screening.screen import prepare_screening_store, register_profile, screening_evidence
+from omu.sql import fetch_dicts, register_temp_table, run_sql, run_sql_in_transaction
 
 OUTCOMES = ("bereikt", "niet_bereikt", "afgezien", "verwezen", "al_in_zorg")
 # The referral targets: one vocabulary (clinical/reference/referral_targets.csv), used by the

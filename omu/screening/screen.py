@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from omu.screening.profile import Profile
-from omu.sql import fetch_one, query, run_sql, run_sql_in_transaction
+from omu.sql import fetch_one, query, register_temp_table, run_sql, run_sql_in_transaction
 
 
 class ScreeningError(Exception):
@@ -87,15 +87,6 @@ def prepare_screening_store(conn: duckdb.DuckDBPyConnection, profile: Profile) -
     for characteristic_id in profile.characteristic_ids:  # ids are checked lower-case identifiers
         conn.execute(f'ALTER TABLE score_history ADD COLUMN IF NOT EXISTS "{characteristic_id}" BOOLEAN')
     run_sql(conn, "screening/view")
-
-
-def register_temp_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    """A polars frame as temp table `table`, for the SQL run next by the same caller."""
-    conn.register(f"{table}_frame", frame)
-    try:
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
-    finally:
-        conn.unregister(f"{table}_frame")
 
 
 def register_profile(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:

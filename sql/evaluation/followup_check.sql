@@ -1,7 +1,8 @@
--- Check follow-ups of referrals (did the referral arrive?) before any is stored; run after
--- sql/outreach/import_check.sql of the same file (a referral may be handed back in the same file).
+-- Check follow-ups of referrals (did the referral arrive?) before any is stored.
 -- Input: incoming_followups(row_no, sheet, practice_id, quarter, patient_id, arrived, arrived_on) as
--- text. Variable: practice (from --practice, or NULL).
+-- text; handed_back_outcomes(practice_id, quarter, patient_id, outcome): the outcomes of the same
+-- file as sql/outreach/import_check.sql checked them (a referral may be handed back in the same file).
+-- Variable: practice (from --practice, or NULL).
 -- Output: followup_problems(row_no, sheet, "column", value, problem) and followup_ready.
 CREATE OR REPLACE TEMP TABLE followups_normalised AS
 SELECT row_no, sheet,
@@ -22,10 +23,10 @@ WHERE nullif(trim(arrived), '') IS NOT NULL OR nullif(trim(arrived_on), '') IS N
 CREATE OR REPLACE TEMP TABLE followup_referrals AS
 SELECT practice_id, quarter, patient_id FROM outreach_outcomes AS o
 WHERE o.outcome = 'verwezen'
-  AND NOT EXISTS (SELECT 1 FROM import_ready AS r WHERE r.practice_id = o.practice_id AND r.quarter = o.quarter
+  AND NOT EXISTS (SELECT 1 FROM handed_back_outcomes AS r WHERE r.practice_id = o.practice_id AND r.quarter = o.quarter
                   AND r.patient_id = o.patient_id AND r.outcome <> 'verwezen')
 UNION
-SELECT practice_id, quarter, patient_id FROM import_ready WHERE outcome = 'verwezen';
+SELECT practice_id, quarter, patient_id FROM handed_back_outcomes WHERE outcome = 'verwezen';
 
 CREATE OR REPLACE TEMP TABLE followup_problems AS
 SELECT row_no, sheet, "column", value, problem FROM (
