@@ -501,6 +501,39 @@ def test_the_list_onderbouwing_names_exactly_the_records_that_made_the_flags_tru
             assert day is None or f"{day:%d-%m-%Y}" in text
 
 
+def test_each_screening_step_takes_its_inputs_and_leaves_nothing_another_relies_on(spec_home):
+    """No state handed on inside the DuckDB session: what a step needs it is given, what it found
+    it returns. On a fresh connection the checks need no screen() before them, and another
+    profile's plan and evidence run before on the same connection change nothing."""
+    from polars.testing import assert_frame_equal
+
+    from omu.screening.profile import PROFILES_DIR
+    from omu.screening.screen import plan_work, screening_checks, screening_evidence
+
+    profile, asthma = load_profile(), load_profile(PROFILES_DIR / "astma-signaal-v1.yaml")
+    with store.connect(spec_home.database) as conn:
+        result = screen(conn, profile, practice_id="P0900", source_quarter="2026Q3")
+        history = conn.sql(
+            "SELECT quarter, count(*) AS screened, count(*) FILTER (WHERE over_threshold) AS over_threshold "
+            "FROM score_history WHERE practice_id = 'P0900' GROUP BY quarter ORDER BY quarter"
+        ).pl()
+    assert_frame_equal(result.per_quarter, history, check_dtypes=False)
+    assert result.quarters == history["quarter"].to_list() and len(result.quarters) == 5  # 4 backfilled
+    with store.connect(spec_home.database) as fresh:
+        checks = screening_checks(fresh, profile, practice_id="P0900", source_quarter="2026Q3")
+        expected = screening_evidence(fresh, profile, practice_id="P0900", quarter="2026Q3")
+    assert {name: frame.height for name, frame in checks.items()} == {
+        "screened_once": 0,
+        "score_sum": 0,
+        "first_time": 0,
+    }
+    assert expected.height > 0
+    with store.connect(spec_home.database) as used:
+        assert plan_work(used, asthma, practice_id="P0900", source_quarter="2026Q3") == result.quarters
+        screening_evidence(used, asthma, practice_id="P0900", quarter="2026Q3")
+        assert_frame_equal(screening_evidence(used, profile, practice_id="P0900", quarter="2026Q3"), expected)
+
+
 # --- first-time crossers over several quarters ---------------------------------------------------
 
 X, Y, Z, W = "histX00000000001", "histY00000000002", "histZ00000000003", "histW00000000004"
