@@ -24,13 +24,15 @@ class ScreeningError(Exception):
 
 # The work of a screening: which quarters, read from which delivery, on which reference date.
 # The shape of temp table screen_work, which sql/screening/population.sql reads.
-WORK_SCHEMA = {
-    "practice_id": pl.String,
-    "quarter": pl.String,
-    "source_quarter": pl.String,
-    "backfilled": pl.Boolean,
-    "reference_date": pl.Date,
-}
+WORK_SCHEMA = pl.Schema(
+    {
+        "practice_id": pl.String,
+        "quarter": pl.String,
+        "source_quarter": pl.String,
+        "backfilled": pl.Boolean,
+        "reference_date": pl.Date,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -238,18 +240,12 @@ def screening_evidence(
         .pl()
         .cast(WORK_SCHEMA)
     )
-    score_work(conn, profile, work, keep_evidence=True, patient_ids=patient_ids)
-    # read right after score_work, from the tables it just wrote
-    holding = (
-        " SEMI JOIN characteristic_flags AS f USING (practice_id, quarter, patient_id, characteristic)"
-        if holding_only
-        else ""
-    )
-    return conn.sql(
-        "SELECT e.* FROM criterion_evidence AS e"
-        + holding
-        + " ORDER BY patient_id, characteristic, criterion_no, date DESC NULLS LAST, code"
-    ).pl()
+    scored = score_work(conn, profile, work, keep_evidence=True, patient_ids=patient_ids)
+    evidence = scored.evidence
+    if holding_only:
+        keys = ["practice_id", "quarter", "patient_id", "characteristic"]
+        evidence = evidence.join(scored.flags.select(*keys), keys, how="semi")
+    return evidence.order("patient_id, characteristic, criterion_no, date DESC NULLS LAST, code").pl()
 
 
 def screening_checks(
