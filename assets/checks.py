@@ -24,7 +24,7 @@ from omu.contract import FILES
 from omu.evaluation.outcome import EVALUATION_CSV, EVALUATION_HTML, FUNNEL_STEPS, WORKLOAD
 from omu.outreach.files import column_header
 from omu.outreach.outcomes import read_outcome_file
-from omu.screening.screen import plan_work, screening_checks
+from omu.screening.screen import plan_work, screening_checks, screening_plan
 from omu.sql import fetch_dicts, run_sql
 from pipelines.resources import DuckDBStore, OmuSettings
 
@@ -248,12 +248,14 @@ def score_history_checks(
     with store.connect() as conn:
         for profile in omu.screening_profiles():
             label = f"{profile.name} v{profile.version}"
-            planned = plan_work(conn, profile, practice_id=practice_id, source_quarter=quarter)
-            problems = screening_checks(conn, profile)
+            plan = screening_plan(conn, profile, practice_id=practice_id, source_quarter=quarter)
+            planned = plan.quarters
+            problems = screening_checks(conn, profile, practice_id=practice_id, source_quarter=quarter)
             stored = conn.execute(
-                "SELECT count(*) FROM score_history JOIN screen_work USING (practice_id, quarter) "
-                "WHERE profile_name = ? AND profile_version = ?",
-                [profile.name, profile.version],
+                "SELECT count(*) FROM score_history "
+                "WHERE practice_id = ? AND quarter IN (SELECT unnest(?::VARCHAR[])) "
+                "AND profile_name = ? AND profile_version = ?",
+                [practice_id, planned, profile.name, profile.version],
             ).fetchone()[0]  # type: ignore[index]
             rows += stored
             if not planned:

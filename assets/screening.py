@@ -37,17 +37,13 @@ def score_history(
     with store.connect() as conn:
         for profile in omu.screening_profiles():
             result = screen(conn, profile, practice_id=practice_id, source_quarter=quarter)
-            per_quarter = conn.sql(
-                "SELECT quarter, count(*) AS screened, count(*) FILTER (WHERE over_threshold) AS over_threshold "
-                "FROM scored GROUP BY quarter ORDER BY quarter"
-            ).pl()
             prefix = "" if not metadata else f"{profile.key}: "
             metadata |= {
                 f"{prefix}profile": f"{profile.name} v{profile.version}",
                 f"{prefix}quarters_screened": ", ".join(result.quarters),
                 f"{prefix}patients_screened": result.rows,
                 f"{prefix}over_threshold": result.over_threshold,
-                f"{prefix}per_quarter": dg.MetadataValue.md(markdown_table(per_quarter)),
+                f"{prefix}per_quarter": dg.MetadataValue.md(markdown_table(result.per_quarter)),
             }
     return dg.MaterializeResult(metadata=metadata)
 
@@ -80,8 +76,8 @@ def first_time_crossers(
             counts = conn.sql(
                 "SELECT quarter, count(*) FILTER (WHERE first_time) AS first_time, "
                 "count(*) FILTER (WHERE baseline) AS baseline FROM screening "
-                "WHERE practice_id = getvariable('practice_id') AND profile_name = getvariable('profile_name') "
-                "AND profile_version = getvariable('profile_version') GROUP BY quarter ORDER BY quarter"
+                "WHERE practice_id = ? AND profile_name = ? AND profile_version = ? GROUP BY quarter ORDER BY quarter",
+                params=[practice_id, profile.name, profile.version],
             ).pl()
             this_quarter = counts.filter(pl.col("quarter") == quarter)
             prefix = "" if not metadata else f"{profile.key}: "

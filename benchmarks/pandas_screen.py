@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from omu.screening.profile import Profile
+from omu.screening.screen import screening_plan
 
 KEY = ["practice_id", "source_quarter", "patient_id"]
 FLAGS = (
@@ -71,9 +72,10 @@ def load_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def load_plan(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The screening plan of the last screen() on this connection (temp table screen_plan)."""
-    plan = conn.sql("SELECT practice_id, quarter, source_quarter, reference_date FROM screen_plan").df()
+def load_plan(conn: duckdb.DuckDBPyConnection, profile: Profile) -> pd.DataFrame:
+    """The plan screen() follows over every delivery in force (backfill included)."""
+    planned = screening_plan(conn, profile).plan
+    plan = planned.select("practice_id", "quarter", "source_quarter", "reference_date").to_pandas()
     plan["reference_date"] = pd.to_datetime(plan["reference_date"])
     return plan
 

@@ -404,11 +404,9 @@ def _dashboard_stages(stages: Stages, home, profile, quarters: list[str]) -> Non
 def _pandas_stages(stages: Stages, home, profile) -> dict[str, Any]:
     from benchmarks.pandas_screen import compare_with_sql, load_plan, load_tables, screen_pandas
     from omu import store
-    from omu.screening.screen import plan_work
 
     with store.connect(home.database) as conn:
-        plan_work(conn, profile)  # the same plan screen() used: every delivery in force + backfill
-        plan = load_plan(conn)
+        plan = load_plan(conn, profile)  # the same plan screen() used: every delivery in force + backfill
         with stages.stage("pandas_load") as st:
             tables = load_tables(conn)
             st.details = {table: len(frame) for table, frame in tables.items()}

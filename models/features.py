@@ -1,8 +1,8 @@
 """The risk model's examples: features at a reference date R and the outcome after it, in SQL.
 
 The work (which practices, reference dates and source deliveries) comes from sql/model/work_*.sql;
-the population and the profile's flags from the screening's own SQL (sql/screening/population.sql,
-the criteria files and score.sql) run over that work; the remaining features from
+the population and the profile's flags from the screening's own steps run over that work
+(omu.screening.screen.score_work, the same sequence screen() runs); the remaining features from
 sql/model/features.sql and the outcome from sql/model/outcome.sql. Python only chooses the files
 and reads the result.
 """
@@ -17,8 +17,8 @@ import polars as pl
 from models.outcome import Outcome
 from omu.reference import wijken as reference_wijken
 from omu.screening.profile import Profile, load_codelist
-from omu.screening.screen import prepare_screening_store, register_profile, run_criteria
-from omu.sql import fetch_one, run_sql, set_variables
+from omu.screening.screen import prepare_screening_store, score_work
+from omu.sql import register_temp_table, run_sql
 
 CHRONIC_CODELIST = "chronic_conditions"  # clinical/codelists/chronic_conditions.csv
 LOOKBACK_DAYS = 365  # the "past year" of the count features
@@ -60,34 +60,30 @@ def feature_names(profile: Profile) -> list[str]:
 
 
 def register_model_tables(conn: duckdb.DuckDBPyConnection, profile: Profile, outcome: Outcome) -> None:
-    """Profile tables (as screening registers them), the outcome's and the chronic codes, the wijken."""
+    """Temp tables model_codes (the outcome's codes and the chronic codes) and model_wijken, for the
+    SQL its caller runs next (sql/model/features.sql, outcome.sql, evaluation/cohort.sql); the
+    store's screening macros and tables. Variables go with each SQL file run."""
     prepare_screening_store(conn, profile)
-    register_profile(conn, profile)
     chronic = load_codelist(CHRONIC_CODELIST, "icpc").select(pl.lit("chronic").alias("role"), "code")
     codes = pl.concat([outcome.codes_frame(), chronic])
     wijken = reference_wijken().select("wijk_code", "deprivation_group", "deprivation")
-    for table, frame in (("model_codes", codes), ("model_wijken", wijken)):
-        conn.register(f"{table}_frame", frame)
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
-        conn.unregister(f"{table}_frame")
-    set_variables(
-        conn,
-        {
-            "characteristic_ids": list(profile.characteristic_ids),
-            "window_days": outcome.window_days,
-            "lookback_days": LOOKBACK_DAYS,
-        },
-    )
+    register_temp_table(conn, "model_codes", codes)
+    register_temp_table(conn, "model_wijken", wijken)
 
 
-def _run_work(conn: duckdb.DuckDBPyConnection, profile: Profile, *, with_outcome: bool) -> pl.DataFrame:
-    """Population, flags, features (and outcome) for the screen_work already in place."""
-    run_sql(conn, "screening/population")
-    run_criteria(conn, profile, keep_evidence=False)
-    run_sql(conn, "screening/score")
-    (people,) = fetch_one(conn, "SELECT count(*) FROM population")
+def _examples(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    outcome: Outcome,
+    work: pl.DataFrame,
+    *,
+    with_outcome: bool,
+) -> pl.DataFrame:
+    """The screening's own steps over `work` (score_work: population, flags, score), then the
+    features (and the outcome) of everyone it screened."""
+    scored = score_work(conn, profile, work)
     names = feature_names(profile)
-    if not people:
+    if not scored.people:
         return pl.DataFrame(
             schema={
                 **{c: pl.String for c in DESCRIPTIVE},
@@ -95,10 +91,16 @@ def _run_work(conn: duckdb.DuckDBPyConnection, profile: Profile, *, with_outcome
                 **({"outcome": pl.Boolean} if with_outcome else {}),
             }
         )
-    run_sql(conn, "model/features")
+    # features.sql and outcome.sql read what score_work just wrote (population, scored)
+    register_model_tables(conn, profile, outcome)
+    run_sql(
+        conn,
+        "model/features",
+        {"lookback_days": LOOKBACK_DAYS, "characteristic_ids": list(profile.characteristic_ids)},
+    )
     statement = "SELECT f.* FROM model_features AS f"
     if with_outcome:
-        run_sql(conn, "model/outcome")
+        run_sql(conn, "model/outcome", {"window_days": outcome.window_days})
         statement = (
             "SELECT f.*, o.outcome FROM model_features AS f "
             "JOIN model_outcomes AS o USING (practice_id, quarter, patient_id)"
@@ -116,12 +118,18 @@ def training_examples(
 ) -> pl.DataFrame:
     """Every patient registered on each training reference date of every practice (see
     sql/model/work_training.sql), with the features at R and the observed outcome after R."""
-    register_model_tables(conn, profile, outcome)
-    set_variables(
-        conn, {"reference_quarters": window.reference_quarters, "history_days": window.history_days}
+    prepare_screening_store(conn, profile)
+    run_sql(
+        conn,
+        "model/work_training",
+        {
+            "window_days": outcome.window_days,
+            "reference_quarters": window.reference_quarters,
+            "history_days": window.history_days,
+        },
     )
-    run_sql(conn, "model/work_training")
-    return _run_work(conn, profile, with_outcome=True)
+    work = conn.table("screen_work").pl()
+    return _examples(conn, profile, outcome, work, with_outcome=True)
 
 
 def features_at(
@@ -137,9 +145,11 @@ def features_at(
     """Features of every patient registered at the end of `quarter`, from the delivery of
     `source_quarter` (default: the quarter's own). with_outcome adds the outcome after R as far
     as that delivery shows it (only meaningful for a delivery extracted after the window)."""
-    register_model_tables(conn, profile, outcome)
-    set_variables(
-        conn, {"practice_id": practice_id, "quarter": quarter, "source_quarter": source_quarter or quarter}
+    prepare_screening_store(conn, profile)
+    run_sql(
+        conn,
+        "model/work_scoring",
+        {"practice_id": practice_id, "quarter": quarter, "source_quarter": source_quarter or quarter},
     )
-    run_sql(conn, "model/work_scoring")
-    return _run_work(conn, profile, with_outcome=with_outcome)
+    work = conn.table("screen_work").pl()
+    return _examples(conn, profile, outcome, work, with_outcome=with_outcome)

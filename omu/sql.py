@@ -1,7 +1,9 @@
 """Run the project's SQL files (sql/<step>/<name>.sql) against a DuckDB connection.
 
 Set-based work lives in those files; Python only chooses which file runs, with which
-parameters (as DuckDB variables, read in SQL with getvariable('name')).
+parameters (as DuckDB variables, read in SQL with getvariable('name')) and inputs (temp tables).
+No hidden state: the function that runs a file sets its variables and registers its input tables
+right before (run_sql's `variables`, register_temp_table), and no later function relies on them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from omu.home import REPO_ROOT
 
@@ -21,6 +24,15 @@ SQL_DIR = REPO_ROOT / "sql"
 def sql_text(name: str) -> str:
     """'ingest/patients' -> the text of sql/ingest/patients.sql."""
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def register_temp_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """A polars frame as temp table `table`: an input handed to the SQL its caller runs next."""
+    conn.register(f"{table}_frame", frame)
+    try:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
+    finally:
+        conn.unregister(f"{table}_frame")
 
 
 def set_variables(conn: duckdb.DuckDBPyConnection, variables: Mapping[str, Any]) -> None:

@@ -360,21 +360,53 @@ def test_characteristic(screened, case):
     assert row["score"] == sum(row[flag] for flag in FLAGS if flag != "heavy_reliever_use")
 
 
-# case -> {characteristic: {(record, code, date)}}: exactly the records that made each flag true
-EVIDENCE = {
+# case -> {characteristic: {(record, code, date)}}: exactly the records that made each flag true,
+# for EVERY boundary case above (a case whose flags all fail has none; not screened: none)
+R96 = ("episode", "R96", D(2010, 1, 1))
+EVIDENCE: dict[str, dict[str, set]] = {
+    "age 56, birth month unknown": {"older_than_55": {("age", "56", None)}},
+    "age 55, birth month unknown": {},
+    "turns 56 in the reference month": {"older_than_55": {("age", "56", None)}},
+    "turns 56 the month after": {},
     "beta-blocker 180 days before": {"beta_blocker": {("prescription", "C07AB02", D(2026, 4, 3))}},
     "beta-blocker 181 days before": {},
-    "with partner, then alone": {
-        "lives_alone": {("determination", "9001", D(2024, 1, 1))}
-    },  # the latest only
-    "alone, then with partner": {},
-    "SABA with ICS just outside the window": {
-        "saba_only_asthma": {("episode", "R96", D(2010, 1, 1)), ("prescription", "R03AC02", D(2026, 6, 1))}
-    },
+    "beta-blocker on the reference date": {"beta_blocker": {("prescription", "C07AA05", REF)}},
+    "beta-blocker after the reference date": {},
+    "timolol eye drops": {},
+    "F94 active": {"visual_impairment": {("episode", "F94", D(2015, 1, 1))}},
+    "F94 sub-code active": {"visual_impairment": {("episode", "F94.01", D(2015, 1, 1))}},
+    "F28 active": {"visual_impairment": {("episode", "F28", D(2015, 1, 1))}},
+    "episode ending on the reference date": {"visual_impairment": {("episode", "F94", D(2015, 1, 1))}},
+    "episode ended the day before": {},
+    "episode starting after the reference date": {},
+    "glaucoma is not low vision": {},
+    "presbyacusis": {"hearing_impairment": {("episode", "H84", D(2018, 1, 1))}},
+    "deafness sub-code": {"hearing_impairment": {("episode", "H86.02", D(2018, 1, 1))}},
+    "H28 ear disability": {"hearing_impairment": {("episode", "H28", D(2018, 1, 1))}},
+    "otitis is not hearing impairment": {},
+    "SABA 365 days before": {"saba_only_asthma": {R96, ("prescription", "R03AC02", D(2025, 9, 30))}},
     "SABA 366 days before": {},
+    "SABA with ICS inside the window": {},
+    # the ICS outside the window counted for nothing: only the asthma episode and the SABA
+    "SABA with ICS just outside the window": {
+        "saba_only_asthma": {R96, ("prescription", "R03AC02", D(2026, 6, 1))}
+    },
+    "SABA with an ICS combination inhaler": {},
+    "SABA with an ICS triple inhaler": {},
+    "fenoterol+ipratropium is a SABA": {
+        "saba_only_asthma": {R96, ("prescription", "R03AL01", D(2026, 6, 1))}
+    },
+    "LAMA+LABA without ICS is no ICS": {
+        "saba_only_asthma": {R96, ("prescription", "R03AC02", D(2026, 6, 1))}
+    },
+    "SABA without asthma": {},
+    "asthma sub-code": {
+        "saba_only_asthma": {("episode", "R96.01", D(2010, 1, 1)), ("prescription", "R03AC02", D(2026, 6, 1))}
+    },
+    "asthma ended before the reference date": {},
     "heavy reliever use: 3 inhalers in a year": {
         "saba_only_asthma": {
-            ("episode", "R96", D(2010, 1, 1)),
+            R96,
             ("prescription", "R03AC02", D(2026, 1, 1)),
             ("prescription", "R03AC02", D(2026, 6, 1)),
         },
@@ -383,23 +415,123 @@ EVIDENCE = {
             ("prescription", "R03AC02", D(2026, 6, 1)),
         },
     },
-    "F94 sub-code active": {"visual_impairment": {("episode", "F94.01", D(2015, 1, 1))}},
-    "age 56, birth month unknown": {"older_than_55": {("age", "56", None)}},
+    # two inhalers in one prescription: too few for heavy use, and none of it is kept for that flag
+    "2 inhalers is not heavy use": {"saba_only_asthma": {R96, ("prescription", "R03AC02", D(2026, 6, 1))}},
+    "lives alone": {"lives_alone": {("determination", "9001", D(2024, 1, 1))}},
+    "lives alone, upper case": {"lives_alone": {("determination", "9001", D(2024, 1, 1))}},
+    "alone, then with partner": {},
+    "with partner, then alone": {
+        "lives_alone": {("determination", "9001", D(2024, 1, 1))}
+    },  # the latest only
+    "alone only after the reference date": {},
+    "another code saying alleen": {},
+    "registered after the reference date": {},
+    "deregistered on the reference date": {},
+    "deregistered the day after": {"older_than_55": {("age", "76", None)}},
+    "deceased before the reference date": {},
+    "three characteristics: over the threshold": {
+        "older_than_55": {("age", "86", None)},
+        "hearing_impairment": {("episode", "H84", D(2020, 1, 1))},
+        "lives_alone": {("determination", "9001", D(2024, 1, 1))},
+    },
+    "two characteristics: below": {
+        "older_than_55": {("age", "86", None)},
+        "hearing_impairment": {("episode", "H84", D(2020, 1, 1))},
+    },
 }
 
 
-@pytest.mark.parametrize("case", EVIDENCE)
-def test_the_evidence_is_exactly_the_records_that_made_each_flag_true(spec_home, case):
-    from omu.screening.screen import screening_evidence
-
-    with store.connect(spec_home.database) as conn:
-        evidence = screening_evidence(
-            conn, load_profile(), practice_id="P0900", quarter="2026Q3", patient_ids=[patient_id(case)]
-        )
+def records_by_characteristic(evidence: pl.DataFrame) -> dict[str, set]:
     found: dict[str, set] = {}
     for row in evidence.iter_rows(named=True):
         found.setdefault(row["characteristic"], set()).add((row["record"], row["code"], row["date"]))
-    assert found == EVIDENCE[case]
+    return found
+
+
+def test_every_boundary_case_states_its_evidence():
+    assert set(EVIDENCE) == set(CASES)
+
+
+@pytest.mark.parametrize("case", EVIDENCE)
+def test_the_evidence_is_exactly_the_records_that_made_each_flag_true(spec_home, screened, case):
+    """What the list's Onderbouwing is made of (screening_evidence) and what `omu explain` shows
+    for each characteristic that holds: exactly the records that made the flag true, for every
+    flag that is true, and nothing for a flag that is false."""
+    from omu.screening.explain import NotScreened, explain
+    from omu.screening.screen import screening_evidence
+
+    profile = load_profile()
+    with store.connect(spec_home.database) as conn:
+        evidence = screening_evidence(
+            conn, profile, practice_id="P0900", quarter="2026Q3", patient_ids=[patient_id(case)]
+        )
+        try:
+            explained = explain(
+                conn, profile, practice_id="P0900", quarter="2026Q3", patient_id=patient_id(case)
+            )
+        except NotScreened:
+            explained = None
+    assert records_by_characteristic(evidence) == EVIDENCE[case]
+    rows = screened.filter(pl.col("patient_id") == patient_id(case))
+    holding = {flag for flag in FLAGS if rows.height and rows[flag][0]}
+    assert set(EVIDENCE[case]) == holding  # evidence for every flag that is true, for no other
+    if explained is None:
+        assert CASES[case][-1] == "not screened"
+        return
+    shown = records_by_characteristic(
+        explained.evidence.filter(pl.col("characteristic").is_in(list(holding)))
+    )
+    assert shown == EVIDENCE[case]
+
+
+def test_the_list_onderbouwing_names_exactly_the_records_that_made_the_flags_true(spec_home):
+    from omu.outreach.lists import build_lists
+
+    case = "three characteristics: over the threshold"  # the one spec patient over the threshold
+    with store.connect(spec_home.database) as conn:
+        built = build_lists(conn, load_profile(), practice_id="P0900", quarter="2026Q3", capacity=None)
+    listed = pl.concat([built.outreach, built.baseline], how="diagonal_relaxed")
+    assert listed["patient_id"].to_list() == [patient_id(case)]
+    lines = listed["evidence"][0].split("\n")
+    assert len(lines) == len(EVIDENCE[case])  # one line per characteristic that holds
+    text = listed["evidence"][0]
+    for records in EVIDENCE[case].values():
+        for record, code, day in records:
+            assert (f"leeftijd {code}" if record == "age" else code) in text
+            assert day is None or f"{day:%d-%m-%Y}" in text
+
+
+def test_each_screening_step_takes_its_inputs_and_leaves_nothing_another_relies_on(spec_home):
+    """No state handed on inside the DuckDB session: what a step needs it is given, what it found
+    it returns. On a fresh connection the checks need no screen() before them, and another
+    profile's plan and evidence run before on the same connection change nothing."""
+    from polars.testing import assert_frame_equal
+
+    from omu.screening.profile import PROFILES_DIR
+    from omu.screening.screen import plan_work, screening_checks, screening_evidence
+
+    profile, asthma = load_profile(), load_profile(PROFILES_DIR / "astma-signaal-v1.yaml")
+    with store.connect(spec_home.database) as conn:
+        result = screen(conn, profile, practice_id="P0900", source_quarter="2026Q3")
+        history = conn.sql(
+            "SELECT quarter, count(*) AS screened, count(*) FILTER (WHERE over_threshold) AS over_threshold "
+            "FROM score_history WHERE practice_id = 'P0900' GROUP BY quarter ORDER BY quarter"
+        ).pl()
+    assert_frame_equal(result.per_quarter, history, check_dtypes=False)
+    assert result.quarters == history["quarter"].to_list() and len(result.quarters) == 5  # 4 backfilled
+    with store.connect(spec_home.database) as fresh:
+        checks = screening_checks(fresh, profile, practice_id="P0900", source_quarter="2026Q3")
+        expected = screening_evidence(fresh, profile, practice_id="P0900", quarter="2026Q3")
+    assert {name: frame.height for name, frame in checks.items()} == {
+        "screened_once": 0,
+        "score_sum": 0,
+        "first_time": 0,
+    }
+    assert expected.height > 0
+    with store.connect(spec_home.database) as used:
+        assert plan_work(used, asthma, practice_id="P0900", source_quarter="2026Q3") == result.quarters
+        screening_evidence(used, asthma, practice_id="P0900", quarter="2026Q3")
+        assert_frame_equal(screening_evidence(used, profile, practice_id="P0900", quarter="2026Q3"), expected)
 
 
 # --- first-time crossers over several quarters ---------------------------------------------------

@@ -9,6 +9,7 @@ of the same file: all or nothing. Stored in table referral_followups.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from omu.sql import query, run_sql
+from omu.sql import query, register_temp_table, run_sql
 
 ARRIVED = ("ja", "nee", "onbekend")
 FOLLOWUP_SHEET = "Vervolg verwijzingen"
@@ -143,14 +144,23 @@ def read_followup_rows(path: Path) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class FollowupCheck:
+    problems: pl.DataFrame  # row_no, sheet, column, value, problem (empty: the follow-ups may be stored)
+    ready: pl.DataFrame  # practice_id, quarter, patient_id, arrived, arrived_on, is_new, is_changed
+
+
 def check_followups(
-    conn: duckdb.DuckDBPyConnection, rows: pl.DataFrame, *, practice: str | None
-) -> pl.DataFrame:
-    """After the outcomes' check of the same file: the problems (row_no, sheet, column, value, problem)."""
+    conn: duckdb.DuckDBPyConnection, rows: pl.DataFrame, *, practice: str | None, handed_back: pl.DataFrame
+) -> FollowupCheck:
+    """The follow-ups of a file, checked. handed_back: the outcomes of the same file as checked
+    (practice_id, quarter, patient_id, outcome): a referral may be handed back in the very file
+    that follows it up."""
     prepare(conn)
-    conn.register("followup_frame", rows.select("row_no", "sheet", *FIELDS))
-    conn.execute("CREATE OR REPLACE TEMP TABLE incoming_followups AS SELECT * FROM followup_frame")
-    conn.unregister("followup_frame")
+    register_temp_table(conn, "incoming_followups", rows.select("row_no", "sheet", *FIELDS))
+    register_temp_table(
+        conn, "handed_back_outcomes", handed_back.select("practice_id", "quarter", "patient_id", "outcome")
+    )
     run_sql(conn, "common/handback")
     run_sql(conn, "evaluation/followup_check", {"practice": practice, "answers": list(ARRIVED)})
-    return conn.table("followup_problems").pl()
+    return FollowupCheck(conn.table("followup_problems").pl(), conn.table("followup_ready").pl())

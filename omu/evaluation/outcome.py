@@ -166,9 +166,10 @@ def cohort_with_outcome(
             "profile_name": profile.name,
             "profile_version": profile.version,
             "compared_groups": list(GROUPS),
+            "window_days": outcome.window_days,
         },
     )
-    run_sql(conn, "model/outcome")
+    run_sql(conn, "model/outcome", {"window_days": outcome.window_days})
     return conn.sql(
         "SELECT c.outreach_group, o.outcome, c.predicted_risk, c.score, c.age, c.sex "
         "FROM population AS p JOIN eval_cohort AS c USING (practice_id, patient_id) "

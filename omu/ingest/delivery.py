@@ -324,6 +324,7 @@ def _type_and_quarantine(
         if malformed
         else pl.DataFrame(schema={"file": pl.String, LINE: pl.Int64, "reason": pl.String}),
     )
+    identifiers.prepare(conn)  # quarantine.sql withholds values that look like identifiers
     run_sql(conn, "ingest/quarantine")
 
     for file_name, loaded, quarantined in conn.sql(

@@ -10,7 +10,7 @@ import polars as pl
 from omu.reference import outcome_codes, referral_targets
 from omu.screening.profile import Profile
 from omu.screening.screen import prepare_screening_store, register_profile, screening_evidence
-from omu.sql import fetch_dicts, run_sql, run_sql_in_transaction
+from omu.sql import fetch_dicts, register_temp_table, run_sql, run_sql_in_transaction
 
 # The outcome values and the referral targets: one vocabulary each in clinical/reference/ (read by
 # omu/reference.py), used by the lists' drop-downs, the outcome import's checks, the next list, the
@@ -74,37 +74,27 @@ def build_lists(
 ) -> BuiltLists:
     """use_risk_model: order by the stored predicted risk (the primary profile's model) when there is one."""
     prepare_outreach_store(conn, profile)
+    # every SQL file below gets its variables and the profile tables right before it runs
+    variables = {
+        "practice_id": practice_id,
+        "quarter": quarter,
+        "profile_name": profile.name,
+        "profile_version": profile.version,
+        "characteristic_ids": list(profile.characteristic_ids),
+    }
     register_profile(conn, profile)
     run_sql(
         conn,
         "outreach/build",
-        {
-            "practice_id": practice_id,
-            "quarter": quarter,
-            "capacity": capacity,
-            "use_risk_model": use_risk_model,
-            "characteristic_ids": list(profile.characteristic_ids),
-            "max_attempts": MAX_ATTEMPTS,
-        },
+        {**variables, "capacity": capacity, "use_risk_model": use_risk_model, "max_attempts": MAX_ATTEMPTS},
     )
     # the records behind each reason: the screening's own criteria SQL, for the listed patients only
     listed = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM built_list").fetchall()]
     records = screening_evidence(conn, profile, practice_id=practice_id, quarter=quarter, patient_ids=listed)
-    conn.register("list_evidence_frame", records)
-    conn.execute("CREATE OR REPLACE TEMP TABLE list_evidence_records AS SELECT * FROM list_evidence_frame")
-    conn.unregister("list_evidence_frame")
-    run_sql(
-        conn,
-        "outreach/evidence",
-        {
-            "practice_id": practice_id,
-            "quarter": quarter,
-            "profile_name": profile.name,
-            "profile_version": profile.version,
-            "characteristic_ids": list(profile.characteristic_ids),
-        },
-    )
-    run_sql_in_transaction(conn, "outreach/write")
+    register_temp_table(conn, "list_evidence_records", records)
+    register_profile(conn, profile)
+    run_sql(conn, "outreach/evidence", variables)
+    run_sql_in_transaction(conn, "outreach/write", {**variables, "capacity": capacity})
     return read_lists(conn, profile, practice_id=practice_id, quarter=quarter)
 
 

@@ -20,7 +20,7 @@ from omu.ingest import identifiers
 from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
 from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET, column_header
 from omu.outreach.lists import prepare_outreach_tables
-from omu.sql import run_sql, run_sql_in_transaction
+from omu.sql import register_temp_table, run_sql, run_sql_in_transaction
 
 # profile: "omu-basis v1" as the list's column Profiel writes it; the import knows the list from it
 FIELDS = (
@@ -126,13 +126,13 @@ def import_outcomes(
     conn.unregister("incoming_frame")
     run_sql(conn, "common/handback")
     run_sql(conn, "outreach/import_check", {"practice": practice})
+    counts = conn.table("import_ready").pl()
+    outcome_problems = conn.table("import_problems").pl()
     on_row = frame.select("row_no", pl.lit(None, pl.String).alias("sheet"), *followup.FIELDS)
     followup_rows = pl.concat([on_row, followup.read_followup_rows(path)])
+    followups = followup.check_followups(conn, followup_rows, practice=practice, handed_back=counts)
     problems = pl.concat(
-        [
-            conn.table("import_problems").pl().with_columns(pl.lit(None, pl.String).alias("sheet")),
-            followup.check_followups(conn, followup_rows, practice=practice),
-        ],
+        [outcome_problems.with_columns(pl.lit(None, pl.String).alias("sheet")), followups.problems],
         how="diagonal",
     )
     if problems.height:
@@ -149,8 +149,7 @@ def import_outcomes(
         )
         more = f"\n- ... and {problems.height - 20} more" if problems.height > 20 else ""
         raise OutcomeFileError(f"{Path(path).name} refused; no outcome was imported:\n{shown}{more}")
-    counts = conn.table("import_ready").pl()
-    followups = conn.sql("SELECT count(*) FROM followup_ready WHERE is_new OR is_changed").fetchall()[0][0]
+    stored_followups = followups.ready.filter(pl.col("is_new") | pl.col("is_changed")).height
     # no access log entry, no import (raises audit.AuditError)
     audit.record(
         conn,
@@ -160,6 +159,8 @@ def import_outcomes(
         patients=counts.select("practice_id", "patient_id").n_unique(),
         detail=Path(path).name,
     )
+    # the follow-ups as checked, for the write (import_ready: this function's own check above)
+    register_temp_table(conn, "followup_ready", followups.ready)
     run_sql_in_transaction(
         conn,
         ["outreach/import_write", "evaluation/followup_write"],
@@ -172,7 +173,7 @@ def import_outcomes(
         changed=changed,
         unchanged=counts.height - new - changed,
         skipped_blank=frame.height - counts.height,
-        followups=int(followups),
+        followups=stored_followups,
     )
 
 

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from omu.screening.profile import Profile
-from omu.screening.screen import prepare_screening_store, register_profile, screening_evidence
+from omu.screening.screen import prepare_screening_store, screening_evidence
 from omu.sql import fetch_dicts
 
 
@@ -27,7 +27,6 @@ def explain(
     conn: duckdb.DuckDBPyConnection, profile: Profile, *, practice_id: str, quarter: str, patient_id: str
 ) -> Explanation:
     prepare_screening_store(conn, profile)
-    register_profile(conn, profile)
     rows = fetch_dicts(
         conn,
         "SELECT * FROM screening WHERE practice_id = ? AND quarter = ? AND patient_id = ? "

@@ -7,18 +7,45 @@ set-based over every patient, quarter and practice in the work at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from omu.screening.profile import Profile
-from omu.sql import fetch_one, query, run_sql, run_sql_in_transaction, set_variables
+from omu.sql import fetch_one, query, register_temp_table, run_sql, run_sql_in_transaction
 
 
 class ScreeningError(Exception):
     pass
+
+
+# The work of a screening: which quarters, read from which delivery, on which reference date.
+# The shape of temp table screen_work, which sql/screening/population.sql reads.
+WORK_SCHEMA = pl.Schema(
+    {
+        "practice_id": pl.String,
+        "quarter": pl.String,
+        "source_quarter": pl.String,
+        "backfilled": pl.Boolean,
+        "reference_date": pl.Date,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ScreeningPlan:
+    """sql/screening/plan.sql's answer: every quarter to screen of the planned practices (plan,
+    temp table screen_plan) and the part computed from the one delivery asked for (work)."""
+
+    plan: pl.DataFrame
+    work: pl.DataFrame
+
+    @property
+    def quarters(self) -> list[str]:
+        return sorted(set(self.work["quarter"]))
 
 
 @dataclass
@@ -26,6 +53,32 @@ class ScreenResult:
     quarters: list[str]
     rows: int
     over_threshold: int
+    # per screened quarter: screened, over_threshold (what this run wrote, for the asset's metadata)
+    per_quarter: pl.DataFrame = field(default_factory=pl.DataFrame)
+    plan: ScreeningPlan | None = None
+
+
+@dataclass(frozen=True)
+class ScoredWork:
+    """What score_work() computed, as the temp tables the SQL after it reads by name (the SQL
+    files' contract). Read them before the next score_work on the same connection replaces them."""
+
+    population: duckdb.DuckDBPyRelation  # population: who is screened on each reference date
+    flags: duckdb.DuckDBPyRelation  # characteristic_flags: the (patient, characteristic) pairs that hold
+    scored: duckdb.DuckDBPyRelation  # scored: the score_history rows of the work
+    evidence: duckdb.DuckDBPyRelation  # criterion_evidence: the records behind each hit (keep_evidence)
+    people: int  # rows of population
+
+
+def screening_variables(profile: Profile) -> dict[str, Any]:
+    """The profile as the screening SQL's variables (getvariable('profile_name') ...)."""
+    return {
+        "profile_name": profile.name,
+        "profile_version": profile.version,
+        "threshold": profile.threshold,
+        "backfill_quarters": profile.backfill_quarters,
+        "characteristic_ids": list(profile.characteristic_ids),
+    }
 
 
 def prepare_screening_store(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
@@ -39,25 +92,32 @@ def prepare_screening_store(conn: duckdb.DuckDBPyConnection, profile: Profile) -
 
 
 def register_profile(conn: duckdb.DuckDBPyConnection, profile: Profile) -> None:
+    """The profile as data (temp tables profile_criteria, profile_characteristics, codelist_codes,
+    profile_next_steps), for the SQL its caller runs next. Every function that runs SQL reading
+    them registers them itself; its variables go with each SQL file run (screening_variables)."""
     for table, frame in (
         ("profile_criteria", profile.criteria_frame()),
         ("profile_characteristics", profile.characteristics_frame()),
         ("codelist_codes", profile.codelist_frame()),
         ("profile_next_steps", profile.next_steps_frame()),
     ):
-        conn.register(f"{table}_frame", frame)
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
-        conn.unregister(f"{table}_frame")
-    set_variables(
-        conn,
-        {
-            "profile_name": profile.name,
-            "profile_version": profile.version,
-            "threshold": profile.threshold,
-            "backfill_quarters": profile.backfill_quarters,
-            "characteristic_ids": list(profile.characteristic_ids),
-        },
-    )
+        register_temp_table(conn, table, frame)
+
+
+def screening_plan(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    *,
+    practice_id: str | None = None,
+    source_quarter: str | None = None,
+) -> ScreeningPlan:
+    """Every quarter to screen of the practice (all: None), from which delivery, and the part of
+    it computed from the delivery of `source_quarter` (all of it: None)."""
+    prepare_screening_store(conn, profile)
+    run_sql(conn, "screening/plan", {**screening_variables(profile), "practice_id": practice_id})
+    plan = conn.sql("SELECT * FROM screen_plan ORDER BY practice_id, quarter").pl().cast(WORK_SCHEMA)
+    work = plan if source_quarter is None else plan.filter(pl.col("source_quarter") == source_quarter)
+    return ScreeningPlan(plan, work)
 
 
 def plan_work(
@@ -67,17 +127,49 @@ def plan_work(
     practice_id: str | None = None,
     source_quarter: str | None = None,
 ) -> list[str]:
-    """Tables screen_plan (every quarter to screen, from which delivery) and screen_work (the part
-    computed from one delivery, or all of it); returns the work's quarters."""
-    prepare_screening_store(conn, profile)
+    """The quarters the delivery of (practice_id, source_quarter) screens (every delivery: None)."""
+    return screening_plan(conn, profile, practice_id=practice_id, source_quarter=source_quarter).quarters
+
+
+def score_work(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    work: pl.DataFrame,
+    *,
+    keep_evidence: bool = False,
+    patient_ids: list[str] | None = None,
+) -> ScoredWork:
+    """The screening's steps over `work` (WORK_SCHEMA: practice, quarter, source delivery,
+    reference date): the population registered on each reference date (only `patient_ids`
+    when given), every criterion of the profile, the characteristics that hold and the score.
+    One sequence for everything that screens: screen(), the evidence (lists, omu explain) and
+    the risk model's features. keep_evidence: also the records behind each hit."""
     register_profile(conn, profile)
-    set_variables(conn, {"practice_id": practice_id, "source_quarter": source_quarter})
-    run_sql(conn, "screening/plan")
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE screen_work AS SELECT * FROM screen_plan "
-        "WHERE getvariable('source_quarter') IS NULL OR source_quarter = getvariable('source_quarter')"
+    register_temp_table(conn, "screen_work", work.select(list(WORK_SCHEMA)).cast(WORK_SCHEMA))
+    run_sql(conn, "screening/population")
+    if patient_ids is not None:
+        register_temp_table(
+            conn,
+            "screen_patients",
+            pl.DataFrame({"patient_id": patient_ids}, schema={"patient_id": pl.String}),
+        )
+        conn.execute(
+            "DELETE FROM population WHERE patient_id NOT IN (SELECT patient_id FROM screen_patients)"
+        )
+    types = profile.criterion_types
+    # one SQL file per criterion type; either_of last, from its criteria's hits
+    for criterion_type in sorted(types - {"either_of"}) + sorted(types & {"either_of"}):
+        run_sql(conn, f"screening/criteria/{criterion_type}")
+        run_sql(conn, "screening/keep_evidence", {"keep_evidence": keep_evidence})
+    run_sql(conn, "screening/score", screening_variables(profile))
+    (people,) = fetch_one(conn, "SELECT count(*) FROM population") or (0,)
+    return ScoredWork(
+        population=conn.table("population"),
+        flags=conn.table("characteristic_flags"),
+        scored=conn.table("scored"),
+        evidence=conn.table("criterion_evidence"),
+        people=people,
     )
-    return [q for (q,) in conn.execute("SELECT DISTINCT quarter FROM screen_work ORDER BY 1").fetchall()]
 
 
 def screen(
@@ -89,10 +181,12 @@ def screen(
 ) -> ScreenResult:
     """Screen the planned quarters computed from one delivery (practice_id, source_quarter), or
     from every delivery in force when both are None. Writes score_history in one transaction."""
-    quarters = plan_work(conn, profile, practice_id=practice_id, source_quarter=source_quarter)
+    planned = screening_plan(conn, profile, practice_id=practice_id, source_quarter=source_quarter)
+    register_temp_table(conn, "screen_work", planned.work)
     missing = conn.sql(
         "SELECT DISTINCT practice_id, source_quarter FROM screen_work w WHERE NOT EXISTS "
-        "(SELECT 1 FROM patients p WHERE p.practice_id = w.practice_id AND p.quarter = w.source_quarter)"
+        "(SELECT 1 FROM patients p WHERE p.practice_id = w.practice_id AND p.quarter = w.source_quarter) "
+        "ORDER BY ALL"
     ).fetchall()
     if missing:
         listed = ", ".join(f"{p} {q}" for p, q in missing)
@@ -100,22 +194,27 @@ def screen(
             f"no delivery rows in the store for {listed}: load the delivery first "
             "(or its raw rows were dropped by the retention setting)"
         )
-    run_sql(conn, "screening/population")
-    run_criteria(conn, profile, keep_evidence=False)
-    run_sql(conn, "screening/score")
-    run_sql_in_transaction(conn, "screening/history")
-    rows, over = fetch_one(conn, "SELECT count(*), count(*) FILTER (WHERE over_threshold) FROM scored")
-    return ScreenResult(quarters, rows, over)
-
-
-def run_criteria(conn: duckdb.DuckDBPyConnection, profile: Profile, *, keep_evidence: bool) -> None:
-    """criterion_hits (and, when asked, criterion_evidence: the records behind each hit) for the
-    population, one SQL file per criterion type; either_of last, from its criteria's hits."""
-    set_variables(conn, {"keep_evidence": keep_evidence})
-    types = profile.criterion_types
-    for criterion_type in sorted(types - {"either_of"}) + sorted(types & {"either_of"}):
-        run_sql(conn, f"screening/criteria/{criterion_type}")
-        run_sql(conn, "screening/keep_evidence")
+    scored = score_work(conn, profile, planned.work)
+    per_quarter = (
+        scored.scored.aggregate(
+            "quarter, count(*) AS screened, count(*) FILTER (WHERE over_threshold) AS over_threshold",
+            "quarter",
+        )
+        .order("quarter")
+        .pl()
+    )
+    # history.sql's inputs, set right before it: the plan, the work (score_work wrote scored) and the profile
+    register_temp_table(conn, "screen_plan", planned.plan)
+    register_temp_table(conn, "screen_work", planned.work)
+    register_profile(conn, profile)
+    run_sql_in_transaction(conn, "screening/history", screening_variables(profile))
+    return ScreenResult(
+        planned.quarters,
+        int(per_quarter["screened"].sum()),
+        int(per_quarter["over_threshold"].sum()),
+        per_quarter,
+        planned,
+    )
 
 
 def screening_evidence(
@@ -132,38 +231,36 @@ def screening_evidence(
     those patients from the delivery their score came from, keeping what each hit counted.
     holding_only=False: also the hits of criteria whose characteristic does not hold (omu explain)."""
     prepare_screening_store(conn, profile)
-    register_profile(conn, profile)
-    set_variables(conn, {"practice_id": practice_id, "quarter": quarter})
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE screen_work AS SELECT DISTINCT practice_id, quarter, source_quarter, "
-        "backfilled, reference_date FROM score_history WHERE practice_id = getvariable('practice_id') "
-        "AND quarter = getvariable('quarter') AND profile_name = getvariable('profile_name') "
-        "AND profile_version = getvariable('profile_version')"
+    work = (
+        conn.sql(
+            "SELECT DISTINCT practice_id, quarter, source_quarter, backfilled, reference_date FROM score_history "
+            "WHERE practice_id = ? AND quarter = ? AND profile_name = ? AND profile_version = ?",
+            params=[practice_id, quarter, profile.name, profile.version],
+        )
+        .pl()
+        .cast(WORK_SCHEMA)
     )
-    run_sql(conn, "screening/population")
-    if patient_ids is not None:
-        conn.register(
-            "evidence_patients_frame",
-            pl.DataFrame({"patient_id": patient_ids}, schema={"patient_id": pl.String}),
-        )
-        conn.execute(
-            "DELETE FROM population WHERE patient_id NOT IN (SELECT patient_id FROM evidence_patients_frame)"
-        )
-        conn.unregister("evidence_patients_frame")
-    run_criteria(conn, profile, keep_evidence=True)
-    run_sql(conn, "screening/score", {"holding_only": holding_only})
-    return conn.sql(
-        "SELECT e.* FROM criterion_evidence AS e WHERE NOT getvariable('holding_only') OR EXISTS (SELECT 1 "
-        "FROM characteristic_flags AS f WHERE f.practice_id = e.practice_id AND f.quarter = e.quarter "
-        "AND f.patient_id = e.patient_id AND f.characteristic = e.characteristic) "
-        "ORDER BY patient_id, characteristic, criterion_no, date DESC NULLS LAST, code"
-    ).pl()
+    scored = score_work(conn, profile, work, keep_evidence=True, patient_ids=patient_ids)
+    evidence = scored.evidence
+    if holding_only:
+        keys = ["practice_id", "quarter", "patient_id", "characteristic"]
+        evidence = evidence.join(scored.flags.select(*keys), keys, how="semi")
+    return evidence.order("patient_id, characteristic, criterion_no, date DESC NULLS LAST, code").pl()
 
 
-def screening_checks(conn: duckdb.DuckDBPyConnection, profile: Profile) -> dict[str, pl.DataFrame]:
-    """The rows breaking each rule of a screening run (empty frames pass); after screen()."""
-    set_variables(conn, {"characteristic_ids": list(profile.characteristic_ids)})
-    run_sql(conn, "screening/checks")
+def screening_checks(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    *,
+    practice_id: str | None = None,
+    source_quarter: str | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The rows breaking each rule of the screening of the quarters the delivery of (practice_id,
+    source_quarter) screens (every delivery in force: None), as screen() took them; empty frames pass."""
+    planned = screening_plan(conn, profile, practice_id=practice_id, source_quarter=source_quarter)
+    register_temp_table(conn, "screen_work", planned.work)
+    register_profile(conn, profile)
+    run_sql(conn, "screening/checks", screening_variables(profile))
     return {name: conn.table(f"check_{name}").pl() for name in ("screened_once", "score_sum", "first_time")}
 
 

@@ -1,7 +1,9 @@
--- Check follow-ups of referrals (did the referral arrive?) before any is stored; run after
--- sql/outreach/import_check.sql of the same file (a referral may be handed back in the same file).
+-- Check follow-ups of referrals (did the referral arrive?) before any is stored.
 -- Input: incoming_followups(row_no, sheet, practice_id, quarter, patient_id, arrived, arrived_on) as
--- text. Variables: practice (from --practice, or NULL), referred_outcomes, answers (ja, nee, onbekend). Needs sql/common/handback.sql.
+-- text; handed_back_outcomes(practice_id, quarter, patient_id, outcome): the outcomes of the same
+-- file as sql/outreach/import_check.sql checked them (a referral may be handed back in the same file).
+-- Variables: practice (from --practice, or NULL), referred_outcomes, answers (ja, nee, onbekend).
+-- Needs sql/common/handback.sql.
 -- Output: followup_problems(row_no, sheet, "column", value, problem) and followup_ready.
 CREATE OR REPLACE TEMP TABLE followups_normalised AS
 SELECT row_no, sheet,
@@ -19,10 +21,10 @@ WHERE nullif(trim(arrived), '') IS NOT NULL OR nullif(trim(arrived_on), '') IS N
 CREATE OR REPLACE TEMP TABLE followup_referrals AS
 SELECT practice_id, quarter, patient_id FROM outreach_outcomes AS o
 WHERE list_contains(getvariable('referred_outcomes'), o.outcome)
-  AND NOT EXISTS (SELECT 1 FROM import_ready AS r WHERE r.practice_id = o.practice_id AND r.quarter = o.quarter
+  AND NOT EXISTS (SELECT 1 FROM handed_back_outcomes AS r WHERE r.practice_id = o.practice_id AND r.quarter = o.quarter
                   AND r.patient_id = o.patient_id AND NOT list_contains(getvariable('referred_outcomes'), r.outcome))
 UNION
-SELECT practice_id, quarter, patient_id FROM import_ready WHERE list_contains(getvariable('referred_outcomes'), outcome);
+SELECT practice_id, quarter, patient_id FROM handed_back_outcomes WHERE list_contains(getvariable('referred_outcomes'), outcome);
 
 CREATE OR REPLACE TEMP TABLE followup_problems AS
 SELECT row_no, sheet, "column", value, problem FROM (

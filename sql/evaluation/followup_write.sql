@@ -1,4 +1,5 @@
--- Store checked follow-ups (after sql/evaluation/followup_check.sql), like outcomes: new rows are
+-- Store checked follow-ups (followup_ready: sql/evaluation/followup_check.sql's, registered by the
+-- import right before), like outcomes: new rows are
 -- added, a changed answer replaces the earlier one, the same file twice changes nothing.
 -- Variable: source_file. Run in the import's transaction.
 DELETE FROM referral_followups AS f
