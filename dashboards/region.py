@@ -18,7 +18,8 @@ import polars as pl
 
 from dashboards.files import write_csv, write_xlsx
 from dashboards.indicators import read_indicators, store_indicators
-from dashboards.page import funnel_outliers, highest_standardised, write_dashboard
+from dashboards.page import write_dashboard
+from dashboards.texts import funnel_outliers, highest_standardised
 from omu.home import OmuHome
 from omu.screening.profile import Profile
 

@@ -20,7 +20,6 @@ so no figure pins an exact count. The report is also an access: it is logged fir
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from models.outcome import load_outcome
 from models.risk import EVALUATION_FILE, ModelError, RiskModel, design_matrix, load_model, model_name
 from omu import audit, store
 from omu.home import OmuHome
+from omu.render import render, safe
 
 BOOTSTRAP = 1000
 SEED = 8
@@ -509,23 +509,38 @@ def _figures(report: dict, model: RiskModel, evaluation: pl.DataFrame) -> list[t
     return figures
 
 
-def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
-    def cell(value):
-        if isinstance(value, float):
-            return f"{value:.3f}"
-        if isinstance(value, list):
-            return (
-                ""
-                if all(v is None for v in value)
-                else "-".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in value)
-            )
-        return html.escape("" if value is None else str(value))
+def table_cell(value: object) -> str:
+    """A value in a report table: floats to 3 decimals, an interval as low-high, None empty."""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list):
+        return (
+            ""
+            if all(v is None for v in value)
+            else "-".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in value)
+        )
+    return "" if value is None else str(value)
 
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{cell(row.get(key))}</td>" for key, _ in columns) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+GROUP_COLUMNS = [
+    ("label", "group"),
+    ("n", "patients"),
+    ("events", "with outcome"),
+    ("observed", "observed"),
+    ("observed_ci95", "95% CI"),
+    ("mean_predicted", "mean predicted"),
+    ("observed_over_expected", "observed / expected"),
+    ("auc", "AUC"),
+]
+AUC_COLUMNS = [("what", ""), ("auc", "AUC"), ("ci95", "bootstrap 95% CI")]
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dict:
+    """A report table for the template: its head and its cells as text."""
+    return {
+        "head": [label for _, label in columns],
+        "rows": [[table_cell(row.get(key)) for key, _ in columns] for row in rows],
+    }
 
 
 def render_html(report: dict, figures: list[tuple[str, go.Figure]]) -> str:
@@ -555,70 +570,41 @@ def render_html(report: dict, figures: list[tuple[str, go.Figure]]) -> str:
         for key in ("score", "model", "truth")
         if key in over
     ]
-    group_columns = [
-        ("label", "group"),
-        ("n", "patients"),
-        ("events", "with outcome"),
-        ("observed", "observed"),
-        ("observed_ci95", "95% CI"),
-        ("mean_predicted", "mean predicted"),
-        ("observed_over_expected", "observed / expected"),
-        ("auc", "AUC"),
-    ]
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>omu risk model report - {html.escape(m['name'])} {html.escape(m['version'])}</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "th{background:#f2f2f2}td:first-child{text-align:left}.note{color:#555}</style></head><body>",
-        f"<h1>Risk model report: {html.escape(m['name'])} {html.escape(m['version'])}</h1>",
-        "<p class='note'>The model orders the outreach list of first-time crossers so the most at risk are called "
-        "first. It never removes anyone from a list and never decides care.</p>",
-        f"<p><strong>{html.escape(report['summary'])}</strong></p>",
-        "<h2>Model</h2><ul>",
-        f"<li>estimator: {html.escape(m['estimator'])}</li>",
-        f"<li>profile: {html.escape(m['profile']['name'])} v{m['profile']['version']}; outcome: "
-        f"{html.escape(m['outcome']['name'])} v{m['outcome']['version']} ({m['outcome']['window_days']} days)</li>",
-        f"<li>training reference dates: {html.escape(', '.join(m['training_window']['reference_dates']))} "
-        f"(outcomes observed in the deliveries up to {html.escape(m['training_window']['outcomes_observed_until'])})</li>",
-        f"<li>training practices: {html.escape(', '.join(m['practices']['training']))} "
-        f"({count_text(m['training']['examples'])} examples, {count_text(m['training']['events'])} with the "
-        "outcome)</li>",
-        f"<li>held-out practices: {html.escape(', '.join(m['practices']['held_out']))} at "
-        f"{html.escape(', '.join(report['held_out']['reference_dates']))}</li>",
-        f"<li>model file sha256: <code>{html.escape(m['sha256']['model.joblib'])}</code></li></ul>",
-        "<h2>Discrimination (held-out practices)</h2>",
-        _table(auc_rows, [("what", ""), ("auc", "AUC"), ("ci95", "bootstrap 95% CI")]),
-        f"<p>Within the patients at or over the threshold (the list the model orders): "
-        f"{count_text(over['examples'])} patients, {count_text(over['events'])} with the outcome.</p>",
-        _table(over_rows, [("what", ""), ("auc", "AUC"), ("ci95", "bootstrap 95% CI")]) if over_rows else "",
-        "<h2>Accuracy and calibration</h2>",
-        _table(
+    calibration = report["calibration"]
+    truth = report["truth_check"]
+    return render(
+        "models",
+        "report.html.j2",
+        m=m,
+        report=report,
+        training_examples=count_text(m["training"]["examples"]),
+        training_events=count_text(m["training"]["events"]),
+        auc_table=_table(auc_rows, AUC_COLUMNS),
+        over_examples=count_text(over["examples"]),
+        over_events=count_text(over["events"]),
+        over_table=_table(over_rows, AUC_COLUMNS) if over_rows else None,
+        brier_table=_table(
             [{"what": k.replace("_", " "), "brier": v} for k, v in report["brier"].items()],
             [("what", "Brier score"), ("brier", "")],
         ),
-        f"<p>Calibration-in-the-large {_number(report['calibration']['intercept'], '+.3f')}, slope "
-        f"{_number(report['calibration']['slope'], '.3f')} (ideal 0 and 1); mean predicted "
-        f"{report['calibration']['mean_predicted']:.3f}, observed {_number(report['calibration']['observed'], '.3f')}.</p>",
-        "<p class='note'>Counts follow the regional rules: 1-7 hidden (empty cell), others rounded to 5; shares, "
-        "intervals and observed/expected are computed from the rounded counts, or hidden with them.</p>",
-        "<h3>By sex</h3>",
-        _table(report["calibration_by_sex"], group_columns),
-        "<h3>By wijk deprivation group</h3>",
-        _table(report["calibration_by_deprivation"], group_columns),
-    ]
-    if report["truth_check"]:
-        t = report["truth_check"]
-        parts.append(
-            f"<p class='note'>Truth: {html.escape(t['truth_dir'])}; {count_text(t['examples_with_truth'])} "
-            f"held-out patients matched, {count_text(t['examples_without_truth'])} not; the outcome read "
-            f"from the deliveries agrees with the generator's in {_number(t['outcome_agreement'], '.1%')}.</p>"
-        )
-    parts.append("<h2>Figures</h2>")
-    for index, (_, figure) in enumerate(figures):
-        parts.append(figure.to_html(full_html=False, include_plotlyjs=index == 0, default_width="100%"))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        calibration_text=f"Calibration-in-the-large {_number(calibration['intercept'], '+.3f')}, slope "
+        f"{_number(calibration['slope'], '.3f')} (ideal 0 and 1); mean predicted "
+        f"{calibration['mean_predicted']:.3f}, observed {_number(calibration['observed'], '.3f')}.",
+        by_sex=_table(report["calibration_by_sex"], GROUP_COLUMNS),
+        by_deprivation=_table(report["calibration_by_deprivation"], GROUP_COLUMNS),
+        truth_text=(
+            f"Truth: {truth['truth_dir']}; {count_text(truth['examples_with_truth'])} held-out patients "
+            f"matched, {count_text(truth['examples_without_truth'])} not; the outcome read from the "
+            f"deliveries agrees with the generator's in {_number(truth['outcome_agreement'], '.1%')}."
+            if truth
+            else ""
+        ),
+        # plotly's own fragments (its JSON escapes markup), inlined as they are
+        figures=[
+            safe(figure.to_html(full_html=False, include_plotlyjs=index == 0, default_width="100%"))
+            for index, (_, figure) in enumerate(figures)
+        ],
+    )
 
 
 def write_report(

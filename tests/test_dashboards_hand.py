@@ -499,3 +499,25 @@ def test_the_spec_declares_every_part_of_relation():
     declared = {(total, part) for total, parts in spec["column_totals"] for part in parts}
     for rate in spec["rates"].values():
         assert (rate.denominator, rate.numerator) in declared
+
+
+def test_a_name_from_the_reference_data_comes_out_escaped(hand_store):
+    """Wijk names come from reference data: a name holding markup is shown as text, never run."""
+    _, _, wide = hand_store
+    evil = "<script>alert('wijk')</script>"
+    wide = wide.with_columns(
+        pl.when(pl.col("level") == "wijk")
+        .then(pl.lit(evil) + pl.col("area_name"))
+        .otherwise(pl.col("area_name"))
+        .alias("area_name")
+    )
+    region = wide.filter(pl.col("level") == "regio").row(0, named=True)
+    findings = " ".join(key_findings(wide.filter(pl.col("quarter") == "2026Q3"), region, PROFILE))
+    assert "&lt;script&gt;alert(&#39;wijk&#39;)&lt;/script&gt;" in findings and evil not in findings
+    page = render(wide, PROFILE, "2026Q3")
+    assert evil not in page
+    # shown as text in the table of figures; inside the plotly data it is JSON-escaped
+    assert (
+        page.count("<td>&lt;script&gt;alert(&#39;wijk&#39;)&lt;/script&gt;")
+        == wide.filter((pl.col("quarter") == "2026Q3") & (pl.col("level") == "wijk")).height
+    )

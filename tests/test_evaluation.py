@@ -548,3 +548,54 @@ def test_the_regional_evaluation_is_published_suppressed_and_called_observationa
             0
         ][0]
     assert stored == csv.height
+
+
+def test_names_from_a_profile_or_a_practice_come_out_escaped_on_the_printable_pages(tmp_path):
+    """A characteristic label (the profile's YAML) or a practice code holding markup is shown as text."""
+    import dataclasses
+
+    from models.outcome import load_outcome
+    from omu.evaluation.feedback import COUNT_COLUMNS, PracticeFeedback, render_feedback
+    from omu.evaluation.outcome import FUNNEL_STEPS, RegionEvaluation, write_evaluation_files
+    from omu.screening.profile import load_profile
+
+    evil = "<script>alert('x')</script>"
+    shown = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    profile = load_profile()
+    first = dataclasses.replace(profile.characteristics[0], label=evil + "alleenwonend")
+    profile = dataclasses.replace(profile, characteristics=(first, *profile.characteristics[1:]))
+    quarters = pl.DataFrame(
+        {"quarter": ["2026Q3"], **{c: [20] for c in COUNT_COLUMNS}, "median_days_to_contact": [10.0]}
+    )
+    characteristics = pl.DataFrame({"quarter": ["2026Q3"], "characteristic": [first.id], "first_time": [3]})
+    referrals = pl.DataFrame(
+        {"quarter": ["2026Q3"], "referral_target": ["welzijn"], "referred": [2], "arrived": [1]}
+    )
+    page = render_feedback(
+        PracticeFeedback("P0001", "2026Q3", profile, 40, quarters, characteristics, referrals, {})
+    )
+    assert evil not in page and f"<td>{shown}alleenwonend</td>" in page
+
+    workload = pl.DataFrame(
+        {
+            "practice_id": [evil],
+            "quarter": ["2026Q3"],
+            "capacity": [40],
+            **{c: [10] for c in ("asked", "listed", "backlog", "contacted_in_quarter")},
+            "pct_contacted_in_quarter": [100.0],
+        }
+    )
+    result = RegionEvaluation(
+        "2026Q3",
+        pl.DataFrame(
+            {"group": ["bereikt"], "n": [10], "events": [None], "pct": [None], "pct_lower": [None]}
+            | {"pct_upper": [None], "hr": [None], "hr_lower": [None], "hr_upper": [None]},
+            schema_overrides={"events": pl.Int64, "pct": pl.Float64, "hr": pl.Float64},
+        ),
+        pl.DataFrame({"quarter": ["2026Q3"], **{s: [10] for s in FUNNEL_STEPS}, "median_days": [5.0]}),
+        "voorspeld risico, leeftijd en geslacht",
+        workload,
+    )
+    evaluation = write_evaluation_files(tmp_path, result, load_outcome())["evaluation.html"]
+    page = evaluation.read_text(encoding="utf-8")
+    assert evil not in page and f"<td>{shown}</td>" in page

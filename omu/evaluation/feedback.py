@@ -6,16 +6,17 @@ figures from table `indicators`. Written as printable Dutch HTML into the practi
 from __future__ import annotations
 
 import datetime as dt
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
+from markupsafe import Markup
 
 from dashboards.indicators import REFERRAL_LABELS
 from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_store
 from omu.reference import outcome_words
+from omu.render import render
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql
 
@@ -158,50 +159,26 @@ def _region_cell(fb: PracticeFeedback, indicator: str, unit: str) -> str:
     return _num(value, unit) + interval
 
 
-def _table(
-    head: list[str], rows: list[list[object]], numeric_from: int = 1, keys: list[str] | None = None
-) -> str:
-    """keys: a data-key per row, so a figure can be found on the page (and tested) by its name."""
-
-    def cell(i: int, value: object) -> str:
-        css = ' class="num"' if i >= numeric_from else ""
-        return f"<td{css}>{html.escape(str(value))}</td>"
-
-    keys = keys or [None] * len(rows)
-    body = "\n".join(
-        (f'<tr data-key="{html.escape(k)}">' if k else "<tr>")
-        + "".join(cell(i, v) for i, v in enumerate(row))
-        + "</tr>"
-        for k, row in zip(keys, rows, strict=True)
-    )
-    return (
-        "<table><thead><tr>"
-        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
-        + f"</tr></thead><tbody>{body}</tbody></table>"
-    )
-
-
 def render_feedback(fb: PracticeFeedback) -> str:
     profile = fb.profile
     c = fb.current
     labels = {ch.id: ch.label for ch in profile.scored}
-    q = html.escape(fb.quarter)
-    pid = html.escape(fb.practice_id)
 
     share = fb.deprived_share
     if share is None:
         kbz = "Er zijn dit kwartaal geen gescreende patiënten, dus het criterium kan niet worden beoordeeld."
     else:
         verdict = (
-            "meer dan een kwart: de praktijk <strong>voldoet</strong> aan het criterium"
+            Markup("meer dan een kwart: de praktijk <strong>voldoet</strong> aan het criterium")
             if fb.krachtige_basiszorg
-            else "niet meer dan een kwart: de praktijk <strong>voldoet niet</strong> aan het criterium"
+            else Markup(
+                "niet meer dan een kwart: de praktijk <strong>voldoet niet</strong> aan het criterium"
+            )
         )
-        kbz = (
-            f"{c['in_deprived_wijk']} van de {c['screened']} ingeschreven patiënten ({_pct(c['in_deprived_wijk'], c['screened'])}) "
-            f"wonen in een wijk met hoge achterstand. Dat is {verdict} van Krachtige basiszorg "
-            "(meer dan 25% van de patiënten in een achterstandswijk)."
-        )
+        kbz = Markup(
+            "{} van de {} ingeschreven patiënten ({}) wonen in een wijk met hoge achterstand. Dat is {} van "
+            "Krachtige basiszorg (meer dan 25% van de patiënten in een achterstandswijk)."
+        ).format(c["in_deprived_wijk"], c["screened"], _pct(c["in_deprived_wijk"], c["screened"]), verdict)
 
     first_rows = fb.characteristics.filter(pl.col("quarter") == fb.quarter)
     first_by = dict(
@@ -234,15 +211,7 @@ def render_feedback(fb: PracticeFeedback) -> str:
         for t in REFERRAL_TARGETS
         if t in ref_by
     ]
-    referral_table = (
-        _table(
-            ["Verwezen naar", "Verwezen", "Aangekomen"],
-            referral_rows,
-            keys=[t for t in REFERRAL_TARGETS if t in ref_by],
-        )
-        if referral_rows
-        else "<p>Dit kwartaal (nog) geen verwijzingen teruggemeld.</p>"
-    )
+    referral_keys = [t for t in REFERRAL_TARGETS if t in ref_by]
 
     capacity = "geen grens ingesteld" if fb.capacity is None else str(fb.capacity)
     days = c["median_days_to_contact"]
@@ -274,23 +243,19 @@ def render_feedback(fb: PracticeFeedback) -> str:
         ]
         for r in fb.quarters.iter_rows(named=True)
     ]
-    trend_table = _table(
-        [
-            "Kwartaal",
-            "Gescreend",
-            "Op/boven drempel",
-            "%",
-            "Eerste keer",
-            "Belijst",
-            "Doorgeschoven",
-            "Bereikt",
-            "Verwezen",
-            "Aangekomen",
-            "Geen uitkomst",
-        ],
-        trend_rows,
-        keys=fb.quarters["quarter"].to_list(),
-    )
+    trend_head = [
+        "Kwartaal",
+        "Gescreend",
+        "Op/boven drempel",
+        "%",
+        "Eerste keer",
+        "Belijst",
+        "Doorgeschoven",
+        "Bereikt",
+        "Verwezen",
+        "Aangekomen",
+        "Geen uitkomst",
+    ]
 
     funnel_steps = ("first_time", "listed", "attempted", "reached", "referred", "arrived")
     funnel_rows_by_quarter = [
@@ -302,20 +267,16 @@ def render_feedback(fb: PracticeFeedback) -> str:
         for r in fb.quarters.iter_rows(named=True)
     ]
     funnel_rows_by_quarter.append(["Cumulatief", *(int(fb.quarters[k].sum()) for k in funnel_steps), "–"])
-    funnel_table = _table(
-        [
-            "Kwartaal van de lijst",
-            "Eerste keer boven drempel",
-            "Op de belijst",
-            "Poging teruggemeld",
-            "Bereikt",
-            "Verwezen",
-            "Aangekomen",
-            "Mediane dagen tot contact",
-        ],
-        funnel_rows_by_quarter,
-        keys=[*fb.quarters["quarter"].to_list(), "cumulatief"],
-    )
+    steps_head = [
+        "Kwartaal van de lijst",
+        "Eerste keer boven drempel",
+        "Op de belijst",
+        "Poging teruggemeld",
+        "Bereikt",
+        "Verwezen",
+        "Aangekomen",
+        "Mediane dagen tot contact",
+    ]
 
     compare = [
         ("Op/boven drempel (%)", _pct(c["over_threshold"], c["screened"]), "pct_over", "%"),
@@ -335,11 +296,6 @@ def render_feedback(fb: PracticeFeedback) -> str:
         ("Verwezen (% van belijst)", _pct(c["referred"], c["listed"]), "pct_referred", "%"),
     ]
     compare_rows = [[label, own, _region_cell(fb, key, unit)] for label, own, key, unit in compare]
-    compare_table = _table(
-        ["Kengetal", f"Praktijk {fb.practice_id} (exact)", "Regio (gepubliceerd, 95%-interval)"],
-        compare_rows,
-        keys=[key for _, _, key, _ in compare],
-    )
 
     overview_rows = [
         ["Gescreende (ingeschreven) patiënten", c["screened"]],
@@ -350,47 +306,28 @@ def render_feedback(fb: PracticeFeedback) -> str:
         ["Eerste keer boven de drempel", c["first_time"]],
         ["Startlijst (al eerder boven de drempel, eerste levering)", c["baseline"]],
     ]
-    return f"""<!DOCTYPE html>
-<html lang="nl">
-<head>
-<meta charset="utf-8">
-<title>Terugkoppeling praktijk {pid} {q}</title>
-<style>
-@page {{ size: A4 portrait; margin: 14mm; }}
-body {{ font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; color: #111; max-width: 180mm; margin: 0 auto; }}
-h1 {{ font-size: 16pt; margin: 0 0 2mm 0; }}
-h2 {{ font-size: 12pt; margin: 6mm 0 2mm 0; border-bottom: 0.3mm solid #888; }}
-table {{ border-collapse: collapse; width: 100%; margin-bottom: 2mm; }}
-th, td {{ border: 0.3mm solid #aaa; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }}
-th {{ background: #dde6f0; }}
-td.num {{ text-align: right; }}
-section {{ page-break-inside: avoid; }}
-p.meta, footer {{ color: #444; font-size: 9pt; }}
-</style>
-</head>
-<body>
-<h1>Terugkoppeling praktijk {pid} — {q}</h1>
-<p class="meta">Screeningsprofiel {html.escape(profile.name)} versie {profile.version}. Alle aantallen van de
-praktijk zijn exact en gaan alleen over de eigen patiënten; regiocijfers zijn de gepubliceerde cijfers
-(kleine aantallen verborgen, afgerond op 5). Gemaakt op {dt.date.today():%d-%m-%Y}.</p>
-<section id="populatie"><h2>Gescreende populatie</h2>{_table(["", "Aantal"], overview_rows, keys=OVERVIEW_KEYS)}</section>
-<section id="krachtige-basiszorg"><h2>Krachtige basiszorg</h2><p>{kbz}</p>
-<p class="meta">De achterstandsgroep per wijk is een aanname van omu (clinical/reference/wijken.csv), geen officiële index.</p></section>
-<section id="kenmerken"><h2>Eerste keer boven de drempel, per kenmerk</h2>
-{_table(["Kenmerk", "Aantal", "% van eerste keer"], char_rows, keys=[ch.id for ch in profile.scored])}</section>
-<section id="belijst"><h2>De belijst van {q}</h2>{_table(["", "Aantal"], funnel_rows, keys=FUNNEL_KEYS)}
-<h3>Verwijzingen</h3>{referral_table}</section>
-<section id="werklast"><h2>Werklast</h2>{_table(["", ""], workload_rows, keys=WORKLOAD_KEYS)}
-<p class="meta">De lijst van een kwartaal wordt in het kwartaal daarna gewerkt (het werkkwartaal).</p></section>
-<section id="trend"><h2>Trend over de geleverde kwartalen</h2>{trend_table}</section>
-<section id="trechter"><h2>Trechter: van eerste keer boven de drempel tot aangekomen</h2>{funnel_table}
-<p class="meta">Per kwartaal van de lijst; cumulatief telt een patiënt die op meer lijsten stond per lijst.</p></section>
-<section id="regio"><h2>Vergeleken met de regio</h2>{compare_table}</section>
-<footer>Deze rapportage is voor de praktijk zelf. Ze bevat geen patiëntgegevens, alleen aantallen.
-De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer>
-</body>
-</html>
-"""
+    quarters = fb.quarters["quarter"].to_list()
+    return render(
+        "omu.evaluation",
+        "feedback.html.j2",
+        practice_id=fb.practice_id,
+        quarter=fb.quarter,
+        profile=profile,
+        made_on=f"{dt.date.today():%d-%m-%Y}",
+        krachtige_basiszorg=kbz,
+        overview={"rows": overview_rows, "keys": OVERVIEW_KEYS},
+        characteristics={"rows": char_rows, "keys": [ch.id for ch in profile.scored]},
+        funnel={"rows": funnel_rows, "keys": FUNNEL_KEYS},
+        referrals={"rows": referral_rows, "keys": referral_keys},
+        workload={"rows": workload_rows, "keys": WORKLOAD_KEYS},
+        trend={"head": trend_head, "rows": trend_rows, "keys": quarters},
+        steps={"head": steps_head, "rows": funnel_rows_by_quarter, "keys": [*quarters, "cumulatief"]},
+        compare={
+            "head": ["Kengetal", f"Praktijk {fb.practice_id} (exact)", "Regio (gepubliceerd, 95%-interval)"],
+            "rows": compare_rows,
+            "keys": [key for _, _, key, _ in compare],
+        },
+    )
 
 
 def write_feedback(folder: Path, fb: PracticeFeedback) -> Path:

@@ -16,7 +16,6 @@ when its count and its events are shown (and the reference group's too).
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from models.outcome import Outcome
 from omu.evaluation.followup import prepare as prepare_followups
 from omu.outreach.lists import prepare_outreach_store
 from omu.reference import outcome_values
+from omu.render import render, safe
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql
 
@@ -344,62 +344,67 @@ def _fmt(value: float | None, digits: int = 1, suffix: str = "") -> str:
 
 def section_html(result: RegionEvaluation, outcome: Outcome) -> str:
     """The evaluation section (Dutch), for region/evaluation.html and the dashboard."""
-    group_rows = "".join(
-        f'<tr data-key="{r["group"]}"><td>{html.escape(GROUP_LABELS[r["group"]])}</td>'
-        f'<td class="num">{"niet getoond" if r["n"] is None else r["n"]}</td>'
-        f'<td class="num">{"niet getoond" if r["events"] is None else r["events"]}</td>'
-        f'<td class="num">{_fmt(r["pct"], 1, "%")}'
-        + (f" ({_fmt(r['pct_lower'])}–{_fmt(r['pct_upper'])}%)" if r["pct"] is not None else "")
-        + "</td>"
-        f'<td class="num">{"referentie" if r["group"] == REFERENCE and r["hr"] is not None else _fmt(r["hr"], 2)}'
-        + (f" ({_fmt(r['hr_lower'], 2)}–{_fmt(r['hr_upper'], 2)})" if r["hr_lower"] is not None else "")
-        + "</td></tr>"
-        for r in result.groups.iter_rows(named=True)
-    )
-    funnel_rows = "".join(
-        f'<tr data-key="{r["quarter"]}"><td>{html.escape(r["quarter"])}</td>'
-        + "".join(f'<td class="num">{"–" if r[s] is None else r[s]}</td>' for s in FUNNEL_STEPS)
-        + f'<td class="num">{_fmt(r["median_days"], 0)}</td></tr>'
-        for r in result.funnel.iter_rows(named=True)
-    )
-    window = outcome.window_days
 
     def count(value: int | None) -> str:
         return "–" if value is None else str(value)
 
-    workload_rows = "".join(
-        f'<tr data-key="{html.escape(r["practice_id"])}|{html.escape(r["quarter"])}"><td>{html.escape(r["practice_id"])}'
-        f'</td><td>{html.escape(r["quarter"])}</td><td class="num">{"geen grens" if r["capacity"] is None else r["capacity"]}'
-        f'</td><td class="num">{count(r["asked"])}</td><td class="num">{count(r["listed"])}</td>'
-        f'<td class="num">{count(r["backlog"])}</td><td class="num">{count(r["contacted_in_quarter"])}'
-        + (
-            f" ({_fmt(r['pct_contacted_in_quarter'], 0, '%')})"
-            if r["pct_contacted_in_quarter"] is not None
-            else ""
-        )
-        + "</td></tr>"
+    groups = [
+        {
+            "key": r["group"],
+            "label": GROUP_LABELS[r["group"]],
+            "cells": [
+                "niet getoond" if r["n"] is None else r["n"],
+                "niet getoond" if r["events"] is None else r["events"],
+                _fmt(r["pct"], 1, "%")
+                + (f" ({_fmt(r['pct_lower'])}–{_fmt(r['pct_upper'])}%)" if r["pct"] is not None else ""),
+                ("referentie" if r["group"] == REFERENCE and r["hr"] is not None else _fmt(r["hr"], 2))
+                + (
+                    f" ({_fmt(r['hr_lower'], 2)}–{_fmt(r['hr_upper'], 2)})"
+                    if r["hr_lower"] is not None
+                    else ""
+                ),
+            ],
+        }
+        for r in result.groups.iter_rows(named=True)
+    ]
+    funnel = [
+        {
+            "key": r["quarter"],
+            "cells": [*(count(r[s]) for s in FUNNEL_STEPS), _fmt(r["median_days"], 0)],
+        }
+        for r in result.funnel.iter_rows(named=True)
+    ]
+    workload = [
+        {
+            "practice_id": r["practice_id"],
+            "quarter": r["quarter"],
+            "cells": [
+                "geen grens" if r["capacity"] is None else r["capacity"],
+                count(r["asked"]),
+                count(r["listed"]),
+                count(r["backlog"]),
+                count(r["contacted_in_quarter"])
+                + (
+                    f" ({_fmt(r['pct_contacted_in_quarter'], 0, '%')})"
+                    if r["pct_contacted_in_quarter"] is not None
+                    else ""
+                ),
+            ],
+        }
         for r in result.workload.iter_rows(named=True)
-    )
-    return f"""<section id="evaluatie">
-<h2>Evaluatie: uitkomst na outreach</h2>
-<p class="observational"><strong>Let op:</strong> {OBSERVATIONAL}</p>
-<p>Ongeplande zorg (huisartsenpostcontact of valletsel, zoals in het risicomodel: {html.escape(outcome.label)})
-in de {window} dagen na het kwartaal van de eerste belijst waarop de patiënt stond, per wat er van de outreach
-kwam. Hazard ratio tegenover "niet bereikt", gecorrigeerd voor {html.escape(result.adjusted_for)}, met
-95%-betrouwbaarheidsinterval. Alleen patiënten van wie de {window} dagen voorbij zijn in een latere levering.
-Aantallen van 1 tot en met 7 zijn verborgen, andere afgerond op 5; percentages zijn berekend uit de getoonde
-aantallen.</p>
-<table class="evaluation"><thead><tr><th>Groep</th><th>Patiënten</th><th>Met ongeplande zorg</th>
-<th>% (95%-interval)</th><th>Hazard ratio (95%-interval)</th></tr></thead><tbody>{group_rows}</tbody></table>
-<h3>Trechter: van eerste keer boven de drempel tot aangekomen</h3>
-<table class="funnel"><thead><tr><th>Kwartaal van de lijst</th>{"".join(f"<th>{FUNNEL_LABELS[s]}</th>" for s in FUNNEL_STEPS)}
-<th>Mediane dagen tot contact</th></tr></thead><tbody>{funnel_rows}</tbody></table>
-<p class="meta">Dagen tot contact: vanaf de eerste dag van het kwartaal na de lijst (het werkkwartaal).</p>
-<h3>Werklast per praktijk</h3>
-<table class="workload"><thead><tr><th>Praktijk</th><th>Kwartaal van de lijst</th><th>Capaciteit</th>
-<th>Gevraagde belletjes</th><th>Op de belijst</th><th>Doorgeschoven</th><th>Gecontacteerd in het werkkwartaal</th>
-</tr></thead><tbody>{workload_rows}</tbody></table>
-</section>"""
+    ]
+    return render(
+        "omu.evaluation",
+        "evaluation_section.html.j2",
+        observational=OBSERVATIONAL,
+        outcome_label=outcome.label,
+        window=outcome.window_days,
+        adjusted_for=result.adjusted_for,
+        groups=groups,
+        funnel_labels=[FUNNEL_LABELS[s] for s in FUNNEL_STEPS],
+        funnel=funnel,
+        workload=workload,
+    ).rstrip("\n")
 
 
 def write_evaluation_files(folder: Path, result: RegionEvaluation, outcome: Outcome) -> dict[str, Path]:
@@ -408,19 +413,13 @@ def write_evaluation_files(folder: Path, result: RegionEvaluation, outcome: Outc
     published_long(result).write_csv(csv, separator=";", include_bom=True)
     page = folder / EVALUATION_HTML
     page.write_text(
-        f"""<!DOCTYPE html>
-<html lang="nl"><head><meta charset="utf-8"><title>Evaluatie outreach {html.escape(result.quarter)}</title>
-<style>
-body {{ font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; max-width: 190mm; margin: 0 auto; }}
-table {{ border-collapse: collapse; width: 100%; margin-bottom: 3mm; }}
-th, td {{ border: 0.3mm solid #aaa; padding: 1mm 1.5mm; text-align: left; }}
-th {{ background: #dde6f0; }} td.num {{ text-align: right; }} p.observational {{ background: #fff6d5; padding: 2mm; }}
-</style></head><body>
-<h1>Evaluatie van de outreach — regio, {html.escape(result.quarter)}</h1>
-{section_html(result, outcome)}
-<p class="meta">Gemaakt op {dt.date.today():%d-%m-%Y}. Alleen geaggregeerde cijfers.</p>
-</body></html>
-""",
+        render(
+            "omu.evaluation",
+            "evaluation.html.j2",
+            quarter=result.quarter,
+            section=safe(section_html(result, outcome)),  # rendered with autoescape above
+            made_on=f"{dt.date.today():%d-%m-%Y}",
+        ),
         encoding="utf-8",
     )
     return {EVALUATION_CSV: csv, EVALUATION_HTML: page}

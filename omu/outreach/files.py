@@ -8,7 +8,6 @@ every column and names the screening profile. `omu outcomes import` reads the sa
 from __future__ import annotations
 
 import datetime as dt
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from omu.outreach.lists import (
     BuiltLists,
 )
 from omu.reference import outcome_values
+from omu.render import render
 from omu.screening.profile import Profile
 
 # the outcome that takes a referral target (verwezen), and the outcomes as the printed list names them
@@ -360,68 +360,41 @@ HTML_COLUMNS = (
 )
 
 
+def _html_cell(key: str, value: object) -> dict:
+    """One cell of the printable list: its class and its lines of text (a newline becomes <br>)."""
+    if value is None:
+        return {"css": "fill" if key in ("outcome", "note") else "", "lines": []}
+    if key == "predicted_risk":
+        return {"css": "num", "lines": [f"{float(value):.0%}"]}  # type: ignore[arg-type]
+    css = "num" if key in ("rank", "age", "score", "earlier_attempts") else ""
+    return {"css": css, "lines": str(value).split("\n")}
+
+
 def write_html(
     path: Path, rows: pl.DataFrame, lists: BuiltLists, profile: Profile, *, practice_id: str, quarter: str
 ) -> Path:
     columns = [c for c in _columns(lists) if c.key in HTML_COLUMNS]
     frame = _list_frame(rows, tuple(columns))
-    head = "".join(f"<th>{html.escape(c.header)}</th>" for c in columns)
-
-    def cell(key: str, value: object) -> str:
-        if value is None:
-            return '<td class="fill"></td>' if key in ("outcome", "note") else "<td></td>"
-        if key == "predicted_risk":
-            return f"<td class=num>{float(value):.0%}</td>"
-        css = ' class="num"' if key in ("rank", "age", "score", "earlier_attempts") else ""
-        return f"<td{css}>{html.escape(str(value)).replace(chr(10), '<br>')}</td>"
-
-    body = (
-        "\n".join(
-            "<tr>" + "".join(cell(c.key, value) for c, value in zip(columns, row, strict=True)) + "</tr>"
+    page = render(
+        "omu.outreach",
+        "outreach.html.j2",
+        practice_id=practice_id,
+        quarter=quarter,
+        profile=profile,
+        patients=frame.height,
+        order="hoogste voorspelde risico eerst"
+        if lists.has_risk_model
+        else "hoogste score eerst, dan de oudste",
+        rule="alle kenmerken moeten gelden"
+        if profile.rule == "all"
+        else f"drempel {profile.threshold} punten",
+        headers=[c.header for c in columns],
+        rows=[
+            [_html_cell(c.key, value) for c, value in zip(columns, row, strict=True)]
             for row in frame.iter_rows()
-        )
-        or f'<tr><td colspan="{len(columns)}">Geen patiënten op de lijst dit kwartaal.</td></tr>'
+        ],
+        outcomes_in_words=OUTCOMES_IN_WORDS,
     )
-    order = (
-        "hoogste voorspelde risico eerst" if lists.has_risk_model else "hoogste score eerst, dan de oudste"
-    )
-    page = f"""<!DOCTYPE html>
-<html lang="nl">
-<head>
-<meta charset="utf-8">
-<title>Belijst {html.escape(practice_id)} {html.escape(quarter)}</title>
-<style>
-@page {{ size: A4 landscape; margin: 10mm; }}
-body {{ font-family: "DejaVu Sans", Arial, sans-serif; font-size: 9pt; color: #111; margin: 0; }}
-h1 {{ font-size: 14pt; margin: 0 0 2mm 0; }}
-p.meta {{ margin: 0 0 3mm 0; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border: 0.3mm solid #888; padding: 1mm 1.5mm; vertical-align: top; text-align: left; }}
-th {{ background: #dde6f0; }}
-thead {{ display: table-header-group; }}
-tr {{ page-break-inside: avoid; }}
-td.num {{ text-align: right; }}
-td.fill {{ min-width: 25mm; }}
-footer {{ margin-top: 3mm; font-size: 8pt; color: #444; }}
-</style>
-</head>
-<body>
-<h1>Belijst praktijk {html.escape(practice_id)} — {html.escape(quarter)}</h1>
-<p class="meta">{frame.height} patiënt(en), volgorde: {order}. Screeningsprofiel {html.escape(profile.name)}
-versie {profile.version}, {
-        "alle kenmerken moeten gelden" if profile.rule == "all" else f"drempel {profile.threshold} punten"
-    }. Alleen patiënten van deze praktijk (pseudoniemen).</p>
-<table>
-<thead><tr>{head}</tr></thead>
-<tbody>
-{body}
-</tbody>
-</table>
-<footer>Uitkomsten: {html.escape(OUTCOMES_IN_WORDS)}. Meld ze terug via outreach.xlsx.
-De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer>
-</body>
-</html>
-"""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
