@@ -32,6 +32,7 @@ from benchmarks.run import DEFAULT_WORK, RESULTS_DIR, SEED, _parse_patients, cod
 
 GOALS = {
     "e2e_vs_scan_limit": (10.0, "landing to dashboard through Dagster within 10x the scan limit"),
+    "e2e_vs_scan_limit_cpu": (10.0, "the same in CPU seconds (robust to other work on the machine)"),
     "ingest_vs_scan_limit": (3.0, "ingest alone within 3x the scan limit"),
     "redelivery_share_of_full_run": (0.02, "re-delivery of one practice within 2% of the full run"),
 }
@@ -209,8 +210,14 @@ def ratios(stages: Stages, out: dict[str, Any], workers: int) -> dict[str, dict[
     scan = sum(scans) / len(scans)
     e2e = stages.seconds("e2e")
     ingest_steps = out["steps"].get("screening_job", {}).get("step ingest_delivery", float("nan"))
+    # CPU seconds (this process and its workers) against the scan's: less moved by other work on
+    # a shared machine than wall time, which waits for the CPU whenever others hold it
+    scan_cpu = sum(s.cpu_seconds for s in stages.results if s.name.startswith("scan_limit")) / 2
+    e2e_stage = stages.get("e2e")
+    e2e_cpu = e2e_stage.cpu_seconds if e2e_stage is not None else float("nan")
     result = {
         "e2e_vs_scan_limit": (e2e, scan, ratio(e2e, scan)),
+        "e2e_vs_scan_limit_cpu": (e2e_cpu, scan_cpu, ratio(e2e_cpu, scan_cpu)),
         # the ingest steps ran inside the screening runs, `workers` at a time: their summed seconds
         # divided by the workers is the wall time ingest alone would take with the same overlap
         "ingest_vs_scan_limit": (ingest_steps / workers, scan, ratio(ingest_steps / workers, scan)),
