@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import polars as pl
 
 from omu.screening.profile import Profile
 from omu.screening.screen import screening_plan
@@ -188,9 +189,9 @@ def screen_pandas(tables: dict[str, pd.DataFrame], plan: pd.DataFrame, profile: 
 
 
 def compare_with_sql(
-    conn: duckdb.DuckDBPyConnection, frame: pd.DataFrame, profile: Profile
+    conn: duckdb.DuckDBPyConnection, frame: pd.DataFrame | pl.DataFrame, profile: Profile
 ) -> dict[str, Any]:
-    """Join the pandas rows with score_history on (practice, quarter, patient): the same rows, and
+    """Join the pandas (or polars) rows with score_history on (practice, quarter, patient): the same rows, and
     every flag, the note, the age and the score equal. Returns counts; `equal` says it all."""
     columns = ["age", *FLAGS, *NOTES, "score", "over_threshold"]
     conn.register("pandas_flags", frame)

@@ -34,6 +34,8 @@ SEED = 2026
 GOALS = {
     "ingest_vs_scan_limit": ("<=", 3.0, "validate + ingest within 3x the scan limit"),
     "pandas_vs_sql_screening": (">=", 20.0, "SQL screening at least 20x faster than pandas"),
+    "polars_vs_sql_screening": (">=", 0.0, "polars (lazy) against the SQL screening: reference, no goal"),
+    "screening_vs_floor": (">=", 0.0, "SQL screening against its floor (one scan of its columns): reference"),
     "redelivery_share_of_full_run": ("<", 0.05, "re-delivery of one practice under 5% of a full run"),
 }
 STAGE_LABELS = {
@@ -52,6 +54,9 @@ STAGE_LABELS = {
     "dashboard_page": "dashboard: page (dashboard.html)",
     "pandas_load": "baseline b: load the raw tables into pandas (not in the ratio)",
     "pandas_screening": "baseline b: pandas flags + score (same work as the SQL)",
+    "polars_load": "baseline c: load the raw tables into polars (not in the ratio)",
+    "polars_screening": "baseline c: polars lazy flags + score (same work as the SQL)",
+    "screening_floor": "screening floor: DuckDB scans the columns the screening reads, once",
     "redelivery": "re-delivery of one practice: ingest, screen, first-time, score, list",
     "national_generate": "generate straight to Parquet (simulation, no CSV)",
     "national_screening": "screening out-of-core from Parquet (omu's screen())",
@@ -105,7 +110,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--skip",
         default="",
-        help="comma-separated stages to skip: pandas, model, dashboard, outreach, redelivery, first_time",
+        help="comma-separated stages to skip: pandas, polars, model, dashboard, outreach, redelivery, first_time",
     )
     p.add_argument("--memory-limit", default="8GB", help="DuckDB memory_limit for national screening")
     p.add_argument(
@@ -247,6 +252,8 @@ def run_chain(args: argparse.Namespace, scale: Scale, name: str, stages: Stages,
         with stages.stage("screening_checks") as st:  # on the screening's own work tables, as the asset does
             problems = screening_checks(conn, profile)
             st.details = {name_: frame.height for name_, frame in problems.items()}
+        with stages.stage("screening_floor") as st:
+            st.details = {"values": screening_floor(conn)}
 
     if "first_time" not in skip:
         log("first-time crossers")
@@ -287,6 +294,9 @@ def run_chain(args: argparse.Namespace, scale: Scale, name: str, stages: Stages,
     if "pandas" not in skip:
         log("baseline b: pandas screening")
         out["pandas_check"] = _pandas_stages(stages, home, profile)
+    if "polars" not in skip:
+        log("baseline c: polars (lazy) screening")
+        out["polars_check"] = _polars_stages(stages, home, profile)
     if "redelivery" not in skip:
         log("re-delivery of one practice")
         first = deliveries[0]
@@ -419,6 +429,44 @@ def _pandas_stages(stages: Stages, home, profile) -> dict[str, Any]:
     if not check["equal"]:
         raise AssertionError(f"pandas and SQL flags differ: {check}")
     return check
+
+
+def _polars_stages(stages: Stages, home, profile) -> dict[str, Any]:
+    from benchmarks.pandas_screen import compare_with_sql
+    from benchmarks.polars_screen import load_plan, load_tables, screen_polars
+    from omu import store
+    from omu.screening.screen import plan_work
+
+    with store.connect(home.database) as conn:
+        plan_work(conn, profile)  # the same plan screen() used
+        plan = load_plan(conn)
+        with stages.stage("polars_load") as st:
+            tables = load_tables(conn)
+            st.details = {table: frame.height for table, frame in tables.items()}
+    with stages.stage("polars_screening") as st:
+        frame = screen_polars(tables, plan, profile)
+        st.details = {"rows": frame.height}
+    del tables
+    with store.connect(home.database) as conn:
+        check = compare_with_sql(conn, frame, profile)
+    if not check["equal"]:
+        raise AssertionError(f"polars and SQL flags differ: {check}")
+    return check
+
+
+def screening_floor(conn) -> int:
+    """The screening's floor: DuckDB reads every column the screening reads, of every delivery in
+    force, once (count of non-null values; nothing joined, nothing written)."""
+    from benchmarks.pandas_screen import TABLE_COLUMNS
+
+    values = 0
+    for table, columns in TABLE_COLUMNS.items():
+        counted = ", ".join(f"count(t.{c})" for c in columns)
+        row = conn.sql(
+            f"SELECT {counted} FROM {table} AS t JOIN current_deliveries AS d USING (practice_id, quarter)"
+        ).fetchall()[0]
+        values += sum(row)
+    return values
 
 
 def _practice_state(conn) -> dict[str, tuple]:
@@ -612,6 +660,21 @@ def ratios(stages: Stages) -> dict[str, dict[str, Any]]:
             "met": goal_met("pandas_vs_sql_screening", value),
             "goal": GOALS["pandas_vs_sql_screening"][2],
         }
+    for key, numerator, denominator in (
+        ("polars_vs_sql_screening", "polars_screening", "screening"),
+        ("screening_vs_floor", "screening", "screening_floor"),
+    ):
+        if not math.isnan(stages.seconds(numerator)) and not math.isnan(stages.seconds(denominator)):
+            value = ratio(stages.seconds(numerator), stages.seconds(denominator))
+            out[key] = {
+                "omu_seconds": stages.seconds("screening"),
+                "baseline_seconds": stages.seconds(
+                    "polars_screening" if key == "polars_vs_sql_screening" else "screening_floor"
+                ),
+                "value": value,
+                "met": None,
+                "goal": GOALS[key][2],
+            }
     if not math.isnan(stages.seconds("redelivery")):
         full = sum(s.seconds for s in stages.results if s.name in PIPELINE_STAGES and s.status == "ok")
         value = ratio(stages.seconds("redelivery"), full)
@@ -699,6 +762,13 @@ def markdown(result: dict[str, Any]) -> str:
             f"pandas vs SQL flags: {'identical' if check['equal'] else 'DIFFERENT'} on "
             f"{check['sql_rows']:,} patient-quarters ({check['rows_differing']} rows differ, "
             f"{check['only_in_sql']} only in SQL, {check['only_in_pandas']} only in pandas).",
+        ]
+    if "polars_check" in result:
+        check = result["polars_check"]
+        lines += [
+            f"polars vs SQL flags: {'identical' if check['equal'] else 'DIFFERENT'} on "
+            f"{check['sql_rows']:,} patient-quarters ({check['rows_differing']} rows differ, "
+            f"{check['only_in_sql']} only in SQL, {check['only_in_pandas']} only in polars).",
         ]
     if "redelivery" in result:
         r = result["redelivery"]

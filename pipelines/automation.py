@@ -14,8 +14,9 @@ The landing sensor starts `screening_job` (ingest + screening) for every new or 
    for its manifest and the current model, oldest quarter first.
 4. After a quarter's lists (and those of earlier quarters): `region_job` for that quarter, when a
    delivery of it or of an earlier quarter changed, or the model did.
-5. After that region run: `feedback_job` for every practice of the quarter (its feedback report
-   beside the region's published figures).
+5. After that region run: `feedback_job` for every practice of the quarter whose own deliveries
+   (or the model) changed since its report was written (its feedback report beside the region's
+   published figures): a re-delivery of one practice rewrites that practice's report only.
 
 Every decision is a lookup of runs by their `omu/...` tags, so `omu run` evaluates exactly the same
 plan in-process (pipelines/runner.py) and the daemon and `omu run` never run a step twice.
@@ -185,19 +186,28 @@ def plan_chain(
         if not _finished(region_run):
             busy_quarters.add(region_quarter)
             continue
-        # then each practice's feedback report beside the region's published figures of that run
+        # then each practice's feedback report beside the region's published figures. Keyed by the
+        # practice's own deliveries (and the model): a re-delivery of one practice rewrites that
+        # practice's report only; the others keep theirs until their own data change.
         for practice_id, delivery_quarter, _ in screened:
-            if delivery_quarter == region_quarter and (practice_id, region_quarter, inputs) not in feedbacks:
+            if delivery_quarter != region_quarter:
+                continue
+            own = _short(
+                profile,
+                model,
+                *(item for item in screened if item[0] == practice_id and item[1] <= region_quarter),
+            )
+            if (practice_id, region_quarter, own) not in feedbacks:
                 requests.append(
                     dg.RunRequest(
                         job_name="feedback_job",
-                        run_key=f"feedback|{practice_id}|{region_quarter}|{inputs}",
+                        run_key=f"feedback|{practice_id}|{region_quarter}|{own}",
                         partition_key=partition_key(practice_id, region_quarter),
                         tags={
                             STEP: "feedback",
                             PRACTICE: practice_id,
                             QUARTER: region_quarter,
-                            INPUTS: inputs,
+                            INPUTS: own,
                             PROFILE: profile,
                         },
                     )

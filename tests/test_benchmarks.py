@@ -12,10 +12,12 @@ import json
 import math
 
 import pandas as pd
+import polars as pl
 import pytest
 
 from benchmarks.data import make_redelivery, scan_limit
 from benchmarks.pandas_screen import FLAGS, screen_pandas
+from benchmarks.polars_screen import screen_polars
 from benchmarks.run import main
 from omu.ingest.delivery import check_delivery
 from omu.quarters import quarter_range
@@ -63,6 +65,9 @@ def test_every_stage_of_the_sample_benchmark_runs_and_is_written(sample_run):
         "dashboard_page",
         "pandas_load",
         "pandas_screening",
+        "polars_load",
+        "polars_screening",
+        "screening_floor",
         "redelivery",
     }
     assert expected <= stages.keys()
@@ -72,7 +77,13 @@ def test_every_stage_of_the_sample_benchmark_runs_and_is_written(sample_run):
     assert result["size"]["practices"] == 2 and result["size"]["deliveries"] == 2
     assert stages["ingest"]["details"]["loaded"] == 2
     assert stages["scan_limit"]["details"]["rows"] == result["size"]["rows"]  # every row read once
-    for key in ("ingest_vs_scan_limit", "pandas_vs_sql_screening", "redelivery_share_of_full_run"):
+    for key in (
+        "ingest_vs_scan_limit",
+        "pandas_vs_sql_screening",
+        "polars_vs_sql_screening",
+        "screening_vs_floor",
+        "redelivery_share_of_full_run",
+    ):
         assert not math.isnan(result["ratios"][key]["value"])
     written = json.loads((root / "results" / "smoke.json").read_text())
     assert written["name"] == "smoke" and written["ratios"].keys() == result["ratios"].keys()
@@ -80,9 +91,10 @@ def test_every_stage_of_the_sample_benchmark_runs_and_is_written(sample_run):
     assert "| comparison (same run) |" in table and "ingest_vs_scan_limit" in table
 
 
-def test_pandas_gives_the_same_flags_as_the_sql(sample_run):
+@pytest.mark.parametrize("baseline", ["pandas_check", "polars_check"])
+def test_pandas_and_polars_give_the_same_flags_as_the_sql(sample_run, baseline):
     _, result = sample_run
-    check = result["pandas_check"]
+    check = result[baseline]
     assert check["equal"], check
     assert check["sql_rows"] == check["pandas_rows"] > 0
     assert check["true_counts"]["older_than_55"] > 0  # the comparison is not vacuous
@@ -95,8 +107,9 @@ def test_a_redelivery_reprocesses_only_its_own_practice(sample_run):
     assert redelivery["other_practices"] == 1 and redelivery["other_practices_changed"] == []
 
 
-def test_pandas_baseline_on_hand_made_rows():
-    """One patient per flag on a reference date, and the boundaries of the windows."""
+@pytest.mark.parametrize("baseline", ["pandas", "polars"])
+def test_pandas_and_polars_baselines_on_hand_made_rows(baseline):
+    """One patient per flag on a reference date, and the boundaries of the windows, in both baselines."""
     profile = load_profile()
     day = pd.Timestamp
     key = {"practice_id": "P1", "source_quarter": "2026Q3"}
@@ -193,16 +206,26 @@ def test_pandas_baseline_on_hand_made_rows():
             }
         ]
     )
-    frame = screen_pandas(
-        {
-            "patients": patients,
-            "episodes": episodes,
-            "prescriptions": prescriptions,
-            "determinations": determinations,
-        },
-        plan,
-        profile,
-    ).set_index("patient_id")
+    tables = {
+        "patients": patients,
+        "episodes": episodes,
+        "prescriptions": prescriptions,
+        "determinations": determinations,
+    }
+    if baseline == "pandas":
+        frame = screen_pandas(tables, plan, profile).set_index("patient_id")
+    else:
+        typed = {name: pl.from_pandas(table) for name, table in tables.items()}
+        typed = {
+            name: table.with_columns(pl.col(pl.Datetime).dt.date()) for name, table in typed.items()
+        }  # the store's dates are dates
+        frame = (
+            screen_polars(
+                typed, pl.from_pandas(plan).with_columns(pl.col("reference_date").dt.date()), profile
+            )
+            .to_pandas()
+            .set_index("patient_id")
+        )
     assert "left" not in frame.index
     holds = {flag: sorted(frame.index[frame[flag]]) for flag in FLAGS}
     assert holds == {

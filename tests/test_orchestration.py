@@ -102,7 +102,10 @@ def test_nothing_runs_twice_and_a_redelivery_touches_that_practice_only(chain):
     assert redelivered.success
     touched = {(r.job, r.practice_id, r.quarter) for r in redelivered.runs}
     assert ("screening_job", "P0002", "2026Q2") in touched
-    assert {p for job, p, _ in touched if job in ("screening_job", "outreach_job")} == {"P0002"}
+    practice_level = ("screening_job", "outreach_job", "feedback_job")
+    assert {p for job, p, _ in touched if job in practice_level} == {"P0002"}
+    # its own reports, of the re-delivered quarter and the later one; no other practice's
+    assert {q for job, _, q in touched if job == "feedback_job"} == {"2026Q2", "2026Q3"}
     # the model is trained or loaded again for the new data; the region of that quarter and later is remade
     assert ("model_job", "model", "") in touched
     assert {q for job, _, q in touched if job == "region_job"} == {"2026Q2", "2026Q3"}
