@@ -32,7 +32,7 @@ from dashboards.suppression import Rate, rate_if_shown
 from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_LABELS, REFERRAL_TARGETS
 from omu.screening.profile import Profile
-from omu.sql import query, run_sql, run_sql_in_transaction
+from omu.sql import literal_path, query, run_sql, run_sql_in_transaction
 
 WIJKEN_CSV = REPO_ROOT / "clinical" / "reference" / "wijken.csv"
 LEVELS = ("regio", "wijk", "praktijk")
@@ -253,7 +253,7 @@ def _raw_counts(
             **profile_variables(profile),
             "quarter": quarter,
             "characteristics": characteristic_ids(profile),
-            "wijken_csv": str(WIJKEN_CSV),
+            "wijken_csv": literal_path(WIJKEN_CSV),
         },
     )
     try:

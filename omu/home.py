@@ -21,6 +21,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from omu.contract import checked_practice_id
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path("omu-home")
 DAGSTER_YAML_TEMPLATE = REPO_ROOT / "dagster.yaml"
@@ -64,11 +66,11 @@ class OmuHome:
         return self.out / str(quarter)
 
     def delivery_out(self, quarter: str, practice_id: str) -> Path:
-        return self.quarter_out(quarter) / "deliveries" / practice_id
+        return self.quarter_out(quarter) / "deliveries" / checked_practice_id(practice_id)
 
     def practice_out(self, quarter: str, practice_id: str, profile_folder: str = "") -> Path:
         """profile_folder: '' for the default profile (today's paths), else e.g. 'astma-signaal-v1'."""
-        return self.quarter_out(quarter) / "practices" / practice_id / profile_folder
+        return self.quarter_out(quarter) / "practices" / checked_practice_id(practice_id) / profile_folder
 
     def region_out(self, quarter: str, profile_folder: str = "") -> Path:
         return self.quarter_out(quarter) / "region" / profile_folder

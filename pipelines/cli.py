@@ -65,6 +65,18 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def practice_id_option(value: str | None) -> str | None:
+    """--practice is checked against the contract's practice-id pattern before it reaches a path."""
+    from omu.contract import PracticeIdError, checked_practice_id
+
+    if value is None:
+        return None
+    try:
+        return checked_practice_id(value, "--practice")
+    except PracticeIdError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 def chosen_profile(profile: Path | None) -> Path:
     """--profile, else $OMU_PROFILE, else the default omu-basis v1."""
     from omu.screening.profile import DEFAULT_PROFILE
@@ -193,7 +205,12 @@ def validate(
         raise typer.BadParameter(f"{delivery_dir} is not a folder")
     previous_key = None
     omu_home = OmuHome.resolve(home) if (home or os.environ.get("OMU_HOME")) else None
-    practice_id, quarter = delivery_location(delivery_dir.resolve())
+    from omu.contract import PracticeIdError
+
+    try:
+        practice_id, quarter = delivery_location(delivery_dir.resolve())
+    except PracticeIdError as error:
+        raise fail(str(error)) from None
     if omu_home and omu_home.database.exists() and practice_id and quarter:
         with store.connect(omu_home.database) as conn:
             previous_key = store_facts(conn, practice_id, quarter)[1]
@@ -250,6 +267,10 @@ def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None
             Quarter.parse(quarter)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from error
+    from pipelines.sensors import landing_problems
+
+    for problem in landing_problems(landing):
+        Console(stderr=True, highlight=False).print(f"[bold yellow]warning:[/] {escape(problem)}")
     if not select_deliveries(landing, quarter):
         raise fail(
             f"no deliveries (<practice_id>/<quarter>/manifest.json) in {landing}"
@@ -439,7 +460,9 @@ def _demo_closing(summary, landing: Path) -> None:
 @app.command()
 def explain(
     patient_id: Annotated[str, typer.Argument(help="The pseudonymous patient_id.")],
-    practice: Annotated[str, typer.Option("--practice", help="Practice id, e.g. P0001.")],
+    practice: Annotated[
+        str, typer.Option("--practice", help="Practice id, e.g. P0001.", callback=practice_id_option)
+    ],
     quarter: Annotated[str, typer.Option("--quarter", help="Quarter, e.g. 2026Q3.")],
     home: HomeOption = None,
     profile: ProfileOption = None,
@@ -714,7 +737,10 @@ def ui(
 @app.command("audit")
 def audit_log(
     home: HomeOption = None,
-    practice: Annotated[str | None, typer.Option("--practice", help="Only entries of this practice.")] = None,
+    practice: Annotated[
+        str | None,
+        typer.Option("--practice", help="Only entries of this practice.", callback=practice_id_option),
+    ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only entries from this date (YYYY-MM-DD, UTC) on.")
     ] = None,
@@ -813,6 +839,7 @@ def outcomes_import(
         typer.Option(
             "--practice",
             help="The practice the file belongs to (needed when the file has no practice column).",
+            callback=practice_id_option,
         ),
     ] = None,
     quarter: Annotated[
@@ -865,6 +892,7 @@ def exclusions_import(
         typer.Option(
             "--practice",
             help="The practice the file belongs to (needed when the file has no practice column).",
+            callback=practice_id_option,
         ),
     ] = None,
 ) -> None:

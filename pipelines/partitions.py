@@ -19,5 +19,15 @@ def partition_key(practice_id: str, quarter: str) -> dg.MultiPartitionKey:
 
 
 def practice_and_quarter(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    """The run's practice and quarter, checked before any path is built from them: a key added by
+    hand in the UI can hold anything."""
+    from omu.contract import PracticeIdError, checked_practice_id
+    from omu.quarters import Quarter
+
     keys = context.partition_key.keys_by_dimension
-    return keys["practice"], keys["quarter"]
+    try:
+        practice_id = checked_practice_id(keys["practice"], "partition key 'practice'")
+        quarter = str(Quarter.parse(keys["quarter"]))
+    except (PracticeIdError, ValueError) as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
+    return practice_id, quarter

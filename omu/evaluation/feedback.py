@@ -17,7 +17,7 @@ from dashboards.indicators import REFERRAL_LABELS
 from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_store
 from omu.screening.profile import Profile
-from omu.sql import query, run_sql
+from omu.sql import literal_path, query, run_sql
 
 WIJKEN_CSV = REPO_ROOT / "clinical" / "reference" / "wijken.csv"
 FEEDBACK_HTML = "feedback.html"
@@ -109,7 +109,7 @@ def compute_feedback(
             "profile_name": profile.name,
             "profile_version": profile.version,
             "characteristic_ids": [c.id for c in profile.scored],
-            "wijken_csv": str(WIJKEN_CSV),
+            "wijken_csv": literal_path(WIJKEN_CSV),
         },
     )
     quarters = conn.sql("SELECT * FROM fb_quarters ORDER BY quarter").pl()

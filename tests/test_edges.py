@@ -1,0 +1,146 @@
+"""Robust edges: ids checked before they reach a path, file reads that never glob, one `omu run` per
+home at a time, the delivery report only after its load committed, outputs replaced in one step,
+and a CLI that ends by itself without leaving temporary folders behind."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import dagster as dg
+import duckdb
+import pytest
+
+from assets.ingest import ingest_delivery_asset
+from omu import store
+from omu.contract import PracticeIdError, checked_practice_id
+from omu.home import REPO_ROOT, OmuHome
+from omu.ingest.load import ingest_delivery
+from omu.sql import literal_path
+from pipelines.partitions import partition_key
+from pipelines.resources import DuckDBStore, OmuSettings
+from pipelines.sensors import landed_deliveries, landing_problems
+
+SAMPLE = REPO_ROOT / "sample_data" / "landing"
+OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
+BAD_IDS = ["../x", "P0001/../../etc", "", "P 0001", ".P0001", "P0001\n", "P0001*", "P[1]"]
+
+
+def omu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*OMU, *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, env=env)
+
+
+# --- practice ids ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_a_practice_id_off_the_contract_pattern_is_refused_naming_where_it_came_from(bad):
+    with pytest.raises(PracticeIdError, match="partition key 'practice'"):
+        checked_practice_id(bad, "partition key 'practice'")
+
+
+@pytest.mark.parametrize("good", ["P0001", "p-12_a", "12345678"])
+def test_a_practice_id_on_the_pattern_passes_unchanged(good):
+    assert checked_practice_id(good) == good
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_no_output_path_is_built_from_a_bad_practice_id(tmp_path, bad):
+    home = OmuHome.resolve(tmp_path / "home")
+    with pytest.raises(PracticeIdError):
+        home.delivery_out("2026Q3", bad)
+    with pytest.raises(PracticeIdError):
+        home.practice_out("2026Q3", bad)
+
+
+def test_the_landing_sensor_passes_over_a_practice_folder_that_is_no_practice_id(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE / "P0001" / "2026Q3", landing / "P0001" / "2026Q3")
+    shutil.copytree(SAMPLE / "P0001" / "2026Q3", landing / "P 0001" / "2026Q3")
+    assert set(landed_deliveries(landing)) == {"P0001|2026Q3"}
+    [problem] = landing_problems(landing)
+    assert "'P 0001' is not a practice id" in problem and str(landing) in problem
+
+
+@pytest.mark.parametrize("bad", ["..", "P0001 ", "P0001;rm"])
+def test_a_partition_key_added_by_hand_fails_the_run_before_any_path_is_built(tmp_path, bad):
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("practice", [bad])
+    instance.add_dynamic_partitions("quarter", ["2026Q3"])
+    result = dg.materialize(
+        [ingest_delivery_asset],
+        partition_key=partition_key(bad, "2026Q3"),
+        instance=instance,
+        resources={
+            "store": DuckDBStore(database=str(home.database)),
+            "omu": OmuSettings(home=str(home.root), landing=str(SAMPLE)),
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert "is not a practice id" in failure.step_failure_data.user_failure_data.description
+    assert not home.out.exists() or not any(home.out.iterdir())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["explain", "abcdefgh", "--quarter", "2026Q3"],
+        ["audit"],
+        ["outcomes", "import", "missing.csv"],
+    ],
+)
+def test_a_cli_practice_option_off_the_pattern_is_a_usage_error(tmp_path, command):
+    result = omu(*command, "--practice", "../x", "--home", str(tmp_path / "home"))
+    assert result.returncode == 2
+    assert "is not a practice id" in result.stderr
+    assert not (tmp_path / "home").exists()
+
+
+# --- reads that never glob ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["a[1].csv", "a*.csv", "a?.csv"])
+def test_duckdb_reads_exactly_the_named_file_even_with_glob_characters(tmp_path, name):
+    (tmp_path / name).write_text("x\nnamed\n")
+    (tmp_path / "a1.csv").write_text("x\nother\n")
+    (tmp_path / "ab.csv").write_text("x\nanother\n")
+    path = tmp_path / name
+    with duckdb.connect() as conn:
+        read = conn.execute("SELECT x FROM read_csv($1)", [literal_path(path)]).fetchall()
+        globbed = conn.execute("SELECT x FROM read_csv($1)", [str(path)]).fetchall()
+    assert read == [("named",)]
+    assert globbed != [("named",)]  # what DuckDB does with the bare path: the reason for literal_path
+
+
+def test_a_delivery_loads_into_a_home_whose_path_holds_glob_characters(tmp_path):
+    home = OmuHome.resolve(tmp_path / "home[1]").prepare()
+    outcome = ingest_delivery(home, SAMPLE / "P0003" / "2026Q3")
+    assert outcome.status == "loaded", outcome.reason
+    with store.connect(home.database) as conn:
+        assert conn.execute("SELECT count(*) FROM patients").fetchone()[0] > 0
+    assert not list(home.staging.rglob("*.parquet"))  # the attempt's own stage folder is gone
+
+
+# --- the delivery report after the commit ---------------------------------------------------------
+
+
+def test_no_delivery_report_is_written_when_the_load_does_not_commit(tmp_path):
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    with store.connect(home.database):
+        pass  # the store with its schema, then opened read-only: the merge cannot commit
+
+    def read_only():
+        return duckdb.connect(str(home.database), read_only=True)
+
+    with pytest.raises(duckdb.Error):
+        ingest_delivery(home, SAMPLE / "P0003" / "2026Q3", connect=read_only)
+    folder = home.delivery_out("2026Q3", "P0003")
+    assert not (folder / "report.md").exists()
+    assert not list(home.staging.rglob("*.parquet"))
+    outcome = ingest_delivery(home, SAMPLE / "P0003" / "2026Q3")
+    assert outcome.status == "loaded"
+    assert "P0003" in (folder / "report.md").read_text(encoding="utf-8")
