@@ -29,6 +29,7 @@ from dashboards.indicators import (
     catalogue,
 )
 from dashboards.stats import funnel_limits
+from omu.files import write_text_atomically
 from omu.outreach.lists import REFERRAL_TARGETS
 from omu.quarters import Quarter
 from omu.screening.profile import Profile
@@ -1104,5 +1105,5 @@ gegevens, alleen aggregaten · deze pagina werkt zonder internet en haalt niets 
 
 def write_dashboard(path: Path, wide: pl.DataFrame, profile: Profile, quarter: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(wide, profile, quarter), encoding="utf-8")
+    write_text_atomically(path, render(wide, profile, quarter))
     return path

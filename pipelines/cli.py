@@ -234,15 +234,30 @@ def run(
         str | None, typer.Option("--quarter", help="Only this quarter (default: all found, oldest first).")
     ] = None,
     profile: ProfileOption = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="When another omu run holds this home, wait for it instead of refusing."),
+    ] = False,
 ) -> None:
     """Run the quarter(s) in the landing folder once, without a daemon: the runs the daemon would
-    request (landing sensor, then the chain: model, lists, region), executed two at a time."""
-    summary = _run(OmuHome.resolve(home), landing, quarter, profile)
+    request (landing sensor, then the chain: model, lists, region), executed two at a time.
+    One omu run per home at a time: a second is refused (naming the first) or, with --wait, waits."""
+    summary = _run(OmuHome.resolve(home), landing, quarter, profile, wait=wait)
     if not summary.success:
         raise typer.Exit(code=1)
 
 
-def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None):
+def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None, *, wait: bool = False):
+    from omu.home import HomeBusy, run_lock
+
+    try:
+        with run_lock(home, wait=wait, on_wait=lambda holder: say(f"waiting for {holder} to finish")):
+            return _run_locked(home, landing, quarter, profile)
+    except HomeBusy as error:
+        raise fail(str(error)) from None
+
+
+def _run_locked(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None):
     from omu.screening.profile import ProfileError, load_profile
     from pipelines.runner import run_chain, select_deliveries, step_count
 

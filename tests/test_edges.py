@@ -4,9 +4,11 @@ and a CLI that ends by itself without leaving temporary folders behind."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -15,7 +17,7 @@ import pytest
 from assets.ingest import ingest_delivery_asset
 from omu import store
 from omu.contract import PracticeIdError, checked_practice_id
-from omu.home import REPO_ROOT, OmuHome
+from omu.home import REPO_ROOT, OmuHome, run_lock
 from omu.ingest.load import ingest_delivery
 from omu.sql import literal_path
 from pipelines.partitions import partition_key
@@ -144,3 +146,64 @@ def test_no_delivery_report_is_written_when_the_load_does_not_commit(tmp_path):
     outcome = ingest_delivery(home, SAMPLE / "P0003" / "2026Q3")
     assert outcome.status == "loaded"
     assert "P0003" in (folder / "report.md").read_text(encoding="utf-8")
+
+
+# --- one omu run per home; the CLI ends by itself and cleans up --------------------------------------
+
+HOLD = """
+import sys, time
+from omu.home import OmuHome, run_lock
+with run_lock(OmuHome.resolve(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _holder(home: Path, seconds: float) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(home), str(seconds)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "held"
+    return process
+
+
+def test_a_second_omu_run_on_a_held_home_is_refused_naming_the_holder(tmp_path):
+    home = tmp_path / "home"
+    holder = _holder(home, 120)
+    try:
+        result = omu("run", "--landing", str(SAMPLE), "--home", str(home))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())  # the terminal wraps long lines
+    assert f"is in use by omu run (pid {holder.pid}" in message
+    assert "--wait" in message
+    assert not (home / "omu.duckdb").exists()  # refused before anything was touched
+
+
+def test_with_wait_a_run_waits_for_the_holder_instead(tmp_path):
+    home = OmuHome.resolve(tmp_path / "home")
+    holder = _holder(home.root, 2)
+    heard: list[str] = []
+    with run_lock(home, wait=True, on_wait=heard.append):
+        assert f"pid {os.getpid()}" in home.run_lock_file.read_text(encoding="utf-8")
+    holder.wait()
+    assert heard and f"pid {holder.pid}" in heard[0]  # it waited for the holder, whom it named
+    assert home.run_lock_file.read_text(encoding="utf-8") == ""  # released: names nobody
+
+
+def test_omu_run_ends_by_itself_with_0_and_leaves_no_temporary_folders(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE / "P0003" / "2026Q3", landing / "P0003" / "2026Q3")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    result = omu("run", "--landing", str(landing), "--home", str(tmp_path / "home"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert not list(scratch.glob("omu-gx-*")), list(scratch.iterdir())
+    assert "leaked" not in result.stderr
+    assert not list((tmp_path / "home" / "staging").rglob("*.parquet"))

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from dashboards.indicators import REFERRAL_LABELS
+from omu.files import write_text_atomically
 from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_store
 from omu.screening.profile import Profile
@@ -398,5 +399,5 @@ De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer
 def write_feedback(folder: Path, fb: PracticeFeedback) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / FEEDBACK_HTML
-    path.write_text(render_feedback(fb), encoding="utf-8")
+    write_text_atomically(path, render_feedback(fb))
     return path

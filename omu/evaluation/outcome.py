@@ -30,6 +30,7 @@ from dashboards.suppression import suppress_count
 from models.features import register_model_tables
 from models.outcome import Outcome
 from omu.evaluation.followup import prepare as prepare_followups
+from omu.files import atomic_path, write_text_atomically
 from omu.outreach.lists import prepare_outreach_store
 from omu.screening.profile import Profile
 from omu.sql import query, run_sql
@@ -395,9 +396,11 @@ aantallen.</p>
 def write_evaluation_files(folder: Path, result: RegionEvaluation, outcome: Outcome) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / EVALUATION_CSV
-    published_long(result).write_csv(csv, separator=";", include_bom=True)
+    with atomic_path(csv) as temporary:
+        published_long(result).write_csv(temporary, separator=";", include_bom=True)
     page = folder / EVALUATION_HTML
-    page.write_text(
+    write_text_atomically(
+        page,
         f"""<!DOCTYPE html>
 <html lang="nl"><head><meta charset="utf-8"><title>Evaluatie outreach {html.escape(result.quarter)}</title>
 <style>
@@ -411,7 +414,6 @@ th {{ background: #dde6f0; }} td.num {{ text-align: right; }} p.observational {{
 <p class="meta">Gemaakt op {dt.date.today():%d-%m-%Y}. Alleen geaggregeerde cijfers.</p>
 </body></html>
 """,
-        encoding="utf-8",
     )
     return {EVALUATION_CSV: csv, EVALUATION_HTML: page}
 
@@ -427,7 +429,7 @@ def add_to_dashboard(dashboard: Path, result: RegionEvaluation, outcome: Outcome
     if SECTION_START in text:
         text = text[: text.index(SECTION_START)] + text[text.index(SECTION_END) + len(SECTION_END) :]
     section = f"{SECTION_START}\n{section_html(result, outcome)}\n{SECTION_END}\n"
-    dashboard.write_text(text.replace("</body>", section + "</body>", 1), encoding="utf-8")
+    write_text_atomically(dashboard, text.replace("</body>", section + "</body>", 1))
     return True
 
 

@@ -18,6 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from omu.files import atomic_path, write_text_atomically
 from omu.outreach.lists import (
     EXCLUSION_LIFT,
     EXCLUSION_REASONS,
@@ -258,7 +259,8 @@ def write_xlsx(
         workbook.create_sheet(HELP_SHEET), columns, profile, lists, practice_id=practice_id, quarter=quarter
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    with atomic_path(path) as temporary:
+        workbook.save(temporary)
     return path
 
 
@@ -327,7 +329,8 @@ def write_csv(path: Path, rows: pl.DataFrame, lists: BuiltLists) -> Path:
     columns = _columns(lists)
     frame = _list_frame(rows, columns).rename({c.key: c.header for c in columns})
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_csv(path, separator=";", include_bom=True, decimal_comma=True, float_precision=3)
+    with atomic_path(path) as temporary:
+        frame.write_csv(temporary, separator=";", include_bom=True, decimal_comma=True, float_precision=3)
     return path
 
 
@@ -414,7 +417,7 @@ De score is een aanleiding voor een gesprek; de huisarts houdt de regie.</footer
 </html>
 """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    write_text_atomically(path, page)
     return path
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from omu.files import atomic_path
 from omu.screening.profile import Profile
 from omu.sql import fetch_one, query, run_sql, run_sql_in_transaction, set_variables
 
@@ -183,5 +184,6 @@ def export_screening(
         },
     ).pl()
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_csv(path)
+    with atomic_path(path) as temporary:
+        frame.write_csv(temporary)
     return frame.height
