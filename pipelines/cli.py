@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -932,17 +931,11 @@ def exclusions_import(
 
 
 def main() -> None:
-    """Entry point of the `omu` script.
-
-    Ends the process with os._exit once everything is flushed: DuckDB 2's nanobind bindings print
-    a benign "leaked instances" report at interpreter shutdown after Great Expectations has used
-    DuckDB, which would only alarm a user (nanobind's docs: refleaks.html)."""
+    """Entry point of the `omu` script. Ends like any Python program, so exit handlers run (they
+    remove the temporary folders a run made); what holds DuckDB is closed before that."""
     try:
         app(standalone_mode=True)
         code = 0
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    sys.exit(code)

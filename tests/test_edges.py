@@ -198,7 +198,8 @@ def test_with_wait_a_run_waits_for_the_holder_instead(tmp_path):
 
 def test_omu_run_ends_by_itself_with_0_and_leaves_no_temporary_folders(tmp_path):
     landing = tmp_path / "landing"
-    shutil.copytree(SAMPLE / "P0003" / "2026Q3", landing / "P0003" / "2026Q3")
+    for practice in ("P0002", "P0003"):  # two: their runs go side by side in worker processes
+        shutil.copytree(SAMPLE / practice / "2026Q3", landing / practice / "2026Q3")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
