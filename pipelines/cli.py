@@ -408,7 +408,9 @@ def _demo_landing(omu_home: OmuHome) -> Path:
             patients=region["patients"],
             progress=lambda _: bar.advance(task),
         )
-    marker.write_text(wanted)
+    from omu.files import write_text_atomically
+
+    write_text_atomically(marker, wanted)
     return landing
 
 

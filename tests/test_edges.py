@@ -17,6 +17,7 @@ import pytest
 from assets.ingest import ingest_delivery_asset
 from omu import store
 from omu.contract import PracticeIdError, checked_practice_id
+from omu.files import atomic_path, write_text_atomically
 from omu.home import REPO_ROOT, OmuHome, run_lock
 from omu.ingest.load import ingest_delivery
 from omu.sql import literal_path
@@ -208,3 +209,33 @@ def test_omu_run_ends_by_itself_with_0_and_leaves_no_temporary_folders(tmp_path)
     assert not list(scratch.glob("omu-gx-*")), list(scratch.iterdir())
     assert "leaked" not in result.stderr
     assert not list((tmp_path / "home" / "staging").rglob("*.parquet"))
+
+
+# --- outputs replaced in one step -------------------------------------------------------------------
+
+
+def test_an_output_is_replaced_whole_or_left_as_it_was(tmp_path):
+    path = tmp_path / "out" / "lijst.csv"
+    write_text_atomically(path, "oud\n")
+    with pytest.raises(RuntimeError), atomic_path(path) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("the writer died halfway")
+    assert path.read_text(encoding="utf-8") == "oud\n"
+    with atomic_path(path) as temporary:
+        assert temporary.parent == path.parent and temporary.suffix == ".csv"
+        assert path.read_text(encoding="utf-8") == "oud\n"  # readers see the old file meanwhile
+        temporary.write_text("nieuw\n", encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == "nieuw\n"
+    assert [p.name for p in path.parent.iterdir()] == ["lijst.csv"]  # no temporary file left
+    assert path.stat().st_mode & 0o044  # readable as any output, not mkstemp's 0600
+
+
+def test_an_xlsx_written_through_the_helper_reads_back(tmp_path):
+    from openpyxl import Workbook, load_workbook
+
+    book = Workbook()
+    book.active["A1"] = "Patiënt"
+    path = tmp_path / "lijst.xlsx"
+    with atomic_path(path) as temporary:
+        book.save(temporary)
+    assert load_workbook(path).active["A1"].value == "Patiënt"
