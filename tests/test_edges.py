@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -198,17 +199,39 @@ def test_with_wait_a_run_waits_for_the_holder_instead(tmp_path):
 
 
 def test_omu_run_ends_by_itself_with_0_and_leaves_no_temporary_folders(tmp_path):
+    """Also: a second real `omu run` on the same home, started while the first works, is refused."""
     landing = tmp_path / "landing"
     for practice in ("P0002", "P0003"):  # two: their runs go side by side in worker processes
         shutil.copytree(SAMPLE / practice / "2026Q3", landing / practice / "2026Q3")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
-    result = omu("run", "--landing", str(landing), "--home", str(tmp_path / "home"), env=env)
-    assert result.returncode == 0, result.stderr
+    home = OmuHome.resolve(tmp_path / "home")
+    command = [*OMU, "run", "--landing", str(landing), "--home", str(home.root)]
+    first = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while first.poll() is None and time.monotonic() < deadline:
+            if home.run_lock_file.is_file() and home.run_lock_file.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.2)
+        second = omu(*command[len(OMU) :], env=env)
+        out, err = first.communicate(timeout=600)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, err
+    assert second.returncode == 1
+    assert f"in use by omu run (pid {first.pid}" in " ".join(second.stderr.split())
     assert not list(scratch.glob("omu-gx-*")), list(scratch.iterdir())
-    assert "leaked" not in result.stderr
-    assert not list((tmp_path / "home" / "staging").rglob("*.parquet"))
+    assert "leaked" not in err
+    assert not list((home.staging).rglob("*.parquet"))
+    with store.connect(home.database) as conn:  # the refused run recorded nothing
+        assert conn.execute("SELECT status, count(*) FROM deliveries GROUP BY ALL").fetchall() == [
+            ("loaded", 2)
+        ]
 
 
 # --- outputs replaced in one step -------------------------------------------------------------------
