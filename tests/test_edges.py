@@ -67,15 +67,26 @@ def test_the_landing_sensor_passes_over_a_practice_folder_that_is_no_practice_id
     assert "'P 0001' is not a practice id" in problem and str(landing) in problem
 
 
-@pytest.mark.parametrize("bad", ["..", "P0001 ", "P0001;rm"])
-def test_a_partition_key_added_by_hand_fails_the_run_before_any_path_is_built(tmp_path, bad):
+@pytest.mark.parametrize(
+    ("practice", "quarter", "problem"),
+    [
+        ("..", "2026Q3", "is not a practice id"),
+        ("P0001 ", "2026Q3", "is not a practice id"),
+        ("P0001;rm", "2026Q3", "is not a practice id"),
+        ("P0003", "../2026Q3", "is not a quarter"),
+        ("P0003", "2026q3", "is not a quarter"),
+    ],
+)
+def test_a_partition_key_added_by_hand_fails_the_run_before_any_path_is_built(
+    tmp_path, practice, quarter, problem
+):
     home = OmuHome.resolve(tmp_path / "home").prepare()
     instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("practice", [bad])
-    instance.add_dynamic_partitions("quarter", ["2026Q3"])
+    instance.add_dynamic_partitions("practice", [practice])
+    instance.add_dynamic_partitions("quarter", [quarter])
     result = dg.materialize(
         [ingest_delivery_asset],
-        partition_key=partition_key(bad, "2026Q3"),
+        partition_key=partition_key(practice, quarter),
         instance=instance,
         resources={
             "store": DuckDBStore(database=str(home.database)),
@@ -85,7 +96,7 @@ def test_a_partition_key_added_by_hand_fails_the_run_before_any_path_is_built(tm
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
-    assert "is not a practice id" in failure.step_failure_data.user_failure_data.description
+    assert problem in failure.step_failure_data.user_failure_data.description
     assert not home.out.exists() or not any(home.out.iterdir())
 
 
