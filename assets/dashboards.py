@@ -29,7 +29,7 @@ from dashboards.indicators import (
 )
 from dashboards.region import patient_ids_in, refresh_indicators, write_dashboard_page, write_indicator_files
 from omu import audit
-from pipelines.partitions import quarters
+from pipelines.partitions import quarter_of, quarters
 from pipelines.resources import DuckDBStore, OmuSettings
 
 with warnings.catch_warnings():  # beta in Dagster 1.13, and exactly what a quarter's region needs
@@ -71,7 +71,7 @@ def regional_indicators(
 ) -> dg.MaterializeResult:
     """Indicators per wijk, practice and region for every delivered quarter up to this one,
     suppressed, in table `indicators` and out/<quarter>/region/indicators.csv/.xlsx."""
-    quarter = context.partition_key
+    quarter = quarter_of(context)
     home = omu.omu_home()
     metadata: dict = {}
     for number, profile in enumerate(omu.screening_profiles()):  # each profile's figures on their own
@@ -112,7 +112,7 @@ def regional_dashboard(
     context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
 ) -> dg.MaterializeResult:
     """The offline Dutch dashboard out/<quarter>/region/dashboard.html (plotly inlined)."""
-    quarter = context.partition_key
+    quarter = quarter_of(context)
     home = omu.omu_home()
     metadata: dict = {}
     leaks: dict = {}

@@ -20,7 +20,7 @@ from omu.evaluation.feedback import compute_feedback, write_feedback
 from omu.evaluation.outcome import (
     write_region_evaluation,
 )
-from pipelines.partitions import practice_and_quarter, practice_quarter, quarters
+from pipelines.partitions import practice_and_quarter, practice_quarter, quarter_of, quarters
 from pipelines.resources import DuckDBStore, OmuSettings
 
 with warnings.catch_warnings():  # beta in Dagster 1.13
@@ -76,7 +76,7 @@ def regional_evaluation(
     """Outcome after outreach (reached / not reached / declined, adjusted hazard ratios; observational)
     and the funnel crossed -> listed -> attempted -> reached -> referred -> arrived, suppressed, in
     table outreach_evaluation, out/<quarter>/region/evaluation.csv/.html and the dashboard."""
-    quarter = context.partition_key
+    quarter = quarter_of(context)
     profile = omu.screening_profile()
     outcome = load_outcome()
     folder = omu.omu_home().region_out(quarter)

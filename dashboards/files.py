@@ -15,6 +15,7 @@ from openpyxl.utils import get_column_letter
 
 from dashboards.indicators import FUNNEL_WORDS, KEYS, catalogue
 from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
+from omu.files import atomic_path
 from omu.screening.profile import Profile
 
 SHEET = "Indicatoren"
@@ -90,9 +91,10 @@ def suppression_note(profile: Profile) -> str:
 def write_csv(path: Path, wide: pl.DataFrame, profile: Profile) -> Path:
     """';'-separated UTF-8 with BOM and decimal comma, so Dutch Excel opens it as it should."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for_people(wide, profile).write_csv(
-        path, separator=";", include_bom=True, decimal_comma=True, float_precision=2
-    )
+    with atomic_path(path) as temporary:
+        for_people(wide, profile).write_csv(
+            temporary, separator=";", include_bom=True, decimal_comma=True, float_precision=2
+        )
     return path
 
 
@@ -168,5 +170,6 @@ def write_xlsx(path: Path, wide: pl.DataFrame, profile: Profile, quarter: str) -
         row[0].font = Font(bold=True)
         row[1].alignment = Alignment(wrap_text=True, vertical="top")
     help_sheet.freeze_panes = "A2"
-    book.save(path)
+    with atomic_path(path) as temporary:
+        book.save(temporary)
     return path

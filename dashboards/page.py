@@ -37,6 +37,7 @@ from dashboards.texts import (
     nl_number,
     with_interval,
 )
+from omu.files import write_text_atomically
 from omu.quarters import Quarter
 from omu.reference import outcome_words
 from omu.render import render as render_template
@@ -151,5 +152,5 @@ def render(
 
 def write_dashboard(path: Path, wide: pl.DataFrame, profile: Profile, quarter: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(wide, profile, quarter), encoding="utf-8")
+    write_text_atomically(path, render(wide, profile, quarter))
     return path

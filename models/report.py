@@ -39,6 +39,7 @@ from dashboards.suppression import suppress_count
 from models.outcome import load_outcome
 from models.risk import EVALUATION_FILE, ModelError, RiskModel, design_matrix, load_model, model_name
 from omu import audit, store
+from omu.files import write_text_atomically
 from omu.home import OmuHome
 from omu.render import render, safe
 
@@ -647,6 +648,6 @@ def write_report(
     folder = home.out / "model"
     folder.mkdir(parents=True, exist_ok=True)
     html_path, json_path = folder / "report.html", folder / "report.json"
-    html_path.write_text(render_html(report, _figures(report, model, evaluation)), encoding="utf-8")
-    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_text_atomically(html_path, render_html(report, _figures(report, model, evaluation)))
+    write_text_atomically(json_path, json.dumps(report, indent=2, ensure_ascii=False))
     return ReportPaths(html_path, json_path, report)

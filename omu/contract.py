@@ -6,12 +6,16 @@ Great Expectations suites state, so the three cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 CONTRACT_VERSION = 1
 MANIFEST = "manifest.json"
 
 # Patterns of the contract, written once. DuckDB (RE2) and Python's re both read them.
+# A practice id names folders (landing, outputs, staging): letters, digits, '_' and '-' only, so it
+# can never climb out of its folder nor act as a glob.
+PRACTICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 PATIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 WIJK_CODE_PATTERN = r"^WK[0-9]{6}$"
 PC4_PATTERN = r"^[0-9]{4}$"
@@ -30,6 +34,21 @@ CONTACT_KINDS = ("consult", "visite", "telefonisch", "e-consult", "huisartsenpos
 
 # The type of a column once typed (staged, stored, validated), per kind of column.
 SQL_TYPES = {"text": "VARCHAR", "code": "VARCHAR", "int": "INTEGER", "number": "DOUBLE", "date": "DATE"}
+
+
+class PracticeIdError(ValueError):
+    """A practice id that breaks the contract's pattern (raised before it reaches a path)."""
+
+
+def checked_practice_id(value: object, where: str = "practice id") -> str:
+    """The practice id itself if it matches PRACTICE_ID_PATTERN, else PracticeIdError naming where
+    it came from (a folder, a partition key, a CLI option)."""
+    if not isinstance(value, str) or re.fullmatch(PRACTICE_ID_PATTERN, value) is None:
+        raise PracticeIdError(
+            f"{where}: {value!r} is not a practice id (letters, digits, '_' and '-', "
+            f"at most 32, starting with a letter or digit; e.g. P0001)"
+        )
+    return value
 
 
 @dataclass(frozen=True)

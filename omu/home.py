@@ -9,6 +9,7 @@
     <home>/audit/access-log.jsonl  the copy of the access log (table access_log; omu/audit.py)
     <home>/config.yaml           optional settings (profiles to run, capacity per practice, retention, automation, ...)
     <home>/alerts/               one file per failed run, and alerts.log (pipelines/alerts.py)
+    <home>/run.lock              held by the `omu run` (or `omu demo`) at work on this home, naming it
 
 The default profile (omu-basis v1) writes to out/<quarter>/practices/<practice_id>/ and
 out/<quarter>/region/; every other profile to a sub-folder <name>-v<version>/ of those.
@@ -16,10 +17,17 @@ out/<quarter>/region/; every other profile to a sub-folder <name>-v<version>/ of
 
 from __future__ import annotations
 
+import datetime as dt
+import fcntl
 import os
 import shutil
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from omu.contract import checked_practice_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path("omu-home")
@@ -53,6 +61,10 @@ class OmuHome:
         return self.root / "dagster"
 
     @property
+    def run_lock_file(self) -> Path:
+        return self.root / "run.lock"
+
+    @property
     def models(self) -> Path:
         return self.root / "models"
 
@@ -64,11 +76,11 @@ class OmuHome:
         return self.out / str(quarter)
 
     def delivery_out(self, quarter: str, practice_id: str) -> Path:
-        return self.quarter_out(quarter) / "deliveries" / practice_id
+        return self.quarter_out(quarter) / "deliveries" / checked_practice_id(practice_id)
 
     def practice_out(self, quarter: str, practice_id: str, profile_folder: str = "") -> Path:
         """profile_folder: '' for the default profile (today's paths), else e.g. 'astma-signaal-v1'."""
-        return self.quarter_out(quarter) / "practices" / practice_id / profile_folder
+        return self.quarter_out(quarter) / "practices" / checked_practice_id(practice_id) / profile_folder
 
     def region_out(self, quarter: str, profile_folder: str = "") -> Path:
         return self.quarter_out(quarter) / "region" / profile_folder
@@ -83,6 +95,46 @@ class OmuHome:
         os.environ["DAGSTER_HOME"] = str(self.dagster_home)
         disable_analytics()
         return self
+
+
+class HomeBusy(RuntimeError):
+    """Another `omu run` holds the home."""
+
+
+@contextmanager
+def run_lock(
+    home: OmuHome, *, wait: bool = False, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """One `omu run` per home at a time: an exclusive lock (fcntl.flock, released by the kernel when
+    the process ends, also on a kill) on <home>/run.lock, which names its holder. A second run is
+    refused with HomeBusy naming the holder, or with wait=True waits for it (on_wait hears whom)."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    with home.run_lock_file.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            if not wait:
+                raise HomeBusy(
+                    f"the omu home {home.root} is in use by {holder}; wait for it to finish "
+                    "or start this run with --wait"
+                ) from None
+            if on_wait:
+                on_wait(holder)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"omu run (pid {os.getpid()} on {socket.gethostname()}, since {started})\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def disable_analytics() -> None:

@@ -8,6 +8,7 @@ right before (run_sql's `variables`, register_temp_table), and no later function
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -18,6 +19,15 @@ import polars as pl
 from omu.home import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "sql"
+
+
+_GLOB_CHARACTERS = str.maketrans({"[": "[[]", "*": "[*]", "?": "[?]"})
+
+
+def literal_path(path: str | os.PathLike) -> str:
+    """A path for DuckDB's file readers (read_csv, read_parquet) that names exactly that file: they
+    expand [ ], * and ? as a glob even in a list of paths, so each is put in a class of its own."""
+    return os.fspath(path).translate(_GLOB_CHARACTERS)
 
 
 @cache

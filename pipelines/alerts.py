@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from omu.files import write_text_atomically
 from omu.home import OmuHome
 
 log = logging.getLogger("omu.alerts")
@@ -42,10 +43,10 @@ def write_alert(home: OmuHome, *, job: str, run_id: str, partition: str | None, 
     now = dt.datetime.now(dt.UTC)
     message = message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + " …"
     path = folder / f"{now:%Y%m%dT%H%M%SZ}-{job}-{run_id[:8]}.md"
-    path.write_text(
+    write_text_atomically(
+        path,
         f"# omu: {job} failed\n\n- when: {now:%Y-%m-%d %H:%M:%S} UTC\n- run: {run_id}\n"
         f"- partition: {partition or '-'}\n\n{message}\n",
-        encoding="utf-8",
     )
     summary = message.splitlines()[0] if message else ""
     with (folder / "alerts.log").open("a", encoding="utf-8") as handle:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -63,6 +62,18 @@ def result(message: str) -> None:
 def fail(message: str) -> typer.Exit:
     Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code=1)
+
+
+def practice_id_option(value: str | None) -> str | None:
+    """--practice is checked against the contract's practice-id pattern before it reaches a path."""
+    from omu.contract import PracticeIdError, checked_practice_id
+
+    if value is None:
+        return None
+    try:
+        return checked_practice_id(value, "--practice")
+    except PracticeIdError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def chosen_profile(profile: Path | None) -> Path:
@@ -193,7 +204,12 @@ def validate(
         raise typer.BadParameter(f"{delivery_dir} is not a folder")
     previous_key = None
     omu_home = OmuHome.resolve(home) if (home or os.environ.get("OMU_HOME")) else None
-    practice_id, quarter = delivery_location(delivery_dir.resolve())
+    from omu.contract import PracticeIdError
+
+    try:
+        practice_id, quarter = delivery_location(delivery_dir.resolve())
+    except PracticeIdError as error:
+        raise fail(str(error)) from None
     if omu_home and omu_home.database.exists() and practice_id and quarter:
         with store.connect(omu_home.database) as conn:
             previous_key = store_facts(conn, practice_id, quarter)[1]
@@ -217,15 +233,30 @@ def run(
         str | None, typer.Option("--quarter", help="Only this quarter (default: all found, oldest first).")
     ] = None,
     profile: ProfileOption = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="When another omu run holds this home, wait for it instead of refusing."),
+    ] = False,
 ) -> None:
     """Run the quarter(s) in the landing folder once, without a daemon: the runs the daemon would
-    request (landing sensor, then the chain: model, lists, region), executed two at a time."""
-    summary = _run(OmuHome.resolve(home), landing, quarter, profile)
+    request (landing sensor, then the chain: model, lists, region), executed two at a time.
+    One omu run per home at a time: a second is refused (naming the first) or, with --wait, waits."""
+    summary = _run(OmuHome.resolve(home), landing, quarter, profile, wait=wait)
     if not summary.success:
         raise typer.Exit(code=1)
 
 
-def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None):
+def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None, *, wait: bool = False):
+    from omu.home import HomeBusy, run_lock
+
+    try:
+        with run_lock(home, wait=wait, on_wait=lambda holder: say(f"waiting for {holder} to finish")):
+            return _run_locked(home, landing, quarter, profile)
+    except HomeBusy as error:
+        raise fail(str(error)) from None
+
+
+def _run_locked(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None):
     from omu.screening.profile import ProfileError, load_profile
     from pipelines.runner import run_chain, select_deliveries, step_count
 
@@ -250,6 +281,10 @@ def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None
             Quarter.parse(quarter)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from error
+    from pipelines.sensors import landing_problems
+
+    for problem in landing_problems(landing):
+        Console(stderr=True, highlight=False).print(f"[bold yellow]warning:[/] {escape(problem)}")
     if not select_deliveries(landing, quarter):
         raise fail(
             f"no deliveries (<practice_id>/<quarter>/manifest.json) in {landing}"
@@ -373,7 +408,9 @@ def _demo_landing(omu_home: OmuHome) -> Path:
             patients=region["patients"],
             progress=lambda _: bar.advance(task),
         )
-    marker.write_text(wanted)
+    from omu.files import write_text_atomically
+
+    write_text_atomically(marker, wanted)
     return landing
 
 
@@ -439,7 +476,9 @@ def _demo_closing(summary, landing: Path) -> None:
 @app.command()
 def explain(
     patient_id: Annotated[str, typer.Argument(help="The pseudonymous patient_id.")],
-    practice: Annotated[str, typer.Option("--practice", help="Practice id, e.g. P0001.")],
+    practice: Annotated[
+        str, typer.Option("--practice", help="Practice id, e.g. P0001.", callback=practice_id_option)
+    ],
     quarter: Annotated[str, typer.Option("--quarter", help="Quarter, e.g. 2026Q3.")],
     home: HomeOption = None,
     profile: ProfileOption = None,
@@ -714,7 +753,10 @@ def ui(
 @app.command("audit")
 def audit_log(
     home: HomeOption = None,
-    practice: Annotated[str | None, typer.Option("--practice", help="Only entries of this practice.")] = None,
+    practice: Annotated[
+        str | None,
+        typer.Option("--practice", help="Only entries of this practice.", callback=practice_id_option),
+    ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only entries from this date (YYYY-MM-DD, UTC) on.")
     ] = None,
@@ -813,6 +855,7 @@ def outcomes_import(
         typer.Option(
             "--practice",
             help="The practice the file belongs to (needed when the file has no practice column).",
+            callback=practice_id_option,
         ),
     ] = None,
     quarter: Annotated[
@@ -865,6 +908,7 @@ def exclusions_import(
         typer.Option(
             "--practice",
             help="The practice the file belongs to (needed when the file has no practice column).",
+            callback=practice_id_option,
         ),
     ] = None,
 ) -> None:
@@ -889,17 +933,11 @@ def exclusions_import(
 
 
 def main() -> None:
-    """Entry point of the `omu` script.
-
-    Ends the process with os._exit once everything is flushed: DuckDB 2's nanobind bindings print
-    a benign "leaked instances" report at interpreter shutdown after Great Expectations has used
-    DuckDB, which would only alarm a user (nanobind's docs: refleaks.html)."""
+    """Entry point of the `omu` script. Ends like any Python program, so exit handlers run (they
+    remove the temporary folders a run made); what holds DuckDB is closed before that."""
     try:
         app(standalone_mode=True)
         code = 0
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    sys.exit(code)

@@ -19,5 +19,35 @@ def partition_key(practice_id: str, quarter: str) -> dg.MultiPartitionKey:
 
 
 def practice_and_quarter(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    """The run's practice and quarter, checked before any path is built from them: a key added by
+    hand in the UI can hold anything."""
+    from omu.contract import PracticeIdError, checked_practice_id
+
     keys = context.partition_key.keys_by_dimension
-    return keys["practice"], keys["quarter"]
+    try:
+        practice_id = checked_practice_id(keys["practice"], "partition key 'practice'")
+        quarter = _checked_quarter(keys["quarter"])
+    except (PracticeIdError, ValueError) as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
+    return practice_id, quarter
+
+
+def quarter_of(context: dg.AssetExecutionContext) -> str:
+    """The quarter of a region-level run, checked like practice_and_quarter's."""
+    try:
+        return _checked_quarter(context.partition_key)
+    except ValueError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
+
+
+def _checked_quarter(key: str) -> str:
+    """A quarter key exactly as omu writes it (2026Q3): it names folders, so no other spelling."""
+    from omu.quarters import Quarter
+
+    try:
+        quarter = str(Quarter.parse(key))
+    except ValueError:
+        quarter = ""
+    if quarter != key:
+        raise ValueError(f"partition key 'quarter': {key!r} is not a quarter (expected e.g. 2026Q3)")
+    return quarter

@@ -55,4 +55,6 @@ class OmuSettings(dg.ConfigurableResource):
             raise dg.Failure(
                 "no landing folder configured: set OMU_LANDING or pass --landing", allow_retries=False
             )
-        return Path(self.landing) / practice_id / quarter
+        from omu.contract import checked_practice_id
+
+        return Path(self.landing) / checked_practice_id(practice_id) / quarter

@@ -12,12 +12,9 @@ skips the quiet period, since nothing lands while it runs.
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures as futures
-import logging
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,15 +125,6 @@ def _worker_init(dagster_home: str) -> None:
     from omu.home import disable_analytics
 
     disable_analytics()
-    atexit.register(_quiet_exit)  # runs first (last registered): before DuckDB's benign leak report
-
-
-def _quiet_exit() -> None:
-    """End a worker without DuckDB 2's nanobind "leaked instances" report (see pipelines/cli.py main)."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 class RunPool:

@@ -25,7 +25,9 @@ def automation_status() -> dg.DefaultSensorStatus:
 
 
 def landed_deliveries(landing: Path) -> dict[str, tuple[str, str, str]]:
-    """'P0001|2026Q3' -> (practice_id, quarter, manifest sha256) for every delivery with a manifest."""
+    """'P0001|2026Q3' -> (practice_id, quarter, manifest sha256) for every delivery with a manifest.
+    A practice folder whose name is no practice id is passed over (landing_problems names it)."""
+    from omu.contract import PracticeIdError, checked_practice_id
     from omu.quarters import Quarter
 
     found: dict[str, tuple[str, str, str]] = {}
@@ -33,12 +35,25 @@ def landed_deliveries(landing: Path) -> dict[str, tuple[str, str, str]]:
         quarter_dir = manifest.parent
         try:
             quarter = str(Quarter.parse(quarter_dir.name))
-        except ValueError:
+            practice_id = checked_practice_id(quarter_dir.parent.name)
+        except (ValueError, PracticeIdError):
             continue
-        practice_id = quarter_dir.parent.name
         sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
         found[f"{practice_id}|{quarter}"] = (practice_id, quarter, sha)
     return found
+
+
+def landing_problems(landing: Path) -> list[str]:
+    """Why a folder holding a manifest is passed over: its practice folder is no practice id."""
+    from omu.contract import PracticeIdError, checked_practice_id
+
+    problems = []
+    for folder in sorted({manifest.parent.parent for manifest in landing.glob("*/*/manifest.json")}):
+        try:
+            checked_practice_id(folder.name, f"landing folder {folder}")
+        except PracticeIdError as error:
+            problems.append(f"{error}; its deliveries are not read")
+    return problems
 
 
 def profile_label(omu: OmuSettings) -> str:
@@ -71,6 +86,8 @@ def delivery_run_request(practice_id: str, quarter: str, sha: str, profile: str)
 def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
     if not omu.landing or not Path(omu.landing).is_dir():
         return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
+    for problem in landing_problems(Path(omu.landing)):
+        context.log.warning(problem)
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     landed = landed_deliveries(Path(omu.landing))
     changed = {key: value for key, value in landed.items() if seen.get(key) != value[2]}

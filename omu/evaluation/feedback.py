@@ -14,6 +14,7 @@ import polars as pl
 from markupsafe import Markup
 
 from dashboards.indicators import REFERRAL_LABELS
+from omu.files import write_text_atomically
 from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_store
 from omu.reference import outcome_words
 from omu.render import render
@@ -333,5 +334,5 @@ def render_feedback(fb: PracticeFeedback) -> str:
 def write_feedback(folder: Path, fb: PracticeFeedback) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / FEEDBACK_HTML
-    path.write_text(render_feedback(fb), encoding="utf-8")
+    write_text_atomically(path, render_feedback(fb))
     return path

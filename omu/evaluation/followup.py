@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from omu.files import atomic_path
 from omu.sql import query, register_temp_table, run_sql
 
 ARRIVED = ("ja", "nee", "onbekend")
@@ -110,7 +111,8 @@ def add_followup_sheet(xlsx: Path, pending: pl.DataFrame, *, practice_id: str) -
                 "datum van aankomst) en lees het bestand terug met omu outcomes import.",
             )
         )
-    book.save(xlsx)
+    with atomic_path(xlsx) as temporary:
+        book.save(temporary)
     return pending.height
 
 

@@ -29,6 +29,7 @@ from dashboards.suppression import suppress_count
 from models.features import register_model_tables
 from models.outcome import Outcome
 from omu.evaluation.followup import prepare as prepare_followups
+from omu.files import atomic_path, write_text_atomically
 from omu.outreach.lists import prepare_outreach_store
 from omu.reference import outcome_values
 from omu.render import render, safe
@@ -410,9 +411,11 @@ def section_html(result: RegionEvaluation, outcome: Outcome) -> str:
 def write_evaluation_files(folder: Path, result: RegionEvaluation, outcome: Outcome) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / EVALUATION_CSV
-    published_long(result).write_csv(csv, separator=";", include_bom=True)
+    with atomic_path(csv) as temporary:
+        published_long(result).write_csv(temporary, separator=";", include_bom=True)
     page = folder / EVALUATION_HTML
-    page.write_text(
+    write_text_atomically(
+        page,
         render(
             "omu.evaluation",
             "evaluation.html.j2",
@@ -420,7 +423,6 @@ def write_evaluation_files(folder: Path, result: RegionEvaluation, outcome: Outc
             section=safe(section_html(result, outcome)),  # rendered with autoescape above
             made_on=f"{dt.date.today():%d-%m-%Y}",
         ),
-        encoding="utf-8",
     )
     return {EVALUATION_CSV: csv, EVALUATION_HTML: page}
 
@@ -436,7 +438,7 @@ def add_to_dashboard(dashboard: Path, result: RegionEvaluation, outcome: Outcome
     if SECTION_START in text:
         text = text[: text.index(SECTION_START)] + text[text.index(SECTION_END) + len(SECTION_END) :]
     section = f"{SECTION_START}\n{section_html(result, outcome)}\n{SECTION_END}\n"
-    dashboard.write_text(text.replace("</body>", section + "</body>", 1), encoding="utf-8")
+    write_text_atomically(dashboard, text.replace("</body>", section + "</body>", 1))
     return True
 
 

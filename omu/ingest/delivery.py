@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from omu import contract
-from omu.contract import FILES, FILES_BY_NAME
+from omu.contract import FILES, FILES_BY_NAME, checked_practice_id
 from omu.ingest import identifiers
 from omu.ingest.findings import Finding
 from omu.ingest.manifest import Manifest, check_manifest, read_manifest
@@ -103,7 +103,7 @@ def delivery_location(delivery_dir: Path) -> tuple[str | None, str | None]:
         quarter = str(Quarter.parse(delivery_dir.name))
     except ValueError:
         return None, None
-    return delivery_dir.parent.name, quarter
+    return checked_practice_id(delivery_dir.parent.name, f"landing folder {delivery_dir.parent}"), quarter
 
 
 def contract_variables(manifest: Manifest) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from omu.contract import FILES, ContractFile
+from omu.sql import literal_path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -81,7 +82,7 @@ def _suite_expectations(file: ContractFile, stage_dir: Path) -> list[Any]:
     for column_name in file.unique:
         expectations.append(gxe.ExpectColumnValuesToBeUnique(column=column_name))
     if file.references_patients:
-        patients = _quote(str(stage_dir / "patients.parquet"))
+        patients = _quote(literal_path(stage_dir / "patients.parquet"))
         expectations.append(
             gxe.UnexpectedRowsExpectation(
                 unexpected_rows_query=(
@@ -125,7 +126,7 @@ class _ContractValidator:
         for file in FILES:
             parquet = self.link / f"{file.table}.parquet"
             asset = self.source.add_query_asset(
-                file.table, query=f"SELECT * FROM read_parquet({_quote(str(parquet))})"
+                file.table, query=f"SELECT * FROM read_parquet({_quote(literal_path(parquet))})"
             )
             suite = context.suites.add(gx.ExpectationSuite(name=f"his_contract_v1_{file.table}"))
             for expectation in _suite_expectations(file, self.link):

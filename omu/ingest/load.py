@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from omu.files import sha256_of
 from omu.home import OmuHome
 from omu.ingest.delivery import DeliveryCheck, check_delivery, delivery_location
 from omu.ingest.report import write_delivery_outputs
-from omu.sql import fetch_one, run_sql_in_transaction
+from omu.sql import fetch_one, literal_path, run_sql_in_transaction
 
 DEFAULT_RETENTION = 4
 
@@ -125,7 +126,7 @@ def merge_delivery(
             {
                 "practice_id": check.practice_id,
                 "quarter": check.quarter,
-                "stage_dir": str(check.stage_dir),
+                "stage_dir": literal_path(check.stage_dir),
                 "retention": retention,
             },
         )
@@ -163,11 +164,13 @@ def ingest_delivery(
     if sha is not None and sha == in_force:
         return IngestOutcome(practice_id, quarter, "unchanged")
 
-    stage_dir = home.staging / practice_id / quarter / (sha or "no-manifest")[:16]
-    check = check_delivery(delivery_dir, stage_dir, previous_key_id=key_id)
-    outputs = write_delivery_outputs(check, home.delivery_out(quarter, practice_id))
+    # A folder of this attempt's own: two runs of one delivery never stage into (or clean up) the same
+    stage_parent = home.staging / practice_id / quarter
+    stage_parent.mkdir(parents=True, exist_ok=True)
+    stage_dir = Path(tempfile.mkdtemp(prefix=f"{(sha or 'no-manifest')[:16]}-", dir=stage_parent))
     received_at = received_at or dt.datetime.now()
     try:
+        check = check_delivery(delivery_dir, stage_dir, previous_key_id=key_id)
         with connect() as conn:
             if check.accepted:
                 merge_delivery(conn, check, received_at, retention)
@@ -175,4 +178,6 @@ def ingest_delivery(
                 record_refusal(conn, check, received_at)
     finally:
         shutil.rmtree(stage_dir, ignore_errors=True)
+    # Only now, after the commit: the report never speaks of a load that did not happen
+    outputs = write_delivery_outputs(check, home.delivery_out(quarter, practice_id))
     return IngestOutcome(practice_id, quarter, "loaded" if check.accepted else "refused", check, outputs)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from omu.contract import FILES
+from omu.files import atomic_path, write_text_atomically
 from omu.ingest.delivery import DeliveryCheck
 
 
@@ -66,9 +67,11 @@ def write_delivery_outputs(check: DeliveryCheck, folder: Path) -> dict[str, Path
         "quarantine": folder / "quarantine.csv",
         "validation": folder / "validation.json",
     }
-    paths["report"].write_text(render_report(check), encoding="utf-8")
-    check.quarantine.write_csv(paths["quarantine"])
-    paths["validation"].write_text(
+    write_text_atomically(paths["report"], render_report(check))
+    with atomic_path(paths["quarantine"]) as temporary:
+        check.quarantine.write_csv(temporary)
+    write_text_atomically(
+        paths["validation"],
         json.dumps(
             {
                 "practice_id": check.practice_id,
@@ -80,6 +83,5 @@ def write_delivery_outputs(check: DeliveryCheck, folder: Path) -> dict[str, Path
             },
             indent=2,
         ),
-        encoding="utf-8",
     )
     return paths

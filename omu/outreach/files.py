@@ -17,6 +17,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from omu.files import atomic_path, write_text_atomically
 from omu.outreach.lists import (
     EXCLUSION_LIFT,
     EXCLUSION_REASONS,
@@ -268,7 +269,8 @@ def write_xlsx(
         workbook.create_sheet(HELP_SHEET), columns, profile, lists, practice_id=practice_id, quarter=quarter
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    with atomic_path(path) as temporary:
+        workbook.save(temporary)
     return path
 
 
@@ -337,7 +339,8 @@ def write_csv(path: Path, rows: pl.DataFrame, lists: BuiltLists) -> Path:
     columns = _columns(lists)
     frame = _list_frame(rows, columns).rename({c.key: c.header for c in columns})
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_csv(path, separator=";", include_bom=True, decimal_comma=True, float_precision=3)
+    with atomic_path(path) as temporary:
+        frame.write_csv(temporary, separator=";", include_bom=True, decimal_comma=True, float_precision=3)
     return path
 
 
@@ -396,7 +399,7 @@ def write_html(
         outcomes_in_words=OUTCOMES_IN_WORDS,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    write_text_atomically(path, page)
     return path
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from omu.files import atomic_path
 from omu.screening.profile import Profile
 from omu.sql import fetch_one, query, register_temp_table, run_sql, run_sql_in_transaction
 
@@ -280,5 +281,6 @@ def export_screening(
         },
     ).pl()
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_csv(path)
+    with atomic_path(path) as temporary:
+        frame.write_csv(temporary)
     return frame.height
