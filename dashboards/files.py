@@ -19,7 +19,6 @@ from omu.screening.profile import Profile
 
 SHEET = "Indicatoren"
 HELP_SHEET = "Toelichting"
-LEVEL_WORDS = {"regio": "regio", "wijk": "wijk", "praktijk": "praktijk"}
 
 KEY_HEADERS = {
     "quarter": ("Kwartaal", "Het kwartaal; peildatum is de laatste dag ervan."),

@@ -1,4 +1,4 @@
-"""Outreach lists as the brief's rules say, and the files a POH works with (read back for real)."""
+"""Outreach lists as docs/outreach.md's rules say, and the files a POH works with (read back for real)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The screening profile evaluated directly on delivery frames, at many reference dates at once.
 
-This is the generator's independent implementation of the profile definitions (domain brief, "Screening
-profile"): it reads the rows exactly as written to the CSV files, never the generator's intent. It serves two
+This is the generator's independent implementation of the profile definitions (docs/screening.md and
+the profile YAML): it reads the rows exactly as written to the CSV files, never the generator's intent. It serves two
 purposes: the state that drives the hidden outcome hazard, and the truth files the pipeline is tested against.
 
 Definitions (R = reference date):
