@@ -1,7 +1,7 @@
 """Outreach lists per practice and quarter, for the POH (Dutch): outreach.xlsx/.csv/.html.
 
 Who is on the list, in which order and what rolls over is SQL (sql/outreach/build.sql); the
-files are written from the stored list (omu/outreach/files.py). A practice's folder holds only
+files are written from the stored list (omu/outreach/list_files.py). A practice's folder holds only
 its own patients: a check reads the files back and proves it.
 """
 
@@ -13,7 +13,7 @@ from assets.screening import first_time_crossers
 from omu import audit
 from omu.config import load_config
 from omu.evaluation.followup import add_followup_sheet, pending_followups, read_followup_rows
-from omu.outreach.files import column_header, write_practice_lists
+from omu.outreach.list_files import column_header, write_practice_lists
 from omu.outreach.lists import build_lists
 from omu.outreach.outcomes import read_outcome_file
 from pipelines.partitions import practice_and_quarter, practice_quarter

@@ -20,7 +20,7 @@ import plotly.io as pio
 import polars as pl
 from plotly.subplots import make_subplots
 
-from dashboards.files import suppression_note
+from dashboards.indicator_files import suppression_note
 from dashboards.indicators import (
     FUNNEL_ABOVE,
     FUNNEL_BELOW,

@@ -44,7 +44,7 @@ from sklearn.preprocessing import FunctionTransformer, SplineTransformer, Standa
 
 from models.features import DESCRIPTIVE, TrainingWindow, feature_names, features_at
 from models.outcome import Outcome
-from omu.files import sha256_of
+from omu.file_reading import sha256_of
 from omu.home import OmuHome
 from omu.screening.profile import Profile
 from omu.sql import run_sql, run_sql_in_transaction

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from dashboards.files import for_people
+from dashboards.indicator_files import for_people
 from dashboards.indicators import person_count_columns, read_indicators
 from dashboards.page import CHART_IDS
 from dashboards.region import file_text, patient_ids_in, write_region

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboards.disclosure import Version, protect
-from dashboards.files import columns as file_columns
-from dashboards.files import write_csv
+from dashboards.indicator_files import columns as file_columns
+from dashboards.indicator_files import write_csv
 from dashboards.indicators import (
     KEYS,
     person_count_columns,

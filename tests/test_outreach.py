@@ -15,7 +15,7 @@ import pytest
 from omu import store
 from omu.home import OmuHome
 from omu.outreach.exclusions import ExclusionFileError, import_exclusions
-from omu.outreach.files import column_header, write_practice_lists
+from omu.outreach.list_files import column_header, write_practice_lists
 from omu.outreach.lists import OUTCOMES, REFERRAL_TARGETS, build_lists
 from omu.outreach.outcomes import OutcomeFileError, import_outcomes
 from omu.quarters import Quarter

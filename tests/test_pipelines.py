@@ -24,7 +24,7 @@ from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
 from benchmarks.run_queue import stop_process_group
 from omu.contract import FILES, REQUIRED_FILES
-from omu.files import sha256_of
+from omu.file_reading import sha256_of
 from omu.home import REPO_ROOT, OmuHome
 from omu.ingest.delivery import check_delivery
 from omu.quarters import quarter_range

@@ -1,4 +1,4 @@
-"""Reading the project's own definition files and hashing files: one implementation each."""
+"""Hashing files and reading the project's own YAML definition files: one implementation each."""
 
 from __future__ import annotations
 
