@@ -79,7 +79,7 @@ def outreach_list(
                     practice_id=practice_id,
                     quarter=quarter,
                     patients=listed,
-                    dagster_run_id=context.run_id,
+                    dagster_run_id=context.run.run_id,
                     detail=f"{profile.name} v{profile.version}: outreach.xlsx/.csv/.html"
                     + (", baseline.xlsx" if lists.is_first_quarter else ""),
                 )

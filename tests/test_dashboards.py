@@ -104,7 +104,7 @@ def test_the_attacker_recovers_nothing_from_every_published_version(region):
     """The independent attacker (tests/attacker.py) on every indicators.csv of the run, the ones
     written before the outcomes came back and the re-publications after."""
     from attacker import attack
-    from test_disclosure_attack import KNOWLEDGE
+    from public_knowledge import KNOWLEDGE
 
     report = attack(region["published"], KNOWLEDGE)
     assert report.counts_attacked > 100
