@@ -66,7 +66,10 @@ def run_plain(home_root: Path, deliveries: list[Path]) -> list[dict[str, Any]]:
     out = []
     for delivery in deliveries:
         outcome = ingest_delivery(home, delivery)
-        result = {"delivery": f"{outcome.practice_id} {outcome.quarter}", "status": outcome.status}
+        result: dict[str, Any] = {
+            "delivery": f"{outcome.practice_id} {outcome.quarter}",
+            "status": outcome.status,
+        }
         if outcome.status == "loaded":
             with store.connect(home.database) as conn:
                 screened = screen(
