@@ -22,7 +22,7 @@ from dashboards.region import patient_ids_in, patient_ids_in_files
 from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
 from omu.contract import FILES
 from omu.evaluation.outcome import EVALUATION_CSV, EVALUATION_HTML, FUNNEL_STEPS, WORKLOAD
-from omu.outreach.files import column_header
+from omu.outreach.list_files import column_header
 from omu.outreach.outcomes import read_outcome_file
 from omu.screening.screen import plan_work, screening_checks, screening_plan
 from omu.sql import fetch_dicts, run_sql

@@ -47,7 +47,7 @@ def _log_written(conn, context: dg.AssetExecutionContext, quarter: str, files: s
             "dashboard_written",
             quarter=quarter,
             patients=audit.patients_screened(conn, quarter),
-            dagster_run_id=context.run_id,
+            dagster_run_id=context.run.run_id,
             detail=files,
         )
     except audit.AuditError as error:

@@ -126,7 +126,7 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
                 practice_id=practice_id,
                 quarter=quarter,
                 patients=patients if isinstance(patients, int) and patients >= 0 else None,
-                dagster_run_id=context.run_id,
+                dagster_run_id=context.run.run_id,
                 detail=f"{context.job_name}: ingest and screening",
             )
         except audit.AuditError as error:

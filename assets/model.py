@@ -37,7 +37,7 @@ def risk_model(
                 conn,
                 "run",
                 patients=examples.select(["practice_id", "patient_id"]).n_unique() if examples.height else 0,
-                dagster_run_id=context.run_id,
+                dagster_run_id=context.run.run_id,
                 detail=f"{context.job_name}: risk model trained or loaded",
             )
         except audit.AuditError as error:

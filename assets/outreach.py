@@ -1,7 +1,7 @@
 """Outreach lists per practice and quarter, for the POH (Dutch): outreach.xlsx/.csv/.html.
 
 Who is on the list, in which order and what rolls over is SQL (sql/outreach/build.sql); the
-files are written from the stored list (omu/outreach/files.py). A practice's folder holds only
+files are written from the stored list (omu/outreach/list_files.py). A practice's folder holds only
 its own patients: a check (assets/checks.py) reads the files back and proves it.
 """
 
@@ -12,7 +12,7 @@ from assets.screening import first_time_crossers
 from omu import audit
 from omu.config import load_config
 from omu.evaluation.followup import add_followup_sheet, pending_followups
-from omu.outreach.files import write_practice_lists
+from omu.outreach.list_files import write_practice_lists
 from omu.outreach.lists import build_lists
 from pipelines.partitions import practice_and_quarter, practice_quarter
 from pipelines.resources import DuckDBStore, OmuSettings
@@ -56,7 +56,7 @@ def outreach_list(
                     practice_id=practice_id,
                     quarter=quarter,
                     patients=listed,
-                    dagster_run_id=context.run_id,
+                    dagster_run_id=context.run.run_id,
                     detail=f"{profile.name} v{profile.version}: outreach.xlsx/.csv/.html"
                     + (", baseline.xlsx" if lists.is_first_quarter else ""),
                 )

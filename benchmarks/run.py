@@ -153,7 +153,7 @@ def goal_met(key: str, value: float) -> bool | None:
 # --------------------------------------------------------------------------------------------
 
 
-def run_chain(args: argparse.Namespace, scale: Scale, name: str, stages: Stages, log) -> dict[str, Any]:
+def measure_chain(args: argparse.Namespace, scale: Scale, name: str, stages: Stages, log) -> dict[str, Any]:
     from benchmarks.data import generate_landing, make_redelivery, scan_limit
     from benchmarks.ingest import IngestPool, ingest_all
     from omu import store
@@ -365,7 +365,7 @@ def _model_stages(stages: Stages, home, profile, practice_quarters, log):
 def _outreach_stage(stages: Stages, home, profile, practice_quarters) -> None:
     from omu import store
     from omu.config import load_config
-    from omu.outreach.files import write_practice_lists
+    from omu.outreach.list_files import write_practice_lists
     from omu.outreach.lists import build_lists
 
     config = load_config(home.config_file)
@@ -481,7 +481,7 @@ def _redelivery_stage(stages: Stages, home, profile, delivery: Path, model, skip
     from omu import store
     from omu.config import load_config
     from omu.ingest.load import ingest_delivery
-    from omu.outreach.files import write_practice_lists
+    from omu.outreach.list_files import write_practice_lists
     from omu.outreach.lists import build_lists
     from omu.screening.screen import export_screening, plan_work, screen
 
@@ -556,7 +556,9 @@ def _redelivery_stage(stages: Stages, home, profile, delivery: Path, model, skip
 # --------------------------------------------------------------------------------------------
 
 
-def run_national(args: argparse.Namespace, scale: Scale, name: str, stages: Stages, log) -> dict[str, Any]:
+def measure_national(
+    args: argparse.Namespace, scale: Scale, name: str, stages: Stages, log
+) -> dict[str, Any]:
     from benchmarks.national import generate_national, national_summary, screen_national
 
     practices = args.practices or scale.practices
@@ -838,7 +840,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     stages = Stages()
     try:
-        runner = run_national if scale.national else run_chain
+        runner = measure_national if scale.national else measure_chain
         result.update(runner(args, scale, name, stages, log))
     finally:
         result["stages"] = [s.as_dict() for s in stages.results]

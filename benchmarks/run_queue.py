@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,19 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from omu.home import REPO_ROOT
+from pipelines.serve import stop_groups
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
-
-
-def stop_process_group(process: subprocess.Popen, grace_seconds: float) -> None:
-    """End a process started with start_new_session=True and all it started (Dagster's daemon and
-    `dagster dev` run their parts as child processes): SIGTERM, then SIGKILL after the grace time."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace_seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def _most_overlapping(spans: list[tuple[float, float]]) -> int:
@@ -53,11 +42,11 @@ def run(
 ) -> dict[str, Any]:
     import dagster as dg
 
-    from benchmarks.concurrency import run_plain, snapshot
     from benchmarks.data import delivery_dirs
     from omu.home import OmuHome
     from omu.quarters import quarter_range
     from omu.synthetic import generate
+    from pipelines.parallel_workers import run_plain, snapshot
 
     if work.exists():
         shutil.rmtree(work)
@@ -106,7 +95,7 @@ def run(
                 )
             time.sleep(2)
     finally:
-        stop_process_group(daemon, grace_seconds=60)
+        stop_groups({"dagster-daemon": daemon}, grace_seconds=60)
         log.close()
     seconds = time.time() - began
     runs = []

@@ -35,7 +35,6 @@ from omu.screening.profile import Profile
 from omu.sql import query, run_sql, run_sql_in_transaction
 
 LEVELS = ("regio", "wijk", "praktijk")
-REGION_CODE = "REGIO"
 OTHER_WIJK = "OVERIG"
 KEYS = ("quarter", "level", "area_code", "area_name")
 
@@ -561,12 +560,6 @@ def publish(
             columns += [f"{key}_lower", f"{key}_upper"]
     level_rank = pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)}, return_dtype=pl.Int32)
     return shown.select(columns).sort(["quarter", level_rank, "area_code"]), ledger, served_new
-
-
-def compute_indicators(conn: duckdb.DuckDBPyConnection, profile: Profile, quarter: str) -> pl.DataFrame:
-    """The protected indicators (wide) of every delivered quarter up to ``quarter``, consistent
-    with the versions already in the disclosure ledger (which this does not extend)."""
-    return _compute(conn, profile, quarter)[0]
 
 
 # --------------------------------------------------------------------------------------------

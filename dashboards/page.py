@@ -25,7 +25,7 @@ from dashboards.figures import (
     fig_wijken,
     figure_html,
 )
-from dashboards.files import suppression_note
+from dashboards.indicator_files import suppression_note
 from dashboards.indicators import catalogue
 from dashboards.texts import (
     DASH,
@@ -37,7 +37,7 @@ from dashboards.texts import (
     nl_number,
     with_interval,
 )
-from omu.files import write_text_atomically
+from omu.file_writing import write_text_atomically
 from omu.quarters import Quarter
 from omu.reference import outcome_words
 from omu.render import render as render_template

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from dashboards.files import write_csv, write_xlsx
+from dashboards.indicator_files import write_csv, write_xlsx
 from dashboards.indicators import read_indicators, store_indicators
 from dashboards.page import write_dashboard
 from dashboards.texts import funnel_outliers, highest_standardised

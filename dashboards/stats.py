@@ -34,7 +34,7 @@ __all__ = [
 
 #: 2013 European Standard Population, 19 five-year bands 0-4, 5-9, ..., 85-89, 90+ (sum 100,000).
 #: Source: Eurostat (2013) "Revision of the European Standard Population", Methodologies and
-#: Working papers KS-RA-13-028-EN-N; also the domain brief, "Regional dashboards".
+#: Working papers KS-RA-13-028-EN-N; also docs/dashboards.md, "Methods".
 ESP2013_WEIGHTS: tuple[int, ...] = (
     5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000,
     7000, 6500, 6000, 5500, 5000, 4000, 2500, 1500, 1000,
@@ -43,7 +43,7 @@ ESP2013_WEIGHTS: tuple[int, ...] = (
 #: Labels of the ESP2013 bands, in the order of :data:`ESP2013_WEIGHTS`.
 ESP2013_BANDS: tuple[str, ...] = tuple(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)) + ("90+",)
 
-#: A directly standardised rate is not computed on fewer events than this (domain brief; the
+#: A directly standardised rate is not computed on fewer events than this (docs/dashboards.md; the
 #: same rule as PHE/OHID Fingertips and PHEindicatormethods ``phe_dsr``).
 DSR_MIN_EVENTS = 10
 
@@ -186,7 +186,7 @@ def age_standardised_rate(
     Choices:
 
     * fewer than :data:`DSR_MIN_EVENTS` (10) events in total gives ``(nan, nan, nan)``
-      (domain brief; PHE/OHID practice);
+      (docs/dashboards.md; PHE/OHID practice);
     * the lower limit is clipped at 0: Dobson's limit can go negative when a few events sit
       in small, heavily weighted bands (a rate's interval cannot);
     * a band with population 0 (and then necessarily 0 events) contributes 0 to the rate and

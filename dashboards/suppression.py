@@ -1,6 +1,6 @@
 """Small-number suppression: the one place figures pass through before they leave the store.
 
-The rule (domain brief, "Regional dashboards"):
+The rule (docs/dashboards.md, "Suppression: one rule, one place"):
 
 1. counts from 1 to 7 are not shown (*primary* suppression);
 2. other counts are rounded to the nearest 5;
@@ -27,7 +27,7 @@ Choices made here (and why)
 ---------------------------
 * **A true zero is shown as 0.**  The rule hides 1-7; 0 is not in that range, and "nobody in
   this wijk" identifies no one.  (Zeros can still reveal that *every* member of a group is in
-  the complementary category; that is group, not individual, disclosure and the brief accepts
+  the complementary category; that is group, not individual, disclosure and the rule accepts
   it.)  Secondary suppression avoids picking a zero as the complementary cell, because a
   hidden 0 next to a hidden 1-7 value protects little once the reader knows the rule; a zero
   is hidden only when an equation offers nothing else.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from omu.files import load_yaml_mapping, whole_number
+from omu.file_reading import load_yaml_mapping, whole_number
 from omu.screening.profile import CLINICAL_DIR, CODELISTS_DIR, ProfileError, load_codelist
 
 OUTCOMES_DIR = CLINICAL_DIR / "outcomes"

@@ -39,7 +39,7 @@ from dashboards.suppression import suppress_count
 from models.outcome import load_outcome
 from models.risk import EVALUATION_FILE, ModelError, RiskModel, design_matrix, load_model, model_name
 from omu import audit, store
-from omu.files import write_text_atomically
+from omu.file_writing import write_text_atomically
 from omu.home import OmuHome
 from omu.render import render, safe
 

@@ -42,9 +42,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler
 
-from models.features import DESCRIPTIVE, TrainingWindow, feature_names, features_at, training_examples
+from models.features import DESCRIPTIVE, TrainingWindow, feature_names, features_at
 from models.outcome import Outcome
-from omu.files import sha256_of
+from omu.file_reading import sha256_of
 from omu.home import OmuHome
 from omu.screening.profile import Profile
 from omu.sql import run_sql, run_sql_in_transaction
@@ -384,18 +384,6 @@ def train_or_load(
         f"trained {model.name} {model.version} on {model.meta['training']['examples']} examples",
         examples.height,
     )
-
-
-def train_from_store(
-    conn: duckdb.DuckDBPyConnection,
-    home: OmuHome,
-    profile: Profile,
-    outcome: Outcome,
-    spec: ModelSpec = ModelSpec(),
-) -> TrainResult:
-    """training_examples + train_or_load on one connection (scripts and tests; the asset releases
-    the store lock before fitting)."""
-    return train_or_load(training_examples(conn, profile, outcome, spec.window), home, profile, outcome, spec)
 
 
 def score_quarter(

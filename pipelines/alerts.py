@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from omu.files import write_text_atomically
+from omu.file_writing import write_text_atomically
 from omu.home import OmuHome
 
 log = logging.getLogger("omu.alerts")

@@ -408,7 +408,7 @@ def _demo_landing(omu_home: OmuHome) -> Path:
             patients=region["patients"],
             progress=lambda _: bar.advance(task),
         )
-    from omu.files import write_text_atomically
+    from omu.file_writing import write_text_atomically
 
     write_text_atomically(marker, wanted)
     return landing

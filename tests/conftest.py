@@ -58,8 +58,10 @@ def browser():
 # DuckDB 2's nanobind bindings print a benign "leaked instances" report at interpreter shutdown
 # once Great Expectations has used DuckDB; it would bury pytest's closing summary. End the
 # process right after pytest is done, with pytest's own exit status (as `omu` itself does).
+# Not in a pytest-xdist worker: it still has to hand its results to the controller over execnet.
 def pytest_sessionfinish(session, exitstatus):
-    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+    if not hasattr(session.config, "workerinput"):
+        session.config.stash[_EXIT_STATUS] = int(exitstatus)
 
 
 def pytest_unconfigure(config):

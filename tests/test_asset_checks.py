@@ -296,7 +296,7 @@ def test_only_this_practice_fails_on_a_patient_of_another_practice(region, copy)
     path = copy.practice_out(QUARTER, "P0001") / "outreach.csv"
     lines = path.read_text(encoding="utf-8-sig").splitlines()
     columns = lines[0].split(";")
-    from omu.outreach.files import column_header
+    from omu.outreach.list_files import column_header
 
     row = ["" for _ in columns]
     row[columns.index(column_header("patient_id"))] = other

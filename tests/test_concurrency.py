@@ -22,11 +22,11 @@ import dagster as dg
 import pytest
 import yaml
 
-from benchmarks.concurrency import run_plain, snapshot
-from benchmarks.data import delivery_dirs
 from omu.home import REPO_ROOT, OmuHome
 from omu.quarters import quarter_range
 from omu.synthetic import generate
+from pipelines.parallel_workers import run_plain, snapshot
+from pipelines.runner import select_deliveries
 
 PRACTICES = 3
 QUARTERS = "2026Q2:2026Q3"
@@ -37,6 +37,11 @@ def landing(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("parallel") / "landing"
     generate(folder, practices=PRACTICES, quarters=quarter_range(QUARTERS), seed=31, patients=(150, 300))
     return folder
+
+
+def delivery_dirs(landing: Path) -> list[Path]:
+    """Every delivery in the landing folder, oldest quarter first, then practice (omu run's order)."""
+    return [landing / practice / quarter for practice, quarter in select_deliveries(landing, None)]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +68,7 @@ def run_in_parallel(mode: str, home: OmuHome, landing: Path, tmp_path: Path) -> 
         command = [
             sys.executable,
             "-m",
-            "benchmarks.concurrency",
+            "pipelines.parallel_workers",
             mode,
             "--home",
             str(home.root),

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from dashboards.files import for_people
+from dashboards.indicator_files import for_people
 from dashboards.indicators import person_count_columns, read_indicators
 from dashboards.page import CHART_IDS
 from dashboards.region import file_text, patient_ids_in, write_region
@@ -104,7 +104,7 @@ def test_the_attacker_recovers_nothing_from_every_published_version(region):
     """The independent attacker (tests/attacker.py) on every indicators.csv of the run, the ones
     written before the outcomes came back and the re-publications after."""
     from attacker import attack
-    from test_disclosure_attack import KNOWLEDGE
+    from public_knowledge import KNOWLEDGE
 
     report = attack(region["published"], KNOWLEDGE)
     assert report.counts_attacked > 100

@@ -18,7 +18,7 @@ import pytest
 from assets.ingest import ingest_delivery_asset
 from omu import store
 from omu.contract import PracticeIdError, checked_practice_id
-from omu.files import atomic_path, write_text_atomically
+from omu.file_writing import atomic_path, write_text_atomically
 from omu.home import REPO_ROOT, OmuHome, run_lock
 from omu.ingest.load import ingest_delivery
 from omu.sql import literal_path

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -52,20 +51,17 @@ LATEST = "2026Q3"
 BIG = {"practices": 8, "quarters": quarter_range(LATEST), "seed": 2024, "patients": (3000, 3500)}
 PROFILE = load_profile()
 OUTCOME = load_outcome()
-TIMINGS: dict[str, float] = {}
 
 
 @pytest.fixture(scope="session")
 def region(tmp_path_factory) -> dict:
     """The generated region, ingested (real ingest, real DuckDB file); generated once per session."""
-    began = time.perf_counter()
     root = tmp_path_factory.mktemp("model-region")
     landing, truth = root / "landing", root / "truth"
     summary = generate(landing, truth_dir=truth, **BIG)
     home = OmuHome(root / "home").prepare()
     for delivery in summary.delivery_dirs:
         assert ingest_delivery(home, delivery).status == "loaded"
-    TIMINGS["region"] = time.perf_counter() - began
     return {"home": home, "landing": landing, "truth": truth}
 
 
@@ -82,9 +78,7 @@ def truth(region) -> pl.DataFrame:
 
 @pytest.fixture(scope="session")
 def trained(region, examples):
-    began = time.perf_counter()
     result = train_or_load(examples, region["home"], PROFILE, OUTCOME)
-    TIMINGS["fit"] = time.perf_counter() - began
     assert result.trained and result.model is not None, result.message
     return result.model
 
@@ -494,10 +488,3 @@ def test_no_outcome_information_leaks_into_the_features(small, tmp_path, change)
             f"SELECT count(*) FROM contacts WHERE contact_on > DATE '{REFERENCE}'"
         ).fetchall()[0][0]
     assert (later > 0) if change == "shift" else (later == 0)
-
-
-def test_fixture_timing_is_reported(region, trained):
-    """Not a check of speed: prints what the session fixture cost (see docs/model-card.md)."""
-    print(
-        f"region generated and ingested in {TIMINGS.get('region', 0):.0f} s; fit {TIMINGS.get('fit', 0):.0f} s"
-    )

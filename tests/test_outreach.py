@@ -1,4 +1,4 @@
-"""Outreach lists as the brief's rules say, and the files a POH works with (read back for real)."""
+"""Outreach lists as docs/outreach.md's rules say, and the files a POH works with (read back for real)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from omu import reference, store
 from omu.home import OmuHome
 from omu.outreach.exclusions import ExclusionFileError, import_exclusions
-from omu.outreach.files import column_header, write_practice_lists
+from omu.outreach.list_files import column_header, write_practice_lists
 from omu.outreach.lists import OUTCOMES, REFERRAL_TARGETS, build_lists
 from omu.outreach.outcomes import OutcomeFileError, import_outcomes
 from omu.quarters import Quarter

@@ -23,9 +23,8 @@ from assets.checks import checks_for
 from assets.ingest import ingest_delivery_asset
 from assets.outreach import outreach_list
 from assets.screening import first_time_crossers, score_history
-from benchmarks.run_queue import stop_process_group
 from omu.contract import FILES, REQUIRED_FILES
-from omu.files import sha256_of
+from omu.file_reading import sha256_of
 from omu.home import REPO_ROOT, OmuHome
 from omu.ingest.delivery import check_delivery
 from omu.quarters import quarter_range
@@ -35,6 +34,7 @@ from pipelines.partitions import partition_key
 from pipelines.resources import DuckDBStore, OmuSettings
 from pipelines.schedules import quarterly_dashboard, quarterly_screening
 from pipelines.sensors import landing_sensor
+from pipelines.serve import stop_groups
 
 OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
 
@@ -414,7 +414,7 @@ def test_dagster_dev_shows_the_assets_the_sensor_the_schedules_and_the_checks(ra
             ui.wait(timeout=30)
         finally:
             if ui.poll() is None:
-                stop_process_group(ui, grace_seconds=1)
+                stop_groups({"omu ui": ui}, grace_seconds=1)
     while processes_with_home(home) and time.monotonic() - stopped < 30:
         time.sleep(0.5)
     assert processes_with_home(home) == [], "processes of omu ui still running 30 s after SIGTERM"

@@ -1,4 +1,4 @@
-"""Screening profile omu-basis v1, as the domain brief states it, one hand-made patient per case.
+"""Screening profile omu-basis v1, as docs/screening.md and its YAML state it, one hand-made patient per case.
 
 Reference date 2026Q3 = 2026-09-30. Each case below is a patient of one small delivery; the
 test reads that patient's row of the `screening` relation. A window of N days covers the

@@ -134,7 +134,7 @@ def test_byar_edges_and_vectorised():
 
 
 def test_esp2013_constants():
-    # Eurostat (2013) "Revision of the European Standard Population", and the domain brief.
+    # Eurostat (2013) "Revision of the European Standard Population", and docs/dashboards.md.
     assert ESP2013_WEIGHTS == (
         5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000,
         7000, 6500, 6000, 5500, 5000, 4000, 2500, 1500, 1000,

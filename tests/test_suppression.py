@@ -1,4 +1,4 @@
-"""Tests for dashboards.suppression: the brief's rule, examples, and properties on random tables.
+"""Tests for dashboards.suppression: the published rule (docs/dashboards.md), examples, and properties on random tables.
 
 The disclosure checks here are written independently of the module: the additive equations are
 rebuilt from the table's declared structure, and a hidden cell counts as recoverable when it is

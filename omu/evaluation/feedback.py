@@ -14,7 +14,7 @@ import polars as pl
 from markupsafe import Markup
 
 from dashboards.indicators import REFERRAL_LABELS
-from omu.files import write_text_atomically
+from omu.file_writing import write_text_atomically
 from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_store
 from omu.reference import outcome_words
 from omu.render import render

@@ -19,7 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from omu.files import atomic_path
+from omu.file_writing import atomic_path
 from omu.sql import query, register_temp_table, run_sql
 
 ARRIVED = ("ja", "nee", "onbekend")

@@ -29,7 +29,7 @@ from dashboards.suppression import suppress_count
 from models.features import register_model_tables
 from models.outcome import Outcome
 from omu.evaluation.followup import prepare as prepare_followups
-from omu.files import atomic_path, write_text_atomically
+from omu.file_writing import atomic_path, write_text_atomically
 from omu.outreach.lists import prepare_outreach_store
 from omu.reference import outcome_values
 from omu.render import render, safe

@@ -21,7 +21,7 @@ import polars as pl
 
 from omu import store
 from omu.contract import FILES, MANIFEST
-from omu.files import sha256_of
+from omu.file_reading import sha256_of
 from omu.home import OmuHome
 from omu.ingest.delivery import DeliveryCheck, check_delivery, delivery_location
 from omu.ingest.report import write_delivery_outputs

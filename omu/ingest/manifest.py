@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from omu.contract import CONTRACT_VERSION, FILES_BY_NAME, MANIFEST, REQUIRED_FILES
-from omu.files import sha256_of
+from omu.file_reading import sha256_of
 from omu.ingest.findings import Finding
 from omu.quarters import Quarter
 

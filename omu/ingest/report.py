@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from omu.contract import FILES
-from omu.files import atomic_path, write_text_atomically
+from omu.file_writing import atomic_path, write_text_atomically
 from omu.ingest.delivery import DeliveryCheck
 
 

@@ -18,7 +18,7 @@ from omu import audit
 from omu.evaluation import followup
 from omu.ingest import identifiers
 from omu.ingest.reading import LINE, UnreadableFile, read_delivery_csv
-from omu.outreach.files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET, column_header
+from omu.outreach.list_files import BASELINE_SHEET, HEADER_TO_KEY, LIST_SHEET, column_header
 from omu.outreach.lists import prepare_outreach_tables
 from omu.sql import register_temp_table, run_sql, run_sql_in_transaction
 

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from omu import contract
-from omu.files import load_yaml_mapping, whole_number
+from omu.file_reading import load_yaml_mapping, whole_number
 from omu.home import REPO_ROOT
 
 CLINICAL_DIR = REPO_ROOT / "clinical"

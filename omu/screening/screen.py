@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from omu.files import atomic_path
+from omu.file_writing import atomic_path
 from omu.screening.profile import Profile
 from omu.sql import fetch_one, query, register_temp_table, run_sql, run_sql_in_transaction
 

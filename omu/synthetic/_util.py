@@ -17,10 +17,6 @@ def day_number(day: dt.date) -> int:
     return (day - EPOCH).days
 
 
-def from_day_number(number: int) -> dt.date:
-    return EPOCH + dt.timedelta(days=int(number))
-
-
 def rng_for(seed: int, practice: int, stream: int, *extra: int) -> np.random.Generator:
     """One independent random stream per (seed, practice, stream, ...): a practice never depends on others."""
     return np.random.default_rng(np.random.SeedSequence([seed, practice, stream, *extra]))
@@ -65,8 +61,3 @@ def date_expr(column: str) -> pl.Expr:
     """Int day numbers -> pl.Date, NO_END -> null."""
     col = pl.col(column)
     return pl.when(col < NO_END).then(col).otherwise(None).cast(pl.Int32).cast(pl.Date).alias(column)
-
-
-def day_expr(column: str) -> pl.Expr:
-    """pl.Date -> int day numbers (null stays null)."""
-    return pl.col(column).cast(pl.Int64)

@@ -30,7 +30,7 @@ from omu.synthetic.population import (
     simulate_registration,
 )
 from omu.synthetic.reference import ASTHMA_PROFILE, Wijk, load_wijken
-from omu.synthetic.truth import Evaluation, Profile, evaluate
+from omu.synthetic.truth import Evaluation, TruthProfile, evaluate
 from omu.synthetic.writer import write_delivery
 
 TRUTH_QUARTERS_BEFORE = 8  # the truth starts 8 quarters before the first requested quarter
@@ -107,14 +107,14 @@ class GenerationSummary:
 class _Reference:
     wijken: tuple[Wijk, ...]
     codes: dict[str, tuple[str, ...]]
-    profile: Profile
-    side_profiles: tuple[Profile, ...] = ()  # profiles whose truth columns sit beside the default's
+    profile: TruthProfile
+    side_profiles: tuple[TruthProfile, ...] = ()  # profiles whose truth columns sit beside the default's
 
     @classmethod
     def load(cls) -> _Reference:
         codes = clinical.load_codes()
         clinical.check_codes(codes["saba"], codes["ics"], codes["beta_blockers"])
-        return cls(load_wijken(), codes, Profile.load(), (Profile.load(ASTHMA_PROFILE),))
+        return cls(load_wijken(), codes, TruthProfile.load(), (TruthProfile.load(ASTHMA_PROFILE),))
 
 
 def practice_id(number: int) -> str:
@@ -458,8 +458,8 @@ def _truth(
     until: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
-    profile: Profile,
-    side_profiles: tuple[Profile, ...] = (),
+    profile: TruthProfile,
+    side_profiles: tuple[TruthProfile, ...] = (),
 ) -> pl.DataFrame:
     """One row per patient registered at R, per quarter from 8 before the first requested one to the last; the
     flags recomputed from the rows of the last delivery (the frames written), never from the generator's intent."""

@@ -1,7 +1,7 @@
 """The screening profile evaluated directly on delivery frames, at many reference dates at once.
 
-This is the generator's independent implementation of the profile definitions (domain brief, "Screening
-profile"): it reads the rows exactly as written to the CSV files, never the generator's intent. It serves two
+This is the generator's independent implementation of the profile definitions (docs/screening.md and
+the profile YAML): it reads the rows exactly as written to the CSV files, never the generator's intent. It serves two
 purposes: the state that drives the hidden outcome hazard, and the truth files the pipeline is tested against.
 
 Definitions (R = reference date):
@@ -76,7 +76,7 @@ class Characteristic:
 
 
 @dataclass(frozen=True)
-class Profile:
+class TruthProfile:
     name: str
     version: int
     threshold: float
@@ -85,7 +85,7 @@ class Profile:
     clinical_dir: Path = CLINICAL_DIR
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_PROFILE, clinical_dir: Path = CLINICAL_DIR) -> Profile:
+    def load(cls, path: Path = DEFAULT_PROFILE, clinical_dir: Path = CLINICAL_DIR) -> TruthProfile:
         data = load_yaml(path)
 
         def characteristic(item: dict) -> Characteristic:
@@ -356,7 +356,7 @@ class _Evaluator:
 def evaluate(
     tables: Mapping[str, pl.DataFrame],
     dates: Sequence[dt.date] | np.ndarray,
-    profile: Profile | None = None,
+    profile: TruthProfile | None = None,
     *,
     with_state: bool = False,
 ) -> Evaluation:
@@ -364,7 +364,7 @@ def evaluate(
 
     with_state adds extra["n_chronic"] (active episodes in codelist chronic_conditions) and extra["n_medicines"]
     (distinct ATC codes prescribed in the past 365 days)."""
-    profile = profile or Profile.load()
+    profile = profile or TruthProfile.load()
     days = np.array([d if isinstance(d, int | np.integer) else day_number(d) for d in dates], dtype=np.int64)
     if np.any(np.diff(days) < 0):
         raise ValueError("dates must be ascending")

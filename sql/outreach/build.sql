@@ -1,4 +1,4 @@
--- The outreach list of one practice and quarter, as the brief's rules say:
+-- The outreach list of one practice and quarter, as docs/outreach.md says:
 --   who:   first-time crossers of this quarter; patients listed earlier and not reached (an
 --          outcome that is not final, e.g. niet_bereikt, or no outcome handed back) with fewer
 --          than max_attempts such attempts; and candidates that did not fit an earlier quarter's

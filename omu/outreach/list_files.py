@@ -17,7 +17,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from omu.files import atomic_path, write_text_atomically
+from omu.file_writing import atomic_path, write_text_atomically
 from omu.outreach.lists import (
     EXCLUSION_LIFT,
     EXCLUSION_REASONS,

@@ -1,6 +1,8 @@
 """Parallel partitions against one store: worker processes and a snapshot of the store to compare.
+Used by the concurrency tests and the run-queue benchmark, which both prove that parallel runs
+give what a serial run gives.
 
-A worker is a real process (`python -m benchmarks.concurrency ...`) that runs one practice's
+A worker is a real process (`python -m pipelines.parallel_workers ...`) that runs one practice's
 deliveries, in quarter order, either through omu's functions (ingest_delivery + screen) or
 through Dagster (screening_job.execute_in_process on the persistent instance of the omu home:
 ingest, score_history, first_time_crossers). It records, per store connection, when it asked for
@@ -64,7 +66,10 @@ def run_plain(home_root: Path, deliveries: list[Path]) -> list[dict[str, Any]]:
     out = []
     for delivery in deliveries:
         outcome = ingest_delivery(home, delivery)
-        result = {"delivery": f"{outcome.practice_id} {outcome.quarter}", "status": outcome.status}
+        result: dict[str, Any] = {
+            "delivery": f"{outcome.practice_id} {outcome.quarter}",
+            "status": outcome.status,
+        }
         if outcome.status == "loaded":
             with store.connect(home.database) as conn:
                 screened = screen(
@@ -133,7 +138,7 @@ def snapshot(database: Path) -> dict[str, list[tuple]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.concurrency")
+    p = argparse.ArgumentParser(prog="python -m pipelines.parallel_workers")
     p.add_argument("mode", choices=("plain", "dagster"))
     p.add_argument("--home", type=Path, required=True)
     p.add_argument("--landing", type=Path, required=True)

@@ -15,12 +15,11 @@ from openpyxl.utils import get_column_letter
 
 from dashboards.indicators import FUNNEL_WORDS, KEYS, catalogue
 from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
-from omu.files import atomic_path
+from omu.file_writing import atomic_path
 from omu.screening.profile import Profile
 
 SHEET = "Indicatoren"
 HELP_SHEET = "Toelichting"
-LEVEL_WORDS = {"regio": "regio", "wijk": "wijk", "praktijk": "praktijk"}
 
 KEY_HEADERS = {
     "quarter": ("Kwartaal", "Het kwartaal; peildatum is de laatste dag ervan."),
