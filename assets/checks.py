@@ -15,18 +15,23 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.errors import values_withheld
-from assets.ingest import RAW_TABLES
-from dashboards.indicators import derived_violations, ledger_violations, person_count_columns, read_indicators
-from dashboards.region import patient_ids_in, patient_ids_in_files
-from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
+from omu.assets.errors import values_withheld
+from omu.assets.ingest import RAW_TABLES
 from omu.contract import FILES
+from omu.dashboards.indicators import (
+    derived_violations,
+    ledger_violations,
+    person_count_columns,
+    read_indicators,
+)
+from omu.dashboards.region import patient_ids_in, patient_ids_in_files
+from omu.dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
 from omu.evaluation.outcome import EVALUATION_CSV, EVALUATION_HTML, FUNNEL_STEPS, WORKLOAD
 from omu.outreach.list_files import column_header
 from omu.outreach.outcomes import read_outcome_file
+from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.screening.screen import plan_work, screening_checks, screening_plan
 from omu.sql import fetch_dicts, run_sql
-from pipelines.resources import DuckDBStore, OmuSettings
 
 FILES_BY_TABLE = {file.table: file for file in FILES}
 

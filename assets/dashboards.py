@@ -19,18 +19,23 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.errors import values_withheld
-from assets.outreach import outreach_list
-from assets.screening import score_history
-from dashboards.indicators import (
+from omu import audit
+from omu.assets.errors import values_withheld
+from omu.assets.outreach import outreach_list
+from omu.assets.screening import score_history
+from omu.dashboards.indicators import (
     NotDelivered,
     person_count_columns,
     read_indicators,
 )
-from dashboards.region import patient_ids_in, refresh_indicators, write_dashboard_page, write_indicator_files
-from omu import audit
-from pipelines.partitions import quarter_of, quarters
-from pipelines.resources import DuckDBStore, OmuSettings
+from omu.dashboards.region import (
+    patient_ids_in,
+    refresh_indicators,
+    write_dashboard_page,
+    write_indicator_files,
+)
+from omu.pipelines.partitions import quarter_of, quarters
+from omu.pipelines.resources import DuckDBStore, OmuSettings
 
 with warnings.catch_warnings():  # beta in Dagster 1.13, and exactly what a quarter's region needs
     warnings.simplefilter("ignore", category=dg.BetaWarning)

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.dashboards import regional_dashboard, regional_indicators
-from assets.outreach import outreach_list
-from dashboards.region import patient_ids_in
-from models.outcome import load_outcome
+from omu.assets.dashboards import regional_dashboard, regional_indicators
+from omu.assets.outreach import outreach_list
 from omu.config import load_config
+from omu.dashboards.region import patient_ids_in
 from omu.evaluation.feedback import compute_feedback, write_feedback
 from omu.evaluation.outcome import (
     write_region_evaluation,
 )
-from pipelines.partitions import practice_and_quarter, practice_quarter, quarter_of, quarters
-from pipelines.resources import DuckDBStore, OmuSettings
+from omu.models.outcome import load_outcome
+from omu.pipelines.partitions import practice_and_quarter, practice_quarter, quarter_of, quarters
+from omu.pipelines.resources import DuckDBStore, OmuSettings
 
 with warnings.catch_warnings():  # beta in Dagster 1.13
     warnings.simplefilter("ignore", category=dg.BetaWarning)

@@ -9,16 +9,16 @@ SQL: sql/ingest/. Its checks (assets/checks.py) count and validate the stored ro
 import dagster as dg
 import polars as pl
 
-from assets.errors import values_withheld
 from omu import audit
+from omu.assets.errors import values_withheld
 from omu.config import load_config
 from omu.contract import FILES
 from omu.ingest.load import IngestOutcome, ingest_delivery
 from omu.ingest.manifest import read_manifest
 from omu.markdown import markdown_table
+from omu.pipelines.partitions import practice_and_quarter, practice_quarter
+from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.sql import fetch_dicts
-from pipelines.partitions import practice_and_quarter, practice_quarter
-from pipelines.resources import DuckDBStore, OmuSettings
 
 RAW_TABLES = tuple(file.table for file in FILES)
 FILES_BY_TABLE = {file.table: file for file in FILES}

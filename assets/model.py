@@ -7,15 +7,15 @@ there is no model: the step says why and the lists stay in score order (models/r
 import dagster as dg
 import polars as pl
 
-from assets.errors import values_withheld
-from assets.ingest import RAW_TABLES
-from assets.screening import first_time_crossers
-from models.features import training_examples
-from models.outcome import load_outcome
-from models.risk import ModelError, ModelSpec, load_model, model_name, score_quarter, train_or_load
 from omu import audit
-from pipelines.partitions import practice_and_quarter, practice_quarter
-from pipelines.resources import DuckDBStore, OmuSettings
+from omu.assets.errors import values_withheld
+from omu.assets.ingest import RAW_TABLES
+from omu.assets.screening import first_time_crossers
+from omu.models.features import training_examples
+from omu.models.outcome import load_outcome
+from omu.models.risk import ModelError, ModelSpec, load_model, model_name, score_quarter, train_or_load
+from omu.pipelines.partitions import practice_and_quarter, practice_quarter
+from omu.pipelines.resources import DuckDBStore, OmuSettings
 
 
 @dg.asset(deps=list(RAW_TABLES), group_name="model", kinds={"duckdb", "scikitlearn"})

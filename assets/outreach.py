@@ -7,15 +7,15 @@ its own patients: a check (assets/checks.py) reads the files back and proves it.
 
 import dagster as dg
 
-from assets.errors import values_withheld
-from assets.screening import first_time_crossers
 from omu import audit
+from omu.assets.errors import values_withheld
+from omu.assets.screening import first_time_crossers
 from omu.config import load_config
 from omu.evaluation.followup import add_followup_sheet, pending_followups
 from omu.outreach.list_files import write_practice_lists
 from omu.outreach.lists import build_lists
-from pipelines.partitions import practice_and_quarter, practice_quarter
-from pipelines.resources import DuckDBStore, OmuSettings
+from omu.pipelines.partitions import practice_and_quarter, practice_quarter
+from omu.pipelines.resources import DuckDBStore, OmuSettings
 
 
 @dg.asset(

@@ -11,12 +11,12 @@ the sub-folder <name>-v<version>/). Every profile configured runs side by side.
 import dagster as dg
 import polars as pl
 
-from assets.errors import values_withheld
-from assets.ingest import RAW_TABLES
+from omu.assets.errors import values_withheld
+from omu.assets.ingest import RAW_TABLES
 from omu.markdown import markdown_table
+from omu.pipelines.partitions import practice_and_quarter, practice_quarter
+from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.screening.screen import export_screening, plan_work, screen
-from pipelines.partitions import practice_and_quarter, practice_quarter
-from pipelines.resources import DuckDBStore, OmuSettings
 
 
 @dg.asset(

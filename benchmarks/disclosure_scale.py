@@ -1,7 +1,7 @@
 """How long the joint disclosure audit takes for one quarter of a region of a given size.
 
 Builds the region directly as count tables (practice x wijk counts drawn with a fixed seed, summed
-to practice, wijk and region rows as the SQL does), runs dashboards.disclosure.protect on it and
+to practice, wijk and region rows as the SQL does), runs omu.dashboards.disclosure.protect on it and
 reports the time and how many counts are shown.  No ingest: this measures the audit only.
 
     .venv/bin/python -m benchmarks.disclosure_scale --practices 120 --patients 2000:4000
@@ -15,8 +15,8 @@ import time
 import numpy as np
 import polars as pl
 
-from dashboards.disclosure import Version, protect
-from dashboards.indicators import TIED, person_count_columns, suppression_spec
+from omu.dashboards.disclosure import Version, protect
+from omu.dashboards.indicators import TIED, person_count_columns, suppression_spec
 from omu.outreach.lists import REFERRAL_TARGETS
 from omu.reference import wijken as reference_wijken
 from omu.screening.profile import DEFAULT_PROFILE, load_profile

@@ -112,7 +112,7 @@ def _practice_state(database: Path) -> dict[str, tuple]:
 def run(args: argparse.Namespace, stages: Stages, log) -> dict[str, Any]:
     from benchmarks.data import delivery_dirs, generate_landing, make_redelivery, scan_limit
     from omu.home import OmuHome
-    from pipelines.runner import run_chain
+    from omu.pipelines.runner import run_chain
 
     work = args.work / args.name
     landing = work / "landing"

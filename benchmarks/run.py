@@ -328,9 +328,9 @@ def _model_stages(stages: Stages, home, profile, practice_quarters, log):
     from omu import store
 
     try:
-        from models.features import training_examples
-        from models.outcome import load_outcome
-        from models.risk import ModelSpec, score_quarter, train_or_load
+        from omu.models.features import training_examples
+        from omu.models.outcome import load_outcome
+        from omu.models.risk import ModelSpec, score_quarter, train_or_load
     except ImportError as error:  # the risk model (models/) is built by another engineer
         stages.skipped("model_training", f"models/ not importable: {error}")
         stages.skipped("model_scoring", f"models/ not importable: {error}")
@@ -395,7 +395,7 @@ def _dashboard_stages(stages: Stages, home, profile, quarters: list[str]) -> Non
     from omu import store
 
     try:
-        from dashboards.region import refresh_indicators, write_dashboard_page, write_indicator_files
+        from omu.dashboards.region import refresh_indicators, write_dashboard_page, write_indicator_files
     except ImportError as error:  # the dashboards (dashboards/) are built by another engineer
         stages.skipped("dashboard_indicators", f"dashboards/ not importable: {error}")
         stages.skipped("dashboard_page", f"dashboards/ not importable: {error}")
@@ -488,8 +488,8 @@ def _redelivery_stage(stages: Stages, home, profile, delivery: Path, model, skip
     score_quarter = load_outcome = None
     if "model" not in skip:
         try:
-            from models.outcome import load_outcome
-            from models.risk import score_quarter
+            from omu.models.outcome import load_outcome
+            from omu.models.risk import score_quarter
         except ImportError:
             pass
     warm_up()  # imports done before the timing, as in the ingest workers

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from omu.home import REPO_ROOT
-from pipelines.serve import stop_groups
+from omu.pipelines.serve import stop_groups
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
@@ -44,9 +44,9 @@ def run(
 
     from benchmarks.data import delivery_dirs
     from omu.home import OmuHome
+    from omu.pipelines.parallel_workers import run_plain, snapshot
     from omu.quarters import quarter_range
     from omu.synthetic import generate
-    from pipelines.parallel_workers import run_plain, snapshot
 
     if work.exists():
         shutil.rmtree(work)
@@ -63,7 +63,7 @@ def run(
     }
     bin_dir = Path(sys.executable).parent
     subprocess.run(
-        [str(bin_dir / "dagster"), "sensor", "start", "landing_sensor", "-m", "pipelines.definitions"],
+        [str(bin_dir / "dagster"), "sensor", "start", "landing_sensor", "-m", "omu.pipelines.definitions"],
         env=env,
         cwd=home.root,
         check=True,
@@ -73,7 +73,7 @@ def run(
     log = (work / "daemon.log").open("w")
     began = time.time()
     daemon = subprocess.Popen(
-        [str(bin_dir / "dagster-daemon"), "run", "-m", "pipelines.definitions"],
+        [str(bin_dir / "dagster-daemon"), "run", "-m", "omu.pipelines.definitions"],
         env=env,
         cwd=home.root,
         stdout=log,

@@ -3,7 +3,7 @@
 The rules (docs/privacy.md, "Disclosure control of regional figures"):
 
 1. *Primary*: a person count of 1-7 is hidden.  Every other person count is rounded to the
-   nearest 5 (:func:`dashboards.suppression.suppress_count`); a shown non-zero ``c`` therefore
+   nearest 5 (:func:`omu.dashboards.suppression.suppress_count`); a shown non-zero ``c`` therefore
    says "exactly ``max(8, c - 2)`` to ``c + 2``".
 2. *Secondary*, **jointly** over everything published for the quarter: the region, every wijk
    and every practice row (region = sum of wijken = sum of practices, with a practice's patients
@@ -50,7 +50,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE, suppress_count
+from omu.dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE, suppress_count
 
 __all__ = ["BAND_ROUNDING_BASE", "MAX_ROUNDS", "Version", "audit", "protect", "round_band"]
 

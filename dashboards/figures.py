@@ -15,9 +15,9 @@ import plotly.io as pio
 import polars as pl
 from plotly.subplots import make_subplots
 
-from dashboards.indicators import OTHER_WIJK, REFERRAL_LABELS
-from dashboards.stats import funnel_limits
-from dashboards.texts import _missing, _rows, funnel_class, nl_count, nl_interval, nl_pct
+from omu.dashboards.indicators import OTHER_WIJK, REFERRAL_LABELS
+from omu.dashboards.stats import funnel_limits
+from omu.dashboards.texts import _missing, _rows, funnel_class, nl_count, nl_interval, nl_pct
 from omu.outreach.lists import REFERRAL_TARGETS
 from omu.screening.profile import Profile
 

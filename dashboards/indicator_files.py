@@ -1,7 +1,7 @@
 """indicators.csv and indicators.xlsx for the Sterkzorg analyst (Dutch headers).
 
 Written from the stored, suppressed ``indicators`` table only (via
-:func:`dashboards.indicators.read_indicators`): an empty cell is a figure that is not shown.
+:func:`omu.dashboards.indicators.read_indicators`): an empty cell is a figure that is not shown.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from dashboards.indicators import FUNNEL_WORDS, KEYS, catalogue
-from dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
+from omu.dashboards.indicators import FUNNEL_WORDS, KEYS, catalogue
+from omu.dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
 from omu.file_writing import atomic_path
 from omu.screening.profile import Profile
 

@@ -1,8 +1,8 @@
 """Regional indicators per quarter for the region, each wijk and each practice.
 
 Counting is SQL (``sql/dashboards/``) over the ``screening`` view and the outreach tables; the
-statistics come from :mod:`dashboards.stats` and small-number suppression from
-:mod:`dashboards.suppression`, applied **here, once, to the whole table** before anything is
+statistics come from :mod:`omu.dashboards.stats` and small-number suppression from
+:mod:`omu.dashboards.suppression`, applied **here, once, to the whole table** before anything is
 stored: :func:`store_indicators` is the only way figures reach the ``indicators`` table, and
 every file under ``out/<quarter>/region/`` is written from that table.
 
@@ -26,9 +26,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from dashboards.disclosure import Version, audit, protect, round_band
-from dashboards.stats import age_standardised_rate, funnel_limits, wilson_interval
-from dashboards.suppression import Rate, rate_if_shown
+from omu.dashboards.disclosure import Version, audit, protect, round_band
+from omu.dashboards.stats import age_standardised_rate, funnel_limits, wilson_interval
+from omu.dashboards.suppression import Rate, rate_if_shown
 from omu.outreach.lists import REFERRAL_LABELS, REFERRAL_TARGETS
 from omu.reference import outcome_words
 from omu.screening.profile import Profile
@@ -345,7 +345,7 @@ def _rates(wide: pl.DataFrame, profile: Profile) -> pl.DataFrame:
 
 
 def suppression_spec(profile: Profile) -> dict:
-    """The arguments of :func:`dashboards.suppression.suppress_table` for the indicator table:
+    """The arguments of :func:`omu.dashboards.suppression.suppress_table` for the indicator table:
     every additive relation declared, the same every quarter."""
     chars = [f"char_n:{c}" for c in characteristic_ids(profile)]
     targets = [f"referred_to:{t}" for t in REFERRAL_TARGETS]
@@ -386,7 +386,7 @@ def _level_rank(level: str) -> int:
     return LEVELS.index(level)
 
 
-#: all-or-nothing per wijk (see dashboards.disclosure.Version.tied)
+#: all-or-nothing per wijk (see omu.dashboards.disclosure.Version.tied)
 TIED = (("in_deprived_wijk", "registered"),)
 
 

@@ -1,8 +1,8 @@
 """The regional dashboard: one self-contained, offline HTML page in Dutch.
 
 Everything on the page comes from the suppressed indicators (the wide frame of
-:func:`dashboards.indicators.read_indicators`); nothing here sees a patient. The page is split in
-three: the figures (:mod:`dashboards.figures`, plotly), the words (:mod:`dashboards.texts`, Dutch
+:func:`omu.dashboards.indicators.read_indicators`); nothing here sees a patient. The page is split in
+three: the figures (:mod:`omu.dashboards.figures`, plotly), the words (:mod:`omu.dashboards.texts`, Dutch
 numbers and findings) and the layout (``templates/dashboard.html.j2``, Jinja2 with autoescape).
 plotly.js is inlined once (in the first chart), and a Content-Security-Policy forbids the page any
 network request.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dashboards.figures import (
+from omu.dashboards.figures import (
     FONT,
     fig_characteristics,
     fig_funnel,
@@ -25,9 +25,9 @@ from dashboards.figures import (
     fig_wijken,
     figure_html,
 )
-from dashboards.indicator_files import suppression_note
-from dashboards.indicators import catalogue
-from dashboards.texts import (
+from omu.dashboards.indicator_files import suppression_note
+from omu.dashboards.indicators import catalogue
+from omu.dashboards.texts import (
     DASH,
     _missing,
     _rows,
@@ -127,7 +127,7 @@ def render(
         "grafiek-belronde": fig_outreach(wide, quarters),
     }
     return render_template(
-        "dashboards",
+        "omu.dashboards",
         "dashboard.html.j2",
         csp=CSP,
         font=FONT,

@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from dashboards.indicator_files import write_csv, write_xlsx
-from dashboards.indicators import read_indicators, store_indicators
-from dashboards.page import write_dashboard
-from dashboards.texts import funnel_outliers, highest_standardised
+from omu.dashboards.indicator_files import write_csv, write_xlsx
+from omu.dashboards.indicators import read_indicators, store_indicators
+from omu.dashboards.page import write_dashboard
+from omu.dashboards.texts import funnel_outliers, highest_standardised
 from omu.home import OmuHome
 from omu.screening.profile import Profile
 

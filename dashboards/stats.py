@@ -9,7 +9,7 @@ Every function states its method and the reference it follows.  Conventions:
 * scalar in, scalar (Python float) out; array in, numpy array out.
 
 None of these functions applies small-number suppression: run the figures through
-``dashboards.suppression`` before they leave the store.
+``omu.dashboards.suppression`` before they leave the store.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ The rule (docs/dashboards.md, "Suppression: one rule, one place"):
 2. other counts are rounded to the nearest 5;
 3. a rate whose numerator or denominator is suppressed is not shown;
 4. no rate is computed on fewer than 10 events for age standardisation
-   (:func:`dashboards.stats.age_standardised_rate` returns nan there);
+   (:func:`omu.dashboards.stats.age_standardised_rate` returns nan there);
 5. no figure may be recoverable by subtracting others (*secondary* suppression);
 6. the same rule is applied identically every quarter.
 
@@ -56,7 +56,7 @@ Choices made here (and why)
   the order of ``count_columns``), so the same table gives the same figures every quarter.
 * **Scope**: the relations of *one* table, with exact-value reasoning (no rounding intervals, no
   cross-hierarchy structure, no earlier versions).  The regional indicators are protected by
-  :mod:`dashboards.disclosure` instead, which audits everything published for a quarter at once
+  :mod:`omu.dashboards.disclosure` instead, which audits everything published for a quarter at once
   with integer programming; this function stays for single tables of counts.  Differencing across separately published tables
   (a year-to-date count minus the quarters already shown, a practice table against a wijk
   table) is not seen here: publish figures that add up to each other from one call, with the
@@ -72,7 +72,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from dashboards.stats import wilson_interval
+from omu.dashboards.stats import wilson_interval
 
 __all__ = [
     "PRIMARY_MAX",
@@ -167,7 +167,7 @@ class Rate:
 
     ``per`` is the multiplier (100 for a percentage, 1000 for "per 1,000", 1 for a fraction).
     With ``interval=True`` the columns ``<name>_lower`` and ``<name>_upper`` are added: the
-    Wilson score 95 % interval (:func:`dashboards.stats.wilson_interval`) times ``per``, for
+    Wilson score 95 % interval (:func:`omu.dashboards.stats.wilson_interval`) times ``per``, for
     proportions (numerator part of denominator) only.
     """
 
@@ -237,7 +237,7 @@ def suppress_table(
         ``column_totals``.
     derived
         ``{column: [count columns]}`` for figures computed elsewhere (a DSR and its limits from
-        :func:`dashboards.stats.age_standardised_rate`): set to null wherever one of the listed
+        :func:`omu.dashboards.stats.age_standardised_rate`): set to null wherever one of the listed
         counts is hidden, and wherever they are nan (e.g. fewer than 10 events).
 
     Returns

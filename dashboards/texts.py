@@ -11,7 +11,7 @@ import math
 import polars as pl
 from markupsafe import Markup
 
-from dashboards.indicators import FUNNEL_ABOVE, FUNNEL_BELOW, OTHER_WIJK
+from omu.dashboards.indicators import FUNNEL_ABOVE, FUNNEL_BELOW, OTHER_WIJK
 from omu.screening.profile import Profile
 
 DASH = "–"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from models.outcome import Outcome
+from omu.models.outcome import Outcome
 from omu.reference import wijken as reference_wijken
 from omu.screening.profile import Profile, load_codelist
 from omu.screening.screen import prepare_screening_store, score_work

@@ -11,7 +11,7 @@ and writes <home>/out/model/report.html (plotly, self-contained) and report.json
   * calibration by sex and by wijk deprivation group (observed / expected with Wilson intervals);
   * permutation importance (drop in AUC when one feature is shuffled).
 
-Every count it shows follows the regional rules (dashboards.suppression.suppress_count): 1-7
+Every count it shows follows the regional rules (omu.dashboards.suppression.suppress_count): 1-7
 hidden, others rounded to 5; every share, interval and observed/expected is computed from those
 shown counts, or hidden with them; AUCs are rounded to 3 decimals (within a group shown only when
 its outcome and non-outcome counts are both shown) and the ROC curves are drawn on a fixed grid,
@@ -34,13 +34,13 @@ from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_curve
 
-from dashboards.stats import wilson_interval
-from dashboards.suppression import suppress_count
-from models.outcome import load_outcome
-from models.risk import EVALUATION_FILE, ModelError, RiskModel, design_matrix, load_model, model_name
 from omu import audit, store
+from omu.dashboards.stats import wilson_interval
+from omu.dashboards.suppression import suppress_count
 from omu.file_writing import write_text_atomically
 from omu.home import OmuHome
+from omu.models.outcome import load_outcome
+from omu.models.risk import EVALUATION_FILE, ModelError, RiskModel, design_matrix, load_model, model_name
 from omu.render import render, safe
 
 BOOTSTRAP = 1000
@@ -574,7 +574,7 @@ def render_html(report: dict, figures: list[tuple[str, go.Figure]]) -> str:
     calibration = report["calibration"]
     truth = report["truth_check"]
     return render(
-        "models",
+        "omu.models",
         "report.html.j2",
         m=m,
         report=report,

@@ -42,10 +42,10 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler
 
-from models.features import DESCRIPTIVE, TrainingWindow, feature_names, features_at
-from models.outcome import Outcome
 from omu.file_reading import sha256_of
 from omu.home import OmuHome
+from omu.models.features import DESCRIPTIVE, TrainingWindow, feature_names, features_at
+from omu.models.outcome import Outcome
 from omu.screening.profile import Profile
 from omu.sql import run_sql, run_sql_in_transaction
 

@@ -32,8 +32,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.dagster_run import FINISHED_STATUSES, RunRecord
 
-from pipelines.partitions import partition_key
-from pipelines.sensors import landed_deliveries
+from omu.pipelines.partitions import partition_key
+from omu.pipelines.sensors import landed_deliveries
 
 STEP = "omu/step"
 PRACTICE = "omu/practice"

@@ -257,8 +257,8 @@ def _run(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None
 
 
 def _run_locked(home: OmuHome, landing: Path, quarter: str | None, profile: Path | None):
+    from omu.pipelines.runner import run_chain, select_deliveries, step_count
     from omu.screening.profile import ProfileError, load_profile
-    from pipelines.runner import run_chain, select_deliveries, step_count
 
     if not landing.is_dir():
         raise fail(f"no landing folder at {landing}")
@@ -281,7 +281,7 @@ def _run_locked(home: OmuHome, landing: Path, quarter: str | None, profile: Path
             Quarter.parse(quarter)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from error
-    from pipelines.sensors import landing_problems
+    from omu.pipelines.sensors import landing_problems
 
     for problem in landing_problems(landing):
         Console(stderr=True, highlight=False).print(f"[bold yellow]warning:[/] {escape(problem)}")
@@ -569,12 +569,12 @@ def dashboard(
 
     Recomputes the (suppressed) indicators of every delivered quarter up to QUARTER from the store
     first, so the trend and late outreach outcomes are current."""
-    from dashboards.indicators import NotDelivered
-    from dashboards.region import write_region
-    from models.outcome import load_outcome
     from omu import audit, store
     from omu.config import load_config
+    from omu.dashboards.indicators import NotDelivered
+    from omu.dashboards.region import write_region
     from omu.evaluation.outcome import write_region_evaluation
+    from omu.models.outcome import load_outcome
     from omu.quarters import Quarter
     from omu.screening.profile import ProfileError, load_profile
 
@@ -644,7 +644,7 @@ def model_report(
     ] = None,
 ) -> None:
     """Evaluate the saved risk model on its held-out practices: out/model/report.html and report.json."""
-    from models.report import ReportError, write_report
+    from omu.models.report import ReportError, write_report
 
     omu_home = OmuHome.resolve(home)
     if truth is not None and not truth.is_dir():
@@ -684,7 +684,7 @@ def serve(
     ingested, screened, listed and shown on the regional dashboard without any command. Stops
     cleanly, every process, on SIGTERM or Ctrl-C (docs/operations.md runs it as a service)."""
     from omu import audit, store
-    from pipelines.serve import (
+    from omu.pipelines.serve import (
         dagster_environment,
         fail_interrupted_runs,
         initialise_instance,
@@ -730,7 +730,7 @@ def ui(
 
     For looking and launching by hand; the sensors start switched off (`omu serve` runs them)."""
     from omu import audit, store
-    from pipelines.serve import dagster_environment, initialise_instance, supervise, ui_commands
+    from omu.pipelines.serve import dagster_environment, initialise_instance, supervise, ui_commands
 
     omu_home = OmuHome.resolve(home).prepare()
     initialise_instance(omu_home)

@@ -1,4 +1,4 @@
-"""The Dagster code location of omu: `dagster dev -m pipelines.definitions` (or `omu ui`).
+"""The Dagster code location of omu: `dagster dev -m omu.pipelines.definitions` (or `omu ui`).
 
 Settings come from the environment when Dagster loads this module: OMU_HOME (default
 ./omu-home), OMU_LANDING (the landing folder the sensor watches), OMU_PROFILE (a screening
@@ -12,19 +12,26 @@ import os
 
 import dagster as dg
 
-from assets.checks import ASSET_CHECKS
-from assets.dashboards import regional_dashboard, regional_indicators
-from assets.evaluation import practice_feedback, regional_evaluation
-from assets.ingest import ingest_delivery_asset
-from assets.model import risk_model, risk_scores
-from assets.outreach import outreach_list
-from assets.screening import first_time_crossers, score_history
+from omu.assets.checks import ASSET_CHECKS
+from omu.assets.dashboards import regional_dashboard, regional_indicators
+from omu.assets.evaluation import practice_feedback, regional_evaluation
+from omu.assets.ingest import ingest_delivery_asset
+from omu.assets.model import risk_model, risk_scores
+from omu.assets.outreach import outreach_list
+from omu.assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
-from pipelines.alerts import build_alert_sensor
-from pipelines.jobs import deliveries_job, feedback_job, model_job, outreach_job, region_job, screening_job
-from pipelines.resources import DuckDBStore, OmuSettings
-from pipelines.schedules import quarterly_dashboard, quarterly_screening
-from pipelines.sensors import automation_status, chain_sensor, landing_sensor
+from omu.pipelines.alerts import build_alert_sensor
+from omu.pipelines.jobs import (
+    deliveries_job,
+    feedback_job,
+    model_job,
+    outreach_job,
+    region_job,
+    screening_job,
+)
+from omu.pipelines.resources import DuckDBStore, OmuSettings
+from omu.pipelines.schedules import quarterly_dashboard, quarterly_screening
+from omu.pipelines.sensors import automation_status, chain_sensor, landing_sensor
 
 
 def build_definitions(

@@ -2,7 +2,7 @@
 Used by the concurrency tests and the run-queue benchmark, which both prove that parallel runs
 give what a serial run gives.
 
-A worker is a real process (`python -m pipelines.parallel_workers ...`) that runs one practice's
+A worker is a real process (`python -m omu.pipelines.parallel_workers ...`) that runs one practice's
 deliveries, in quarter order, either through omu's functions (ingest_delivery + screen) or
 through Dagster (screening_job.execute_in_process on the persistent instance of the omu home:
 ingest, score_history, first_time_crossers). It records, per store connection, when it asked for
@@ -86,9 +86,9 @@ def run_dagster(home_root: Path, landing: Path, deliveries: list[Path]) -> list[
     import dagster as dg
 
     from omu.home import OmuHome
-    from pipelines.definitions import build_definitions
-    from pipelines.partitions import partition_key
-    from pipelines.runner import QUIET_LOGS
+    from omu.pipelines.definitions import build_definitions
+    from omu.pipelines.partitions import partition_key
+    from omu.pipelines.runner import QUIET_LOGS
 
     home = OmuHome(home_root).prepare()
     definitions = build_definitions(home, str(landing))
@@ -138,7 +138,7 @@ def snapshot(database: Path) -> dict[str, list[tuple]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pipelines.parallel_workers")
+    p = argparse.ArgumentParser(prog="python -m omu.pipelines.parallel_workers")
     p.add_argument("mode", choices=("plain", "dagster"))
     p.add_argument("--home", type=Path, required=True)
     p.add_argument("--landing", type=Path, required=True)

@@ -23,10 +23,10 @@ import dagster as dg
 
 from omu.config import load_config
 from omu.home import OmuHome
+from omu.pipelines.alerts import failure_text, write_alert
+from omu.pipelines.automation import PRACTICE, QUARTER, STEP, model_label, plan_chain
+from omu.pipelines.sensors import landed_deliveries, landing_sensor, profile_label
 from omu.quarters import Quarter
-from pipelines.alerts import failure_text, write_alert
-from pipelines.automation import PRACTICE, QUARTER, STEP, model_label, plan_chain
-from pipelines.sensors import landed_deliveries, landing_sensor, profile_label
 
 # The run's full event log stays in Dagster's storage (see the UI); the terminal gets warnings.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -97,7 +97,7 @@ def execute_run(
     home: str, landing: str, profile: str | None, job_name: str, partition: str | None, tags: dict[str, str]
 ) -> tuple[bool, str, str]:
     """Execute one requested run on the omu home's instance: (success, run id, failure message)."""
-    from pipelines.definitions import build_definitions
+    from omu.pipelines.definitions import build_definitions
 
     key = (home, landing, profile)
     if key not in _definitions:
@@ -249,7 +249,7 @@ def _describe(request: dg.RunRequest) -> str:
 
 
 def _settings(home: OmuHome, landing: Path, profile: str | None):
-    from pipelines.resources import OmuSettings
+    from omu.pipelines.resources import OmuSettings
 
     return OmuSettings(home=str(home.root), landing=str(landing), **({"profile": profile} if profile else {}))
 

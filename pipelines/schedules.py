@@ -8,10 +8,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from omu.pipelines.jobs import screening_job
+from omu.pipelines.resources import OmuSettings
+from omu.pipelines.sensors import delivery_run_request, landed_deliveries, profile_label
 from omu.quarters import Quarter
-from pipelines.jobs import screening_job
-from pipelines.resources import OmuSettings
-from pipelines.sensors import delivery_run_request, landed_deliveries, profile_label
 
 # The 15th of the month after each quarter, 07:00: deliveries are extracted in the first days.
 QUARTERLY_CRON = "0 7 15 1,4,7,10 *"

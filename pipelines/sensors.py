@@ -12,9 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.jobs import model_job, outreach_job, region_job, screening_job
-from pipelines.partitions import partition_key, practices, quarters
-from pipelines.resources import OmuSettings
+from omu.pipelines.jobs import model_job, outreach_job, region_job, screening_job
+from omu.pipelines.partitions import partition_key, practices, quarters
+from omu.pipelines.resources import OmuSettings
 
 SENSOR_INTERVAL = 15  # seconds; a tick reads the landing folder's manifests and the run history
 
@@ -124,7 +124,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.
 )
 def chain_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
     from omu.config import load_config
-    from pipelines.automation import plan_chain
+    from omu.pipelines.automation import plan_chain
 
     if not omu.landing or not Path(omu.landing).is_dir():
         return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")

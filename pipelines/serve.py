@@ -72,11 +72,11 @@ def _script(name: str) -> str:
 
 def serve_commands(host: str, port: int) -> dict[str, list[str]]:
     return {
-        "dagster-daemon": [_script("dagster-daemon"), "run", "-m", "pipelines.definitions"],
+        "dagster-daemon": [_script("dagster-daemon"), "run", "-m", "omu.pipelines.definitions"],
         "dagster-webserver": [
             _script("dagster-webserver"),
             "-m",
-            "pipelines.definitions",
+            "omu.pipelines.definitions",
             "-h",
             host,
             "-p",
@@ -87,7 +87,16 @@ def serve_commands(host: str, port: int) -> dict[str, list[str]]:
 
 def ui_commands(host: str, port: int) -> dict[str, list[str]]:
     return {
-        "dagster dev": [_script("dagster"), "dev", "-m", "pipelines.definitions", "-h", host, "-p", str(port)]
+        "dagster dev": [
+            _script("dagster"),
+            "dev",
+            "-m",
+            "omu.pipelines.definitions",
+            "-h",
+            host,
+            "-p",
+            str(port),
+        ]
     }
 
 

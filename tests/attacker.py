@@ -1,5 +1,5 @@
 """An attacker on the published regional files, written for the tests and independent of the
-suppression code (it imports nothing from dashboards.suppression or dashboards.disclosure).
+suppression code (it imports nothing from omu.dashboards.suppression or omu.dashboards.disclosure).
 
 It reads only what Sterkzorg receives: the indicators.csv of every dashboard run it was given
 (oldest first; each file holds every quarter up to its own, so a quarter recomputed later
@@ -37,7 +37,7 @@ import polars as pl
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from dashboards.stats import funnel_limits  # the published method, not the suppression code
+from omu.dashboards.stats import funnel_limits  # the published method, not the suppression code
 
 HIDDEN_MAX = 7
 HALF = 2  # a shown count is the exact one rounded to 5: +-2

@@ -8,8 +8,8 @@ import csv
 
 from attacker import Knowledge, RateSpec
 
-from dashboards.indicator_files import columns as file_columns
-from dashboards.indicators import person_count_columns
+from omu.dashboards.indicator_files import columns as file_columns
+from omu.dashboards.indicators import person_count_columns
 from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_TARGETS
 from omu.screening.profile import DEFAULT_PROFILE, load_profile

@@ -11,19 +11,19 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.checks import ASSET_CHECKS, checks_for
-from assets.dashboards import regional_dashboard, regional_indicators
-from assets.evaluation import practice_feedback, regional_evaluation
-from assets.ingest import ingest_delivery_asset
-from assets.model import risk_model, risk_scores
-from assets.outreach import outreach_list
-from assets.screening import first_time_crossers, score_history
 from omu import store
+from omu.assets.checks import ASSET_CHECKS, checks_for
+from omu.assets.dashboards import regional_dashboard, regional_indicators
+from omu.assets.evaluation import practice_feedback, regional_evaluation
+from omu.assets.ingest import ingest_delivery_asset
+from omu.assets.model import risk_model, risk_scores
+from omu.assets.outreach import outreach_list
+from omu.assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
+from omu.pipelines.partitions import partition_key
+from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.quarters import quarter_range
 from omu.synthetic import generate
-from pipelines.partitions import partition_key
-from pipelines.resources import DuckDBStore, OmuSettings
 
 PRACTICES = ["P0001", "P0002"]
 QUARTER = "2026Q3"

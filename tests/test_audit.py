@@ -18,13 +18,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.errors import scrub, values_withheld
 from omu import audit
+from omu.assets.errors import scrub, values_withheld
 from omu.home import REPO_ROOT
 from omu.quarters import quarter_range
 from omu.synthetic import generate
 
-OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
+OMU = [sys.executable, "-c", "from omu.pipelines.cli import main; main()"]
 
 
 def omu(*args: str, home: Path) -> subprocess.CompletedProcess:

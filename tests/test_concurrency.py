@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from omu.home import REPO_ROOT, OmuHome
+from omu.pipelines.parallel_workers import run_plain, snapshot
+from omu.pipelines.runner import select_deliveries
 from omu.quarters import quarter_range
 from omu.synthetic import generate
-from pipelines.parallel_workers import run_plain, snapshot
-from pipelines.runner import select_deliveries
 
 PRACTICES = 3
 QUARTERS = "2026Q2:2026Q3"
@@ -68,7 +68,7 @@ def run_in_parallel(mode: str, home: OmuHome, landing: Path, tmp_path: Path) -> 
         command = [
             sys.executable,
             "-m",
-            "pipelines.parallel_workers",
+            "omu.pipelines.parallel_workers",
             mode,
             "--home",
             str(home.root),

@@ -12,11 +12,11 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from dashboards.indicator_files import for_people
-from dashboards.indicators import person_count_columns, read_indicators
-from dashboards.page import CHART_IDS
-from dashboards.region import file_text, patient_ids_in, write_region
 from omu import store
+from omu.dashboards.indicator_files import for_people
+from omu.dashboards.indicators import person_count_columns, read_indicators
+from omu.dashboards.page import CHART_IDS
+from omu.dashboards.region import file_text, patient_ids_in, write_region
 from omu.home import OmuHome
 from omu.outreach.outcomes import import_outcomes
 from omu.screening.profile import DEFAULT_PROFILE, load_profile
@@ -45,7 +45,7 @@ def round5(n: int) -> int:
 def region(tmp_path_factory):
     """4 practices (one tiny: 223 patient lines) x 2 quarters through `run_chain`; then outcomes handed
     back for every listed patient and the region written again, as `omu dashboard` does."""
-    from pipelines.runner import run_chain
+    from omu.pipelines.runner import run_chain
 
     base = tmp_path_factory.mktemp("region")
     landing = base / "landing"
@@ -280,7 +280,7 @@ def test_the_patient_id_scanner_finds_a_planted_id(tmp_path, region):
 
 
 def test_omu_dashboard_command(region):
-    from pipelines.cli import app
+    from omu.pipelines.cli import app
 
     home = region["home"]
     result = CliRunner().invoke(app, ["dashboard", "--home", str(home.root), "--quarter", "2026q3"])

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboards.disclosure import audit
-from dashboards.indicators import (
+from omu.dashboards.disclosure import audit
+from omu.dashboards.indicators import (
     FUNNEL_ABOVE,
     FUNNEL_BELOW,
     _earlier_versions,
@@ -31,8 +31,8 @@ from dashboards.indicators import (
     to_long,
     to_wide,
 )
-from dashboards.page import key_findings, render
-from dashboards.suppression import Rate, suppress_table
+from omu.dashboards.page import key_findings, render
+from omu.dashboards.suppression import Rate, suppress_table
 from omu.screening.profile import DEFAULT_PROFILE, load_profile
 from omu.screening.screen import prepare_screening_store
 from omu.sql import run_sql

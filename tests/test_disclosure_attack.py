@@ -1,7 +1,7 @@
 """Proof by attack: the published regional files give no count away.
 
 Regions are generated as counts per practice and wijk (so every hierarchy adds up as in real
-data), run through the real publishing path (dashboards.indicators.publish: protection, then
+data), run through the real publishing path (omu.dashboards.indicators.publish: protection, then
 rates, intervals, funnel and standardised rates from the published counts), written with the
 real csv writer, and attacked by tests/attacker.py, which reads only those files.  Late outreach
 outcomes make a second version of a quarter, published with the ledger of the first; the
@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from public_knowledge import CHARS, COUNTS, DEPRIVED, HEADER, KNOWLEDGE, OUTREACH, PROFILE, QUARTER, WIJKEN
 
-from dashboards.disclosure import Version, protect
-from dashboards.indicator_files import write_csv
-from dashboards.indicators import (
+from omu.dashboards.disclosure import Version, protect
+from omu.dashboards.indicator_files import write_csv
+from omu.dashboards.indicators import (
     KEYS,
     publish,
     suppression_spec,
@@ -211,7 +211,7 @@ ADVERSARIAL = {
 def test_the_attacker_has_teeth(tmp_path, monkeypatch):
     """Against rounding alone (no secondary suppression) the attacker pins the four wijken of 12
     through the region's 48; and a rate computed from an exact count is caught."""
-    import dashboards.indicators as indicators
+    import omu.dashboards.indicators as indicators
 
     monkeypatch.setattr(
         indicators,

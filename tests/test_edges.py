@@ -15,19 +15,19 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.ingest import ingest_delivery_asset
 from omu import store
+from omu.assets.ingest import ingest_delivery_asset
 from omu.contract import PracticeIdError, checked_practice_id
 from omu.file_writing import atomic_path, write_text_atomically
 from omu.home import REPO_ROOT, OmuHome, run_lock
 from omu.ingest.load import ingest_delivery
+from omu.pipelines.partitions import partition_key
+from omu.pipelines.resources import DuckDBStore, OmuSettings
+from omu.pipelines.sensors import landed_deliveries, landing_problems
 from omu.sql import literal_path
-from pipelines.partitions import partition_key
-from pipelines.resources import DuckDBStore, OmuSettings
-from pipelines.sensors import landed_deliveries, landing_problems
 
 SAMPLE = REPO_ROOT / "sample_data" / "landing"
-OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
+OMU = [sys.executable, "-c", "from omu.pipelines.cli import main; main()"]
 BAD_IDS = ["../x", "P0001/../../etc", "", "P 0001", ".P0001", "P0001\n", "P0001*", "P[1]"]
 
 

@@ -14,11 +14,11 @@ import pytest
 from omu import store
 from omu.home import OmuHome
 from omu.outreach.outcomes import OutcomeFileError, import_outcomes
+from omu.pipelines.definitions import build_definitions
+from omu.pipelines.partitions import partition_key
+from omu.pipelines.runner import run_chain
 from omu.quarters import Quarter, quarter_range
 from omu.synthetic import VENDOR_DIALECTS, generate, write_delivery
-from pipelines.definitions import build_definitions
-from pipelines.partitions import partition_key
-from pipelines.runner import run_chain
 from tests.test_outreach import CROSSERS, PRACTICE, hand_back, make_list, tables
 from tests.test_outreach import QUARTERS as OUTREACH_QUARTERS
 
@@ -487,8 +487,8 @@ def looped_region(tmp_path_factory) -> tuple[OmuHome, Path]:
 
 
 def test_the_evaluation_cohort_reads_the_same_outcome_as_the_generators_truth(looped_region):
-    from models.outcome import load_outcome
     from omu.evaluation.outcome import cohort_with_outcome
+    from omu.models.outcome import load_outcome
     from omu.screening.profile import load_profile
 
     home, base = looped_region
@@ -554,9 +554,9 @@ def test_names_from_a_profile_or_a_practice_come_out_escaped_on_the_printable_pa
     """A characteristic label (the profile's YAML) or a practice code holding markup is shown as text."""
     import dataclasses
 
-    from models.outcome import load_outcome
     from omu.evaluation.feedback import COUNT_COLUMNS, PracticeFeedback, render_feedback
     from omu.evaluation.outcome import FUNNEL_STEPS, RegionEvaluation, write_evaluation_files
+    from omu.models.outcome import load_outcome
     from omu.screening.profile import load_profile
 
     evil = "<script>alert('x')</script>"

@@ -20,9 +20,9 @@ from omu.ingest import identifiers
 from omu.ingest.delivery import check_delivery
 from omu.ingest.load import ingest_delivery
 from omu.ingest.reading import read_delivery_csv
+from omu.pipelines.cli import app
 from omu.quarters import Quarter
 from omu.synthetic import VENDOR_DIALECTS, write_delivery
-from pipelines.cli import app
 from tests.test_ingest import (
     PRACTICE,
     QUARTER,

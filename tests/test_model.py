@@ -21,13 +21,16 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.model import risk_model, risk_scores
-from assets.outreach import outreach_list
-from assets.screening import first_time_crossers, score_history
-from models.features import feature_names, features_at, training_examples
-from models.outcome import OutcomeError, load_outcome
-from models.report import auc, build_report, render_html, write_report
-from models.risk import (
+from omu import store
+from omu.assets.model import risk_model, risk_scores
+from omu.assets.outreach import outreach_list
+from omu.assets.screening import first_time_crossers, score_history
+from omu.home import OmuHome
+from omu.ingest.load import ingest_delivery
+from omu.models.features import feature_names, features_at, training_examples
+from omu.models.outcome import OutcomeError, load_outcome
+from omu.models.report import auc, build_report, render_html, write_report
+from omu.models.risk import (
     ModelError,
     ModelSpec,
     NotEnoughData,
@@ -37,15 +40,12 @@ from models.risk import (
     split_practices,
     train_or_load,
 )
-from omu import store
-from omu.home import OmuHome
-from omu.ingest.load import ingest_delivery
+from omu.pipelines.partitions import partition_key
+from omu.pipelines.resources import DuckDBStore, OmuSettings
+from omu.pipelines.runner import run_chain
 from omu.quarters import quarter_range
 from omu.screening.profile import load_profile
 from omu.synthetic import generate
-from pipelines.partitions import partition_key
-from pipelines.resources import DuckDBStore, OmuSettings
-from pipelines.runner import run_chain
 
 LATEST = "2026Q3"
 BIG = {"practices": 8, "quarters": quarter_range(LATEST), "seed": 2024, "patients": (3000, 3500)}

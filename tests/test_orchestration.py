@@ -20,14 +20,14 @@ from processes import processes_with_home
 
 from omu import store
 from omu.home import REPO_ROOT, OmuHome
+from omu.pipelines.automation import plan_chain
+from omu.pipelines.resources import OmuSettings
+from omu.pipelines.runner import run_chain
+from omu.pipelines.sensors import chain_sensor
 from omu.quarters import quarter_range
 from omu.synthetic import generate
-from pipelines.automation import plan_chain
-from pipelines.resources import OmuSettings
-from pipelines.runner import run_chain
-from pipelines.sensors import chain_sensor
 
-OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
+OMU = [sys.executable, "-c", "from omu.pipelines.cli import main; main()"]
 PROFILE = "omu-basis-v1"
 CHAIN_ORDER = ["screening_job", "model_job", "outreach_job", "region_job", "feedback_job"]
 
@@ -158,7 +158,7 @@ def test_a_refused_delivery_stops_no_other_practice_and_leaves_an_alert(tmp_path
 
 def test_the_run_failure_sensor_writes_the_alert(tmp_path, landing):
     """The daemon's path: the sensor receives the failed run and writes the same kind of alert."""
-    from pipelines.definitions import build_definitions
+    from omu.pipelines.definitions import build_definitions
 
     home = OmuHome.resolve(tmp_path / "home").prepare()
     definitions = build_definitions(home, "")  # no landing folder: the screening run fails at once
@@ -201,7 +201,7 @@ def test_runs_left_started_by_a_stop_are_failed_when_serve_starts_again(tmp_path
     """Otherwise the chain would wait for them forever; the daemon then re-executes them once."""
     from dagster._core.storage.dagster_run import DagsterRun
 
-    from pipelines.serve import fail_interrupted_runs, initialise_instance
+    from omu.pipelines.serve import fail_interrupted_runs, initialise_instance
 
     home = OmuHome.resolve(tmp_path / "home").prepare()
     initialise_instance(home)

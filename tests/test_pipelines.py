@@ -19,24 +19,24 @@ import pytest
 import yaml
 from processes import processes_with_home
 
-from assets.checks import checks_for
-from assets.ingest import ingest_delivery_asset
-from assets.outreach import outreach_list
-from assets.screening import first_time_crossers, score_history
+from omu.assets.checks import checks_for
+from omu.assets.ingest import ingest_delivery_asset
+from omu.assets.outreach import outreach_list
+from omu.assets.screening import first_time_crossers, score_history
 from omu.contract import FILES, REQUIRED_FILES
 from omu.file_reading import sha256_of
 from omu.home import REPO_ROOT, OmuHome
 from omu.ingest.delivery import check_delivery
+from omu.pipelines.definitions import build_definitions, defs
+from omu.pipelines.partitions import partition_key
+from omu.pipelines.resources import DuckDBStore, OmuSettings
+from omu.pipelines.schedules import quarterly_dashboard, quarterly_screening
+from omu.pipelines.sensors import landing_sensor
+from omu.pipelines.serve import stop_groups
 from omu.quarters import quarter_range
 from omu.synthetic import generate
-from pipelines.definitions import build_definitions, defs
-from pipelines.partitions import partition_key
-from pipelines.resources import DuckDBStore, OmuSettings
-from pipelines.schedules import quarterly_dashboard, quarterly_screening
-from pipelines.sensors import landing_sensor
-from pipelines.serve import stop_groups
 
-OMU = [sys.executable, "-c", "from pipelines.cli import main; main()"]
+OMU = [sys.executable, "-c", "from omu.pipelines.cli import main; main()"]
 
 
 @pytest.fixture(scope="module")

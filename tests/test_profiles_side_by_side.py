@@ -12,17 +12,17 @@ import openpyxl
 import polars as pl
 import pytest
 
-from assets.checks import checks_for
-from assets.dashboards import regional_dashboard, regional_indicators
-from assets.ingest import ingest_delivery_asset
-from assets.outreach import outreach_list
-from assets.screening import first_time_crossers, score_history
 from omu import store
+from omu.assets.checks import checks_for
+from omu.assets.dashboards import regional_dashboard, regional_indicators
+from omu.assets.ingest import ingest_delivery_asset
+from omu.assets.outreach import outreach_list
+from omu.assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
 from omu.outreach.outcomes import OutcomeFileError, import_outcomes, read_outcome_file
+from omu.pipelines.partitions import partition_key
+from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.synthetic import VENDOR_DIALECTS, write_delivery
-from pipelines.partitions import partition_key
-from pipelines.resources import DuckDBStore, OmuSettings
 
 D = dt.date
 OLD = [f"oldie{n:011d}" for n in range(3)]  # 80, living alone, hard of hearing: omu-basis only

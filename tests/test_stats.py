@@ -1,4 +1,4 @@
-"""Tests for dashboards.stats against published or hand-verifiable figures.
+"""Tests for omu.dashboards.stats against published or hand-verifiable figures.
 
 Every expected number says where it comes from.  "Exact Poisson limits" are Garwood's (1936)
 chi-squared limits, O_lower = chi2(alpha/2; 2O)/2 and O_upper = chi2(1-alpha/2; 2O+2)/2,
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sst
 
-from dashboards.stats import (
+from omu.dashboards.stats import (
     DSR_MIN_EVENTS,
     ESP2013_BANDS,
     ESP2013_WEIGHTS,

@@ -1,4 +1,4 @@
-"""Tests for dashboards.suppression: the published rule (docs/dashboards.md), examples, and properties on random tables.
+"""Tests for omu.dashboards.suppression: the published rule (docs/dashboards.md), examples, and properties on random tables.
 
 The disclosure checks here are written independently of the module: the additive equations are
 rebuilt from the table's declared structure, and a hidden cell counts as recoverable when it is
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboards.stats import wilson_interval
-from dashboards.suppression import Rate, rate_if_shown, suppress_count, suppress_table
+from omu.dashboards.stats import wilson_interval
+from omu.dashboards.suppression import Rate, rate_if_shown, suppress_count, suppress_table
 
 # ----------------------------------------------------------------------------- independent checker
 

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 from markupsafe import Markup
 
-from dashboards.indicators import REFERRAL_LABELS
+from omu.dashboards.indicators import REFERRAL_LABELS
 from omu.file_writing import write_text_atomically
 from omu.outreach.lists import REFERRAL_TARGETS, prepare_outreach_store
 from omu.reference import outcome_words

@@ -8,7 +8,7 @@ window exp(b) is the hazard ratio of the group against "not reached". Covariates
 risk on the list (as cloglog; the score when a list had no model), age (per 10 years) and sex.
 95% Wald intervals. It is an observational comparison, not a trial: who is reached is not random.
 
-Disclosure: every published count goes through dashboards.suppression.suppress_count; crude
+Disclosure: every published count goes through omu.dashboards.suppression.suppress_count; crude
 percentages are computed from the shown (rounded) counts only; a group's hazard ratio is shown only
 when its count and its events are shown (and the reference group's too).
 """
@@ -24,12 +24,12 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from dashboards.stats import wilson_interval, z_value
-from dashboards.suppression import suppress_count
-from models.features import register_model_tables
-from models.outcome import Outcome
+from omu.dashboards.stats import wilson_interval, z_value
+from omu.dashboards.suppression import suppress_count
 from omu.evaluation.followup import prepare as prepare_followups
 from omu.file_writing import atomic_path, write_text_atomically
+from omu.models.features import register_model_tables
+from omu.models.outcome import Outcome
 from omu.outreach.lists import prepare_outreach_store
 from omu.reference import outcome_values
 from omu.render import render, safe
