@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from omu.contract import checked_practice_id
+from omu.resources import DAGSTER_YAML
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path("omu-home")
-DAGSTER_YAML_TEMPLATE = REPO_ROOT / "dagster.yaml"
+DAGSTER_YAML_TEMPLATE = DAGSTER_YAML
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from omu.home import REPO_ROOT
+from omu.resources import CLINICAL_DIR
 
-REFERENCE_DIR = REPO_ROOT / "clinical" / "reference"
+REFERENCE_DIR = CLINICAL_DIR / "reference"
 OUTCOMES_FILE = REFERENCE_DIR / "outcomes.csv"
 REFERRAL_TARGETS_FILE = REFERENCE_DIR / "referral_targets.csv"
 WIJKEN_FILE = REFERENCE_DIR / "wijken.csv"

@@ -16,10 +16,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from omu.home import REPO_ROOT
-
-SQL_DIR = REPO_ROOT / "sql"
-
+from omu.resources import SQL_DIR
 
 _GLOB_CHARACTERS = str.maketrans({"[": "[[]", "*": "[*]", "?": "[?]"})
 

@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from omu.home import REPO_ROOT, OmuHome, disable_analytics
+from omu.home import OmuHome, disable_analytics
+from omu.resources import SAMPLE_LANDING
 
 disable_analytics()
 
@@ -25,8 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-SAMPLE_LANDING = REPO_ROOT / "sample_data" / "landing"
 
 
 class State:
@@ -829,7 +828,14 @@ def bench(ctx: typer.Context) -> None:
     """Benchmarks: time every stage at --scale sample|city|national (all options: omu bench --help).
 
     The same as `python -m benchmarks`; writes benchmarks/results/<name>.json and .md."""
-    from benchmarks.run import main as run_benchmark
+    try:
+        from benchmarks.run import main as run_benchmark
+    except ModuleNotFoundError as error:
+        if error.name != "benchmarks":
+            raise
+        raise fail(
+            "omu bench runs in a checkout of omu's repository: benchmarks/ is not installed with the package"
+        ) from None
 
     run_benchmark(list(ctx.args))
 

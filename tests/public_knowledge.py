@@ -10,14 +10,14 @@ from attacker import Knowledge, RateSpec
 
 from omu.dashboards.indicator_files import columns as file_columns
 from omu.dashboards.indicators import person_count_columns
-from omu.home import REPO_ROOT
 from omu.outreach.lists import REFERRAL_TARGETS
+from omu.reference import WIJKEN_FILE
 from omu.screening.profile import DEFAULT_PROFILE, load_profile
 
 PROFILE = load_profile(DEFAULT_PROFILE)
 COUNTS = person_count_columns(PROFILE)
 CHARS = [c.id for c in PROFILE.scored]
-with (REPO_ROOT / "clinical" / "reference" / "wijken.csv").open(encoding="utf-8") as f:
+with WIJKEN_FILE.open(encoding="utf-8") as f:
     WIJK_ROWS = list(csv.DictReader(f))
 DEPRIVED = {r["wijk_code"] for r in WIJK_ROWS if r["deprivation_group"] == "hoog"}
 WIJKEN = [r["wijk_code"] for r in WIJK_ROWS]

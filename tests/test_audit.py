@@ -17,10 +17,10 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from conftest import REPO
 
 from omu import audit
 from omu.assets.errors import scrub, values_withheld
-from omu.home import REPO_ROOT
 from omu.quarters import quarter_range
 from omu.synthetic import generate
 
@@ -29,7 +29,7 @@ OMU = [sys.executable, "-c", "from omu.pipelines.cli import main; main()"]
 
 def omu(*args: str, home: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*OMU, *args, "--home", str(home)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600
+        [*OMU, *args, "--home", str(home)], capture_output=True, text=True, cwd=REPO, timeout=600
     )
 
 
@@ -274,7 +274,7 @@ def test_omus_code_never_changes_or_removes_access_log_entries():
     sources = [
         p
         for folder in ("omu", "assets", "pipelines", "dashboards", "models", "sql", "benchmarks")
-        for p in (REPO_ROOT / folder).rglob("*")
+        for p in (REPO / folder).rglob("*")
         if p.suffix in {".py", ".sql"}
     ]
     assert len(sources) > 40

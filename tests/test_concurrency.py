@@ -21,8 +21,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from conftest import REPO
 
-from omu.home import REPO_ROOT, OmuHome
+from omu.home import OmuHome
 from omu.pipelines.parallel_workers import run_plain, snapshot
 from omu.pipelines.runner import select_deliveries
 from omu.quarters import quarter_range
@@ -82,7 +83,7 @@ def run_in_parallel(mode: str, home: OmuHome, landing: Path, tmp_path: Path) -> 
             (
                 result,
                 subprocess.Popen(
-                    command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                    command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
                 ),
             )
         )

@@ -14,25 +14,26 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from conftest import REPO
 
 from omu import store
 from omu.assets.ingest import ingest_delivery_asset
 from omu.contract import PracticeIdError, checked_practice_id
 from omu.file_writing import atomic_path, write_text_atomically
-from omu.home import REPO_ROOT, OmuHome, run_lock
+from omu.home import OmuHome, run_lock
 from omu.ingest.load import ingest_delivery
 from omu.pipelines.partitions import partition_key
 from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.pipelines.sensors import landed_deliveries, landing_problems
 from omu.sql import literal_path
 
-SAMPLE = REPO_ROOT / "sample_data" / "landing"
+SAMPLE = REPO / "sample_data" / "landing"
 OMU = [sys.executable, "-c", "from omu.pipelines.cli import main; main()"]
 BAD_IDS = ["../x", "P0001/../../etc", "", "P 0001", ".P0001", "P0001\n", "P0001*", "P[1]"]
 
 
 def omu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*OMU, *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, env=env)
+    return subprocess.run([*OMU, *args], capture_output=True, text=True, cwd=REPO, timeout=600, env=env)
 
 
 # --- practice ids ---------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ with run_lock(OmuHome.resolve(sys.argv[1])):
 def _holder(home: Path, seconds: float) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(home), str(seconds)],
-        cwd=REPO_ROOT,
+        cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -220,7 +221,7 @@ def test_omu_run_ends_by_itself_with_0_and_leaves_no_temporary_folders(tmp_path)
     home = OmuHome.resolve(tmp_path / "home")
     command = [*OMU, "run", "--landing", str(landing), "--home", str(home.root)]
     first = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 300

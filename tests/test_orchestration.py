@@ -16,10 +16,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from conftest import REPO
 from processes import processes_with_home
 
 from omu import store
-from omu.home import REPO_ROOT, OmuHome
+from omu.home import OmuHome
 from omu.pipelines.automation import plan_chain
 from omu.pipelines.resources import OmuSettings
 from omu.pipelines.runner import run_chain
@@ -237,7 +238,7 @@ def test_serve_makes_every_output_of_a_quarter_with_nobody_typing_and_stops_on_s
     log = (tmp_path / "serve.log").open("w")  # a file, as a journal would be: a pipe nobody reads fills up
     serve = subprocess.Popen(
         [*OMU, "serve", "--home", str(home), "--landing", str(landing), "--port", str(port)],
-        cwd=REPO_ROOT,
+        cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

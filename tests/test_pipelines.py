@@ -17,6 +17,7 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
+from conftest import REPO
 from processes import processes_with_home
 
 from omu.assets.checks import checks_for
@@ -25,7 +26,7 @@ from omu.assets.outreach import outreach_list
 from omu.assets.screening import first_time_crossers, score_history
 from omu.contract import FILES, REQUIRED_FILES
 from omu.file_reading import sha256_of
-from omu.home import REPO_ROOT, OmuHome
+from omu.home import OmuHome
 from omu.ingest.delivery import check_delivery
 from omu.pipelines.definitions import build_definitions, defs
 from omu.pipelines.partitions import partition_key
@@ -34,6 +35,7 @@ from omu.pipelines.schedules import quarterly_dashboard, quarterly_screening
 from omu.pipelines.sensors import landing_sensor
 from omu.pipelines.serve import stop_groups
 from omu.quarters import quarter_range
+from omu.resources import CLINICAL_DIR
 from omu.synthetic import generate
 
 OMU = [sys.executable, "-c", "from omu.pipelines.cli import main; main()"]
@@ -50,7 +52,7 @@ def omu(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
     command = [*OMU, *args]
     if home is not None:
         command += ["--home", str(home)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
 def test_the_code_location_loads():
@@ -308,7 +310,7 @@ def test_explain_says_clearly_when_a_patient_was_not_screened(ran):
 def test_build_definitions_takes_its_settings_from_the_arguments(tmp_path):
     home = OmuHome.resolve(tmp_path / "h")
     definitions = build_definitions(
-        home, "/data/landing", str(REPO_ROOT / "clinical/profiles/omu-basis-v1.yaml")
+        home, "/data/landing", str(CLINICAL_DIR / "profiles" / "omu-basis-v1.yaml")
     )
     resources = definitions.resources
     assert resources["store"].database == str(home.database)
@@ -346,7 +348,7 @@ def test_dagster_dev_shows_the_assets_the_sensor_the_schedules_and_the_checks(ra
         port = probe.getsockname()[1]
     ui = subprocess.Popen(
         [*OMU, "ui", "--home", str(home), "--landing", str(landing), "--port", str(port)],
-        cwd=REPO_ROOT,
+        cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import REPO
 
 from omu import contract, reference
 from omu.evaluation.outcome import GROUPS
-from omu.home import REPO_ROOT
 from omu.ingest.expectations import TYPED_COLUMNS
 from omu.outreach.lists import OUTCOMES, REFERRAL_TARGETS
 from omu.screening.profile import CODE_PATTERNS
@@ -112,9 +112,9 @@ def test_the_typed_columns_validated_and_stored_are_the_contracts():
 
 def test_the_wijken_have_one_reader():
     readers = [
-        path.relative_to(REPO_ROOT).as_posix()
+        path.relative_to(REPO).as_posix()
         for folder in ("omu", "models", "dashboards", "sql", "assets", "pipelines", "benchmarks")
-        for path in Path(REPO_ROOT / folder).rglob("*.*")
+        for path in Path(REPO / folder).rglob("*.*")
         if path.suffix in (".py", ".sql")
         and "wijken.csv" in path.read_text(encoding="utf-8")
         and re.search(r"read_csv|DictReader|\.open\(", path.read_text(encoding="utf-8"))

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from omu.contract import FILES_BY_NAME
+from omu.resources import data_path
 from omu.sql import run_sql, set_variables
 
-COMMON_NAMES = Path(__file__).with_name("common_names.csv")
-IDENTIFIER_COLUMNS = Path(__file__).with_name("identifier_columns.csv")
+COMMON_NAMES = data_path("ingest", "common_names.csv")
+IDENTIFIER_COLUMNS = data_path("ingest", "identifier_columns.csv")
 
 KEY_COLUMNS = {("determinations.csv", "code")}  # a code number; patient_id (a pseudonym) in every file
 FREE_TEXT = "text"

@@ -18,9 +18,8 @@ import polars as pl
 
 from omu import contract
 from omu.file_reading import load_yaml_mapping, whole_number
-from omu.home import REPO_ROOT
+from omu.resources import CLINICAL_DIR
 
-CLINICAL_DIR = REPO_ROOT / "clinical"
 PROFILES_DIR = CLINICAL_DIR / "profiles"
 CODELISTS_DIR = CLINICAL_DIR / "codelists"
 DEFAULT_PROFILE = PROFILES_DIR / "omu-basis-v1.yaml"

@@ -11,11 +11,10 @@ import polars as pl
 import yaml
 
 from omu import reference
-from omu.home import REPO_ROOT
 from omu.reference import DEPRIVATION_GROUPS
+from omu.resources import CLINICAL_DIR
 from omu.screening.profile import load_codelist
 
-CLINICAL_DIR = REPO_ROOT / "clinical"
 DEFAULT_PROFILE = CLINICAL_DIR / "profiles" / "omu-basis-v1.yaml"
 ASTHMA_PROFILE = CLINICAL_DIR / "profiles" / "astma-signaal-v1.yaml"  # its truth sits beside omu-basis's
 DEFAULT_OUTCOME = CLINICAL_DIR / "outcomes" / "unplanned-care-v1.yaml"
