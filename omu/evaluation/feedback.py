@@ -24,29 +24,6 @@ from omu.sql import query, run_sql
 FEEDBACK_HTML = "feedback.html"
 KRACHTIGE_BASISZORG_SHARE = 0.25  # more than a quarter of the practice's patients in a deprived wijk
 
-COUNT_COLUMNS = (
-    "screened",
-    "over_threshold",
-    "first_time",
-    "baseline",
-    "in_deprived_wijk",
-    "asked",
-    "listed",
-    "backlog",
-    "attempted",
-    "reached",
-    "not_reached",
-    "declined",
-    "already_in_care",
-    "referred",
-    "arrived",
-    "not_arrived",
-    "arrival_unknown",
-    "no_outcome",
-    "contacted_in_quarter",
-)
-
-
 # the data-key of each row of the page's fixed tables, in their order
 OVERVIEW_KEYS = ["screened", "over_threshold", "first_time", "baseline"]
 FUNNEL_KEYS = [
@@ -64,6 +41,8 @@ FUNNEL_KEYS = [
     "arrival_unknown",
     "no_outcome",
 ]
+# the counts sql/evaluation/feedback.sql computes per quarter
+COUNT_COLUMNS = (*OVERVIEW_KEYS, "in_deprived_wijk", *FUNNEL_KEYS, "contacted_in_quarter")
 WORKLOAD_KEYS = ["capacity", "asked", "listed", "backlog", "contacted_in_quarter", "median_days_to_contact"]
 
 
