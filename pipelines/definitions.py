@@ -33,24 +33,27 @@ from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.pipelines.schedules import quarterly_dashboard, quarterly_screening
 from omu.pipelines.sensors import automation_status, chain_sensor, landing_sensor
 
+# the asset graph, in the order of the data flow
+ASSETS = [
+    ingest_delivery_asset,
+    score_history,
+    first_time_crossers,
+    outreach_list,
+    regional_indicators,
+    regional_dashboard,
+    risk_model,
+    risk_scores,
+    practice_feedback,
+    regional_evaluation,
+]
+
 
 def build_definitions(
     home: OmuHome | None = None, landing: str | None = None, profile: str | None = None
 ) -> dg.Definitions:
     home = home or OmuHome.resolve()
     return dg.Definitions(
-        assets=[
-            ingest_delivery_asset,
-            score_history,
-            first_time_crossers,
-            outreach_list,
-            regional_indicators,
-            regional_dashboard,
-            risk_model,
-            risk_scores,
-            practice_feedback,
-            regional_evaluation,
-        ],
+        assets=ASSETS,
         asset_checks=ASSET_CHECKS,  # each reads the stored result back, after its asset (assets/checks.py)
         jobs=[deliveries_job, screening_job, model_job, outreach_job, region_job, feedback_job],
         # A delivery's steps form a chain: run them in the run's own process (per-step processes

@@ -16,10 +16,10 @@ from omu.assets.checks import ASSET_CHECKS, checks_for
 from omu.assets.dashboards import regional_dashboard, regional_indicators
 from omu.assets.evaluation import practice_feedback, regional_evaluation
 from omu.assets.ingest import ingest_delivery_asset
-from omu.assets.model import risk_model, risk_scores
 from omu.assets.outreach import outreach_list
 from omu.assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
+from omu.pipelines.definitions import ASSETS
 from omu.pipelines.partitions import partition_key
 from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.quarters import quarter_range
@@ -27,18 +27,6 @@ from omu.synthetic import generate
 
 PRACTICES = ["P0001", "P0002"]
 QUARTER = "2026Q3"
-ASSETS = [
-    ingest_delivery_asset,
-    score_history,
-    first_time_crossers,
-    outreach_list,
-    regional_indicators,
-    regional_dashboard,
-    risk_model,
-    risk_scores,
-    practice_feedback,
-    regional_evaluation,
-]
 DELIVERY_ASSETS = [ingest_delivery_asset, score_history, first_time_crossers, outreach_list]
 REGION_ASSETS = [regional_indicators, regional_dashboard, regional_evaluation]
 
