@@ -159,7 +159,11 @@ class _Model:
         return {index[(s, column)]: 1.0 for s in self.members[v][area]}
 
     def constraints(self) -> tuple[coo_array, np.ndarray, np.ndarray]:
-        rows, cols, vals, lo, hi = [], [], [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        lo: list[float] = []
+        hi: list[float] = []
 
         def add(coef: dict[int, float], low: float, high: float) -> None:
             r = len(lo)

@@ -249,6 +249,7 @@ def fit(
     evaluation = test.with_columns(pl.Series("predicted_risk", risk))
     version_hash = fingerprint(examples, names, profile, outcome, spec)
     data_until = max(examples["source_quarter"].unique().to_list())
+    reference_dates: list[dt.date] = examples["reference_date"].to_list()
     meta = {
         "name": model_name(outcome),
         "version": f"{data_until}.{version_hash[:10]}",
@@ -268,9 +269,9 @@ def fit(
             "episode_codelist": outcome.episode_codelist,
         },
         "training_window": {
-            "reference_dates": sorted({d.isoformat() for d in examples["reference_date"].to_list()}),
-            "first_reference_date": examples["reference_date"].min().isoformat(),
-            "last_reference_date": examples["reference_date"].max().isoformat(),
+            "reference_dates": sorted({d.isoformat() for d in reference_dates}),
+            "first_reference_date": min(reference_dates).isoformat(),
+            "last_reference_date": max(reference_dates).isoformat(),
             "outcomes_observed_until": data_until,
             "deliveries": {
                 p: q for p, q in examples.select("practice_id", "source_quarter").unique().iter_rows()

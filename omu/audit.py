@@ -125,8 +125,9 @@ def record(
             "dagster_run_id": dagster_run_id,
             "detail": detail,
         }
-        entry["previous_sha256"] = last[1] if last else GENESIS
-        entry["entry_sha256"] = entry_hash(entry["previous_sha256"], entry)
+        previous: str = last[1] if last else GENESIS
+        entry["previous_sha256"] = previous
+        entry["entry_sha256"] = entry_hash(previous, entry)
         columns = list(entry)
         conn.execute(
             f"INSERT INTO access_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -220,7 +221,7 @@ def attack(paths: list[Path], k: Knowledge) -> Report:
         report.inconsistencies += check_derived(frame, k)
     quarters = sorted({q for f in frames for q in f.get_column(k.quarter).to_list()})
     for quarter in quarters:
-        versions = []
+        versions: list[Any] = []
         for i, f in enumerate(frames):
             sub = f.filter(pl.col(k.quarter) == quarter).sort([k.level, k.code])
             if sub.height and not (versions and versions[-1][1].equals(sub)):

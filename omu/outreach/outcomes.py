@@ -102,7 +102,9 @@ def read_outcome_file(
         frame = read.rows.rename({LINE: "row_no"})
     else:
         raise OutcomeFileError(f"{path.name}: expected the outreach .xlsx or a .csv")
-    renamed = {c: _key(c) for c in frame.columns if c != "row_no" and _key(c) in fields}
+    renamed = {
+        c: key for c in frame.columns if c != "row_no" and (key := _key(c)) is not None and key in fields
+    }
     if not set(required) <= set(renamed.values()):
         raise OutcomeFileError(
             f"{path.name}, row 1: needs the columns {' and '.join(required)} "
