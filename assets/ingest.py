@@ -135,6 +135,7 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
             ) from None  # an unwritable log needs a person, not a retry
     outcome: IngestOutcome = ingest_delivery(home, delivery_dir, retention=retention, connect=store.connect)
     if outcome.status == "refused":
+        assert outcome.outputs is not None  # a refused delivery still has its report
         raise dg.Failure(
             description=outcome.reason,
             metadata={"status": "refused", "report": dg.MetadataValue.path(str(outcome.outputs["report"]))},

@@ -267,7 +267,7 @@ def screen_national(
         with spill:
             result = screen(conn, profile)
         seconds = time.perf_counter() - began
-        (history_rows,) = fetch_one(conn, "SELECT count(*) FROM score_history")
+        (history_rows,) = fetch_one(conn, "SELECT count(*) FROM score_history") or (0,)
     finally:
         conn.close()
     return {

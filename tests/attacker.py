@@ -132,7 +132,7 @@ def check_derived(frame: pl.DataFrame, k: Knowledge) -> list[str]:
             expected = rate.per * num / den
             if abs(value - expected) > 0.0051:
                 problems.append(f"{where} {rate.header}: {value} is not {rate.per:g}*{num}/{den}")
-            if rate.lower and row[rate.lower] is not None:
+            if rate.lower and rate.upper and row[rate.lower] is not None:
                 lower, upper = _wilson(num, den)
                 if (
                     abs(row[rate.lower] - rate.per * lower) > 0.0051

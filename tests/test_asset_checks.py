@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from omu import store
 from omu.assets.checks import ASSET_CHECKS, checks_for
@@ -38,6 +39,13 @@ def resources(home: OmuHome, landing: Path) -> dict:
     }
 
 
+def materialize(*args, **kwargs) -> dg.ExecuteInJobResult:
+    """dg.materialize with no state storage left in Dagster's context variable by an earlier run
+    (a run's instance can be gone by the next one; the fixture makes several runs)."""
+    with set_defs_state_storage(None):
+        return dg.materialize(*args, **kwargs)
+
+
 def instance() -> dg.DagsterInstance:
     ephemeral = dg.DagsterInstance.ephemeral()
     ephemeral.add_dynamic_partitions("practice", PRACTICES)
@@ -58,7 +66,7 @@ def region(tmp_path_factory) -> dict:
     on = instance()
     for practice_id in PRACTICES:
         runs.append(
-            dg.materialize(
+            materialize(
                 [*DELIVERY_ASSETS, *checks_for(DELIVERY_ASSETS)],
                 partition_key=partition_key(practice_id, QUARTER),
                 instance=on,
@@ -66,7 +74,7 @@ def region(tmp_path_factory) -> dict:
             )
         )
     runs.append(
-        dg.materialize(
+        materialize(
             [*REGION_ASSETS, *checks_for(REGION_ASSETS)],
             partition_key=QUARTER,
             instance=on,
@@ -75,7 +83,7 @@ def region(tmp_path_factory) -> dict:
     )
     for practice_id in PRACTICES:
         runs.append(
-            dg.materialize(
+            materialize(
                 [practice_feedback, *checks_for([practice_feedback])],
                 partition_key=partition_key(practice_id, QUARTER),
                 instance=on,
@@ -103,7 +111,7 @@ def run_checks(home: OmuHome, landing: Path, *keys: tuple[str, str], practice_id
             "dagster/partition/practice": practice_id,
             "dagster/partition/quarter": QUARTER,
         }
-    result = dg.materialize(
+    result = materialize(
         [*ASSETS, *ASSET_CHECKS],
         selection=dg.AssetSelection.checks(*(dg.AssetCheckKey(dg.AssetKey(a), c) for a, c in keys)),
         tags=tags,

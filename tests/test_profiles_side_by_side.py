@@ -109,7 +109,7 @@ def ran(tmp_path_factory) -> tuple[OmuHome, dict]:
         resources=resources,
     )
     assert region.success
-    checks = delivery.get_asset_check_evaluations() + region.get_asset_check_evaluations()
+    checks = [*delivery.get_asset_check_evaluations(), *region.get_asset_check_evaluations()]
     assert checks and all(check.passed for check in checks)
     return home, {"delivery": delivery, "region": region, "tmp": tmp}
 

@@ -219,7 +219,7 @@ def evaluate_region(
         },
     )
     shown = {r["group"]: bool(r["n"]) and bool(r["events"]) for r in rows}
-    hr = []
+    hr: list[tuple[float | None, float | None, float | None]] = []
     for g in GROUPS:
         effect = effects.get(g)
         if g == REFERENCE:
