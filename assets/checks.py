@@ -8,7 +8,7 @@ patient-level value.
 """
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -29,20 +29,47 @@ from omu.dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
 from omu.evaluation.outcome import EVALUATION_CSV, EVALUATION_HTML, FUNNEL_STEPS, WORKLOAD
 from omu.outreach.list_files import column_header
 from omu.outreach.outcomes import read_outcome_file
+from omu.pipelines.partitions import batch_label, deliveries_of
 from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.screening.screen import plan_work, screening_checks, screening_plan
-from omu.sql import fetch_dicts, run_sql
+from omu.sql import fetch_dicts, register_temp_table, run_sql
 
 FILES_BY_TABLE = {file.table: file for file in FILES}
 
 
-def _practice_and_quarter(context: dg.AssetCheckExecutionContext) -> tuple[str, str]:
-    """The run's delivery: a check runs in its asset's partitioned run (or a run tagged alike)."""
-    key = context.op_execution_context.partition_key
-    if isinstance(key, dg.MultiPartitionKey):
-        return key.keys_by_dimension["practice"], key.keys_by_dimension["quarter"]
-    practice_id, quarter = str(key).split("|")  # dimensions in name order: practice|quarter
-    return practice_id, quarter
+def _each_delivery(
+    context: dg.AssetCheckExecutionContext,
+    check: Callable[[str, str], Iterable[dg.AssetCheckResult]],
+) -> Iterator[dg.AssetCheckResult]:
+    """Run a per-delivery check for every delivery of the run (one, or a batch) and report one
+    result per check key: passed only when it passed for every delivery; a failure names the
+    delivery; the counts in the metadata are summed."""
+    deliveries = deliveries_of(context)
+    results: dict[dg.AssetCheckKey, list[tuple[str, dg.AssetCheckResult]]] = {}
+    for practice_id, quarter in deliveries:
+        for result in check(practice_id, quarter):
+            assert result.asset_key is not None and result.check_name is not None  # _result names both
+            key = dg.AssetCheckKey(result.asset_key, result.check_name)
+            results.setdefault(key, []).append((f"{practice_id} {quarter}", result))
+    for key, found in results.items():
+        if len(found) == 1:
+            yield found[0][1]
+            continue
+        failed = [(label, result) for label, result in found if not result.passed]
+        metadata: dict = {}
+        for _, result in found:
+            for name, value in result.metadata.items():
+                if isinstance(value, dg.IntMetadataValue):
+                    metadata[name] = metadata.get(name, 0) + (value.value or 0)
+        yield dg.AssetCheckResult(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=not failed,
+            description="; ".join(f"{label}: {result.description}" for label, result in failed[:5])
+            if failed
+            else f"{len(found)} deliveries ({batch_label(deliveries)}): {found[0][1].description}, ...",
+            metadata={**metadata, "deliveries": len(found), "deliveries_failed": len(failed)},
+        )
 
 
 def _result(key: dg.AssetCheckKey, problems: list[str], checked: str, **metadata) -> dg.AssetCheckResult:
@@ -96,48 +123,53 @@ def ingest_checks(
 ) -> Iterator[dg.AssetCheckResult]:
     """Counts the delivery's stored and quarantined rows per file against the manifest, and
     validates the stored rows once more with the contract's Great Expectations suites."""
-    practice_id, quarter = _practice_and_quarter(context)
-    selected = context.selected_asset_check_keys
-    validate = any(key.name == "contract_expectations" for key in selected)
-    with tempfile.TemporaryDirectory(prefix="omu-check-") as scratch:
-        with store.connect() as conn:
-            rows = fetch_dicts(
-                conn,
-                "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
-                [practice_id, quarter],
-            )
-            delivery = rows[0] if rows else None
-            stored = {
-                table: conn.execute(
-                    f"SELECT count(*) FROM {table} WHERE practice_id = ? AND quarter = ?",
+
+    def one(practice_id: str, quarter: str) -> Iterator[dg.AssetCheckResult]:
+        selected = context.selected_asset_check_keys
+        validate = any(key.name == "contract_expectations" for key in selected)
+        with tempfile.TemporaryDirectory(prefix="omu-check-") as scratch:
+            with store.connect() as conn:
+                rows = fetch_dicts(
+                    conn,
+                    "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
                     [practice_id, quarter],
-                ).fetchone()[0]  # type: ignore[index]
-                for table in RAW_TABLES
-            }
-            quarantined = dict(
-                conn.execute(
-                    "SELECT file, count(DISTINCT line) FROM quarantine WHERE practice_id = ? AND quarter = ? "
-                    "GROUP BY file",
-                    [practice_id, quarter],
-                ).fetchall()
+                )
+                delivery = rows[0] if rows else None
+                stored = {
+                    table: conn.execute(
+                        f"SELECT count(*) FROM {table} WHERE practice_id = ? AND quarter = ?",
+                        [practice_id, quarter],
+                    ).fetchone()[0]  # type: ignore[index]
+                    for table in RAW_TABLES
+                }
+                quarantined = dict(
+                    conn.execute(
+                        "SELECT file, count(DISTINCT line) FROM quarantine WHERE practice_id = ? AND quarter = ? "
+                        "GROUP BY file",
+                        [practice_id, quarter],
+                    ).fetchall()
+                )
+                if validate:
+                    _stage_stored(conn, practice_id, quarter, Path(scratch))
+            # the suites run outside the store lock, on the copy just staged
+            validation = (
+                _validate(Path(scratch), delivery["extracted_on"])
+                if validate and delivery is not None and delivery.get("extracted_on") is not None
+                else {}
             )
-            if validate:
-                _stage_stored(conn, practice_id, quarter, Path(scratch))
-        # the suites run outside the store lock, on the copy just staged
-        validation = (
-            _validate(Path(scratch), delivery["extracted_on"])
-            if validate and delivery is not None and delivery.get("extracted_on") is not None
-            else {}
-        )
-    no_delivery = f"no loaded delivery of {practice_id} {quarter} in the deliveries log"
-    for table in RAW_TABLES:
-        file = FILES_BY_TABLE[table]
-        key = dg.AssetCheckKey(dg.AssetKey(table), "rows_add_up")
-        if key in selected:
-            yield _rows_add_up(key, file, delivery, stored[table], quarantined.get(file.name, 0), no_delivery)
-        key = dg.AssetCheckKey(dg.AssetKey(table), "contract_expectations")
-        if key in selected:
-            yield _contract_expectations(key, file, delivery, validation.get(file.name), no_delivery)
+        no_delivery = f"no loaded delivery of {practice_id} {quarter} in the deliveries log"
+        for table in RAW_TABLES:
+            file = FILES_BY_TABLE[table]
+            key = dg.AssetCheckKey(dg.AssetKey(table), "rows_add_up")
+            if key in selected:
+                yield _rows_add_up(
+                    key, file, delivery, stored[table], quarantined.get(file.name, 0), no_delivery
+                )
+            key = dg.AssetCheckKey(dg.AssetKey(table), "contract_expectations")
+            if key in selected:
+                yield _contract_expectations(key, file, delivery, validation.get(file.name), no_delivery)
+
+    yield from _each_delivery(context, one)
 
 
 def _rows_add_up(
@@ -244,32 +276,38 @@ def _validate(folder: Path, extracted_on) -> dict[str, dict]:
 def score_history_checks(
     context: dg.AssetCheckExecutionContext, omu: OmuSettings, store: DuckDBStore
 ) -> Iterator[dg.AssetCheckResult]:
-    """Re-plans the quarters this delivery screens (from the deliveries in force) and checks the
-    stored score history of each against the raw patients and the profile's weights."""
-    practice_id, quarter = _practice_and_quarter(context)
+    """Re-plans the quarters the run's deliveries screen (from the deliveries in force) and checks
+    the stored score history of each against the raw patients and the profile's weights, in one
+    pass over the batch."""
+    deliveries = deliveries_of(context)
     once: list[str] = []
     score: list[str] = []
     rows = 0
     with store.connect() as conn:
         for profile in omu.screening_profiles():
             label = f"{profile.name} v{profile.version}"
-            plan = screening_plan(conn, profile, practice_id=practice_id, source_quarter=quarter)
-            planned = plan.quarters
-            problems = screening_checks(conn, profile, practice_id=practice_id, source_quarter=quarter)
-            stored = conn.execute(
-                "SELECT count(*) FROM score_history "
-                "WHERE practice_id = ? AND quarter IN (SELECT unnest(?::VARCHAR[])) "
-                "AND profile_name = ? AND profile_version = ?",
-                [practice_id, planned, profile.name, profile.version],
-            ).fetchone()[0]  # type: ignore[index]
-            rows += stored
-            if not planned:
-                once.append(f"{label}: no quarter to screen from a delivery of {practice_id} {quarter}")
-            elif not stored:
-                once.append(f"{label}: no row in score_history for {', '.join(planned)}")
-                score.append(f"{label}: no row in score_history for {', '.join(planned)}")
+            plan = screening_plan(conn, profile, deliveries=deliveries)
+            problems = screening_checks(conn, profile, plan=plan)
+            register_temp_table(conn, "checked_work", plan.work.select("practice_id", "quarter"))
+            stored = dict(
+                conn.execute(
+                    "SELECT w.practice_id, count(h.patient_id) FROM checked_work AS w "
+                    "LEFT JOIN score_history AS h ON h.practice_id = w.practice_id AND h.quarter = w.quarter "
+                    "AND h.profile_name = ? AND h.profile_version = ? GROUP BY w.practice_id",
+                    [profile.name, profile.version],
+                ).fetchall()
+            )
+            rows += sum(stored.values())
+            for practice_id, quarter in deliveries:
+                planned = plan.work.filter(pl.col("practice_id") == practice_id)["quarter"].to_list()
+                if not planned:
+                    once.append(f"{label}: no quarter to screen from a delivery of {practice_id} {quarter}")
+                elif not stored.get(practice_id):
+                    missing = f"{label}: no row in score_history of {practice_id} for {', '.join(planned)}"
+                    once.append(missing)
+                    score.append(missing)
             once += [
-                f"{label} {r['quarter']}: {r['registered']} registered, {r['screened']} rows, "
+                f"{label} {r['practice_id']} {r['quarter']}: {r['registered']} registered, {r['screened']} rows, "
                 f"{r['distinct_patients']} distinct patients"
                 for r in problems["screened_once"].iter_rows(named=True)
             ]
@@ -295,36 +333,48 @@ def no_first_time_crosser_was_over_before(
     context: dg.AssetCheckExecutionContext, omu: OmuSettings, store: DuckDBStore
 ) -> dg.AssetCheckResult:
     """Reads each written screening.csv back and holds its first-time crossers against score_history."""
-    practice_id, quarter = _practice_and_quarter(context)
-    home = omu.omu_home()
-    problems: list[str] = []
-    crossers = 0
-    with store.connect() as conn:
-        for profile in omu.screening_profiles():
-            label = f"{profile.name} v{profile.version}"
-            planned = plan_work(conn, profile, practice_id=practice_id, source_quarter=quarter)
-            if not planned:
-                problems.append(f"{label}: no quarter to screen from a delivery of {practice_id} {quarter}")
-            for screened in planned:
-                path = home.practice_out(screened, practice_id, profile.output_folder) / "screening.csv"
-                if not path.is_file():
-                    problems.append(f"{label} {screened}: screening.csv not written")
-                    continue
-                params = [str(path), practice_id, screened, profile.name, profile.version]
-                in_file, stored, first, before, not_over = conn.execute(_FIRST_TIME_SQL, params).fetchone()  # type: ignore[misc]
-                crossers += first
-                if not stored or in_file != stored:
-                    problems.append(f"{label} {screened}: {in_file} rows in screening.csv, {stored} stored")
-                if before:
-                    problems.append(f"{label} {screened}: {before} first-time crossers were over before")
-                if not_over:
-                    problems.append(f"{label} {screened}: {not_over} first-time crossers are not over now")
-    return _result(
-        dg.AssetCheckKey(dg.AssetKey("first_time_crossers"), "no_first_time_crosser_was_over_before"),
-        problems,
-        f"{crossers} first-time crossers in the written files checked",
-        first_time_crossers=crossers,
-    )
+
+    def one(practice_id: str, quarter: str) -> dg.AssetCheckResult:
+        home = omu.omu_home()
+        problems: list[str] = []
+        crossers = 0
+        with store.connect() as conn:
+            for profile in omu.screening_profiles():
+                label = f"{profile.name} v{profile.version}"
+                planned = plan_work(conn, profile, practice_id=practice_id, source_quarter=quarter)
+                if not planned:
+                    problems.append(
+                        f"{label}: no quarter to screen from a delivery of {practice_id} {quarter}"
+                    )
+                for screened in planned:
+                    path = home.practice_out(screened, practice_id, profile.output_folder) / "screening.csv"
+                    if not path.is_file():
+                        problems.append(f"{label} {screened}: screening.csv not written")
+                        continue
+                    params = [str(path), practice_id, screened, profile.name, profile.version]
+                    in_file, stored, first, before, not_over = conn.execute(
+                        _FIRST_TIME_SQL, params
+                    ).fetchone()  # type: ignore[misc]
+                    crossers += first
+                    if not stored or in_file != stored:
+                        problems.append(
+                            f"{label} {screened}: {in_file} rows in screening.csv, {stored} stored"
+                        )
+                    if before:
+                        problems.append(f"{label} {screened}: {before} first-time crossers were over before")
+                    if not_over:
+                        problems.append(
+                            f"{label} {screened}: {not_over} first-time crossers are not over now"
+                        )
+        return _result(
+            dg.AssetCheckKey(dg.AssetKey("first_time_crossers"), "no_first_time_crosser_was_over_before"),
+            problems,
+            f"{crossers} first-time crossers in the written files checked",
+            first_time_crossers=crossers,
+        )
+
+    (result,) = _each_delivery(context, lambda practice_id, quarter: [one(practice_id, quarter)])
+    return result
 
 
 # screening.csv read as text (the patient ids stay in DuckDB); ? = path, practice, quarter, profile
@@ -361,40 +411,45 @@ def only_this_practice(
     """Reads outreach.xlsx (lists and follow-up sheet), baseline.xlsx and outreach.csv back."""
     from omu.evaluation.followup import read_followup_rows
 
-    practice_id, quarter = _practice_and_quarter(context)
-    home = omu.omu_home()
-    with store.connect() as conn:
-        own = _store_patient_ids(conn, practice_id)
-    problems: list[str] = []
-    foreign: set[str] = set()
-    files = 0
-    for profile in omu.screening_profiles():
-        folder = home.practice_out(quarter, practice_id, profile.output_folder)
-        missing = [name for name in ("outreach.xlsx", "outreach.csv") if not (folder / name).is_file()]
-        if missing:
-            problems.append(f"{profile.name} v{profile.version}: {', '.join(missing)} not written")
-            continue
-        in_files = set(
-            pl.read_csv(folder / "outreach.csv", separator=";", infer_schema=False)[
-                column_header("patient_id")
-            ].drop_nulls()
+    def one(practice_id: str, quarter: str) -> dg.AssetCheckResult:
+        home = omu.omu_home()
+        with store.connect() as conn:
+            own = _store_patient_ids(conn, practice_id)
+        problems: list[str] = []
+        foreign: set[str] = set()
+        files = 0
+        for profile in omu.screening_profiles():
+            folder = home.practice_out(quarter, practice_id, profile.output_folder)
+            missing = [name for name in ("outreach.xlsx", "outreach.csv") if not (folder / name).is_file()]
+            if missing:
+                problems.append(f"{profile.name} v{profile.version}: {', '.join(missing)} not written")
+                continue
+            in_files = set(
+                pl.read_csv(folder / "outreach.csv", separator=";", infer_schema=False)[
+                    column_header("patient_id")
+                ].drop_nulls()
+            )
+            for name in ("outreach.xlsx", "baseline.xlsx"):
+                if (folder / name).is_file():
+                    in_files |= set(read_outcome_file(folder / name)["patient_id"].drop_nulls())
+                    files += 1
+            in_files |= set(read_followup_rows(folder / "outreach.xlsx")["patient_id"].drop_nulls())
+            files += 1
+            foreign |= in_files - own
+        if foreign:
+            problems.append(
+                f"{len(foreign)} patients in the files are not screened patients of {practice_id}"
+            )
+        return _result(
+            dg.AssetCheckKey(dg.AssetKey("outreach_list"), "only_this_practice"),
+            problems,
+            f"{files} files of {practice_id} {quarter} read back",
+            foreign_patients=len(foreign),
+            files_read=files,
         )
-        for name in ("outreach.xlsx", "baseline.xlsx"):
-            if (folder / name).is_file():
-                in_files |= set(read_outcome_file(folder / name)["patient_id"].drop_nulls())
-                files += 1
-        in_files |= set(read_followup_rows(folder / "outreach.xlsx")["patient_id"].drop_nulls())
-        files += 1
-        foreign |= in_files - own
-    if foreign:
-        problems.append(f"{len(foreign)} patients in the files are not screened patients of {practice_id}")
-    return _result(
-        dg.AssetCheckKey(dg.AssetKey("outreach_list"), "only_this_practice"),
-        problems,
-        f"{files} files of {practice_id} {quarter} read back",
-        foreign_patients=len(foreign),
-        files_read=files,
-    )
+
+    (result,) = _each_delivery(context, lambda practice_id, quarter: [one(practice_id, quarter)])
+    return result
 
 
 # --- region ----------------------------------------------------------------------------------
@@ -523,24 +578,27 @@ def no_patient_id_in_feedback(
     """Scans the written feedback.html for every patient_id in the store."""
     from omu.evaluation.feedback import FEEDBACK_HTML
 
-    practice_id, quarter = _practice_and_quarter(context)
-    path = omu.omu_home().practice_out(quarter, practice_id) / FEEDBACK_HTML
-    with store.connect() as conn:
-        ids = _store_patient_ids(conn)
-    problems = []
-    if not path.is_file():
-        problems.append(f"{FEEDBACK_HTML} of {practice_id} {quarter} not written")
-    elif not ids:
-        problems.append("no patient_id in the store to look for")
-    found = len(patient_ids_in_files([path], ids).get(str(path), ())) if path.is_file() else 0
-    if found:
-        problems.append(f"{FEEDBACK_HTML} holds {found} patient_ids")
-    return _result(
-        dg.AssetCheckKey(dg.AssetKey("practice_feedback"), "no_patient_id_in_feedback"),
-        problems,
-        f"{FEEDBACK_HTML} scanned for {len(ids)} patient_ids",
-        patient_ids_found=found,
-    )
+    def one(practice_id: str, quarter: str) -> dg.AssetCheckResult:
+        path = omu.omu_home().practice_out(quarter, practice_id) / FEEDBACK_HTML
+        with store.connect() as conn:
+            ids = _store_patient_ids(conn)
+        problems = []
+        if not path.is_file():
+            problems.append(f"{FEEDBACK_HTML} of {practice_id} {quarter} not written")
+        elif not ids:
+            problems.append("no patient_id in the store to look for")
+        found = len(patient_ids_in_files([path], ids).get(str(path), ())) if path.is_file() else 0
+        if found:
+            problems.append(f"{FEEDBACK_HTML} holds {found} patient_ids")
+        return _result(
+            dg.AssetCheckKey(dg.AssetKey("practice_feedback"), "no_patient_id_in_feedback"),
+            problems,
+            f"{FEEDBACK_HTML} scanned for {len(ids)} patient_ids",
+            patient_ids_found=found,
+        )
+
+    (result,) = _each_delivery(context, lambda practice_id, quarter: [one(practice_id, quarter)])
+    return result
 
 
 @dg.multi_asset_check(

@@ -20,7 +20,7 @@ from omu.evaluation.outcome import (
     write_region_evaluation,
 )
 from omu.models.outcome import load_outcome
-from omu.pipelines.partitions import practice_and_quarter, practice_quarter, quarter_of, quarters
+from omu.pipelines.partitions import batch_label, deliveries_of, practice_quarter, quarter_of, quarters
 from omu.pipelines.resources import DuckDBStore, OmuSettings
 
 with warnings.catch_warnings():  # beta in Dagster 1.13
@@ -39,29 +39,52 @@ with warnings.catch_warnings():  # beta in Dagster 1.13
 def practice_feedback(
     context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
 ) -> dg.MaterializeResult:
-    """The practice's own figures, trend, workload and place beside the region (published figures)."""
-    practice_id, quarter = practice_and_quarter(context)
+    """The practice's own figures, trend, workload and place beside the region (published figures),
+    for each delivery of the run."""
+    deliveries = deliveries_of(context)
     profile = omu.screening_profile()
     home = omu.omu_home()
-    capacity = load_config(home.config_file).capacity_for(practice_id)
+    config = load_config(home.config_file)
     with store.connect() as conn:
-        fb = compute_feedback(conn, profile, practice_id=practice_id, quarter=quarter, capacity=capacity)
+        reports = [
+            compute_feedback(
+                conn,
+                profile,
+                practice_id=practice_id,
+                quarter=quarter,
+                capacity=config.capacity_for(practice_id),
+            )
+            for practice_id, quarter in deliveries
+        ]
         patient_ids = {p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()}
-    with tempfile.TemporaryDirectory() as scratch:  # checked before it reaches the practice's folder
-        write_feedback(Path(scratch), fb)
-        leaks = len(patient_ids_in(Path(scratch), patient_ids))
-    path = write_feedback(home.practice_out(quarter, practice_id), fb) if not leaks else None
-    current = fb.current
-    return dg.MaterializeResult(
-        metadata={
-            "feedback": dg.MetadataValue.path(str(path)) if path else "not written: a patient_id was in it",
+    paths, withheld = [], 0
+    for (practice_id, quarter), fb in zip(deliveries, reports, strict=True):
+        with tempfile.TemporaryDirectory() as scratch:  # checked before it reaches the practice's folder
+            write_feedback(Path(scratch), fb)
+            leaks = len(patient_ids_in(Path(scratch), patient_ids))
+        if leaks:
+            withheld += 1
+        else:
+            paths.append(write_feedback(home.practice_out(quarter, practice_id), fb))
+    metadata: dict = {"deliveries": batch_label(deliveries), "reports_written": len(paths)}
+    if withheld:
+        metadata["not_written"] = f"{withheld} report(s): a patient_id was in it"
+    if len(deliveries) == 1:
+        fb = reports[0]
+        metadata |= {
+            "feedback": dg.MetadataValue.path(str(paths[0]))
+            if paths
+            else "not written: a patient_id was in it",
             "quarters_in_trend": len(fb.quarters),
-            "listed": int(current["listed"]),
-            "backlog": int(current["backlog"]),
+            "listed": int(fb.current["listed"]),
+            "backlog": int(fb.current["backlog"]),
             "regional_figures": "published figures of the quarter" if fb.region else "not yet computed",
             "krachtige_basiszorg": fb.krachtige_basiszorg,
-        },
-    )
+        }
+    else:
+        metadata["listed"] = sum(int(fb.current["listed"]) for fb in reports)
+        metadata["backlog"] = sum(int(fb.current["backlog"]) for fb in reports)
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(

@@ -14,7 +14,7 @@ from omu.assets.screening import first_time_crossers
 from omu.models.features import training_examples
 from omu.models.outcome import load_outcome
 from omu.models.risk import ModelError, ModelSpec, load_model, model_name, score_quarter, train_or_load
-from omu.pipelines.partitions import practice_and_quarter, practice_quarter
+from omu.pipelines.partitions import batch_label, deliveries_of, practice_quarter
 from omu.pipelines.resources import DuckDBStore, OmuSettings
 
 
@@ -94,27 +94,32 @@ def risk_model(
 def risk_scores(
     context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
 ) -> dg.MaterializeResult:
-    """Predicted risk of every patient screened in this practice-quarter (table risk_scores), from
-    the latest saved model for the profile; none without a model (the list is then in score order)."""
-    practice_id, quarter = practice_and_quarter(context)
+    """Predicted risk of every patient screened in the run's practice-quarters (table risk_scores),
+    from the latest saved model for the profile; none without a model (the list is then in score order)."""
+    deliveries = deliveries_of(context)
     profile = omu.screening_profile()
     outcome = load_outcome()
     try:
         model = load_model(omu.omu_home(), model_name(outcome), profile=profile)
     except ModelError as error:
-        context.log.warning(f"{error}; the outreach list stays in score order")
+        context.log.warning(f"{error}; the outreach lists stay in score order")
         model = None
     with store.connect() as conn:
-        scores = score_quarter(conn, model, profile, outcome, practice_id=practice_id, quarter=quarter)
+        scored = [
+            score_quarter(conn, model, profile, outcome, practice_id=practice_id, quarter=quarter)
+            for practice_id, quarter in deliveries
+        ]
+    scores = pl.concat(scored) if scored else pl.DataFrame()
     if model is None:
         context.log.warning(
             f"no risk model for profile {profile.name} v{profile.version}: "
-            f"the outreach list of {practice_id} {quarter} stays in score order"
+            f"the outreach lists of {batch_label(deliveries)} stay in score order"
         )
     # an empty frame (nobody scored) has text columns: filter only rows that exist
     over = scores.filter(pl.col("over_threshold")) if scores.height else scores
     return dg.MaterializeResult(
         metadata={
+            "deliveries": batch_label(deliveries),
             "model": f"{model.name} {model.version}" if model else "none: outreach list in score order",
             "patients_scored": scores.height,
             "over_threshold_scored": over.height,

@@ -6,16 +6,29 @@ its own patients: a check (assets/checks.py) reads the files back and proves it.
 """
 
 import dagster as dg
+import polars as pl
 
 from omu import audit
 from omu.assets.errors import values_withheld
 from omu.assets.screening import first_time_crossers
 from omu.config import load_config
 from omu.evaluation.followup import add_followup_sheet, pending_followups
+from omu.markdown import markdown_table
 from omu.outreach.list_files import write_practice_lists
 from omu.outreach.lists import build_lists
-from omu.pipelines.partitions import practice_and_quarter, practice_quarter
+from omu.pipelines.partitions import batch_label, deliveries_of, practice_quarter
 from omu.pipelines.resources import DuckDBStore, OmuSettings
+
+# the counts of one practice's lists, per practice of a batch in the metadata
+COUNTS = {
+    "practice": pl.String,
+    "quarter": pl.String,
+    "listed": pl.Int64,
+    "carried_over": pl.Int64,
+    "baseline": pl.Int64,
+    "by_model": pl.Boolean,
+    "follow_up": pl.Int64,
+}
 
 
 @dg.asset(
@@ -28,60 +41,116 @@ from omu.pipelines.resources import DuckDBStore, OmuSettings
 def outreach_list(
     context: dg.AssetExecutionContext, omu: OmuSettings, store: DuckDBStore
 ) -> dg.MaterializeResult:
-    """The quarter's outreach list per profile (first-time crossers, not reached, carried over;
-    capacity from config.yaml) in table outreach_lists and as files in
-    out/<quarter>/practices/<practice_id>/ (other profiles than omu-basis v1: <name>-v<version>/)."""
-    practice_id, quarter = practice_and_quarter(context)
+    """The quarter's outreach list per profile and delivery of the run (first-time crossers, not
+    reached, carried over; capacity from config.yaml) in table outreach_lists and as files in
+    out/<quarter>/practices/<practice_id>/ (other profiles than omu-basis v1: <name>-v<version>/).
+    A batch's lists are built quarter by quarter (a list carries over from the one before)."""
+    deliveries = deliveries_of(context)
     home = omu.omu_home()
-    capacity = load_config(home.config_file).capacity_for(practice_id)
-    metadata: dict = {"capacity": capacity if capacity is not None else "unlimited"}
+    config = load_config(home.config_file)
+    metadata: dict = {"deliveries": batch_label(deliveries)}
+    if len(deliveries) == 1:
+        capacity = config.capacity_for(deliveries[0][0])
+        metadata["capacity"] = capacity if capacity is not None else "unlimited"
     for number, profile in enumerate(omu.screening_profiles()):
-        with store.connect() as conn:
-            # the risk model is trained for the primary (first) profile; other lists go in score order
-            lists = build_lists(
+        prefix = "" if number == 0 else f"{profile.key}: "
+        written = []
+        for quarter in sorted({quarter for _, quarter in deliveries}):
+            practices = [practice_id for practice_id, q in deliveries if q == quarter]
+            written += _write_lists(context, omu, store, profile, quarter, practices, primary=number == 0)
+        summary = pl.DataFrame([{key: row[key] for key in COUNTS} for row in written], schema=COUNTS).sort(
+            "practice", "quarter"
+        )
+        metadata |= {
+            f"{prefix}profile": f"{profile.name} v{profile.version}",
+            f"{prefix}listed": int(summary["listed"].sum()),
+            f"{prefix}carried_over_to_next_quarter": int(summary["carried_over"].sum()),
+            f"{prefix}baseline": int(summary["baseline"].sum()),
+            f"{prefix}ordered_by": "predicted risk" if summary["by_model"].all() else "score, then age",
+        }
+        if number == 0:
+            metadata["referrals_to_follow_up"] = int(summary["follow_up"].sum())
+        if len(deliveries) == 1:
+            only = written[0]
+            metadata |= {
+                f"{prefix}by_inclusion": dg.MetadataValue.json(only["by_inclusion"]),
+                f"{prefix}files": dg.MetadataValue.json(only["files"]),
+            }
+        else:
+            metadata[f"{prefix}per_practice"] = dg.MetadataValue.md(
+                markdown_table(summary.select("practice", "quarter", "listed", "carried_over", "baseline"))
+            )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _write_lists(
+    context: dg.AssetExecutionContext,
+    omu: OmuSettings,
+    store: DuckDBStore,
+    profile,
+    quarter: str,
+    practices: list[str],
+    *,
+    primary: bool,
+) -> list[dict]:
+    """Build the lists of `practices` for one quarter and profile, log the access per practice
+    and write each practice's files; a row of counts per practice."""
+    home = omu.omu_home()
+    config = load_config(home.config_file)
+    with store.connect() as conn:
+        # the risk model is trained for the primary (first) profile; other lists go in score order
+        built = {
+            practice_id: build_lists(
                 conn,
                 profile,
                 practice_id=practice_id,
                 quarter=quarter,
-                capacity=capacity,
-                use_risk_model=number == 0,
+                capacity=config.capacity_for(practice_id),
+                use_risk_model=primary,
             )
-            if number == 0:  # referrals to follow up: on the primary profile's list, once
-                pending = pending_followups(conn, practice_id=practice_id, quarter=quarter)
-            listed = lists.outreach.height + (lists.baseline.height if lists.is_first_quarter else 0)
-            try:  # no access log entry, no files
+            for practice_id in practices
+        }
+        # referrals to follow up: on the primary profile's list, once
+        pending = {
+            practice_id: pending_followups(conn, practice_id=practice_id, quarter=quarter)
+            for practice_id in (practices if primary else [])
+        }
+        try:  # no access log entry, no files
+            for practice_id, lists in built.items():
                 audit.record(
                     conn,
                     "list_written",
                     practice_id=practice_id,
                     quarter=quarter,
-                    patients=listed,
+                    patients=lists.outreach.height + (lists.baseline.height if lists.is_first_quarter else 0),
                     dagster_run_id=context.run.run_id,
                     detail=f"{profile.name} v{profile.version}: outreach.xlsx/.csv/.html"
                     + (", baseline.xlsx" if lists.is_first_quarter else ""),
                 )
-            except audit.AuditError as error:
-                raise dg.Failure(
-                    str(error), allow_retries=False
-                ) from None  # an unwritable log needs a person, not a retry
+        except audit.AuditError as error:
+            raise dg.Failure(
+                str(error), allow_retries=False
+            ) from None  # an unwritable log needs a person, not a retry
+    rows = []
+    for practice_id, lists in built.items():
         folder = home.practice_out(quarter, practice_id, profile.output_folder)
         paths = write_practice_lists(folder, lists, profile, practice_id=practice_id, quarter=quarter)
-        if number == 0:
-            add_followup_sheet(paths["outreach.xlsx"], pending, practice_id=practice_id)
-            metadata["referrals_to_follow_up"] = pending.height
+        if primary:
+            add_followup_sheet(paths["outreach.xlsx"], pending[practice_id], practice_id=practice_id)
         inclusion = (
             lists.outreach.group_by("inclusion").len().sort("inclusion") if lists.outreach.height else None
         )
-        prefix = "" if number == 0 else f"{profile.key}: "
-        metadata |= {
-            f"{prefix}profile": f"{profile.name} v{profile.version}",
-            f"{prefix}listed": lists.outreach.height,
-            f"{prefix}carried_over_to_next_quarter": lists.carried_over,
-            f"{prefix}baseline": lists.baseline.height if lists.is_first_quarter else 0,
-            f"{prefix}ordered_by": "predicted risk" if lists.has_risk_model else "score, then age",
-            f"{prefix}by_inclusion": dg.MetadataValue.json(
-                dict(inclusion.iter_rows()) if inclusion is not None else {}
-            ),
-            f"{prefix}files": dg.MetadataValue.json({name: str(path) for name, path in paths.items()}),
-        }
-    return dg.MaterializeResult(metadata=metadata)
+        rows.append(
+            {
+                "practice": practice_id,
+                "quarter": quarter,
+                "listed": lists.outreach.height,
+                "carried_over": lists.carried_over,
+                "baseline": lists.baseline.height if lists.is_first_quarter else 0,
+                "by_model": lists.has_risk_model,
+                "follow_up": pending[practice_id].height if primary else 0,
+                "by_inclusion": dict(inclusion.iter_rows()) if inclusion is not None else {},
+                "files": {name: str(path) for name, path in paths.items()},
+            }
+        )
+    return rows

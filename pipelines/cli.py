@@ -290,7 +290,9 @@ def _run_locked(home: OmuHome, landing: Path, quarter: str | None, profile: Path
             + (f" for {quarter}" if quarter else "")
         )
     with progress() as bar:
-        task = bar.add_task("starting", total=step_count(landing, quarter))
+        task = bar.add_task(
+            "starting", total=step_count(landing, quarter, load_config(home.config_file).workers)
+        )
         started = []
 
         def step(description: str) -> None:
@@ -329,8 +331,7 @@ def _print_summary(summary) -> None:
     if quarters:
         latest = home.quarter_out(quarters[-1])
         practices = sorted(
-            {o.practice_id for o in summary.runs if o.quarter == quarters[-1] and o.success}
-            - {"regio", "model"}
+            {p for o in summary.runs if o.quarter == quarters[-1] and o.success for p in o.practices}
         )
         say(
             f"delivery reports: {latest / 'deliveries' / '<practice>' / 'report.md'} ({', '.join(practices)})"

@@ -3,6 +3,10 @@
 Both dimensions are dynamic: the landing sensor (or `omu run`) adds a practice or a quarter when
 its first delivery appears, so the UI shows exactly the deliveries there are. Keys read
 'P0001|2026Q3' (practice|quarter). Region-level assets are partitioned by quarter alone.
+
+A run may hold a *batch*: a range of practices of one quarter (the partitions between two keys, in
+the order the practices were added), so the set-based steps do their SQL once for many deliveries.
+The per-delivery assets read their deliveries with `deliveries_of`, one or many alike.
 """
 
 from __future__ import annotations
@@ -18,18 +22,55 @@ def partition_key(practice_id: str, quarter: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"practice": practice_id, "quarter": quarter})
 
 
-def practice_and_quarter(context: dg.AssetExecutionContext) -> tuple[str, str]:
-    """The run's practice and quarter, checked before any path is built from them: a key added by
-    hand in the UI can hold anything."""
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def batch_tags(deliveries: list[tuple[str, str]]) -> dict[str, str]:
+    """The run tags that make a run hold a batch: the first and last delivery of a range of
+    practices of one quarter (the caller makes sure the range holds exactly these)."""
+    first, last = deliveries[0], deliveries[-1]
+    return {RANGE_START: f"{first[0]}|{first[1]}", RANGE_END: f"{last[0]}|{last[1]}"}
+
+
+def deliveries_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[tuple[str, str]]:
+    """The run's deliveries (practice, quarter): one, or a batch. Each checked before any path is
+    built from it: a key added by hand in the UI can hold anything."""
     from omu.contract import PracticeIdError, checked_practice_id
 
-    keys = context.partition_key.keys_by_dimension
+    op_context = context.op_execution_context
     try:
-        practice_id = checked_practice_id(keys["practice"], "partition key 'practice'")
-        quarter = _checked_quarter(keys["quarter"])
-    except (PracticeIdError, ValueError) as error:
-        raise dg.Failure(str(error), allow_retries=False) from None
-    return practice_id, quarter
+        keys = list(op_context.partition_keys)
+    except dg.DagsterInvariantViolationError:  # a check run on its own, tagged with its delivery
+        keys = [op_context.partition_key]
+    deliveries = []
+    for key in keys:
+        practice, _, quarter = str(key).partition("|")  # dimensions in name order: practice|quarter
+        try:
+            deliveries.append(
+                (checked_practice_id(practice, "partition key 'practice'"), _checked_quarter(quarter))
+            )
+        except (PracticeIdError, ValueError) as error:
+            raise dg.Failure(str(error), allow_retries=False) from None
+    return deliveries
+
+
+def practice_and_quarter(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    """The run's one delivery (a step that handles one delivery at a time)."""
+    deliveries = deliveries_of(context)
+    if len(deliveries) != 1:
+        raise dg.Failure(
+            f"this step handles one delivery per run, not {len(deliveries)}", allow_retries=False
+        )
+    return deliveries[0]
+
+
+def batch_label(deliveries: list[tuple[str, str]]) -> str:
+    """'P0001 2026Q3' for one delivery, 'P0001..P0015 2026Q3 (15 practices)' for a batch."""
+    if len(deliveries) == 1:
+        return " ".join(deliveries[0])
+    quarters = sorted({q for _, q in deliveries})
+    return f"{deliveries[0][0]}..{deliveries[-1][0]} {', '.join(quarters)} ({len(deliveries)} practices)"
 
 
 def quarter_of(context: dg.AssetExecutionContext) -> str:

@@ -4,10 +4,11 @@ No phase loop of its own: each round evaluates the same sensors the daemon evalu
 landing sensor, then the chain plan (pipelines/automation.py) — and executes the runs they
 request as real Dagster runs on the persistent instance in the omu home, with the same tags and
 run keys, so the UI shows one history and the daemon never repeats what `omu run` did (nor the
-other way round). Rounds repeat until nothing is due. Runs of a round go side by side in worker
-processes (config.yaml `automation.workers`, default 2), one run per practice at a time in
-request order — the rule of the daemon's run queue (dagster.yaml). The only difference: `omu run`
-skips the quiet period, since nothing lands while it runs.
+other way round). Rounds repeat until nothing is due. Runs of a round — a quarter's batches of
+practices (pipelines/automation.py) — go side by side in worker processes (config.yaml
+`automation.workers`, default 2), in request order and never two runs of one practice at once, the
+rule of the daemon's run queue (dagster.yaml). The only difference: `omu run` skips the quiet
+period, since nothing lands while it runs.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import dagster as dg
 from omu.config import load_config
 from omu.home import OmuHome
 from omu.pipelines.alerts import failure_text, write_alert
-from omu.pipelines.automation import PRACTICE, QUARTER, STEP, model_label, plan_chain
-from omu.pipelines.sensors import landed_deliveries, landing_sensor, profile_label
+from omu.pipelines.automation import DELIVERIES, QUARTER, STEP, model_label, plan_chain
+from omu.pipelines.sensors import landed_deliveries, landing_sensor, profile_label, screening_requests
 from omu.quarters import Quarter
 
 # The run's full event log stays in Dagster's storage (see the UI); the terminal gets warnings.
@@ -46,11 +47,12 @@ DESCRIPTIONS = {
 @dataclass
 class RunOutcome:
     job: str
-    practice_id: str
+    practice_id: str  # the practice, a batch's range ('P0001..P0005'), 'model' or 'regio'
     quarter: str
     success: bool
     run_id: str
     message: str = ""
+    practices: tuple[str, ...] = ()  # every practice of the run
 
 
 @dataclass
@@ -65,7 +67,7 @@ class ChainSummary:
         return all(outcome.success for outcome in self.runs)
 
     def failed(self, practice_id: str, quarter: str) -> bool:
-        return any(not o.success for o in self.runs if (o.practice_id, o.quarter) == (practice_id, quarter))
+        return any(not o.success for o in self.runs if practice_id in o.practices and o.quarter == quarter)
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -81,11 +83,14 @@ def select_deliveries(landing: Path, quarter: str | None) -> list[tuple[str, str
     return [(p, q) for q, p in landed]
 
 
-def step_count(landing: Path, quarter: str | None) -> int:
-    """Runs a first `omu run` makes: three per delivery (screening, list, feedback report), one
-    region run per quarter, the model."""
+def step_count(landing: Path, quarter: str | None, workers: int = 2) -> int:
+    """Runs a first `omu run` makes (about: a refused delivery adds one): per quarter its
+    screening, list and feedback batches (up to `workers` each) and a region run; the model."""
     deliveries = select_deliveries(landing, quarter)
-    return len(deliveries) * 3 + len({q for _, q in deliveries}) + 1
+    per_quarter: dict[str, int] = {}
+    for _, delivery_quarter in deliveries:
+        per_quarter[delivery_quarter] = per_quarter.get(delivery_quarter, 0) + 1
+    return sum(3 * min(workers, n) + 1 for n in per_quarter.values()) + 1
 
 
 # --- one run, in this process or a worker ------------------------------------------------------
@@ -175,16 +180,15 @@ class RunPool:
         running: dict[futures.Future, tuple[str, dg.RunRequest]] = {}
         finished: dict[int, futures.Future] = {}
         while pending or running:
-            busy = {r.tags.get(PRACTICE) for _, r in running.values()} - {None}
+            busy = {practice for _, r in running.values() for practice in _practices(r)}
             for item in list(pending):
                 if len(running) >= self.workers:
                     break
-                practice = item[1].tags.get(PRACTICE)
-                if practice and practice in busy:
+                practices = set(_practices(item[1]))
+                if practices & busy:
                     continue
                 pending.remove(item)
-                if practice:
-                    busy.add(practice)
+                busy |= practices
                 if on_step:
                     on_step(_describe(item[1]))
                 running[self._submit(*self._call(*item))] = item
@@ -219,16 +223,17 @@ class RunPool:
         except Exception as error:  # a worker died: report it like a failed run
             success, run_id, message = False, "", f"{type(error).__name__}: {error}"
         step = request.tags.get(STEP, "")
-        practice = request.tags.get(PRACTICE) or (MODEL if step == "model" else REGION)
+        practices = _practices(request)
+        practice = _practice_label(practices) or (MODEL if step == "model" else REGION)
         quarter = request.tags.get(QUARTER, "")
-        summary.runs.append(RunOutcome(job, practice, quarter, success, run_id, message))
+        summary.runs.append(RunOutcome(job, practice, quarter, success, run_id, message, practices))
         if not success:
             write_alert(
                 self.home,
                 job=job,
                 run_id=run_id or "no-run",
                 message=message,
-                partition=f"{practice}|{quarter}" if step in ("screening", "outreach") else quarter or None,
+                partition=f"{practice}|{quarter}" if practices else quarter or None,
             )
         elif step == "region" and quarter >= summary.outputs.get("dashboard", Path("")).parent.parent.name:
             summary.outputs["dashboard"] = (
@@ -236,12 +241,22 @@ class RunPool:
             )  # the newest quarter's
 
 
+def _practices(request: dg.RunRequest) -> tuple[str, ...]:
+    """The practices a run handles (none: the model, a region run)."""
+    entries = request.tags.get(DELIVERIES, "")
+    return tuple(entry.split("|")[0] for entry in entries.split(",") if entry)
+
+
+def _practice_label(practices: tuple[str, ...]) -> str:
+    return practices[0] if len(practices) == 1 else f"{practices[0]}..{practices[-1]}" if practices else ""
+
+
 def _job(request: dg.RunRequest) -> str:
     return request.job_name or "screening_job"  # the landing sensor's requests name no job: its own
 
 
 def _describe(request: dg.RunRequest) -> str:
-    where = " ".join(filter(None, (request.tags.get(PRACTICE), request.tags.get(QUARTER))))
+    where = " ".join(filter(None, (_practice_label(_practices(request)), request.tags.get(QUARTER))))
     return f"{where + ': ' if where else ''}{DESCRIPTIONS[_job(request)]}"
 
 
@@ -257,16 +272,13 @@ def _settings(home: OmuHome, landing: Path, profile: str | None):
 def _landing_requests(
     instance: dg.DagsterInstance, settings, quarter: str | None
 ) -> list[tuple[str, dg.RunRequest]]:
-    """The landing sensor's requests that have no run yet (the daemon's run-key rule)."""
-    result = landing_sensor(dg.build_sensor_context(instance=instance, resources={"omu": settings}))
-    if isinstance(result, dg.SkipReason):
-        return []
-    for request in result.dynamic_partitions_requests:
-        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    """What the landing sensor requests (its own function; only `quarter`'s deliveries with
+    --quarter), without those that have a run already (the daemon's run-key rule)."""
+    requests, additions, _ = screening_requests(instance, settings, quarter=quarter)
+    for addition in additions:
+        instance.add_dynamic_partitions(addition.partitions_def_name, list(addition.partition_keys))
     due = []
-    for request in result.run_requests:
-        if quarter and request.tags.get(QUARTER) != quarter:
-            continue
+    for request in requests:
         if instance.get_run_ids(
             dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: landing_sensor.name}), limit=1
         ):
@@ -299,7 +311,12 @@ def run_chain(
             batch = _landing_requests(instance, settings, wanted)
             if not batch:
                 plan = plan_chain(
-                    instance, landing, profile=profile_label(settings), quiet_period=0, quarter=wanted
+                    instance,
+                    landing,
+                    profile=profile_label(settings),
+                    quiet_period=0,
+                    parts=workers,
+                    quarter=wanted,
                 )
                 summary.waiting = plan.waiting
                 batch = [("chain_sensor", request) for request in plan.requests]

@@ -2,7 +2,7 @@
 
 The landing and chain sensors (pipelines/automation.py) already make every output as soon as the
 deliveries are in; these two only re-request, on a fixed date, what is missing (run keys are the
-landing sensor's, so nothing already screened runs twice). Switch them on in the UI if wanted."""
+landing sensor's plan, so nothing already screened runs twice). Switch them on in the UI if wanted."""
 
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import dagster as dg
 
 from omu.pipelines.jobs import screening_job
 from omu.pipelines.resources import OmuSettings
-from omu.pipelines.sensors import delivery_run_request, landed_deliveries, profile_label
+from omu.pipelines.sensors import screening_requests
 from omu.quarters import Quarter
 
 # The 15th of the month after each quarter, 07:00: deliveries are extracted in the first days.
@@ -26,19 +26,14 @@ QUARTERLY_CRON = "0 7 15 1,4,7,10 *"
 )
 def quarterly_screening(context: dg.ScheduleEvaluationContext, omu: OmuSettings):
     completed = str(Quarter.containing(context.scheduled_execution_time.date()).previous())
-    landed = (
-        [item for item in landed_deliveries(Path(omu.landing)).values() if item[1] == completed]
-        if omu.landing and Path(omu.landing).is_dir()
-        else []
-    )
-    if not landed:
+    if not omu.landing or not Path(omu.landing).is_dir():
         return dg.SkipReason(f"no deliveries for {completed} in {omu.landing!r} yet")
-    instance = context.instance
-    for practice_id in sorted({p for p, _, _ in landed} - set(instance.get_dynamic_partitions("practice"))):
-        instance.add_dynamic_partitions("practice", [practice_id])
-    if completed not in instance.get_dynamic_partitions("quarter"):
-        instance.add_dynamic_partitions("quarter", [completed])
-    return [delivery_run_request(*item, profile_label(omu)) for item in sorted(landed)]
+    requests, additions, waiting = screening_requests(context.instance, omu, quarter=completed)
+    if not requests:
+        return dg.SkipReason(f"{completed}: {waiting}")
+    for addition in additions:
+        context.instance.add_dynamic_partitions(addition.partitions_def_name, list(addition.partition_keys))
+    return requests
 
 
 @dg.schedule(

@@ -1,19 +1,18 @@
-"""Sensors: the landing sensor notices a new or changed delivery by its manifest hash and starts
-its screening; the chain sensor requests what follows (pipelines/automation.py).
+"""Sensors: the landing sensor notices new or changed deliveries by their manifest hash and starts
+their screening, in batches; the chain sensor requests what follows (pipelines/automation.py).
 
 Both are off by default (`omu ui`, tests); `omu serve` sets OMU_AUTOMATION=on so they run under
 the daemon from its first tick.
 """
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
 import dagster as dg
 
 from omu.pipelines.jobs import model_job, outreach_job, region_job, screening_job
-from omu.pipelines.partitions import partition_key, practices, quarters
+from omu.pipelines.partitions import practices, quarters
 from omu.pipelines.resources import OmuSettings
 
 SENSOR_INTERVAL = 15  # seconds; a tick reads the landing folder's manifests and the run history
@@ -62,57 +61,55 @@ def profile_label(omu: OmuSettings) -> str:
     return "+".join(f"{profile.name}-v{profile.version}" for profile in omu.screening_profiles())
 
 
-def delivery_run_request(practice_id: str, quarter: str, sha: str, profile: str) -> dg.RunRequest:
-    return dg.RunRequest(
-        run_key=f"{practice_id}|{quarter}|{sha[:16]}|{profile}",
-        partition_key=partition_key(practice_id, quarter),
-        tags={
-            "omu/step": "screening",
-            "omu/practice": practice_id,
-            "omu/quarter": quarter,
-            "omu/manifest": sha[:16],
-            "omu/profile": profile,
-        },
+def screening_requests(
+    instance: dg.DagsterInstance, omu: OmuSettings, *, quarter: str | None = None
+) -> tuple[list[dg.RunRequest], list[dg.AddDynamicPartitionsRequest], str]:
+    """The screening runs due for the landing folder (pipelines/automation.py, plan_screening), the
+    practices and quarters to add as partitions first, and why nothing is due."""
+    from omu.config import load_config
+    from omu.pipelines.automation import plan_screening
+
+    landed = landed_deliveries(Path(omu.landing))
+    known_practices = list(instance.get_dynamic_partitions("practice"))
+    new_practices = sorted({p for p, _, _ in landed.values()} - set(known_practices))
+    new_quarters = sorted(
+        {q for _, q, _ in landed.values()} - set(instance.get_dynamic_partitions("quarter"))
     )
+    plan = plan_screening(
+        instance,
+        Path(omu.landing),
+        profile=profile_label(omu),
+        parts=load_config(omu.omu_home().config_file).workers,
+        practice_order=known_practices + new_practices,  # the order after the practices are added
+        quarter=quarter,
+    )
+    additions = [
+        request
+        for request in (
+            practices.build_add_request(new_practices) if new_practices else None,
+            quarters.build_add_request(new_quarters) if new_quarters else None,
+        )
+        if request is not None
+    ]
+    return plan.requests, additions, plan.waiting
 
 
 @dg.sensor(
     job=screening_job,
     minimum_interval_seconds=SENSOR_INTERVAL,
     default_status=automation_status(),
-    description="Watches the landing folder; a new or changed manifest.json starts that delivery's "
-    "ingest and screening.",
+    description="Watches the landing folder; new or changed manifest.json files start those deliveries' "
+    "ingest and screening, a batch per quarter.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.SensorResult | dg.SkipReason:
     if not omu.landing or not Path(omu.landing).is_dir():
         return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
     for problem in landing_problems(Path(omu.landing)):
         context.log.warning(problem)
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    landed = landed_deliveries(Path(omu.landing))
-    changed = {key: value for key, value in landed.items() if seen.get(key) != value[2]}
-    if not changed:
-        return dg.SkipReason("no new or changed deliveries")
-    new_practices = sorted(
-        {p for p, _, _ in changed.values()} - set(context.instance.get_dynamic_partitions("practice"))
-    )
-    new_quarters = sorted(
-        {q for _, q, _ in changed.values()} - set(context.instance.get_dynamic_partitions("quarter"))
-    )
-    ordered = sorted(changed.values(), key=lambda item: (item[1], item[0]))  # oldest quarter first
-    profile = profile_label(omu)
-    return dg.SensorResult(
-        run_requests=[delivery_run_request(*item, profile) for item in ordered],
-        dynamic_partitions_requests=[
-            request
-            for request in (
-                practices.build_add_request(new_practices) if new_practices else None,
-                quarters.build_add_request(new_quarters) if new_quarters else None,
-            )
-            if request is not None
-        ],
-        cursor=json.dumps({**seen, **{key: value[2] for key, value in changed.items()}}, sort_keys=True),
-    )
+    requests, additions, waiting = screening_requests(context.instance, omu)
+    if not requests:
+        return dg.SkipReason(waiting)
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=additions)
 
 
 @dg.sensor(
@@ -130,7 +127,11 @@ def chain_sensor(context: dg.SensorEvaluationContext, omu: OmuSettings) -> dg.Se
         return dg.SkipReason(f"no landing folder at {omu.landing!r} (set OMU_LANDING)")
     config = load_config(omu.omu_home().config_file)
     plan = plan_chain(
-        context.instance, Path(omu.landing), profile=profile_label(omu), quiet_period=config.quiet_period
+        context.instance,
+        Path(omu.landing),
+        profile=profile_label(omu),
+        quiet_period=config.quiet_period,
+        parts=config.workers,
     )
     if not plan.requests:
         return dg.SkipReason(plan.waiting)

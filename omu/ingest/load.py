@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,3 +181,14 @@ def ingest_delivery(
     # Only now, after the commit: the report never speaks of a load that did not happen
     outputs = write_delivery_outputs(check, home.delivery_out(quarter, practice_id))
     return IngestOutcome(practice_id, quarter, "loaded" if check.accepted else "refused", check, outputs)
+
+
+def ingest_deliveries(
+    home: OmuHome,
+    delivery_dirs: Sequence[Path],
+    *,
+    retention: int = DEFAULT_RETENTION,
+    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None = None,
+) -> list[IngestOutcome]:
+    """A batch of deliveries, each as ingest_delivery does it."""
+    return [ingest_delivery(home, path, retention=retention, connect=connect) for path in delivery_dirs]

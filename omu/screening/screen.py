@@ -7,6 +7,7 @@ set-based over every patient, quarter and practice in the work at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,12 +112,22 @@ def screening_plan(
     *,
     practice_id: str | None = None,
     source_quarter: str | None = None,
+    deliveries: Sequence[tuple[str, str]] | None = None,
 ) -> ScreeningPlan:
     """Every quarter to screen of the practice (all: None), from which delivery, and the part of
-    it computed from the delivery of `source_quarter` (all of it: None)."""
+    it computed from the delivery of `source_quarter` (all of it: None). A batch instead:
+    `deliveries` (practice, quarter) — the plan of their practices and the part computed from them."""
     prepare_screening_store(conn, profile)
     run_sql(conn, "screening/plan", {**screening_variables(profile), "practice_id": practice_id})
     plan = conn.sql("SELECT * FROM screen_plan ORDER BY practice_id, quarter").pl().cast(WORK_SCHEMA)
+    if deliveries is not None:
+        batch = pl.DataFrame(
+            list(deliveries),
+            schema={"practice_id": pl.String, "source_quarter": pl.String},
+            orient="row",
+        )
+        plan = plan.join(batch.select("practice_id").unique(), on="practice_id", how="semi")
+        return ScreeningPlan(plan, plan.join(batch, on=["practice_id", "source_quarter"], how="semi"))
     work = plan if source_quarter is None else plan.filter(pl.col("source_quarter") == source_quarter)
     return ScreeningPlan(plan, work)
 
@@ -179,10 +190,14 @@ def screen(
     *,
     practice_id: str | None = None,
     source_quarter: str | None = None,
+    deliveries: Sequence[tuple[str, str]] | None = None,
 ) -> ScreenResult:
-    """Screen the planned quarters computed from one delivery (practice_id, source_quarter), or
-    from every delivery in force when both are None. Writes score_history in one transaction."""
-    planned = screening_plan(conn, profile, practice_id=practice_id, source_quarter=source_quarter)
+    """Screen the planned quarters computed from one delivery (practice_id, source_quarter), from
+    a batch of deliveries (`deliveries`: one pass over all of them), or from every delivery in
+    force when all are None. Writes score_history in one transaction."""
+    planned = screening_plan(
+        conn, profile, practice_id=practice_id, source_quarter=source_quarter, deliveries=deliveries
+    )
     register_temp_table(conn, "screen_work", planned.work)
     missing = conn.sql(
         "SELECT DISTINCT practice_id, source_quarter FROM screen_work w WHERE NOT EXISTS "
@@ -255,10 +270,12 @@ def screening_checks(
     *,
     practice_id: str | None = None,
     source_quarter: str | None = None,
+    plan: ScreeningPlan | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The rows breaking each rule of the screening of the quarters the delivery of (practice_id,
-    source_quarter) screens (every delivery in force: None), as screen() took them; empty frames pass."""
-    planned = screening_plan(conn, profile, practice_id=practice_id, source_quarter=source_quarter)
+    source_quarter) screens (every delivery in force: None; or the `plan` the caller made, e.g.
+    of a batch), as screen() took them; empty frames pass."""
+    planned = plan or screening_plan(conn, profile, practice_id=practice_id, source_quarter=source_quarter)
     register_temp_table(conn, "screen_work", planned.work)
     register_profile(conn, profile)
     run_sql(conn, "screening/checks", screening_variables(profile))
