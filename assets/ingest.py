@@ -168,7 +168,7 @@ def ingest_delivery_asset(context: dg.AssetExecutionContext, omu: OmuSettings, s
             description = refused[0].reason
         else:
             description = f"{len(refused)} of {len(outcomes)} deliveries refused: " + "; ".join(
-                f"{o.practice_id} {o.quarter}: {o.reason}" for o in refused
+                f"{o.practice_id}|{o.quarter}: {o.reason}" for o in refused
             )
         raise dg.Failure(
             description=description,

@@ -305,7 +305,8 @@ def run_chain(
         return summary
     instance = dg.DagsterInstance.get()
     settings = _settings(home, landing, profile)
-    workers = workers or load_config(home.config_file).workers
+    parts = load_config(home.config_file).workers  # the batches per quarter, as the sensors plan them
+    workers = workers or parts
     with RunPool(home, landing, profile, workers) as pool:
         while True:
             batch = _landing_requests(instance, settings, wanted)
@@ -315,7 +316,7 @@ def run_chain(
                     landing,
                     profile=profile_label(settings),
                     quiet_period=0,
-                    parts=workers,
+                    parts=parts,
                     quarter=wanted,
                 )
                 summary.waiting = plan.waiting

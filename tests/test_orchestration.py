@@ -69,7 +69,10 @@ def test_run_goes_screening_then_model_then_lists_then_region_then_feedback(chai
     first = chain["first"]
     assert first.success, [(r.job, r.practice_id, r.quarter, r.message) for r in first.runs if not r.success]
     jobs = [r.job for r in first.runs]
-    assert sorted(jobs, key=CHAIN_ORDER.index) == jobs, jobs  # each step after every run of the one before
+    for quarter in ("2026Q2", "2026Q3"):  # per quarter, each step after every run of the one before
+        of_quarter = [r.job for r in first.runs if r.quarter in (quarter, "")]
+        assert sorted(of_quarter, key=CHAIN_ORDER.index) == of_quarter, of_quarter
+    assert jobs.index("model_job") == 4  # after every screening run, before any list
     assert jobs.count("screening_job") == 4 and jobs.count("model_job") == 1
     assert (
         jobs.count("outreach_job") == 4 and jobs.count("region_job") == 2 and jobs.count("feedback_job") == 4
@@ -91,7 +94,8 @@ def test_the_runs_carry_the_daemons_sensor_names_and_run_keys(chain):
     records = chain["instance"].get_run_records(dg.RunsFilter(tags={"omu/step": "screening"}))
     assert records and all(r.dagster_run.tags["dagster/sensor_name"] == "landing_sensor" for r in records)
     keys = {r.dagster_run.tags["dagster/run_key"] for r in records}
-    assert any(key.startswith("P0001|2026Q2|") for key in keys)
+    assert len(keys) == len(records) and all(key.startswith("screening|") for key in keys)
+    assert any("P0001|2026Q2|" in r.dagster_run.tags["omu/deliveries"] for r in records)
     model = chain["instance"].get_run_records(dg.RunsFilter(tags={"omu/step": "model"}))
     assert model[0].dagster_run.tags["dagster/sensor_name"] == "chain_sensor"
 
@@ -138,15 +142,19 @@ def test_a_refused_delivery_stops_no_other_practice_and_leaves_an_alert(tmp_path
     broken = tmp_path / "landing"
     shutil.copytree(landing, broken)
     (broken / "P0001" / "2026Q3" / "episodes.csv").write_text("patient_id,icpc\n")
-    home = OmuHome.resolve(tmp_path / "home")
-    summary = run_chain(home, broken, quarter="2026Q3", workers=1)
-    failed = [(r.job, r.practice_id) for r in summary.runs if not r.success]
-    assert failed == [("screening_job", "P0001")]
-    assert {(r.job, r.practice_id) for r in summary.runs if r.success} >= {
-        ("screening_job", "P0002"),
-        ("outreach_job", "P0002"),
-        ("region_job", "regio"),
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    home.config_file.write_text("automation:\n  workers: 1\n")  # one batch of P0001 and P0002
+    summary = run_chain(home, broken, quarter="2026Q3")
+    failed = [(r.job, r.practices) for r in summary.runs if not r.success]
+    assert failed == [("screening_job", ("P0001", "P0002"))]
+    # P0002 was loaded by that batch, and is screened in a run of its own; it gets its list
+    assert {(r.job, r.practices) for r in summary.runs if r.success} >= {
+        ("screening_job", ("P0002",)),
+        ("outreach_job", ("P0002",)),
     }
+    assert any(r.job == "region_job" and r.success for r in summary.runs)
+    assert not (home.practice_out("2026Q3", "P0001") / "outreach.xlsx").exists()
+    assert (home.practice_out("2026Q3", "P0002") / "outreach.xlsx").is_file()
     alerts = sorted((home.root / "alerts").glob("*-screening_job-*.md"))
     assert len(alerts) == 1
     text = alerts[0].read_text()

@@ -145,38 +145,43 @@ def test_a_refused_delivery_fails_its_run_with_the_reasons(tmp_path, landing):
     assert "episodes.csv, line 1, column start_date: the required column start_date is missing" in reasons
 
 
-def test_the_sensor_requests_exactly_the_new_or_changed_deliveries(tmp_path, landing):
+def _batches(requests) -> list[list[str]]:
+    """Each run request's deliveries ('P0001|2026Q2', ...), as its tags name them."""
+    return [
+        ["|".join(entry.split("|")[:2]) for entry in r.tags["omu/deliveries"].split(",")] for r in requests
+    ]
+
+
+def test_the_sensor_requests_the_oldest_quarter_first_as_batches_of_practices(tmp_path, landing):
     copy = tmp_path / "landing"
     shutil.copytree(landing, copy)
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    home.config_file.write_text("automation:\n  workers: 1\n")  # one batch per quarter
     instance = dg.DagsterInstance.ephemeral()
-    settings = OmuSettings(home=str(tmp_path / "home"), landing=str(copy))
+    settings = OmuSettings(home=str(home.root), landing=str(copy))
     first = landing_sensor(dg.build_sensor_context(instance=instance, resources={"omu": settings}))
-    assert sorted(r.partition_key for r in first.run_requests) == [
-        "P0001|2026Q2",
-        "P0001|2026Q3",
-        "P0002|2026Q2",
-        "P0002|2026Q3",
-    ]
+    # a practice's quarters are screened in order: 2026Q3 waits until 2026Q2 has its runs
+    assert _batches(first.run_requests) == [["P0001|2026Q2", "P0002|2026Q2"]]
+    (request,) = first.run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == "P0001|2026Q2"
+    assert request.tags["dagster/asset_partition_range_end"] == "P0002|2026Q2"
     added = {(r.partitions_def_name, tuple(r.partition_keys)) for r in first.dynamic_partitions_requests}
     assert added == {("practice", ("P0001", "P0002")), ("quarter", ("2026Q2", "2026Q3"))}
-    for request in first.dynamic_partitions_requests:
-        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-
-    again = landing_sensor(
-        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"omu": settings})
-    )
-    assert isinstance(again, dg.SkipReason)
-
-    manifest = copy / "P0002" / "2026Q3" / "manifest.json"
+    for addition in first.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(addition.partitions_def_name, list(addition.partition_keys))
+    # the same deliveries give the same run key: the daemon starts each batch once
+    again = landing_sensor(dg.build_sensor_context(instance=instance, resources={"omu": settings}))
+    assert [r.run_key for r in again.run_requests] == [request.run_key]
+    assert again.dynamic_partitions_requests == []
+    # a changed manifest is another delivery: another run key
+    manifest = copy / "P0002" / "2026Q2" / "manifest.json"
     content = json.loads(manifest.read_text())
     content["his_vendor"] = "Promedico (re-delivery)"
     manifest.write_text(json.dumps(content))
-    changed = landing_sensor(
-        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"omu": settings})
-    )
-    assert [r.partition_key for r in changed.run_requests] == ["P0002|2026Q3"]
-    assert changed.run_requests[0].run_key.startswith(f"P0002|2026Q3|{sha256_of(manifest)[:16]}")
-    assert changed.dynamic_partitions_requests == []
+    changed = landing_sensor(dg.build_sensor_context(instance=instance, resources={"omu": settings}))
+    assert _batches(changed.run_requests) == [["P0001|2026Q2", "P0002|2026Q2"]]
+    assert changed.run_requests[0].run_key != request.run_key
+    assert f"P0002|2026Q2|{sha256_of(manifest)[:16]}" in changed.run_requests[0].tags["omu/deliveries"]
 
 
 def test_the_quarterly_schedule_screens_the_completed_quarter(tmp_path, landing):
@@ -188,7 +193,7 @@ def test_the_quarterly_schedule_screens_the_completed_quarter(tmp_path, landing)
             scheduled_execution_time=dt.datetime(2026, 10, 15, 7),
         )
         requests = quarterly_screening(context)
-        assert sorted(r.partition_key for r in requests) == ["P0001|2026Q3", "P0002|2026Q3"]
+        assert sorted(d for batch in _batches(requests) for d in batch) == ["P0001|2026Q3", "P0002|2026Q3"]
         assert set(instance.get_dynamic_partitions("practice")) == {"P0001", "P0002"}
         early = dg.build_schedule_context(
             instance=instance,
