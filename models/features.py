@@ -9,6 +9,7 @@ and reads the result.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -137,19 +138,27 @@ def features_at(
     profile: Profile,
     outcome: Outcome,
     *,
-    practice_id: str,
+    practice_id: str | None = None,
     quarter: str,
     source_quarter: str | None = None,
     with_outcome: bool = False,
+    practice_ids: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Features of every patient registered at the end of `quarter`, from the delivery of
-    `source_quarter` (default: the quarter's own). with_outcome adds the outcome after R as far
-    as that delivery shows it (only meaningful for a delivery extracted after the window)."""
+    `source_quarter` (default: the quarter's own), of one practice or (practice_ids) of several in
+    one pass. with_outcome adds the outcome after R as far as that delivery shows it (only
+    meaningful for a delivery extracted after the window)."""
+    if (practice_id is None) == (practice_ids is None):
+        raise ValueError("features_at takes either practice_id or practice_ids")
     prepare_screening_store(conn, profile)
     run_sql(
         conn,
         "model/work_scoring",
-        {"practice_id": practice_id, "quarter": quarter, "source_quarter": source_quarter or quarter},
+        {
+            "practice_ids": [practice_id] if practice_id is not None else list(practice_ids or []),
+            "quarter": quarter,
+            "source_quarter": source_quarter or quarter,
+        },
     )
     work = conn.table("screen_work").pl()
     return _examples(conn, profile, outcome, work, with_outcome=with_outcome)

@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from omu.home import OmuHome
 from omu.models.features import DESCRIPTIVE, TrainingWindow, feature_names, features_at
 from omu.models.outcome import Outcome
 from omu.screening.profile import Profile
-from omu.sql import run_sql, run_sql_in_transaction
+from omu.sql import register_temp_table, run_sql, run_sql_in_transaction
 
 MODEL_FORMAT = 1  # bump when the estimator, its fixed settings or the saved files change
 MODEL_FILE, META_FILE, EVALUATION_FILE = "model.joblib", "model.json", "evaluation.parquet"
@@ -397,9 +398,27 @@ def score_quarter(
     quarter: str,
 ) -> pl.DataFrame:
     """Predicted risk for every patient screened in the practice's quarter, replacing the quarter in
-    table risk_scores. Without a model the quarter is emptied (the list falls back to score order)."""
+    table risk_scores. Without a model the quarter is emptied (the list falls back to score order).
+    score_quarter_batch with a batch of one."""
+    scores = score_quarter_batch(conn, model, profile, outcome, quarter=quarter, practice_ids=[practice_id])
+    return scores.drop("practice_id")
+
+
+def score_quarter_batch(
+    conn: duckdb.DuckDBPyConnection,
+    model: RiskModel | None,
+    profile: Profile,
+    outcome: Outcome,
+    *,
+    quarter: str,
+    practice_ids: Sequence[str],
+) -> pl.DataFrame:
+    """score_quarter for several practices of one quarter in one pass (features, prediction and
+    one write transaction); the frame has a practice_id column (pseudonyms are unique only
+    within a practice)."""
     frame = pl.DataFrame(
         schema={
+            "practice_id": pl.String,
             "patient_id": pl.String,
             "predicted_risk": pl.Float64,
             "model_name": pl.String,
@@ -407,14 +426,18 @@ def score_quarter(
             "over_threshold": pl.Boolean,
         }
     )
+    practice_ids = list(practice_ids)
+    if not practice_ids:
+        return frame
     if model is not None:
         if model.features != feature_names(profile):
             raise ModelError(
                 f"model {model.name} {model.version} was trained on other features than profile "
                 f"{profile.name} v{profile.version} gives"
             )
-        features = features_at(conn, profile, outcome, practice_id=practice_id, quarter=quarter)
+        features = features_at(conn, profile, outcome, practice_ids=practice_ids, quarter=quarter)
         frame = features.select(
+            "practice_id",
             "patient_id",
             pl.Series("predicted_risk", model.predict(features), dtype=pl.Float64),
             pl.lit(model.name).alias("model_name"),
@@ -422,10 +445,6 @@ def score_quarter(
             "over_threshold",
         )
     run_sql(conn, "outreach/schema")  # declares risk_scores
-    conn.register("new_risk_scores_frame", frame)
-    try:
-        conn.execute("CREATE OR REPLACE TEMP TABLE new_risk_scores AS SELECT * FROM new_risk_scores_frame")
-    finally:
-        conn.unregister("new_risk_scores_frame")
-    run_sql_in_transaction(conn, "model/write_scores", {"practice_id": practice_id, "quarter": quarter})
+    register_temp_table(conn, "new_risk_scores", frame)
+    run_sql_in_transaction(conn, "model/write_scores", {"practice_ids": practice_ids, "quarter": quarter})
     return frame

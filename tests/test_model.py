@@ -37,6 +37,8 @@ from omu.models.risk import (
     fingerprint,
     fit,
     load_model,
+    score_quarter,
+    score_quarter_batch,
     split_practices,
     train_or_load,
 )
@@ -393,6 +395,38 @@ def test_dagster_assets_order_the_outreach_list_by_predicted_risk(region, traine
     for _, part in listed.group_by("list_kind"):
         risks = part.sort("rank")["predicted_risk"].to_list()
         assert risks == sorted(risks, reverse=True)
+
+
+def test_a_batch_of_practices_is_scored_exactly_as_practice_by_practice(region, trained, tmp_path):
+    """score_quarter_batch scores several practices of a quarter in one pass; the same store copied
+    twice holds the very same risk_scores after it as after score_quarter practice by practice.
+    Without a model the batch's quarters are emptied, and only theirs."""
+    copies = {way: tmp_path / f"{way}.duckdb" for way in ("batch", "one_by_one")}
+    for path in copies.values():
+        shutil.copy(region["home"].database, path)
+    practices = ["P0001", "P0002", "P0003"]
+    with store.connect(copies["batch"]) as conn:
+        batch = score_quarter_batch(conn, trained, PROFILE, OUTCOME, quarter=LATEST, practice_ids=practices)
+    with store.connect(copies["one_by_one"]) as conn:
+        one_by_one = {
+            p: score_quarter(conn, trained, PROFILE, OUTCOME, practice_id=p, quarter=LATEST)
+            for p in practices
+        }
+    assert batch.height > 0 and batch["practice_id"].unique().sort().to_list() == practices
+    for p in practices:
+        assert_frame_equal(
+            batch.filter(pl.col("practice_id") == p).drop("practice_id"), one_by_one[p], check_exact=True
+        )
+
+    def stored(way: str) -> pl.DataFrame:
+        with store.connect(copies[way]) as conn:
+            return conn.sql("SELECT * EXCLUDE (scored_at) FROM risk_scores ORDER BY ALL").pl()
+
+    assert_frame_equal(stored("batch"), stored("one_by_one"), check_exact=True)
+    with store.connect(copies["batch"]) as conn:
+        score_quarter_batch(conn, None, PROFILE, OUTCOME, quarter=LATEST, practice_ids=practices[:2])
+        left = conn.sql("SELECT practice_id, count(*) FROM risk_scores GROUP BY ALL ORDER BY ALL").fetchall()
+    assert left == [("P0003", one_by_one["P0003"].height)]
 
 
 @pytest.fixture(scope="session")

@@ -105,7 +105,17 @@ def on_list(lists) -> dict[str, tuple[str, int]]:
 def hand_back(
     home: OmuHome, tmp_path: Path, quarter: str, outcomes: dict[str, tuple[str, str | None]]
 ) -> Path:
-    path = tmp_path / f"outcomes-{quarter}.csv"
+    path = outcome_file(tmp_path, quarter, outcomes)
+    with store.connect(home.database) as conn:
+        import_outcomes(conn, path)
+    return path
+
+
+def outcome_file(
+    folder: Path, quarter: str, outcomes: dict[str, tuple[str, str | None]], practice_id: str = PRACTICE
+) -> Path:
+    """The POH's file handed back: per patient (outcome, referral target), dated in the next quarter."""
+    path = folder / f"outcomes-{practice_id}-{quarter}.csv"
     pl.DataFrame(
         {
             "patient_id": list(outcomes),
@@ -119,11 +129,9 @@ def hand_back(
             ]
             * len(outcomes),
             "note": [None] * len(outcomes),
-            "practice_id": [PRACTICE] * len(outcomes),
+            "practice_id": [practice_id] * len(outcomes),
         }
     ).write_csv(path, separator=";")
-    with store.connect(home.database) as conn:
-        import_outcomes(conn, path)
     return path
 
 
@@ -564,3 +572,109 @@ def test_an_outcome_value_is_one_edit_of_its_vocabulary(practice, tmp_path, monk
     second = make_list(home, landing, "2026Q1")
     assert a not in on_list(second)  # final
     assert on_list(second)[b] == ("niet_bereikt", 1)
+
+
+def test_a_batch_of_practices_gets_exactly_the_lists_it_gets_practice_by_practice(tmp_path):
+    """build_lists_batch builds every practice's lists in one pass; build_lists builds one. The
+    same store copied twice, built both ways over two quarters, holds the very same rows: each
+    practice ranked and cut to its own capacity, with its own risks, exclusions, outcomes and
+    carry-over, also for two practices whose pseudonyms are the same."""
+    import shutil
+
+    from polars.testing import assert_frame_equal
+
+    from omu.outreach.lists import build_lists_batch
+    from omu.quarters import quarter_range
+    from omu.synthetic import generate
+
+    landing = tmp_path / "landing"
+    quarters = ["2025Q4", "2026Q1"]
+    generate(landing, practices=3, quarters=quarter_range("2025Q4:2026Q1"), seed=21, patients=(150, 250))
+    twin = "P0701"  # the hand-made practice again: the same pseudonyms as P0700
+    for practice_id in (PRACTICE, twin):
+        for quarter in quarters:
+            extracted = Quarter.parse(quarter).reference_date + dt.timedelta(days=4)
+            write_delivery(
+                landing / practice_id / quarter,
+                practice_id=practice_id,
+                quarter=quarter,
+                extracted_on=extracted,
+                tables=tables(extracted),
+                dialect=VENDOR_DIALECTS[3],
+            )
+    home = OmuHome.resolve(tmp_path / "home").prepare()
+    practices = sorted(p.name for p in landing.iterdir())
+    load_and_screen(home, landing, [(p, q) for q in quarters for p in practices])
+    capacities: dict[str, int | None] = {p: None for p in practices} | {PRACTICE: 2, "P0003": 1}
+    exclusions = tmp_path / "exclusions.csv"
+    pl.DataFrame(
+        {"patient_id": [CROSSERS[0]], "exclusion": ["niet_benaderen"], "practice_id": [twin]}
+    ).write_csv(exclusions, separator=";")
+    with store.connect(home.database) as conn:
+        import_exclusions(conn, exclusions, recorded_by="huisarts Jansen")
+        # P0700's risks (as the risk model's asset writes them) turn the score order around;
+        # its twin has none, so its list keeps the score order
+        conn.execute(
+            "INSERT INTO risk_scores SELECT practice_id, quarter, patient_id, 1.0 / (1 + score + age), "
+            "'risk', 'test', current_timestamp FROM screening WHERE practice_id = ?",
+            [PRACTICE],
+        )
+    copies = {way: tmp_path / f"{way}.duckdb" for way in ("batch", "one_by_one")}
+    for path in copies.values():
+        shutil.copy(home.database, path)
+    profile = load_profile()
+
+    def rows(way: str) -> pl.DataFrame:
+        with store.connect(copies[way]) as conn:
+            return conn.sql("SELECT * EXCLUDE (created_at) FROM outreach_lists ORDER BY ALL").pl()
+
+    def fields(lists) -> tuple:
+        return (
+            lists.outreach.drop("created_at").rows(),
+            lists.baseline.drop("created_at").rows(),
+            lists.carried_over,
+            lists.has_risk_model,
+            lists.is_first_quarter,
+            lists.excluded,
+        )
+
+    built: dict[str, dict] = {}
+    for quarter in quarters:
+        with store.connect(copies["batch"]) as conn:
+            batch = build_lists_batch(conn, profile, quarter=quarter, capacities=capacities)
+        with store.connect(copies["one_by_one"]) as conn:
+            one_by_one = {
+                p: build_lists(conn, profile, practice_id=p, quarter=quarter, capacity=capacity)
+                for p, capacity in capacities.items()
+            }
+        assert list(batch) == list(capacities)
+        assert {p: fields(lists) for p, lists in batch.items()} == {
+            p: fields(lists) for p, lists in one_by_one.items()
+        }
+        assert_frame_equal(rows("batch"), rows("one_by_one"))
+        built[quarter] = batch
+        if quarter == quarters[0]:  # the POH hands back the first quarter's outcomes
+            first, second = (r["patient_id"] for r in batch[PRACTICE].outreach.iter_rows(named=True))
+            handed = {PRACTICE: {first: ("niet_bereikt", None), second: ("bereikt", None)}}
+            handed[twin] = {second: ("niet_bereikt", None)}
+            for path in copies.values():
+                with store.connect(path) as conn:
+                    for p, outcomes in handed.items():
+                        import_outcomes(conn, outcome_file(tmp_path, quarter, outcomes, practice_id=p))
+
+    # what was compared is worth comparing: capacity cut one practice's list and its rest came back
+    first, then = built["2025Q4"], built["2026Q1"]
+    assert (first[PRACTICE].outreach.height, first[PRACTICE].carried_over) == (2, 3)
+    assert first[PRACTICE].has_risk_model and not first[twin].has_risk_model
+    assert (first[twin].outreach.height, first[twin].excluded) == (4, 1)
+    assert (
+        first[PRACTICE].outreach["patient_id"].to_list()
+        != first[twin].outreach["patient_id"].head(2).to_list()
+    )
+    assert sorted(on_list(then[PRACTICE]).values()) == [("doorgeschoven", 0), ("niet_bereikt", 1)]
+    assert then[PRACTICE].carried_over == 2
+    assert ("niet_bereikt", 1) in on_list(then[twin]).values()
+    # the generated practices' baselines came through the batch too, and are never cut
+    generated = [p for p in practices if p not in (PRACTICE, twin)]
+    assert all(first[p].baseline.height for p in generated)
+    assert first["P0003"].baseline.height > 1 and first["P0003"].baseline["listed"].cast(pl.Boolean).all()

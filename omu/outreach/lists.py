@@ -1,7 +1,9 @@
-"""Build a practice's outreach list for a quarter (sql/outreach/) and read it back for writing."""
+"""Build the outreach lists of a quarter for a batch of practices, or one (sql/outreach/), and read
+them back for writing."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -63,6 +65,11 @@ def prepare_outreach_store(conn: duckdb.DuckDBPyConnection, profile: Profile) ->
     prepare_outreach_tables(conn)
 
 
+# The batch of practices whose lists build_lists_batch builds (temp table list_batch, read by
+# sql/outreach/build.sql, evidence.sql and write.sql): one row per practice; capacity NULL = no limit.
+BATCH_SCHEMA = pl.Schema({"practice_id": pl.String, "quarter": pl.String, "capacity": pl.Int64})
+
+
 def build_lists(
     conn: duckdb.DuckDBPyConnection,
     profile: Profile,
@@ -72,30 +79,63 @@ def build_lists(
     capacity: int | None,
     use_risk_model: bool = True,
 ) -> BuiltLists:
-    """use_risk_model: order by the stored predicted risk (the primary profile's model) when there is one."""
+    """One practice's lists: build_lists_batch with a batch of one."""
+    batch = build_lists_batch(
+        conn, profile, quarter=quarter, capacities={practice_id: capacity}, use_risk_model=use_risk_model
+    )
+    return batch[practice_id]
+
+
+def build_lists_batch(
+    conn: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    *,
+    quarter: str,
+    capacities: Mapping[str, int | None],
+    use_risk_model: bool = True,
+) -> dict[str, BuiltLists]:
+    """The lists of every practice of the batch (capacities: practice_id -> capacity, None = no
+    limit) for one quarter, in one pass of each SQL file; each practice's list is ranked and cut to
+    its capacity on its own, and the batch's lists are replaced in one transaction.
+    use_risk_model: order by the stored predicted risk (the primary profile's model) when there is one.
+    Returns practice_id -> its lists, in the order of `capacities`."""
+    if not capacities:
+        return {}
     prepare_outreach_store(conn, profile)
-    # every SQL file below gets its variables and the profile tables right before it runs
+    batch = pl.DataFrame(
+        {
+            "practice_id": list(capacities),
+            "quarter": [quarter] * len(capacities),
+            "capacity": list(capacities.values()),
+        },
+        schema=BATCH_SCHEMA,
+    )
+    # every SQL file below gets its variables and its input tables right before it runs
     variables = {
-        "practice_id": practice_id,
-        "quarter": quarter,
         "profile_name": profile.name,
         "profile_version": profile.version,
         "characteristic_ids": list(profile.characteristic_ids),
     }
+    register_temp_table(conn, "list_batch", batch)
     register_profile(conn, profile)
     run_sql(
-        conn,
-        "outreach/build",
-        {**variables, "capacity": capacity, "use_risk_model": use_risk_model, "max_attempts": MAX_ATTEMPTS},
+        conn, "outreach/build", {**variables, "use_risk_model": use_risk_model, "max_attempts": MAX_ATTEMPTS}
     )
     # the records behind each reason: the screening's own criteria SQL, for the listed patients only
-    listed = [p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM built_list").fetchall()]
-    records = screening_evidence(conn, profile, practice_id=practice_id, quarter=quarter, patient_ids=listed)
+    listed = conn.sql("SELECT DISTINCT practice_id, patient_id FROM built_list").pl()
+    records = screening_evidence(
+        conn, profile, practice_ids=list(capacities), quarter=quarter, patients=listed
+    )
     register_temp_table(conn, "list_evidence_records", records)
+    register_temp_table(conn, "list_batch", batch)
     register_profile(conn, profile)
     run_sql(conn, "outreach/evidence", variables)
-    run_sql_in_transaction(conn, "outreach/write", {**variables, "capacity": capacity})
-    return read_lists(conn, profile, practice_id=practice_id, quarter=quarter)
+    register_temp_table(conn, "list_batch", batch)
+    run_sql_in_transaction(conn, "outreach/write", variables)
+    return {
+        practice_id: read_lists(conn, profile, practice_id=practice_id, quarter=quarter)
+        for practice_id in capacities
+    }
 
 
 def read_lists(

@@ -237,31 +237,54 @@ def screening_evidence(
     conn: duckdb.DuckDBPyConnection,
     profile: Profile,
     *,
-    practice_id: str,
+    practice_id: str | None = None,
     quarter: str,
     patient_ids: list[str] | None = None,
     holding_only: bool = True,
+    practice_ids: Sequence[str] | None = None,
+    patients: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The records behind every characteristic that holds, for screened patients of one practice
     and quarter (all, or `patient_ids`): the criteria SQL of the screening itself, run again over
     those patients from the delivery their score came from, keeping what each hit counted.
-    holding_only=False: also the hits of criteria whose characteristic does not hold (omu explain)."""
+    holding_only=False: also the hits of criteria whose characteristic does not hold (omu explain).
+    Batch form, one pass over several practices of the quarter: `practice_ids` instead of
+    `practice_id`, and `patients` (columns practice_id, patient_id; pseudonyms are unique only
+    within a practice) instead of `patient_ids`."""
+    if (practice_id is None) == (practice_ids is None):
+        raise ValueError("screening_evidence takes either practice_id or practice_ids")
+    if practice_id is not None and patients is not None:
+        raise ValueError(
+            "patients (practice_id, patient_id) go with practice_ids; one practice takes patient_ids"
+        )
+    if practice_ids is not None and patient_ids is not None:
+        raise ValueError("practice_ids go with patients (practice_id, patient_id), not patient_ids")
     prepare_screening_store(conn, profile)
+    practices = [practice_id] if practice_id is not None else list(practice_ids or [])
     work = (
         conn.sql(
             "SELECT DISTINCT practice_id, quarter, source_quarter, backfilled, reference_date FROM score_history "
-            "WHERE practice_id = ? AND quarter = ? AND profile_name = ? AND profile_version = ?",
-            params=[practice_id, quarter, profile.name, profile.version],
+            "WHERE list_contains(?, practice_id) AND quarter = ? AND profile_name = ? AND profile_version = ?",
+            params=[practices, quarter, profile.name, profile.version],
         )
         .pl()
         .cast(WORK_SCHEMA)
     )
+    if patients is not None:
+        patients = patients.select(pl.col("practice_id", "patient_id").cast(pl.String))
+        # score_work narrows by pseudonym alone; the keys below drop another practice's namesakes
+        patient_ids = patients["patient_id"].unique().sort().to_list()
     scored = score_work(conn, profile, work, keep_evidence=True, patient_ids=patient_ids)
     evidence = scored.evidence
     if holding_only:
         keys = ["practice_id", "quarter", "patient_id", "characteristic"]
         evidence = evidence.join(scored.flags.select(*keys), keys, how="semi")
-    return evidence.order("patient_id, characteristic, criterion_no, date DESC NULLS LAST, code").pl()
+    if patients is not None:
+        register_temp_table(conn, "evidence_patients", patients)
+        evidence = evidence.join(conn.table("evidence_patients"), ["practice_id", "patient_id"], how="semi")
+    return evidence.order(
+        "practice_id, patient_id, characteristic, criterion_no, date DESC NULLS LAST, code"
+    ).pl()
 
 
 def screening_checks(

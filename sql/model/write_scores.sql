@@ -1,12 +1,12 @@
--- Replace one practice-quarter's predicted risks in risk_scores with new_risk_scores, in one
+-- Replace the practice-quarters' predicted risks in risk_scores with new_risk_scores, in one
 -- transaction (run through run_sql_in_transaction): a re-run never duplicates, and without a
--- model the quarter is left empty so the outreach list falls back to score order.
--- Variables: practice_id, quarter. Input: new_risk_scores (patient_id, predicted_risk,
--- model_name, model_version).
+-- model the quarters are left empty so the outreach lists fall back to score order.
+-- Variables: practice_ids, quarter. Input: new_risk_scores (practice_id, patient_id,
+-- predicted_risk, model_name, model_version).
 DELETE FROM risk_scores
-WHERE practice_id = getvariable('practice_id') AND quarter = getvariable('quarter');
+WHERE list_contains(getvariable('practice_ids'), practice_id) AND quarter = getvariable('quarter');
 
 INSERT INTO risk_scores (practice_id, quarter, patient_id, predicted_risk, model_name, model_version, scored_at)
-SELECT getvariable('practice_id'), getvariable('quarter'), patient_id, predicted_risk, model_name, model_version,
+SELECT practice_id, getvariable('quarter'), patient_id, predicted_risk, model_name, model_version,
        current_timestamp
 FROM new_risk_scores;

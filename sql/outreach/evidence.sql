@@ -1,8 +1,8 @@
--- The evidence and the history on the list, in Dutch, per listed patient.
--- Input: built_list (sql/outreach/build.sql), list_evidence_records (the records behind every
+-- The evidence and the history on the lists, in Dutch, per listed patient of each practice of the batch.
+-- Input: list_batch, built_list (sql/outreach/build.sql), list_evidence_records (the records behind every
 -- characteristic that holds, from the screening's own criteria SQL: omu.screening.screen.
 -- screening_evidence), profile_characteristics, profile_criteria, codelist_codes,
--- outreach_lists, outreach_outcomes. Variables: practice_id, quarter, profile_name, profile_version.
+-- outreach_lists, outreach_outcomes. Variables: profile_name, profile_version, characteristic_ids.
 --   per reason: "gebruikt bètablokker: metoprolol (C07AB02), laatst 14-08-2026"
 --   history:    "2026Q2: op de lijst; 12-05-2026 niet_bereikt (voicemail)"
 
@@ -18,18 +18,18 @@ CREATE OR REPLACE TEMP MACRO omu_code_name(record_kind, record_code) AS (
 
 CREATE OR REPLACE TEMP TABLE list_evidence_items AS
 WITH records AS (
-    SELECT patient_id, characteristic, criterion_no, record, code,
+    SELECT practice_id, patient_id, characteristic, criterion_no, record, code,
            any_value(value) AS value, count(*) AS n, sum(quantity) AS quantity,
            min(date) AS first_date, max(date) AS last_date, max(until) AS until
     FROM (  -- a record counted by two criteria of one either_of is one record
-        SELECT DISTINCT e.patient_id, e.characteristic, coalesce(c.parent_no, e.criterion_no) AS criterion_no,
+        SELECT DISTINCT e.practice_id, e.patient_id, e.characteristic, coalesce(c.parent_no, e.criterion_no) AS criterion_no,
                e.record, e.code, e.value, e.date, e.until, e.quantity, e.line
         FROM list_evidence_records AS e
         JOIN profile_criteria AS c USING (characteristic, criterion_no)
     )
     GROUP BY ALL
 )
-SELECT patient_id, characteristic, criterion_no, last_date,
+SELECT practice_id, patient_id, characteristic, criterion_no, last_date,
        CASE record
            WHEN 'age' THEN 'leeftijd ' || code
            WHEN 'prescription' THEN coalesce(omu_code_name(record, code), 'geneesmiddel') || ' (' || code || ')'
@@ -49,41 +49,43 @@ SELECT patient_id, characteristic, criterion_no, last_date,
 FROM records
 UNION ALL
 -- a criterion that holds without a record: an absence, or "at most n contacts" with none
-SELECT l.patient_id, c.characteristic, c.criterion_no, NULL,
+SELECT l.practice_id, l.patient_id, c.characteristic, c.criterion_no, NULL,
        CASE WHEN c.absent THEN 'geen ' || CASE c.type WHEN 'prescription' THEN 'voorschrift'
                                                       WHEN 'contact' THEN 'contact' ELSE 'gegeven' END
                            || coalesce(' uit ' || c.codelist, '')
                            || coalesce(' in ' || c.window_days || ' dagen', '')
             ELSE 'geen contact' || coalesce(' in ' || c.window_days || ' dagen', '') END
 FROM built_list AS l
-JOIN (UNPIVOT (SELECT patient_id, COLUMNS(lambda c: list_contains(getvariable('characteristic_ids'), c))
-               FROM screening
-               WHERE practice_id = getvariable('practice_id') AND quarter = getvariable('quarter')
-                 AND profile_name = getvariable('profile_name')
-                 AND profile_version = getvariable('profile_version'))
+JOIN (UNPIVOT (SELECT s.practice_id, s.patient_id,
+                      COLUMNS(lambda c: list_contains(getvariable('characteristic_ids'), c))
+               FROM screening AS s
+               SEMI JOIN list_batch AS b USING (practice_id, quarter)
+               WHERE s.profile_name = getvariable('profile_name')
+                 AND s.profile_version = getvariable('profile_version'))
       ON COLUMNS(lambda c: list_contains(getvariable('characteristic_ids'), c))
       INTO NAME characteristic VALUE holds) AS f
-  ON f.patient_id = l.patient_id AND f.holds
+  ON f.practice_id = l.practice_id AND f.patient_id = l.patient_id AND f.holds
 JOIN profile_criteria AS c ON c.characteristic = f.characteristic AND c.parent_no IS NULL
 WHERE (c.absent OR (c.type = 'contact' AND c.max_count IS NOT NULL))
   AND NOT EXISTS (SELECT 1 FROM list_evidence_records AS e
-                  WHERE e.patient_id = l.patient_id AND e.characteristic = c.characteristic
+                  WHERE e.practice_id = l.practice_id AND e.patient_id = l.patient_id
+                    AND e.characteristic = c.characteristic
                     AND e.criterion_no = c.criterion_no);
 
 CREATE OR REPLACE TEMP TABLE list_evidence AS
-SELECT patient_id, string_agg(text, chr(10) ORDER BY position) AS evidence
+SELECT practice_id, patient_id, string_agg(text, chr(10) ORDER BY position) AS evidence
 FROM (
-    SELECT i.patient_id, ch.position,
+    SELECT i.practice_id, i.patient_id, ch.position,
            ch.label || ': ' || string_agg(DISTINCT i.item, '; ' ORDER BY i.item) AS text
     FROM list_evidence_items AS i
     JOIN profile_characteristics AS ch USING (characteristic)
-    GROUP BY i.patient_id, ch.position, ch.label
+    GROUP BY i.practice_id, i.patient_id, ch.position, ch.label
 )
-GROUP BY patient_id;
+GROUP BY practice_id, patient_id;
 
 -- every earlier quarter of this profile's lists of the practice: listed, each attempt and outcome
 CREATE OR REPLACE TEMP TABLE list_history AS
-SELECT l.patient_id,
+SELECT l.practice_id, l.patient_id,
        string_agg(l.quarter || ': '
                   || CASE WHEN l.list_kind = 'baseline' THEN 'startlijst'
                           WHEN NOT l.listed THEN 'doorgeschoven (capaciteit)' ELSE 'op de lijst' END
@@ -94,12 +96,14 @@ SELECT l.patient_id,
                   chr(10) ORDER BY l.quarter, l.list_kind DESC) AS history
 FROM outreach_lists AS l
 LEFT JOIN outreach_outcomes AS o USING (practice_id, quarter, patient_id, profile_name, profile_version)
-WHERE l.practice_id = getvariable('practice_id') AND l.quarter < getvariable('quarter')
-  AND l.profile_name = getvariable('profile_name') AND l.profile_version = getvariable('profile_version')
-  AND l.patient_id IN (SELECT patient_id FROM built_list)
-GROUP BY l.patient_id;
+JOIN list_batch AS b ON b.practice_id = l.practice_id AND l.quarter < b.quarter
+WHERE l.profile_name = getvariable('profile_name') AND l.profile_version = getvariable('profile_version')
+  AND EXISTS (SELECT 1 FROM built_list AS n WHERE n.practice_id = l.practice_id AND n.patient_id = l.patient_id)
+GROUP BY l.practice_id, l.patient_id;
 
 ALTER TABLE built_list ADD COLUMN evidence VARCHAR;
 ALTER TABLE built_list ADD COLUMN history VARCHAR;
-UPDATE built_list AS b SET evidence = e.evidence FROM list_evidence AS e WHERE e.patient_id = b.patient_id;
-UPDATE built_list AS b SET history = h.history FROM list_history AS h WHERE h.patient_id = b.patient_id;
+UPDATE built_list AS b SET evidence = e.evidence FROM list_evidence AS e
+WHERE e.practice_id = b.practice_id AND e.patient_id = b.patient_id;
+UPDATE built_list AS b SET history = h.history FROM list_history AS h
+WHERE h.practice_id = b.practice_id AND h.patient_id = b.patient_id;

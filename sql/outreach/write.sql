@@ -1,7 +1,10 @@
--- Replace the practice-quarter's lists (run in one transaction). Input: built_list.
+-- Replace the lists of the batch's practice-quarters (run in one transaction), each practice's
+-- capacity from list_batch (NULL: no limit). Input: list_batch, built_list.
 DELETE FROM outreach_lists
-WHERE practice_id = getvariable('practice_id') AND quarter = getvariable('quarter')
+WHERE EXISTS (SELECT 1 FROM list_batch AS b
+              WHERE b.practice_id = outreach_lists.practice_id AND b.quarter = outreach_lists.quarter)
   AND profile_name = getvariable('profile_name') AND profile_version = getvariable('profile_version');
 INSERT INTO outreach_lists BY NAME
-SELECT *, list_kind = 'baseline' OR getvariable('capacity') IS NULL OR rank <= getvariable('capacity') AS listed
-FROM built_list;
+SELECT l.*, l.list_kind = 'baseline' OR b.capacity IS NULL OR l.rank <= b.capacity AS listed
+FROM built_list AS l
+JOIN list_batch AS b USING (practice_id, quarter);
