@@ -13,7 +13,7 @@ from omu.assets.ingest import RAW_TABLES
 from omu.assets.screening import first_time_crossers
 from omu.models.features import training_examples
 from omu.models.outcome import load_outcome
-from omu.models.risk import ModelError, ModelSpec, load_model, model_name, score_quarter, train_or_load
+from omu.models.risk import ModelError, ModelSpec, load_model, model_name, score_quarter_batch, train_or_load
 from omu.pipelines.partitions import batch_label, deliveries_of, practice_quarter
 from omu.pipelines.resources import DuckDBStore, OmuSettings
 
@@ -104,12 +104,19 @@ def risk_scores(
     except ModelError as error:
         context.log.warning(f"{error}; the outreach lists stay in score order")
         model = None
-    with store.connect() as conn:
+    with store.connect() as conn:  # one pass per quarter of the batch
         scored = [
-            score_quarter(conn, model, profile, outcome, practice_id=practice_id, quarter=quarter)
-            for practice_id, quarter in deliveries
+            score_quarter_batch(
+                conn,
+                model,
+                profile,
+                outcome,
+                quarter=quarter,
+                practice_ids=[practice_id for practice_id, q in deliveries if q == quarter],
+            )
+            for quarter in sorted({quarter for _, quarter in deliveries})
         ]
-    scores = pl.concat(scored) if scored else pl.DataFrame()
+    scores = pl.concat(scored)
     if model is None:
         context.log.warning(
             f"no risk model for profile {profile.name} v{profile.version}: "

@@ -15,7 +15,7 @@ from omu.config import load_config
 from omu.evaluation.followup import add_followup_sheet, pending_followups
 from omu.markdown import markdown_table
 from omu.outreach.list_files import write_practice_lists
-from omu.outreach.lists import build_lists
+from omu.outreach.lists import build_lists_batch
 from omu.pipelines.partitions import batch_label, deliveries_of, practice_quarter
 from omu.pipelines.resources import DuckDBStore, OmuSettings
 
@@ -99,17 +99,13 @@ def _write_lists(
     config = load_config(home.config_file)
     with store.connect() as conn:
         # the risk model is trained for the primary (first) profile; other lists go in score order
-        built = {
-            practice_id: build_lists(
-                conn,
-                profile,
-                practice_id=practice_id,
-                quarter=quarter,
-                capacity=config.capacity_for(practice_id),
-                use_risk_model=primary,
-            )
-            for practice_id in practices
-        }
+        built = build_lists_batch(  # one SQL pass for the batch's practices
+            conn,
+            profile,
+            quarter=quarter,
+            capacities={practice_id: config.capacity_for(practice_id) for practice_id in practices},
+            use_risk_model=primary,
+        )
         # referrals to follow up: on the primary profile's list, once
         pending = {
             practice_id: pending_followups(conn, practice_id=practice_id, quarter=quarter)

@@ -88,7 +88,8 @@ def _latest(
         dg.RunsFilter(tags={STEP: step, PROFILE: profile})
     ):  # newest first
         extra = tuple(record.dagster_run.tags.get(tag, "") for tag in key_tags)
-        for entry in run_entries(record) or [()]:
+        entries: list[tuple[str, ...]] = list(run_entries(record)) or [()]
+        for entry in entries:
             latest.setdefault((*entry, *extra), record)
     return latest
 
