@@ -4,7 +4,8 @@
 starts the landing sensor and `dagster-daemon run` on a fresh omu home (DAGSTER_HOME = its
 dagster/ folder, holding omu's dagster.yaml), waits until every requested run has finished, and
 reports: the runs' outcomes, the most runs that overlapped in time (dagster.yaml allows 2), whether
-two runs of one practice ever overlapped (allowed: 1 per `omu/practice` tag), and whether the
+two runs of one practice ever overlapped (the plan runs a quarter's batches after the quarter
+before; a run's practices are in its `omu/deliveries` tag), and whether the
 store equals a serial run of the same deliveries. Each run is launched by Dagster's default run
 launcher in a process of its own, so this is the multi-process path with the real queue.
 """
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from omu.pipelines.automation import run_entries
 from omu.pipelines.serve import stop_groups
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -84,7 +86,8 @@ def run(
         while True:
             records = instance.get_run_records()
             statuses = [r.dagster_run.status.value for r in records]
-            if len(records) >= expected and all(s in FINISHED for s in statuses):
+            handled = {entry[:2] for record in records for entry in run_entries(record)}
+            if len(handled) >= expected and all(s in FINISHED for s in statuses):
                 break
             if time.time() - began > timeout:
                 raise TimeoutError(f"runs not finished after {timeout:.0f} s: {statuses}")
@@ -104,7 +107,7 @@ def run(
             {
                 "run_id": record.dagster_run.run_id,
                 "status": record.dagster_run.status.value,
-                "practice": tags.get("omu/practice"),
+                "practices": sorted({entry[0] for entry in run_entries(record)}),
                 "quarter": tags.get("omu/quarter"),
                 "partition": tags.get("dagster/partition"),
                 "start": record.start_time,
@@ -113,7 +116,7 @@ def run(
         )
     spans = [(r["start"], r["end"]) for r in runs if r["start"] and r["end"]]
     same_practice_overlap = any(
-        a["practice"] == b["practice"] and a["start"] < b["end"] and b["start"] < a["end"]
+        set(a["practices"]) & set(b["practices"]) and a["start"] < b["end"] and b["start"] < a["end"]
         for i, a in enumerate(runs)
         for b in runs[i + 1 :]
         if a["start"] and b["start"]
