@@ -10,7 +10,7 @@ profiles:              # screening profiles run side by side (default: omu-basis
   - astma-signaal-v1
 automation:
   quiet_period: 60     # seconds without a finished screening before the quarter counts as in
-  workers: 2           # runs side by side (`omu run`; the daemon's queue has its own limit)
+  workers: 2           # a quarter's deliveries in this many batch runs, side by side
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The installed package on its own: the wheel, in a fresh virtual environment outside the checkout,
-runs `omu demo --sample`. Nothing of the repository is on the path there, so this fails when a data
+runs `omu demo` (the generated 10-practice region, the whole chain). Nothing of the repository is on the path there, so this fails when a data
 file is not in the wheel, when code reads a file relative to the checkout or the working directory,
 or when a module is imported by a name the wheel does not install."""
 
@@ -11,6 +11,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import REPO
 
@@ -120,7 +121,7 @@ def test_omu_demo_runs_from_the_installed_wheel_outside_the_checkout(installed, 
 
     home = tmp_path / "home"
     demo = subprocess.run(
-        [str(venv / "bin" / "omu"), "demo", "--sample", "--home", str(home)],
+        [str(venv / "bin" / "omu"), "demo", "--home", str(home)],
         cwd=elsewhere,
         env=_clean_environment(),
         capture_output=True,
@@ -128,10 +129,23 @@ def test_omu_demo_runs_from_the_installed_wheel_outside_the_checkout(installed, 
         timeout=900,
     )
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    # the region worth looking at: every practice has people on its newest list, the dashboard
+    # shows most wijken, and the closing summary says what to open first
     latest = home / "out" / "2026Q3"
-    for practice in ("P0001", "P0002", "P0003"):
+    practices = sorted(path.name for path in (home / "demo-landing").iterdir())
+    assert len(practices) == 10
+    for practice in practices:
         assert (latest / "practices" / practice / "outreach.xlsx").stat().st_size > 0
     assert "Sterkzorg" in (latest / "region" / "dashboard.html").read_text(encoding="utf-8")
+    assert "What to open first" in demo.stdout
+    with duckdb.connect(str(home / "omu.duckdb"), read_only=True) as conn:
+        listed = dict(
+            conn.execute(
+                "SELECT practice_id, count(*) FILTER (WHERE listed) FROM outreach_lists "
+                "WHERE quarter = '2026Q3' AND list_kind = 'outreach' GROUP BY ALL"
+            ).fetchall()
+        )
+    assert sorted(listed) == practices and min(listed.values()) > 0, listed
     assert not list(elsewhere.iterdir())  # nothing written to the working directory
 
     bench = subprocess.run(
