@@ -72,6 +72,14 @@ def _each_delivery(
         )
 
 
+def _single_result(
+    context: dg.AssetCheckExecutionContext, check: Callable[[str, str], dg.AssetCheckResult]
+) -> dg.AssetCheckResult:
+    """_each_delivery for a check with one result per delivery."""
+    (result,) = _each_delivery(context, lambda practice_id, quarter: [check(practice_id, quarter)])
+    return result
+
+
 def _result(key: dg.AssetCheckKey, problems: list[str], checked: str, **metadata) -> dg.AssetCheckResult:
     """Passed only when nothing is wrong; the description names what was checked or what broke."""
     return dg.AssetCheckResult(
@@ -373,8 +381,7 @@ def no_first_time_crosser_was_over_before(
             first_time_crossers=crossers,
         )
 
-    (result,) = _each_delivery(context, lambda practice_id, quarter: [one(practice_id, quarter)])
-    return result
+    return _single_result(context, one)
 
 
 # screening.csv read as text (the patient ids stay in DuckDB); ? = path, practice, quarter, profile
@@ -448,8 +455,7 @@ def only_this_practice(
             files_read=files,
         )
 
-    (result,) = _each_delivery(context, lambda practice_id, quarter: [one(practice_id, quarter)])
-    return result
+    return _single_result(context, one)
 
 
 # --- region ----------------------------------------------------------------------------------
@@ -578,10 +584,11 @@ def no_patient_id_in_feedback(
     """Scans the written feedback.html for every patient_id in the store."""
     from omu.evaluation.feedback import FEEDBACK_HTML
 
+    with store.connect() as conn:
+        ids = _store_patient_ids(conn)
+
     def one(practice_id: str, quarter: str) -> dg.AssetCheckResult:
         path = omu.omu_home().practice_out(quarter, practice_id) / FEEDBACK_HTML
-        with store.connect() as conn:
-            ids = _store_patient_ids(conn)
         problems = []
         if not path.is_file():
             problems.append(f"{FEEDBACK_HTML} of {practice_id} {quarter} not written")
@@ -597,8 +604,7 @@ def no_patient_id_in_feedback(
             patient_ids_found=found,
         )
 
-    (result,) = _each_delivery(context, lambda practice_id, quarter: [one(practice_id, quarter)])
-    return result
+    return _single_result(context, one)
 
 
 @dg.multi_asset_check(

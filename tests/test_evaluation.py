@@ -18,8 +18,8 @@ from omu.pipelines.definitions import build_definitions
 from omu.pipelines.partitions import partition_key
 from omu.pipelines.runner import run_chain
 from omu.quarters import Quarter, quarter_range
-from omu.synthetic import VENDOR_DIALECTS, generate, write_delivery
-from tests.test_outreach import CROSSERS, PRACTICE, hand_back, make_list, tables
+from omu.synthetic import generate
+from tests.test_outreach import CROSSERS, PRACTICE, hand_back, make_list, write_hand_made_practice
 from tests.test_outreach import QUARTERS as OUTREACH_QUARTERS
 
 QUARTERS = ["2025Q3", "2025Q4"]  # their working quarters lie in the past
@@ -257,16 +257,7 @@ def test_krachtige_basiszorg_is_stated_plainly_from_the_practices_own_patients(r
 def hand_made(tmp_path) -> tuple[OmuHome, Path]:
     """The practice of tests/test_outreach.py: five 80-year-olds crossing the threshold in 2025Q4."""
     landing = tmp_path / "landing"
-    for quarter in OUTREACH_QUARTERS:
-        extracted = Quarter.parse(quarter).reference_date + dt.timedelta(days=4)
-        write_delivery(
-            landing / PRACTICE / quarter,
-            practice_id=PRACTICE,
-            quarter=quarter,
-            extracted_on=extracted,
-            tables=tables(extracted),
-            dialect=VENDOR_DIALECTS[3],
-        )
+    write_hand_made_practice(landing, OUTREACH_QUARTERS)
     return OmuHome.resolve(tmp_path / "home").prepare(), landing
 
 

@@ -68,19 +68,24 @@ def tables(extracted_on: dt.date) -> dict[str, pl.DataFrame]:
     }
 
 
-@pytest.fixture
-def practice(tmp_path) -> tuple[OmuHome, Path]:
-    landing = tmp_path / "landing"
-    for quarter in QUARTERS:
+def write_hand_made_practice(landing: Path, quarters: list[str], practice_id: str = PRACTICE) -> None:
+    """The hand-made practice's deliveries of `quarters` (extracted 4 days after each quarter)."""
+    for quarter in quarters:
         extracted = Quarter.parse(quarter).reference_date + dt.timedelta(days=4)
         write_delivery(
-            landing / PRACTICE / quarter,
-            practice_id=PRACTICE,
+            landing / practice_id / quarter,
+            practice_id=practice_id,
             quarter=quarter,
             extracted_on=extracted,
             tables=tables(extracted),
             dialect=VENDOR_DIALECTS[3],
         )
+
+
+@pytest.fixture
+def practice(tmp_path) -> tuple[OmuHome, Path]:
+    landing = tmp_path / "landing"
+    write_hand_made_practice(landing, QUARTERS)
     return OmuHome.resolve(tmp_path / "home").prepare(), landing
 
 
@@ -592,16 +597,7 @@ def test_a_batch_of_practices_gets_exactly_the_lists_it_gets_practice_by_practic
     generate(landing, practices=3, quarters=quarter_range("2025Q4:2026Q1"), seed=21, patients=(150, 250))
     twin = "P0701"  # the hand-made practice again: the same pseudonyms as P0700
     for practice_id in (PRACTICE, twin):
-        for quarter in quarters:
-            extracted = Quarter.parse(quarter).reference_date + dt.timedelta(days=4)
-            write_delivery(
-                landing / practice_id / quarter,
-                practice_id=practice_id,
-                quarter=quarter,
-                extracted_on=extracted,
-                tables=tables(extracted),
-                dialect=VENDOR_DIALECTS[3],
-            )
+        write_hand_made_practice(landing, quarters, practice_id)
     home = OmuHome.resolve(tmp_path / "home").prepare()
     practices = sorted(p.name for p in landing.iterdir())
     load_and_screen(home, landing, [(p, q) for q in quarters for p in practices])
