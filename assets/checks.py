@@ -24,15 +24,15 @@ from omu.dashboards.indicators import (
     person_count_columns,
     read_indicators,
 )
-from omu.dashboards.region import patient_ids_in, patient_ids_in_files
+from omu.dashboards.region import PatientIdSearch, patient_ids_in
 from omu.dashboards.suppression import PRIMARY_MAX, PRIMARY_MIN, ROUNDING_BASE
 from omu.evaluation.outcome import EVALUATION_CSV, EVALUATION_HTML, FUNNEL_STEPS, WORKLOAD
 from omu.outreach.list_files import column_header
 from omu.outreach.outcomes import read_outcome_file
 from omu.pipelines.partitions import batch_label, deliveries_of
 from omu.pipelines.resources import DuckDBStore, OmuSettings
-from omu.screening.screen import plan_work, screening_checks, screening_plan
-from omu.sql import fetch_dicts, register_temp_table, run_sql
+from omu.screening.screen import screening_checks, screening_plan
+from omu.sql import fetch_dicts, literal_path, register_temp_table, run_sql
 
 FILES_BY_TABLE = {file.table: file for file in FILES}
 
@@ -340,66 +340,108 @@ def score_history_checks(
 def no_first_time_crosser_was_over_before(
     context: dg.AssetCheckExecutionContext, omu: OmuSettings, store: DuckDBStore
 ) -> dg.AssetCheckResult:
-    """Reads each written screening.csv back and holds its first-time crossers against score_history."""
-
-    def one(practice_id: str, quarter: str) -> dg.AssetCheckResult:
-        home = omu.omu_home()
-        problems: list[str] = []
-        crossers = 0
-        with store.connect() as conn:
-            for profile in omu.screening_profiles():
-                label = f"{profile.name} v{profile.version}"
-                planned = plan_work(conn, profile, practice_id=practice_id, source_quarter=quarter)
-                if not planned:
+    """Reads every screening.csv the run wrote back (one read over all of them) and holds its
+    first-time crossers against score_history."""
+    deliveries = deliveries_of(context)
+    home = omu.omu_home()
+    problems: list[str] = []
+    crossers = 0
+    with store.connect() as conn:
+        for profile in omu.screening_profiles():
+            label = f"{profile.name} v{profile.version}"
+            work = screening_plan(conn, profile, deliveries=deliveries).work
+            for practice_id, quarter in deliveries:
+                if not work.filter(pl.col("practice_id") == practice_id).height:
                     problems.append(
                         f"{label}: no quarter to screen from a delivery of {practice_id} {quarter}"
                     )
-                for screened in planned:
-                    path = home.practice_out(screened, practice_id, profile.output_folder) / "screening.csv"
-                    if not path.is_file():
-                        problems.append(f"{label} {screened}: screening.csv not written")
-                        continue
-                    params = [str(path), practice_id, screened, profile.name, profile.version]
-                    in_file, stored, first, before, not_over = conn.execute(
-                        _FIRST_TIME_SQL, params
-                    ).fetchone()  # type: ignore[misc]
-                    crossers += first
-                    if not stored or in_file != stored:
-                        problems.append(
-                            f"{label} {screened}: {in_file} rows in screening.csv, {stored} stored"
-                        )
-                    if before:
-                        problems.append(f"{label} {screened}: {before} first-time crossers were over before")
-                    if not_over:
-                        problems.append(
-                            f"{label} {screened}: {not_over} first-time crossers are not over now"
-                        )
-        return _result(
-            dg.AssetCheckKey(dg.AssetKey("first_time_crossers"), "no_first_time_crosser_was_over_before"),
-            problems,
-            f"{crossers} first-time crossers in the written files checked",
-            first_time_crossers=crossers,
-        )
+            paths = [
+                (
+                    practice_id,
+                    quarter,
+                    home.practice_out(quarter, practice_id, profile.output_folder) / "screening.csv",
+                )
+                for practice_id, quarter in work.select("practice_id", "quarter").iter_rows()
+            ]
+            problems += [
+                f"{label} {practice_id} {quarter}: screening.csv not written"
+                for practice_id, quarter, path in paths
+                if not path.is_file()
+            ]
+            written = pl.DataFrame(
+                [(practice_id, quarter, str(path)) for practice_id, quarter, path in paths if path.is_file()],
+                schema={"practice_id": pl.String, "quarter": pl.String, "path": pl.String},
+                orient="row",
+            )
+            if not written.height:
+                continue
+            register_temp_table(conn, "checked_files", written)
+            rows = conn.execute(
+                _FIRST_TIME_SQL,
+                {
+                    "paths": [literal_path(p) for p in written["path"]],
+                    "name": profile.name,
+                    "version": profile.version,
+                },
+            ).fetchall()
+            for practice_id, quarter, in_file, stored, first, before, not_over in rows:
+                crossers += first
+                where = f"{label} {practice_id} {quarter}"
+                if not stored or in_file != stored:
+                    problems.append(f"{where}: {in_file} rows in screening.csv, {stored} stored")
+                if before:
+                    problems.append(f"{where}: {before} first-time crossers were over before")
+                if not_over:
+                    problems.append(f"{where}: {not_over} first-time crossers are not over now")
+    return _result(
+        dg.AssetCheckKey(dg.AssetKey("first_time_crossers"), "no_first_time_crosser_was_over_before"),
+        problems,
+        f"{crossers} first-time crossers in the written files checked",
+        first_time_crossers=crossers,
+    )
 
-    return _single_result(context, one)
 
-
-# screening.csv read as text (the patient ids stay in DuckDB); ? = path, practice, quarter, profile
+# every screening.csv of the run read as text (the patient ids stay in DuckDB), per practice-quarter:
+# rows in the file, rows stored, first-time crossers, of them over before, of them not over now
 _FIRST_TIME_SQL = """
-WITH file AS (SELECT * FROM read_csv($1, all_varchar = true, header = true)),
-history AS (
-    SELECT * FROM score_history
-    WHERE practice_id = $2 AND profile_name = $4 AND profile_version = $5
+WITH file AS (
+    SELECT w.practice_id, w.quarter, f.patient_id, lower(f.first_time) = 'true' AS first
+    FROM read_csv($paths, all_varchar = true, header = true, filename = true, union_by_name = true) AS f
+    JOIN checked_files AS w ON w.path = f.filename
 ),
-first AS (SELECT patient_id FROM file WHERE lower(first_time) = 'true')
-SELECT
-    (SELECT count(*) FROM file),
-    (SELECT count(*) FROM history WHERE quarter = $3),
-    (SELECT count(*) FROM first),
-    (SELECT count(*) FROM first AS f WHERE EXISTS (
-        SELECT 1 FROM history AS h WHERE h.patient_id = f.patient_id AND h.quarter < $3 AND h.over_threshold)),
-    (SELECT count(*) FROM first AS f WHERE NOT EXISTS (
-        SELECT 1 FROM history AS h WHERE h.patient_id = f.patient_id AND h.quarter = $3 AND h.over_threshold))
+history AS (
+    SELECT h.* FROM score_history AS h
+    WHERE h.practice_id IN (SELECT practice_id FROM checked_files)
+      AND h.profile_name = $name AND h.profile_version = $version
+),
+in_files AS (
+    SELECT practice_id, quarter, count(*) AS in_file, count(*) FILTER (WHERE first) AS first
+    FROM file GROUP BY ALL
+),
+stored AS (
+    SELECT h.practice_id, h.quarter, count(*) AS stored
+    FROM history AS h JOIN checked_files AS w USING (practice_id, quarter) GROUP BY ALL
+),
+over_before AS (
+    SELECT f.practice_id, f.quarter, count(*) AS before FROM file AS f
+    WHERE f.first AND EXISTS (SELECT 1 FROM history AS h WHERE h.practice_id = f.practice_id
+                              AND h.patient_id = f.patient_id AND h.quarter < f.quarter AND h.over_threshold)
+    GROUP BY ALL
+),
+not_over AS (
+    SELECT f.practice_id, f.quarter, count(*) AS not_over FROM file AS f
+    WHERE f.first AND NOT EXISTS (SELECT 1 FROM history AS h WHERE h.practice_id = f.practice_id
+                                  AND h.patient_id = f.patient_id AND h.quarter = f.quarter AND h.over_threshold)
+    GROUP BY ALL
+)
+SELECT w.practice_id, w.quarter, coalesce(i.in_file, 0), coalesce(s.stored, 0), coalesce(i.first, 0),
+       coalesce(b.before, 0), coalesce(n.not_over, 0)
+FROM checked_files AS w
+LEFT JOIN in_files AS i USING (practice_id, quarter)
+LEFT JOIN stored AS s USING (practice_id, quarter)
+LEFT JOIN over_before AS b USING (practice_id, quarter)
+LEFT JOIN not_over AS n USING (practice_id, quarter)
+ORDER BY ALL
 """
 
 
@@ -586,6 +628,7 @@ def no_patient_id_in_feedback(
 
     with store.connect() as conn:
         ids = _store_patient_ids(conn)
+    search = PatientIdSearch(ids)
 
     def one(practice_id: str, quarter: str) -> dg.AssetCheckResult:
         path = omu.omu_home().practice_out(quarter, practice_id) / FEEDBACK_HTML
@@ -594,7 +637,7 @@ def no_patient_id_in_feedback(
             problems.append(f"{FEEDBACK_HTML} of {practice_id} {quarter} not written")
         elif not ids:
             problems.append("no patient_id in the store to look for")
-        found = len(patient_ids_in_files([path], ids).get(str(path), ())) if path.is_file() else 0
+        found = len(search.in_files([path]).get(str(path), ())) if path.is_file() else 0
         if found:
             problems.append(f"{FEEDBACK_HTML} holds {found} patient_ids")
         return _result(

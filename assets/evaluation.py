@@ -14,7 +14,7 @@ import dagster as dg
 from omu.assets.dashboards import regional_dashboard, regional_indicators
 from omu.assets.outreach import outreach_list
 from omu.config import load_config
-from omu.dashboards.region import patient_ids_in
+from omu.dashboards.region import PatientIdSearch, patient_ids_in
 from omu.evaluation.feedback import compute_feedback, write_feedback
 from omu.evaluation.outcome import (
     write_region_evaluation,
@@ -56,12 +56,14 @@ def practice_feedback(
             )
             for practice_id, quarter in deliveries
         ]
-        patient_ids = {p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()}
+        search = PatientIdSearch(
+            p for (p,) in conn.execute("SELECT DISTINCT patient_id FROM score_history").fetchall()
+        )
     paths, withheld = [], 0
     for (practice_id, quarter), fb in zip(deliveries, reports, strict=True):
         with tempfile.TemporaryDirectory() as scratch:  # checked before it reaches the practice's folder
             write_feedback(Path(scratch), fb)
-            leaks = len(patient_ids_in(Path(scratch), patient_ids))
+            leaks = len(search.in_folder(Path(scratch)))
         if leaks:
             withheld += 1
         else:

@@ -102,30 +102,40 @@ def file_text(path: Path) -> str:
     return path.read_bytes().decode("utf-8", "replace")
 
 
+class PatientIdSearch:
+    """An exact substring search for many patient ids, prepared once and used on many files: the
+    text is cut into runs of characters that occur in ids (anything else cannot be part of one)
+    and every window of an id's length inside a run is looked up."""
+
+    def __init__(self, patient_ids: Iterable[str]):
+        self.ids = {p for p in patient_ids if p}
+        self.lengths = sorted({len(p) for p in self.ids})
+        alphabet = "".join(sorted({re.escape(ch) for p in self.ids for ch in p}))
+        self.runs = re.compile(f"[{alphabet}]{{{self.lengths[0]},}}") if self.ids else None
+
+    def in_files(self, paths: Iterable[Path]) -> dict[str, set[str]]:
+        """{file: patient_ids found in it}, for the files that hold any."""
+        found: dict[str, set[str]] = {}
+        if self.runs is None:
+            return found
+        for path in paths:
+            hits: set[str] = set()
+            for run in self.runs.findall(file_text(path)):
+                for length in self.lengths:
+                    hits.update(
+                        w
+                        for w in (run[i : i + length] for i in range(len(run) - length + 1))
+                        if w in self.ids
+                    )
+            if hits:
+                found[str(path)] = hits
+        return found
+
+    def in_folder(self, folder: Path) -> dict[str, set[str]]:
+        return self.in_files(p for p in sorted(Path(folder).rglob("*")) if p.is_file())
+
+
 def patient_ids_in(folder: Path, patient_ids: Iterable[str]) -> dict[str, set[str]]:
-    """{file: patient_ids found in it} for every file under ``folder``: an exact substring search,
-    so an id glued to other characters is found too.  The text is cut into runs of characters
-    that occur in ids (anything else cannot be part of one) and every window of an id's length
-    inside a run is looked up."""
-    return patient_ids_in_files((p for p in sorted(Path(folder).rglob("*")) if p.is_file()), patient_ids)
+    """{file: patient_ids found in it} for every file under ``folder`` (PatientIdSearch)."""
+    return PatientIdSearch(patient_ids).in_folder(folder)
 
-
-def patient_ids_in_files(paths: Iterable[Path], patient_ids: Iterable[str]) -> dict[str, set[str]]:
-    """{file: patient_ids found in it} for the given files (the search of `patient_ids_in`)."""
-    ids = {p for p in patient_ids if p}
-    if not ids:
-        return {}
-    lengths = sorted({len(p) for p in ids})
-    alphabet = "".join(sorted({re.escape(ch) for p in ids for ch in p}))
-    runs = re.compile(f"[{alphabet}]{{{lengths[0]},}}")
-    found: dict[str, set[str]] = {}
-    for path in paths:
-        hits: set[str] = set()
-        for run in runs.findall(file_text(path)):
-            for length in lengths:
-                hits.update(
-                    w for w in (run[i : i + length] for i in range(len(run) - length + 1)) if w in ids
-                )
-        if hits:
-            found[str(path)] = hits
-    return found
