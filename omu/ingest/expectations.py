@@ -107,12 +107,12 @@ def _suite_expectations(file: ContractFile, batch: Path) -> list[Any]:
         if column.kind == "date":
             expectations += [
                 gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value="1900-01-01"),
-                _not_after(column.name, "extracted_on"),  # the row's own delivery's date
+                _not_after(file, column.name, "extracted_on"),  # the row's own delivery's date
             ]
         if column.name == "birth_year":
             expectations += [
                 gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value=column.minimum),
-                _not_after(column.name, "extraction_year"),
+                _not_after(file, column.name, "extraction_year"),
             ]
         elif column.minimum is not None or column.maximum is not None:
             expectations.append(
@@ -121,7 +121,12 @@ def _suite_expectations(file: ContractFile, batch: Path) -> list[Any]:
                 )
             )
     for column_name in file.unique:  # within a delivery: practices' pseudonyms may coincide
-        expectations.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=[DELIVERY, column_name]))
+        expectations.append(
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=[DELIVERY, column_name],
+                description=f"{file.name}: {column_name} is unique within the delivery",
+            )
+        )
     if file.references_patients:
         expectations.append(
             gxe.UnexpectedRowsExpectation(
@@ -142,11 +147,18 @@ def _suite_expectations(file: ContractFile, batch: Path) -> list[Any]:
     return expectations
 
 
-def _not_after(column: str, bound: str) -> Any:
+BOUNDS = {"extracted_on": "extraction date", "extraction_year": "extraction year"}
+
+
+def _not_after(file: ContractFile, column: str, bound: str) -> Any:
     import great_expectations.expectations as gxe
 
     return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A=bound, column_B=column, or_equal=True, ignore_row_if="either_value_is_missing"
+        column_A=bound,
+        column_B=column,
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
+        description=f"{file.name}: {column} is not after the delivery's {BOUNDS[bound]}",
     )
 
 
