@@ -65,7 +65,9 @@ def _batch_files(batch: Path, table: str) -> str:
     """DuckDB's read_parquet over one table of every delivery in the batch folder, whose
     sub-folders delivery=<n>/extracted_on=<date>/ (links to the stage folders) become columns."""
     pattern = _quote(f"{literal_path(batch)}/*/*/{literal_path(f'{table}.parquet')}")
-    # folder names read as text (no braces for hive_types: GX formats expectation queries)
+    # Folder names read as text (no braces for hive_types: GX formats expectation queries). By
+    # name: a column one delivery's file has and another's lacks shows in the batch's columns (the
+    # one lacking it reads missing values); omu's SQL stages the same columns for every delivery.
     return (
         f"read_parquet({pattern}, hive_partitioning = true, hive_types_autocast = false, "
         "union_by_name = true)"
