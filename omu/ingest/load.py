@@ -177,9 +177,11 @@ def ingest_deliveries(
 
     Each delivery is checked and staged on its own, outside the store lock; Great Expectations
     then validates the staged rows of all still accepted ones at once (a failure is traced to
-    the deliveries that cause it: only those are refused). Each accepted delivery is then merged
-    in a short transaction of its own (so one delivery's load never waits for, or undoes,
-    another's), each refusal recorded, and each report written after its commit.
+    the deliveries that cause it: only those are refused). Then, under one store connection (one
+    hold of the store lock), each accepted delivery is merged in a short transaction of its own
+    and each refusal recorded, in the order given; each delivery's report is written after its
+    commit. Should a merge fail, the deliveries before it stay loaded (and reported), it and
+    those after it are not loaded, and the error is raised.
 
     A practice that comes more than once (several quarters, or a delivery twice) is ingested in
     rounds: its n-th delivery in the n-th round, after the earlier rounds are in the store, so
