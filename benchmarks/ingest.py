@@ -8,12 +8,22 @@ merge; a practice's deliveries stay in quarter order within one worker.
 
 The phases are timed by wrapping the functions omu itself calls (no change to omu): time spent
 waiting for the store lock is counted apart from the merge.
+
+    python -m benchmarks.ingest [--practices 10] [--rounds 3] [--work DIR]
+
+measures one quarter of generated practices (city sizes) ingested one by one (ingest_delivery
+each) against the same deliveries as one batch (ingest_deliveries: one Great Expectations
+validation), side by side in one process, each round into two fresh stores in alternating
+order; it prints wall and CPU seconds of both and their ratio.
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import os
+import shutil
+import statistics
 import sys
 import time
 from collections import defaultdict
@@ -196,3 +206,81 @@ def ingest_all(home_root: Path, deliveries: list[Path], pool: IngestPool) -> dic
         "phase_seconds_sum": {phase: round(totals.get(phase, 0.0), 3) for phase in PHASES},
         "per_delivery": results,
     }
+
+
+def batch_vs_one_by_one(deliveries: list[Path], work: Path, rounds: int) -> dict[str, Any]:
+    """Wall and CPU seconds of ingesting `deliveries` one by one and as one batch, each round into
+    fresh stores, alternating which goes first; medians over the rounds."""
+    from omu.home import OmuHome
+    from omu.ingest.load import ingest_deliveries, ingest_delivery
+
+    install_phase_timers()
+    warm_up()
+    # the GX context and suites are built once per process: build them before the timing
+    ingest_delivery(OmuHome.resolve(work / "warm-up").prepare(), deliveries[0])
+    ways = {
+        "one_by_one": lambda home: [ingest_delivery(home, d) for d in deliveries],
+        "batch": lambda home: ingest_deliveries(home, deliveries),
+    }
+    times: dict[str, dict[str, list[float]]] = {way: defaultdict(list) for way in ways}
+    for number in range(rounds):
+        order = list(ways) if number % 2 == 0 else list(reversed(ways))
+        for way in order:
+            home = OmuHome.resolve(work / f"{way}-{number}").prepare()
+            _timings.clear()
+            began, cpu = time.perf_counter(), time.process_time()
+            outcomes = ways[way](home)
+            times[way]["wall"].append(time.perf_counter() - began)
+            times[way]["cpu"].append(time.process_time() - cpu)
+            times[way]["great_expectations"].append(_timings["great_expectations"])
+            if any(outcome.status != "loaded" for outcome in outcomes):
+                raise RuntimeError(f"{way}: not every delivery loaded")
+            shutil.rmtree(home.root, ignore_errors=True)
+    return {
+        way: {measure: statistics.median(values) for measure, values in measures.items()}
+        for way, measures in times.items()
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    from benchmarks.data import generate_landing
+    from benchmarks.scales import SCALES
+
+    parser = argparse.ArgumentParser(description="ingest one by one against one batch, side by side")
+    parser.add_argument("--practices", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--work", type=Path, default=None, help="default /tmp/omu-bench/ingest-batch-N")
+    args = parser.parse_args(argv)
+    city = SCALES["city"]
+    work = args.work or Path("/tmp/omu-bench") / f"ingest-batch-{args.practices}p-{args.seed}"
+    info = generate_landing(
+        work / "landing",
+        practices=args.practices,
+        quarters=city.quarters,
+        seed=args.seed,
+        patients=city.patients,
+        history_years=city.history_years,
+        reuse=True,
+    )
+    result = batch_vs_one_by_one(info.deliveries, work / "homes", args.rounds)
+    one, batch = result["one_by_one"], result["batch"]
+    print(
+        f"{len(info.deliveries)} deliveries, {sum(info.rows.values()):,} rows; medians of {args.rounds} rounds"
+    )
+    for way, measured in result.items():
+        print(
+            f"{way:>10}: {measured['wall']:.2f} s wall, {measured['cpu']:.2f} s CPU, "
+            f"Great Expectations {measured['great_expectations']:.2f} s"
+        )
+    print(
+        f"one by one / batch: {one['wall'] / batch['wall']:.2f}x wall, {one['cpu'] / batch['cpu']:.2f}x CPU, "
+        f"Great Expectations {one['great_expectations'] / batch['great_expectations']:.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip DuckDB 2's benign nanobind "leaked instances" report at shutdown

@@ -5,12 +5,15 @@ what would load as Parquet in a folder of its own. Loading (store.py) is then on
 transaction of the single writer. `omu validate` runs only this part.
 
 Order: manifest -> read every file -> direct identifiers (refuse) -> type and quarantine in SQL
-(sql/ingest/) -> row accounting -> Great Expectations on the staged rows.
+(sql/ingest/) -> row accounting -> Great Expectations on the staged rows. `stage_delivery` does
+all but the last step, so that a batch of deliveries is validated by Great Expectations at once
+(`validate_staged_checks`); `check_delivery` is both for one delivery.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ import polars as pl
 from omu import contract
 from omu.contract import FILES, FILES_BY_NAME, checked_practice_id
 from omu.ingest import identifiers
+from omu.ingest.expectations import StagedDelivery, validate_staged_deliveries
 from omu.ingest.findings import Finding
 from omu.ingest.manifest import Manifest, check_manifest, read_manifest
 from omu.ingest.reading import LINE, ReadFile, UnreadableFile, read_delivery_csv
@@ -129,6 +133,16 @@ def check_delivery(
     delivery_dir: Path, stage_dir: Path, *, previous_key_id: str | None = None
 ) -> DeliveryCheck:
     """Check a delivery and stage what would load in stage_dir. Never touches the store."""
+    check = stage_delivery(delivery_dir, stage_dir, previous_key_id=previous_key_id)
+    validate_staged_checks([check])
+    return check
+
+
+def stage_delivery(
+    delivery_dir: Path, stage_dir: Path, *, previous_key_id: str | None = None
+) -> DeliveryCheck:
+    """Every step of check_delivery but Great Expectations: the rows that would load are staged
+    in stage_dir (if nothing refused the delivery) for validate_staged_checks."""
     delivery_dir = Path(delivery_dir)
     practice_id, quarter = delivery_location(delivery_dir)
     manifest, findings = read_manifest(delivery_dir)
@@ -156,9 +170,13 @@ def check_delivery(
         if not check.accepted:
             return check
         _type_and_quarantine(conn, check, read_files, manifest, stage_dir)
-    if check.accepted:
-        _validate_staged(check, manifest)
     return check
+
+
+def validate_staged_checks(checks: Sequence[DeliveryCheck]) -> None:
+    """Great Expectations on the staged rows of every still accepted check, in one validation;
+    a check whose rows break an expectation gets its refusals, the others their results."""
+    _validate_staged([check for check in checks if check.accepted])
 
 
 def _read_files(check: DeliveryCheck, delivery_dir: Path, manifest: Manifest) -> dict[str, ReadFile]:
@@ -357,12 +375,30 @@ def _type_and_quarantine(
     check.stage_dir = stage_dir
 
 
-def _validate_staged(check: DeliveryCheck, manifest: Manifest) -> None:
-    from omu.ingest.expectations import validate_staged_delivery
+def _validate_staged(checks: list[DeliveryCheck]) -> None:
+    """One validation of the batch. Should it fail (an omu error, so rare), each delivery is
+    validated again on its own: only those whose own rows fail are refused, with the same
+    reasons as if they had come alone, and each keeps its own results."""
+    if not checks:
+        return
+    staged = [_staged(check) for check in checks]
+    batch = validate_staged_deliveries(staged)
+    if len(checks) > 1 and not all(summary["success"] for summary in batch.values()):
+        for check, delivery in zip(checks, staged, strict=True):
+            _judge(check, validate_staged_deliveries([delivery]))
+    else:
+        for check in checks:
+            _judge(check, batch)
 
-    assert check.stage_dir is not None
-    check.validation = validate_staged_delivery(check.stage_dir, manifest.extracted_on)
-    for file_name, summary in check.validation.items():
+
+def _staged(check: DeliveryCheck) -> StagedDelivery:
+    assert check.stage_dir is not None and check.manifest is not None
+    return StagedDelivery(check.stage_dir, check.manifest.extracted_on)
+
+
+def _judge(check: DeliveryCheck, validation: dict[str, Any]) -> None:
+    check.validation = validation
+    for file_name, summary in validation.items():
         for expectation in summary["expectations"]:
             if not expectation["success"]:
                 check.refusals.append(
@@ -377,4 +413,12 @@ def _validate_staged(check: DeliveryCheck, manifest: Manifest) -> None:
                 )
 
 
-__all__ = ["DeliveryCheck", "FileAccount", "check_delivery", "delivery_location", "FILES_BY_NAME"]
+__all__ = [
+    "DeliveryCheck",
+    "FileAccount",
+    "check_delivery",
+    "delivery_location",
+    "stage_delivery",
+    "validate_staged_checks",
+    "FILES_BY_NAME",
+]

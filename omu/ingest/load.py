@@ -4,6 +4,10 @@ A delivery is identified by the sha256 of its manifest (which holds every file's
 same delivery twice changes nothing; a changed one for the same practice and quarter replaces
 the earlier as a whole; a refused one leaves the store's rows as they were and is recorded in
 `deliveries` with its reason.
+
+A batch of deliveries (ingest_deliveries) is checked delivery by delivery, as one would be, but
+validated by Great Expectations once for all of them; then each is merged in a short transaction
+of its own. One delivery (ingest_delivery) is a batch of one.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from omu import store
 from omu.contract import FILES, MANIFEST
 from omu.file_reading import sha256_of
 from omu.home import OmuHome
-from omu.ingest.delivery import DeliveryCheck, check_delivery, delivery_location
+from omu.ingest.delivery import DeliveryCheck, delivery_location, stage_delivery, validate_staged_checks
 from omu.ingest.report import write_delivery_outputs
 from omu.sql import fetch_one, literal_path, run_sql_in_transaction
 
@@ -142,45 +146,22 @@ def record_refusal(conn: duckdb.DuckDBPyConnection, check: DeliveryCheck, receiv
         conn.unregister("delivery_row")
 
 
+Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
 def ingest_delivery(
     home: OmuHome,
     delivery_dir: Path,
     *,
     retention: int = DEFAULT_RETENTION,
     received_at: dt.datetime | None = None,
-    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None = None,
+    connect: Connect | None = None,
 ) -> IngestOutcome:
     """Check a delivery outside the store lock, then load it (or record its refusal) in one short
     transaction. `connect` opens the store (the Dagster resource passes its own)."""
-    connect = connect or (lambda: store.connect(home.database))
-    delivery_dir = Path(delivery_dir)
-    practice_id, quarter = delivery_location(delivery_dir)
-    if practice_id is None or quarter is None:
-        raise ValueError(f"{delivery_dir} is not a landing/<practice_id>/<quarter>/ folder")
-    manifest_path = delivery_dir / MANIFEST
-    sha = sha256_of(manifest_path) if manifest_path.is_file() else None
-    with connect() as conn:
-        in_force, key_id, latest_attempt = store_facts(conn, practice_id, quarter)
-    if sha is not None and sha == in_force:
-        return IngestOutcome(practice_id, quarter, "unchanged")
-
-    # A folder of this attempt's own: two runs of one delivery never stage into (or clean up) the same
-    stage_parent = home.staging / practice_id / quarter
-    stage_parent.mkdir(parents=True, exist_ok=True)
-    stage_dir = Path(tempfile.mkdtemp(prefix=f"{(sha or 'no-manifest')[:16]}-", dir=stage_parent))
-    received_at = received_at or dt.datetime.now()
-    try:
-        check = check_delivery(delivery_dir, stage_dir, previous_key_id=key_id)
-        with connect() as conn:
-            if check.accepted:
-                merge_delivery(conn, check, received_at, retention)
-            elif sha is None or sha != latest_attempt:  # the same refused delivery is logged once
-                record_refusal(conn, check, received_at)
-    finally:
-        shutil.rmtree(stage_dir, ignore_errors=True)
-    # Only now, after the commit: the report never speaks of a load that did not happen
-    outputs = write_delivery_outputs(check, home.delivery_out(quarter, practice_id))
-    return IngestOutcome(practice_id, quarter, "loaded" if check.accepted else "refused", check, outputs)
+    return ingest_deliveries(
+        home, [delivery_dir], retention=retention, received_at=received_at, connect=connect
+    )[0]
 
 
 def ingest_deliveries(
@@ -188,7 +169,118 @@ def ingest_deliveries(
     delivery_dirs: Sequence[Path],
     *,
     retention: int = DEFAULT_RETENTION,
-    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None = None,
+    received_at: dt.datetime | None = None,
+    connect: Connect | None = None,
 ) -> list[IngestOutcome]:
-    """A batch of deliveries, each as ingest_delivery does it."""
-    return [ingest_delivery(home, path, retention=retention, connect=connect) for path in delivery_dirs]
+    """Ingest a batch of deliveries; the outcomes in the order of delivery_dirs, each as
+    ingest_delivery would give it had the deliveries come one by one in that order.
+
+    Each delivery is checked and staged on its own, outside the store lock; Great Expectations
+    then validates the staged rows of all still accepted ones at once (a failure is traced to
+    the deliveries that cause it: only those are refused). Then, under one store connection (one
+    hold of the store lock), each accepted delivery is merged in a short transaction of its own
+    and each refusal recorded, in the order given; each delivery's report is written after its
+    commit. Should a merge fail, the deliveries before it stay loaded (and reported), it and
+    those after it are not loaded, and the error is raised.
+
+    A practice that comes more than once (several quarters, or a delivery twice) is ingested in
+    rounds: its n-th delivery in the n-th round, after the earlier rounds are in the store, so
+    that it is judged against them (pseudonym key, unchanged manifest) as it would be one by one.
+    Every round is one validation."""
+    connect = connect or (lambda: store.connect(home.database))
+    dirs = [Path(delivery_dir) for delivery_dir in delivery_dirs]
+    locations: list[tuple[str, str]] = []
+    for delivery_dir in dirs:  # every folder is named right before any is ingested
+        practice_id, quarter = delivery_location(delivery_dir)
+        if practice_id is None or quarter is None:
+            raise ValueError(f"{delivery_dir} is not a landing/<practice_id>/<quarter>/ folder")
+        locations.append((practice_id, quarter))
+    outcomes: dict[int, IngestOutcome] = {}
+    for round_ in _rounds([practice_id for practice_id, _ in locations]):
+        outcomes |= _ingest_round(
+            home,
+            [(index, dirs[index], *locations[index]) for index in round_],
+            retention=retention,
+            received_at=received_at or dt.datetime.now(),
+            connect=connect,
+        )
+    return [outcomes[index] for index in range(len(dirs))]
+
+
+def _rounds(practice_ids: list[str]) -> list[list[int]]:
+    """Indexes of the batch in rounds: a practice's n-th delivery in round n (order kept)."""
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for index, practice_id in enumerate(practice_ids):
+        number = seen.get(practice_id, 0)
+        seen[practice_id] = number + 1
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append(index)
+    return rounds
+
+
+@dataclass
+class _Attempt:
+    index: int
+    practice_id: str
+    quarter: str
+    check: DeliveryCheck
+    sha: str | None
+    latest_attempt: str | None
+
+
+def _ingest_round(
+    home: OmuHome,
+    deliveries: list[tuple[int, Path, str, str]],
+    *,
+    retention: int,
+    received_at: dt.datetime,
+    connect: Connect,
+) -> dict[int, IngestOutcome]:
+    """Deliveries of different practices: check each, validate all at once, then load each."""
+    outcomes: dict[int, IngestOutcome] = {}
+    shas = {
+        index: sha256_of(delivery_dir / MANIFEST) if (delivery_dir / MANIFEST).is_file() else None
+        for index, delivery_dir, _, _ in deliveries
+    }
+    with connect() as conn:
+        facts = {
+            index: store_facts(conn, practice_id, quarter) for index, _, practice_id, quarter in deliveries
+        }
+    attempts: list[_Attempt] = []
+    stage_dirs: list[Path] = []
+    committed: list[_Attempt] = []
+    try:
+        for index, delivery_dir, practice_id, quarter in deliveries:
+            sha = shas[index]
+            in_force, key_id, latest_attempt = facts[index]
+            if sha is not None and sha == in_force:
+                outcomes[index] = IngestOutcome(practice_id, quarter, "unchanged")
+                continue
+            # A folder of this attempt's own: two runs of one delivery never stage into (or clean up) the same
+            stage_parent = home.staging / practice_id / quarter
+            stage_parent.mkdir(parents=True, exist_ok=True)
+            stage_dir = Path(tempfile.mkdtemp(prefix=f"{(sha or 'no-manifest')[:16]}-", dir=stage_parent))
+            stage_dirs.append(stage_dir)
+            check = stage_delivery(delivery_dir, stage_dir, previous_key_id=key_id)
+            attempts.append(_Attempt(index, practice_id, quarter, check, sha, latest_attempt))
+        validate_staged_checks([attempt.check for attempt in attempts])
+        if attempts:
+            with connect() as conn:
+                for attempt in attempts:
+                    if attempt.check.accepted:
+                        merge_delivery(conn, attempt.check, received_at, retention)
+                    elif attempt.sha is None or attempt.sha != attempt.latest_attempt:
+                        record_refusal(conn, attempt.check, received_at)  # the same refusal is logged once
+                    committed.append(attempt)
+    finally:
+        for stage_dir in stage_dirs:
+            shutil.rmtree(stage_dir, ignore_errors=True)
+        # Only now, after its commit: a report never speaks of a load that did not happen
+        for attempt in committed:
+            check, practice_id, quarter = attempt.check, attempt.practice_id, attempt.quarter
+            outputs = write_delivery_outputs(check, home.delivery_out(quarter, practice_id))
+            status = "loaded" if check.accepted else "refused"
+            outcomes[attempt.index] = IngestOutcome(practice_id, quarter, status, check, outputs)
+    return outcomes

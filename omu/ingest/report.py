@@ -51,10 +51,12 @@ def render_report(check: DeliveryCheck) -> str:
     if check.validation:
         passed = sum(summary["evaluated"] - summary["failed"] for summary in check.validation.values())
         total = sum(summary["evaluated"] for summary in check.validation.values())
+        batch = max(summary.get("deliveries", 1) for summary in check.validation.values())
+        scope = f", validated in one batch of {batch} deliveries" if batch > 1 else ""
         lines += [
             "",
-            f"Great Expectations (contract v1 on the rows that load): {passed} of {total} expectations met; "
-            "details in `validation.json`.",
+            f"Great Expectations (contract v1 on the rows that load{scope}): {passed} of {total} "
+            "expectations met; details in `validation.json`.",
         ]
     return "\n".join(lines) + "\n"
 
