@@ -138,4 +138,3 @@ class PatientIdSearch:
 def patient_ids_in(folder: Path, patient_ids: Iterable[str]) -> dict[str, set[str]]:
     """{file: patient_ids found in it} for every file under ``folder`` (PatientIdSearch)."""
     return PatientIdSearch(patient_ids).in_folder(folder)
-
