@@ -10,6 +10,7 @@ patient-level value.
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -129,42 +130,30 @@ def _store_patient_ids(conn: duckdb.DuckDBPyConnection, practice_id: str | None 
 def ingest_checks(
     context: dg.AssetCheckExecutionContext, omu: OmuSettings, store: DuckDBStore
 ) -> Iterator[dg.AssetCheckResult]:
-    """Counts the delivery's stored and quarantined rows per file against the manifest, and
-    validates the stored rows once more with the contract's Great Expectations suites."""
+    """Counts each delivery's stored and quarantined rows per file against the manifest, and
+    validates the stored rows of the run's deliveries once more with the contract's Great
+    Expectations suites, in one validation of the batch."""
+    selected = context.selected_asset_check_keys
+    validate = any(key.name == "contract_expectations" for key in selected)
+    deliveries = deliveries_of(context)
+    facts: dict[tuple[str, str], tuple[dict | None, dict[str, int], dict[str, int]]] = {}
+    with tempfile.TemporaryDirectory(prefix="omu-check-") as scratch:
+        staged: dict[tuple[str, str], Path] = {}
+        with store.connect() as conn:
+            for number, (practice_id, quarter) in enumerate(deliveries):
+                facts[(practice_id, quarter)] = _stored_counts(conn, practice_id, quarter)
+                delivery = facts[(practice_id, quarter)][0]
+                if validate and delivery is not None and delivery.get("extracted_on") is not None:
+                    staged[(practice_id, quarter)] = Path(scratch) / str(number)
+                    _stage_stored(conn, practice_id, quarter, staged[(practice_id, quarter)])
+        # the suites run outside the store lock, on the copies just staged
+        validations = _validate(
+            {key: (folder, facts[key][0]["extracted_on"]) for key, folder in staged.items()}  # type: ignore[index]
+        )
 
     def one(practice_id: str, quarter: str) -> Iterator[dg.AssetCheckResult]:
-        selected = context.selected_asset_check_keys
-        validate = any(key.name == "contract_expectations" for key in selected)
-        with tempfile.TemporaryDirectory(prefix="omu-check-") as scratch:
-            with store.connect() as conn:
-                rows = fetch_dicts(
-                    conn,
-                    "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?",
-                    [practice_id, quarter],
-                )
-                delivery = rows[0] if rows else None
-                stored = {
-                    table: conn.execute(
-                        f"SELECT count(*) FROM {table} WHERE practice_id = ? AND quarter = ?",
-                        [practice_id, quarter],
-                    ).fetchone()[0]  # type: ignore[index]
-                    for table in RAW_TABLES
-                }
-                quarantined = dict(
-                    conn.execute(
-                        "SELECT file, count(DISTINCT line) FROM quarantine WHERE practice_id = ? AND quarter = ? "
-                        "GROUP BY file",
-                        [practice_id, quarter],
-                    ).fetchall()
-                )
-                if validate:
-                    _stage_stored(conn, practice_id, quarter, Path(scratch))
-            # the suites run outside the store lock, on the copy just staged
-            validation = (
-                _validate(Path(scratch), delivery["extracted_on"])
-                if validate and delivery is not None and delivery.get("extracted_on") is not None
-                else {}
-            )
+        delivery, stored, quarantined = facts[(practice_id, quarter)]
+        validation = validations.get((practice_id, quarter), {})
         no_delivery = f"no loaded delivery of {practice_id} {quarter} in the deliveries log"
         for table in RAW_TABLES:
             file = FILES_BY_TABLE[table]
@@ -178,6 +167,28 @@ def ingest_checks(
                 yield _contract_expectations(key, file, delivery, validation.get(file.name), no_delivery)
 
     yield from _each_delivery(context, one)
+
+
+def _stored_counts(
+    conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: str
+) -> tuple[dict | None, dict[str, int], dict[str, int]]:
+    """The delivery in force, its rows per raw table, and its quarantined lines per file."""
+    rows = fetch_dicts(
+        conn, "SELECT * FROM current_deliveries WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
+    )
+    stored = {
+        table: conn.execute(
+            f"SELECT count(*) FROM {table} WHERE practice_id = ? AND quarter = ?", [practice_id, quarter]
+        ).fetchone()[0]  # type: ignore[index]
+        for table in RAW_TABLES
+    }
+    quarantined = dict(
+        conn.execute(
+            "SELECT file, count(DISTINCT line) FROM quarantine WHERE practice_id = ? AND quarter = ? GROUP BY file",
+            [practice_id, quarter],
+        ).fetchall()
+    )
+    return (rows[0] if rows else None), stored, quarantined
 
 
 def _rows_add_up(
@@ -246,6 +257,7 @@ def _stage_stored(conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: st
     """The delivery's stored rows as the ingest stages them: one Parquet file per table."""
     from omu.ingest.expectations import TYPED_COLUMNS
 
+    folder.mkdir(parents=True, exist_ok=True)
     for file in FILES:
         columns = ", ".join(["line", *TYPED_COLUMNS[file.name]])
         conn.sql(
@@ -254,11 +266,18 @@ def _stage_stored(conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: st
         ).write_parquet(str(folder / f"{file.table}.parquet"))
 
 
-def _validate(folder: Path, extracted_on) -> dict[str, dict]:
-    """The contract suites the ingest ran on its staged files, on the stored rows."""
-    from omu.ingest.expectations import validate_staged_delivery
+def _validate(staged: dict[tuple[str, str], tuple[Path, Any]]) -> dict[tuple[str, str], dict[str, dict]]:
+    """The contract suites the ingest ran on its staged files, on the stored rows: one validation of
+    them all; only when it fails, each delivery again on its own, so a failure names its delivery."""
+    from omu.ingest.expectations import StagedDelivery, validate_staged_deliveries
 
-    return validate_staged_delivery(folder, extracted_on)
+    if not staged:
+        return {}
+    deliveries = {key: StagedDelivery(folder, extracted_on) for key, (folder, extracted_on) in staged.items()}
+    batch = validate_staged_deliveries(list(deliveries.values()))
+    if len(deliveries) == 1 or all(summary["success"] for summary in batch.values()):
+        return {key: batch for key in deliveries}
+    return {key: validate_staged_deliveries([delivery]) for key, delivery in deliveries.items()}
 
 
 # --- screening -------------------------------------------------------------------------------

@@ -41,8 +41,15 @@ def deliveries_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCont
     op_context = context.op_execution_context
     try:
         keys = list(op_context.partition_keys)
-    except dg.DagsterInvariantViolationError:  # a check run on its own, tagged with its delivery
-        keys = [op_context.partition_key]
+    except dg.DagsterInvariantViolationError:  # a check run on its own, tagged with its deliveries
+        if op_context.has_partition_key_range:
+            keys = list(
+                practice_quarter.get_partition_keys_in_range(
+                    op_context.partition_key_range, dynamic_partitions_store=op_context.instance
+                )
+            )
+        else:
+            keys = [op_context.partition_key]
     deliveries = []
     for key in keys:
         practice, _, quarter = str(key).partition("|")  # dimensions in name order: practice|quarter

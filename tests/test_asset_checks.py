@@ -1,6 +1,7 @@
 """Every asset check can fail: a small generated region is materialised once (assets and their
-checks, all passing); then each test corrupts a copy of the store or of the written files and runs
-only the check, which must report passed=False in the Dagster result."""
+checks, all passing; the deliveries as one batch run, as the sensors run them); then each test
+corrupts a copy of the store or of the written files and runs only the check, which must report
+passed=False in the Dagster result."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from omu.assets.outreach import outreach_list
 from omu.assets.screening import first_time_crossers, score_history
 from omu.home import OmuHome
 from omu.pipelines.definitions import ASSETS
-from omu.pipelines.partitions import partition_key
+from omu.pipelines.partitions import batch_tags
 from omu.pipelines.resources import DuckDBStore, OmuSettings
 from omu.quarters import quarter_range
 from omu.synthetic import generate
@@ -30,6 +31,7 @@ PRACTICES = ["P0001", "P0002"]
 QUARTER = "2026Q3"
 DELIVERY_ASSETS = [ingest_delivery_asset, score_history, first_time_crossers, outreach_list]
 REGION_ASSETS = [regional_indicators, regional_dashboard, regional_evaluation]
+BATCH = batch_tags([(practice_id, QUARTER) for practice_id in PRACTICES])
 
 
 def resources(home: OmuHome, landing: Path) -> dict:
@@ -64,15 +66,14 @@ def region(tmp_path_factory) -> dict:
     home = OmuHome.resolve(base / "home").prepare()
     runs = []
     on = instance()
-    for practice_id in PRACTICES:
-        runs.append(
-            materialize(
-                [*DELIVERY_ASSETS, *checks_for(DELIVERY_ASSETS)],
-                partition_key=partition_key(practice_id, QUARTER),
-                instance=on,
-                resources=resources(home, landing),
-            )
+    runs.append(  # both deliveries in one batch run
+        materialize(
+            [*DELIVERY_ASSETS, *checks_for(DELIVERY_ASSETS)],
+            tags=BATCH,
+            instance=on,
+            resources=resources(home, landing),
         )
+    )
     runs.append(
         materialize(
             [*REGION_ASSETS, *checks_for(REGION_ASSETS)],
@@ -81,15 +82,14 @@ def region(tmp_path_factory) -> dict:
             resources=resources(home, landing),
         )
     )
-    for practice_id in PRACTICES:
-        runs.append(
-            materialize(
-                [practice_feedback, *checks_for([practice_feedback])],
-                partition_key=partition_key(practice_id, QUARTER),
-                instance=on,
-                resources=resources(home, landing),
-            )
+    runs.append(
+        materialize(
+            [practice_feedback, *checks_for([practice_feedback])],
+            tags=BATCH,
+            instance=on,
+            resources=resources(home, landing),
         )
+    )
     return {"home": home, "landing": landing, "runs": runs}
 
 
@@ -101,10 +101,12 @@ def copy(region, tmp_path) -> OmuHome:
 
 
 def run_checks(home: OmuHome, landing: Path, *keys: tuple[str, str], practice_id: str | None = None) -> dict:
-    """Only the named checks (asset, check), on the delivery of practice_id or on the quarter:
-    {(asset, check): evaluation}."""
+    """Only the named checks (asset, check), on the delivery of practice_id ("batch": both
+    deliveries, one run) or on the quarter: {(asset, check): evaluation}."""
     if practice_id is None:
         tags = {"dagster/partition": QUARTER}
+    elif practice_id == "batch":
+        tags = BATCH
     else:
         tags = {
             "dagster/partition": f"{practice_id}|{QUARTER}",
@@ -172,6 +174,27 @@ def test_rows_add_up_fails_when_a_stored_row_is_lost(region, copy):
     assert (
         evaluations["patients", "rows_add_up"].passed and evaluations["prescriptions", "rows_add_up"].passed
     )
+
+
+def test_a_batch_check_fails_for_the_delivery_that_broke_and_names_it(region, copy):
+    execute(copy, "DELETE FROM episodes WHERE practice_id = 'P0002' AND line = 2 RETURNING line")
+    execute(
+        copy,
+        "UPDATE patients SET sex = 'X' WHERE practice_id = 'P0002' AND line = 2 RETURNING line",
+    )
+    keys = [
+        ("episodes", "rows_add_up"),
+        ("patients", "contract_expectations"),
+        ("episodes", "contract_expectations"),
+    ]
+    evaluations = run_checks(copy, region["landing"], *keys, practice_id="batch")
+    lost = evaluations["episodes", "rows_add_up"]
+    assert not lost.passed and lost.description.startswith("P0002 2026Q3: episodes.csv")
+    assert "P0001" not in lost.description
+    assert lost.metadata["deliveries"].value == 2 and lost.metadata["deliveries_failed"].value == 1
+    broken = evaluations["patients", "contract_expectations"]
+    assert not broken.passed and "P0002 2026Q3" in broken.description and "P0001" not in broken.description
+    assert evaluations["episodes", "contract_expectations"].passed
 
 
 def test_ingest_checks_fail_without_a_delivery_in_the_log(region, copy):
