@@ -34,6 +34,9 @@ CONTACT_KINDS = ("consult", "visite", "telefonisch", "e-consult", "huisartsenpos
 
 # The type of a column once typed (staged, stored, validated), per kind of column.
 SQL_TYPES = {"text": "VARCHAR", "code": "VARCHAR", "int": "INTEGER", "number": "DOUBLE", "date": "DATE"}
+# A file's table and its columns name the store's tables and columns (and the SQL run per file),
+# so they are plain lower-case identifiers: <table>.csv, and columns like patient_id.
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 class PracticeIdError(ValueError):
@@ -61,6 +64,13 @@ class Column:
     minimum: int | None = None
     maximum: int | None = None
 
+    def __post_init__(self) -> None:
+        if re.fullmatch(NAME_PATTERN, self.name) is None or self.kind not in SQL_TYPES:
+            raise ValueError(
+                f"contract column {self.name!r} ({self.kind!r}): the name must match {NAME_PATTERN}, "
+                f"the kind be one of {', '.join(SQL_TYPES)}"
+            )
+
 
 @dataclass(frozen=True)
 class ContractFile:
@@ -70,6 +80,15 @@ class ContractFile:
     unique: tuple[str, ...] = ()
     references_patients: bool = True
     derived: tuple[Column, ...] = ()  # columns omu adds when typing (not in the delivery)
+
+    def __post_init__(self) -> None:
+        if not self.name.endswith(".csv") or re.fullmatch(NAME_PATTERN, self.table) is None:
+            raise ValueError(
+                f"contract file {self.name!r}: its name must be <table>.csv, <table> matching {NAME_PATTERN}"
+            )
+        names = [column.name for column in self.typed_columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"contract file {self.name}: a column is named twice ({', '.join(names)})")
 
     @property
     def table(self) -> str:
