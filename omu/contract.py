@@ -80,6 +80,7 @@ class ContractFile:
     unique: tuple[str, ...] = ()
     references_patients: bool = True
     derived: tuple[Column, ...] = ()  # columns omu adds when typing (not in the delivery)
+    description: str = ""  # what the file holds (its raw table's description in Dagster)
 
     def __post_init__(self) -> None:
         if not self.name.endswith(".csv") or re.fullmatch(NAME_PATTERN, self.table) is None:
@@ -126,6 +127,7 @@ FILES: tuple[ContractFile, ...] = (
         ),
         unique=("patient_id",),
         references_patients=False,
+        description="patients.csv of each delivery: registration, birth year/month, sex, wijk.",
     ),
     ContractFile(
         "episodes.csv",
@@ -135,6 +137,7 @@ FILES: tuple[ContractFile, ...] = (
             Column("start_date", "date"),
             Column("end_date", "date", required=False),
         ),
+        description="episodes.csv: the ICPC problem list with start and end dates.",
     ),
     ContractFile(
         "prescriptions.csv",
@@ -145,6 +148,7 @@ FILES: tuple[ContractFile, ...] = (
             Column("quantity", "number", required=False),
             Column("duration_days", "int", required=False),
         ),
+        description="prescriptions.csv: every ATC prescription with date, quantity and duration.",
     ),
     ContractFile(
         "determinations.csv",
@@ -155,6 +159,7 @@ FILES: tuple[ContractFile, ...] = (
             Column("value", "text"),
         ),
         derived=(Column("value_number", "number", required=False),),  # value when it is a number
+        description="determinations.csv: NHG-Tabel 45 determinations (incl. living situation).",
     ),
     ContractFile(
         "contacts.csv",
@@ -164,6 +169,7 @@ FILES: tuple[ContractFile, ...] = (
             Column("kind", "code", allowed=CONTACT_KINDS),
         ),
         required=False,
+        description="contacts.csv (optional): consultations, visits, out-of-hours contacts.",
     ),
 )
 

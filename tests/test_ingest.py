@@ -668,7 +668,7 @@ def _snapshot(database: Path) -> dict[str, list]:
     with duckdb.connect(str(database), read_only=True) as conn:
         return {
             t: sorted(conn.execute(f"SELECT * EXCLUDE (line) FROM {t}").fetchall(), key=str)
-            for t in ("patients", "episodes", "prescriptions", "determinations", "contacts")
+            for t in (file.table for file in FILES)
         } | {
             "deliveries": conn.execute(
                 "SELECT manifest_sha256, status FROM deliveries ORDER BY received_at"

@@ -139,6 +139,7 @@ REFERRALS_ENTRY = """    ContractFile(
             Column("urgent", "int", required=False, minimum=0, maximum=1),
         ),
         required=False,
+        description="referrals.csv (optional): referrals to medical specialists.",
     ),
 """
 REFERRALS_SQL = """
@@ -189,6 +190,10 @@ for folder in sys.argv[4:]:
     with connect(home.database) as conn:
         stored = conn.execute("SELECT quarter, count(*) FROM referrals GROUP BY ALL ORDER BY ALL").fetchall()
     print(outcome.status, outcome.reason or "", *(f"{quarter}:{rows}" for quarter, rows in stored), flush=True)
+
+from omu.assets.ingest import INGEST_SPECS
+
+print("assets", *(spec.key.to_user_string() for spec in INGEST_SPECS))
 """
 
 
@@ -253,7 +258,18 @@ def test_a_contract_file_added_in_one_entry_is_stored_merged_retained_and_quaran
     )
     assert run.returncode == 0, run.stderr[-3000:]
     # each delivery merged its referrals; with retention 1 the second drops the first's raw rows
-    assert run.stdout.splitlines() == ["loaded  2026Q2:2", "loaded  2026Q3:2"], run.stdout
+    assert run.stdout.splitlines()[:2] == ["loaded  2026Q2:2", "loaded  2026Q3:2"], run.stdout
+    # and its raw table is an asset of the ingest group
+    assert run.stdout.splitlines()[2].split()[1:] == [
+        "patients",
+        "episodes",
+        "prescriptions",
+        "determinations",
+        "contacts",
+        "referrals",
+        "quarantine",
+        "deliveries",
+    ]
 
     with duckdb.connect(str(home.database), read_only=True) as conn:
         # its raw table, from its typed columns
