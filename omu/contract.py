@@ -1,7 +1,10 @@
 """The HIS extract contract, version 1 (docs/his-extract-contract.md), as data.
 
 One description of the delivery layout that the generator writes, the reader checks and the
-Great Expectations suites state, so the three cannot drift apart.
+Great Expectations suites state, so the three cannot drift apart. The store follows it too: each
+file of FILES is a raw table (omu/store.py) with its row counts in `deliveries`, merged, retained
+and quarantined by SQL run per file. Adding a file = its entry in FILES plus its typing rules,
+sql/ingest/<table>.sql (docs/ingest.md, "Adding a file to the contract").
 """
 
 from __future__ import annotations

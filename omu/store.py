@@ -6,11 +6,12 @@ database (`omu.duckdb.lock`): a second process waits instead of failing or corru
 Heavy work (reading CSV, typing, validation) happens before, outside the lock, on staged files;
 the lock is held only for the short merge or query.
 
-The schema: sql/store/schema.sql holds the tables every contract file shares (quarantine,
-deliveries), sql/store/views.sql the views (current_deliveries); each file of omu.contract.FILES adds its raw table (raw_table_ddl,
-from the file's typed columns) and its three row counts in `deliveries`
-(sql/store/deliveries_counts.sql). Both only add what is missing, so a store made before a contract
-file was added gains its table and columns when it is next opened.
+The schema (create_schema, on every connect): sql/store/schema.sql holds the tables all contract
+files share (quarantine, deliveries); each file of omu.contract.FILES adds its raw table
+(raw_table_ddl, from the file's typed columns) and its three row counts in `deliveries`
+(sql/store/deliveries_counts.sql); sql/store/views.sql comes last (current_deliveries). Each only
+adds what is missing, so a store made before a contract file was added gains its table and columns
+when it is next opened.
 """
 
 from __future__ import annotations

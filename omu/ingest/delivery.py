@@ -1,7 +1,7 @@
 """Check one delivery (landing/<practice_id>/<quarter>/) against the HIS extract contract.
 
 The check reads, types, quarantines and validates the delivery *outside* the store, staging
-what would load as Parquet in a folder of its own. Loading (store.py) is then one short
+what would load as Parquet in a folder of its own. Loading (load.py) is then one short
 transaction of the single writer. `omu validate` runs only this part.
 
 Order: manifest -> read every file -> direct identifiers (refuse) -> type and quarantine in SQL
