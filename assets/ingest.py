@@ -26,17 +26,9 @@ RAW_TABLES = tuple(file.table for file in FILES)
 FILES_BY_TABLE = {file.table: file for file in FILES}
 REFUSED_TAG = "omu/refused"  # set on a batch run that refused deliveries: 'P0001|2026Q3,...'
 
-_DESCRIPTIONS = {
-    "patients": "patients.csv of each delivery: registration, birth year/month, sex, wijk.",
-    "episodes": "episodes.csv: the ICPC problem list with start and end dates.",
-    "prescriptions": "prescriptions.csv: every ATC prescription with date, quantity and duration.",
-    "determinations": "determinations.csv: NHG-Tabel 45 determinations (incl. living situation).",
-    "contacts": "contacts.csv (optional): consultations, visits, out-of-hours contacts.",
-}
-
 INGEST_SPECS = [
-    dg.AssetSpec(table, description=_DESCRIPTIONS[table], group_name="ingest", kinds={"duckdb"})
-    for table in RAW_TABLES
+    dg.AssetSpec(file.table, description=file.description, group_name="ingest", kinds={"duckdb"})
+    for file in FILES
 ] + [
     dg.AssetSpec(
         "quarantine",

@@ -1,7 +1,10 @@
 """The HIS extract contract, version 1 (docs/his-extract-contract.md), as data.
 
 One description of the delivery layout that the generator writes, the reader checks and the
-Great Expectations suites state, so the three cannot drift apart.
+Great Expectations suites state, so the three cannot drift apart. The store follows it too: each
+file of FILES is a raw table (omu/store.py) with its row counts in `deliveries`, merged, retained
+and quarantined by SQL run per file. Adding a file = its entry in FILES plus its typing rules,
+sql/ingest/<table>.sql (docs/ingest.md, "Adding a file to the contract").
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ CONTACT_KINDS = ("consult", "visite", "telefonisch", "e-consult", "huisartsenpos
 
 # The type of a column once typed (staged, stored, validated), per kind of column.
 SQL_TYPES = {"text": "VARCHAR", "code": "VARCHAR", "int": "INTEGER", "number": "DOUBLE", "date": "DATE"}
+# A file's table and its columns name the store's tables and columns (and the SQL run per file),
+# so they are plain lower-case identifiers: <table>.csv, and columns like patient_id.
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 class PracticeIdError(ValueError):
@@ -61,6 +67,13 @@ class Column:
     minimum: int | None = None
     maximum: int | None = None
 
+    def __post_init__(self) -> None:
+        if re.fullmatch(NAME_PATTERN, self.name) is None or self.kind not in SQL_TYPES:
+            raise ValueError(
+                f"contract column {self.name!r} ({self.kind!r}): the name must match {NAME_PATTERN}, "
+                f"the kind be one of {', '.join(SQL_TYPES)}"
+            )
+
 
 @dataclass(frozen=True)
 class ContractFile:
@@ -70,6 +83,16 @@ class ContractFile:
     unique: tuple[str, ...] = ()
     references_patients: bool = True
     derived: tuple[Column, ...] = ()  # columns omu adds when typing (not in the delivery)
+    description: str = ""  # what the file holds (its raw table's description in Dagster)
+
+    def __post_init__(self) -> None:
+        if not self.name.endswith(".csv") or re.fullmatch(NAME_PATTERN, self.table) is None:
+            raise ValueError(
+                f"contract file {self.name!r}: its name must be <table>.csv, <table> matching {NAME_PATTERN}"
+            )
+        names = [column.name for column in self.typed_columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"contract file {self.name}: a column is named twice ({', '.join(names)})")
 
     @property
     def table(self) -> str:
@@ -107,6 +130,7 @@ FILES: tuple[ContractFile, ...] = (
         ),
         unique=("patient_id",),
         references_patients=False,
+        description="patients.csv of each delivery: registration, birth year/month, sex, wijk.",
     ),
     ContractFile(
         "episodes.csv",
@@ -116,6 +140,7 @@ FILES: tuple[ContractFile, ...] = (
             Column("start_date", "date"),
             Column("end_date", "date", required=False),
         ),
+        description="episodes.csv: the ICPC problem list with start and end dates.",
     ),
     ContractFile(
         "prescriptions.csv",
@@ -126,6 +151,7 @@ FILES: tuple[ContractFile, ...] = (
             Column("quantity", "number", required=False),
             Column("duration_days", "int", required=False),
         ),
+        description="prescriptions.csv: every ATC prescription with date, quantity and duration.",
     ),
     ContractFile(
         "determinations.csv",
@@ -136,6 +162,7 @@ FILES: tuple[ContractFile, ...] = (
             Column("value", "text"),
         ),
         derived=(Column("value_number", "number", required=False),),  # value when it is a number
+        description="determinations.csv: NHG-Tabel 45 determinations (incl. living situation).",
     ),
     ContractFile(
         "contacts.csv",
@@ -145,6 +172,7 @@ FILES: tuple[ContractFile, ...] = (
             Column("kind", "code", allowed=CONTACT_KINDS),
         ),
         required=False,
+        description="contacts.csv (optional): consultations, visits, out-of-hours contacts.",
     ),
 )
 

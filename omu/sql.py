@@ -2,6 +2,9 @@
 
 Set-based work lives in those files; Python only chooses which file runs, with which
 parameters (as DuckDB variables, read in SQL with getvariable('name')) and inputs (temp tables).
+A *per-table* file (the store's per contract file SQL, sql/ingest/merge_table.sql ...) names its
+table `{table}`: the one placeholder, replaced only by a checked identifier (the table names come
+from omu/contract.py, never from input); values always travel as variables, never as text.
 No hidden state: the function that runs a file sets its variables and registers its input tables
 right before (run_sql's `variables`, register_temp_table), and no later function relies on them.
 """
@@ -9,7 +12,8 @@ right before (run_sql's `variables`, register_temp_table), and no later function
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -17,6 +21,11 @@ import duckdb
 import polars as pl
 
 from omu.resources import SQL_DIR
+
+TABLE = "{table}"  # the placeholder of a per-table SQL file
+IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")  # what may replace it
+# A SQL file to run: its name, or (the name of a per-table file, the table it runs for)
+SqlFile = str | tuple[str, str]
 
 _GLOB_CHARACTERS = str.maketrans({"[": "[[]", "*": "[*]", "?": "[?]"})
 
@@ -28,9 +37,27 @@ def literal_path(path: str | os.PathLike) -> str:
 
 
 @cache
-def sql_text(name: str) -> str:
-    """'ingest/patients' -> the text of sql/ingest/patients.sql."""
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+def sql_text(name: str, table: str | None = None) -> str:
+    """'ingest/patients' -> the text of sql/ingest/patients.sql; a per-table file's text is for one
+    table (its {table} replaced by that name). A per-table file without a table, or a table for a
+    file that has no placeholder, is an error rather than SQL that runs for the wrong table."""
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    if (TABLE in text) != (table is not None):
+        raise ValueError(
+            f"sql/{name}.sql is a per-table file: give its table"
+            if table is None
+            else f"sql/{name}.sql has no {TABLE}: it cannot run for table {table!r}"
+        )
+    if table is None:
+        return text
+    if IDENTIFIER.fullmatch(table) is None:
+        raise ValueError(f"{table!r} is no table name (a-z, 0-9 and '_', starting with a letter)")
+    return text.replace(TABLE, table)
+
+
+def sql_file_text(file: SqlFile) -> str:
+    """The text of a SqlFile: a file's, or a per-table file's for its table."""
+    return sql_text(file) if isinstance(file, str) else sql_text(*file)
 
 
 def register_temp_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
@@ -51,13 +78,13 @@ def set_variables(conn: duckdb.DuckDBPyConnection, variables: Mapping[str, Any])
             conn.execute(f"SET VARIABLE {name} = $1", [value])
 
 
-def reference_variables(names: list[str]) -> dict[str, Any]:
+def reference_variables(names: Sequence[SqlFile]) -> dict[str, Any]:
     """The vocabularies of clinical/reference/ (omu.reference) that these SQL files read with
     getvariable: each SQL file gets them from their one definition without its caller passing them
     (likewise the temp table reference_wijken, see _prepare)."""
     from omu.reference import sql_variables
 
-    texts = [sql_text(name) for name in names]
+    texts = [sql_file_text(name) for name in names]
     return {
         variable: value
         for variable, value in sql_variables().items()
@@ -65,30 +92,43 @@ def reference_variables(names: list[str]) -> dict[str, Any]:
     }
 
 
-def _prepare(conn: duckdb.DuckDBPyConnection, names: list[str], variables: Mapping[str, Any] | None) -> None:
+def _prepare(
+    conn: duckdb.DuckDBPyConnection, names: Sequence[SqlFile], variables: Mapping[str, Any] | None
+) -> None:
     set_variables(conn, {**reference_variables(names), **(variables or {})})
-    if any("reference_wijken" in sql_text(name) for name in names):
+    if any("reference_wijken" in sql_file_text(name) for name in names):
         from omu.reference import register_wijken
 
         register_wijken(conn)
 
 
-def run_sql(conn: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, Any] | None = None) -> None:
-    """Run every statement of sql/<name>.sql, after setting the given variables."""
-    _prepare(conn, [name], variables)
-    conn.execute(sql_text(name))
+def run_sql(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    table: str | None = None,
+) -> None:
+    """Run every statement of sql/<name>.sql (a per-table file: for `table`), after setting the
+    given variables."""
+    file: SqlFile = name if table is None else (name, table)
+    _prepare(conn, [file], variables)
+    conn.execute(sql_file_text(file))
 
 
 def run_sql_in_transaction(
-    conn: duckdb.DuckDBPyConnection, names: str | list[str], variables: Mapping[str, Any] | None = None
+    conn: duckdb.DuckDBPyConnection,
+    names: str | Sequence[SqlFile],
+    variables: Mapping[str, Any] | None = None,
 ) -> None:
-    """Run sql/<name>.sql file(s) as one transaction: all of it takes effect, or none (also on a kill)."""
-    names = [names] if isinstance(names, str) else names
+    """Run sql/<name>.sql file(s), in order, as one transaction: all of it takes effect, or none
+    (also on a kill). A per-table file is given as (name, table)."""
+    names = [names] if isinstance(names, str) else list(names)
     _prepare(conn, names, variables)
     conn.execute("BEGIN TRANSACTION")
     try:
         for name in names:
-            conn.execute(sql_text(name))
+            conn.execute(sql_file_text(name))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -22,17 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from omu.contract import FILES
+
 VOLATILE = {"received_at", "screened_at", "raw_dropped_at", "computed_at", "created_at"}
-SNAPSHOT_TABLES = (
-    "patients",
-    "episodes",
-    "prescriptions",
-    "determinations",
-    "contacts",
-    "quarantine",
-    "deliveries",
-    "score_history",
-)
+SNAPSHOT_TABLES = (*(file.table for file in FILES), "quarantine", "deliveries", "score_history")
 
 
 def _record_lock_windows(windows: list[dict[str, float]]) -> None:

@@ -668,7 +668,7 @@ def _snapshot(database: Path) -> dict[str, list]:
     with duckdb.connect(str(database), read_only=True) as conn:
         return {
             t: sorted(conn.execute(f"SELECT * EXCLUDE (line) FROM {t}").fetchall(), key=str)
-            for t in ("patients", "episodes", "prescriptions", "determinations", "contacts")
+            for t in (file.table for file in FILES)
         } | {
             "deliveries": conn.execute(
                 "SELECT manifest_sha256, status FROM deliveries ORDER BY received_at"
@@ -720,15 +720,16 @@ import datetime as dt, sys
 from pathlib import Path
 from omu import store
 from omu.ingest.delivery import check_delivery
-from omu.ingest.load import delivery_row
-from omu.sql import run_sql, set_variables
+from omu.ingest.load import delivery_row, merge_sql
+from omu.sql import set_variables, sql_file_text
 check = check_delivery(Path(sys.argv[1]), Path(sys.argv[2]))
 with store.connect(Path(sys.argv[3])) as conn:
     conn.register("delivery_row", delivery_row(check, dt.datetime.now()))
     set_variables(conn, {"practice_id": check.practice_id, "quarter": check.quarter,
                          "stage_dir": str(check.stage_dir), "retention": 4})
     conn.execute("BEGIN TRANSACTION")
-    run_sql(conn, "ingest/merge")
+    for part in merge_sql():
+        conn.execute(sql_file_text(part))
     print("merged, not committed", flush=True)
     sys.stdin.read()  # wait here, inside the transaction, until killed
 """

@@ -1,7 +1,7 @@
 """Check one delivery (landing/<practice_id>/<quarter>/) against the HIS extract contract.
 
 The check reads, types, quarantines and validates the delivery *outside* the store, staging
-what would load as Parquet in a folder of its own. Loading (store.py) is then one short
+what would load as Parquet in a folder of its own. Loading (load.py) is then one short
 transaction of the single writer. `omu validate` runs only this part.
 
 Order: manifest -> read every file -> direct identifiers (refuse) -> type and quarantine in SQL
@@ -332,6 +332,7 @@ def _type_and_quarantine(
         conn.register(f"raw_{file.table}_frame", raw)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE raw_{file.table} AS SELECT * FROM raw_{file.table}_frame")
         run_sql(conn, f"ingest/{file.table}")
+        run_sql(conn, "ingest/quarantine_table", {"file": file.name}, table=file.table)
     malformed = [
         read.malformed.select(pl.lit(name).alias("file"), LINE, "reason")  # never the line's text
         for name, read in read_files.items()
@@ -343,7 +344,7 @@ def _type_and_quarantine(
         else pl.DataFrame(schema={"file": pl.String, LINE: pl.Int64, "reason": pl.String}),
     )
     identifiers.prepare(conn)  # quarantine.sql withholds values that look like identifiers
-    run_sql(conn, "ingest/quarantine")
+    run_sql(conn, "ingest/quarantine", {"contract_tables": [file.table for file in FILES]})
 
     for file_name, loaded, quarantined in conn.sql(
         "SELECT file, loaded, quarantined FROM file_accounts"

@@ -29,7 +29,7 @@ from omu.file_reading import sha256_of
 from omu.home import OmuHome
 from omu.ingest.delivery import DeliveryCheck, delivery_location, stage_delivery, validate_staged_checks
 from omu.ingest.report import write_delivery_outputs
-from omu.sql import fetch_one, literal_path, run_sql_in_transaction
+from omu.sql import SqlFile, fetch_one, literal_path, run_sql_in_transaction
 
 DEFAULT_RETENTION = 4
 
@@ -114,6 +114,19 @@ def _date_or_none(text: object) -> dt.date | None:
         return None
 
 
+def merge_sql() -> list[SqlFile]:
+    """The load's SQL, in order, for one transaction: each contract file's raw table (merge_table.sql),
+    then quarantine and deliveries (merge.sql), then retention (retention.sql and per raw table
+    retention_table.sql)."""
+    tables = [file.table for file in FILES]
+    return [
+        *(("ingest/merge_table", table) for table in tables),
+        "ingest/merge",
+        "ingest/retention",
+        *(("ingest/retention_table", table) for table in tables),
+    ]
+
+
 def merge_delivery(
     conn: duckdb.DuckDBPyConnection,
     check: DeliveryCheck,
@@ -126,7 +139,7 @@ def merge_delivery(
     try:
         run_sql_in_transaction(
             conn,
-            ["ingest/merge", "ingest/retention"],
+            merge_sql(),
             {
                 "practice_id": check.practice_id,
                 "quarter": check.quarter,
