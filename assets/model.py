@@ -130,9 +130,13 @@ def risk_scores(
             "model": f"{model.name} {model.version}" if model else "none: outreach list in score order",
             "patients_scored": scores.height,
             "over_threshold_scored": over.height,
-            "mean_risk_over_threshold": round(float(over["predicted_risk"].mean()), 4)
-            if over.height
-            else 0.0,
-            "mean_risk_all": round(float(scores["predicted_risk"].mean()), 4) if scores.height else 0.0,
+            "mean_risk_over_threshold": _mean_risk(over),
+            "mean_risk_all": _mean_risk(scores),
         }
     )
+
+
+def _mean_risk(scores: pl.DataFrame) -> float:
+    """The mean predicted risk, rounded (0.0 for nobody)."""
+    mean = scores["predicted_risk"].mean() if scores.height else None
+    return round(float(mean), 4) if isinstance(mean, int | float) else 0.0

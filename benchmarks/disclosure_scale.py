@@ -72,10 +72,14 @@ def region(practices: int, patients: tuple[int, int], seed: int = 0) -> tuple[Ve
         + [("praktijk", p) for p in sorted({p for p, _ in served})]
     )
     exact = np.zeros((len(areas), len(columns)), dtype=np.int64)
-    for i, (level, code) in enumerate(areas):
-        for (p, w), c in cells.items():
-            if level == "regio" or (level == "wijk" and w == code) or (level == "praktijk" and p == code):
-                exact[i] += c
+    for i, (level, area) in enumerate(areas):
+        for (practice, wijk), counts in cells.items():
+            if (
+                level == "regio"
+                or (level == "wijk" and wijk == area)
+                or (level == "praktijk" and practice == area)
+            ):
+                exact[i] += counts
     return Version(areas, columns, exact, np.zeros(exact.shape, dtype=bool), served, TIED), relations
 
 

@@ -175,7 +175,7 @@ class IngestPool:
                 total += times.user + times.system
         return total
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self.pool is not None:
             self.pool.__exit__(*exc)
 

@@ -123,7 +123,8 @@ def screen_pandas(tables: dict[str, pd.DataFrame], plan: pd.DataFrame, profile: 
     patients, episodes = tables["patients"], tables["episodes"]
     prescriptions, determinations = tables["prescriptions"], tables["determinations"]
     results = []
-    for (quarter, reference), work in plan.groupby(["quarter", "reference_date"]):
+    for (quarter_key, reference_key), work in plan.groupby(["quarter", "reference_date"]):
+        quarter, reference = str(quarter_key), pd.Timestamp(str(reference_key))
         work = work[["practice_id", "source_quarter"]]
         people = patients.merge(work, on=["practice_id", "source_quarter"])
         people = people[

@@ -481,17 +481,13 @@ def _redelivery_stage(stages: Stages, home, profile, delivery: Path, model, skip
     from omu import store
     from omu.config import load_config
     from omu.ingest.load import ingest_delivery
+    from omu.models.outcome import load_outcome
+    from omu.models.risk import score_quarter
     from omu.outreach.list_files import write_practice_lists
     from omu.outreach.lists import build_lists
     from omu.screening.screen import export_screening, plan_work, screen
 
-    score_quarter = load_outcome = None
-    if "model" not in skip:
-        try:
-            from omu.models.outcome import load_outcome
-            from omu.models.risk import score_quarter
-        except ImportError:
-            pass
+    score = "model" not in skip
     warm_up()  # imports done before the timing, as in the ingest workers
     practice_id, quarter = delivery.parent.name, delivery.name
     with store.connect(home.database) as conn:
@@ -515,7 +511,7 @@ def _redelivery_stage(stages: Stages, home, profile, delivery: Path, model, skip
                     )
             parts["first_time"] = time.perf_counter() - began
             began = time.perf_counter()
-            if score_quarter is not None:
+            if score:
                 conn.execute(CACHING_OPERATORS_OFF)
                 score_quarter(conn, model, profile, load_outcome(), practice_id=practice_id, quarter=quarter)
                 conn.execute("RESET enable_caching_operators")
@@ -593,7 +589,9 @@ def measure_national(
         )
         st.details = screened
     limit_mb = _size_mb(args.memory_limit)
-    peak = stages.get("national_screening").peak_rss_mb
+    screened_stage = stages.get("national_screening")
+    assert screened_stage is not None  # the stage just run
+    peak = screened_stage.peak_rss_mb
     (work / "national.duckdb").unlink(missing_ok=True)
     return {
         "size": {

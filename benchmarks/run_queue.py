@@ -100,7 +100,7 @@ def run(
         stop_groups({"dagster-daemon": daemon}, grace_seconds=60)
         log.close()
     seconds = time.time() - began
-    runs = []
+    runs: list[dict[str, Any]] = []
     for record in records:
         tags = record.dagster_run.tags
         runs.append(
@@ -114,12 +114,15 @@ def run(
                 "end": record.end_time,
             }
         )
-    spans = [(r["start"], r["end"]) for r in runs if r["start"] and r["end"]]
+    # (start, end, practices) of every run that ran
+    timed = [
+        (record.start_time, record.end_time, {entry[0] for entry in run_entries(record)})
+        for record in records
+        if record.start_time and record.end_time
+    ]
+    spans = [(start, end) for start, end, _ in timed]
     same_practice_overlap = any(
-        set(a["practices"]) & set(b["practices"]) and a["start"] < b["end"] and b["start"] < a["end"]
-        for i, a in enumerate(runs)
-        for b in runs[i + 1 :]
-        if a["start"] and b["start"]
+        bool(a[2] & b[2]) and a[0] < b[1] and b[0] < a[1] for i, a in enumerate(timed) for b in timed[i + 1 :]
     )
     serial_home = OmuHome(work / "serial").prepare()
     run_plain(serial_home.root, delivery_dirs(landing))

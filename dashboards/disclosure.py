@@ -334,10 +334,10 @@ class _Moves:
             for c in up:
                 for a in up[c]:
                     related[a].add(c)
-            for part, total in tie.items():
+            for tied_part, tied_total in tie.items():
                 for c in related:
-                    if part in related[c] or total in related[c]:
-                        related[c] |= {part, total}
+                    if tied_part in related[c] or tied_total in related[c]:
+                        related[c] |= {tied_part, tied_total}
             self.related.append(related)
 
             def chain(s: int, c: int, v=v, up=up, tie=tie, tied_in=tied_in, index=index) -> list[int]:

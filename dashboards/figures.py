@@ -310,7 +310,7 @@ def fig_funnel(current: pl.DataFrame, region: dict) -> go.Figure:
     )
     fig = go.Figure()
     target = region.get("pct_over")
-    if not practices or _missing(target) or not 0 < target < 100:
+    if not practices or not isinstance(target, int | float) or _missing(target) or not 0 < target < 100:
         fig.add_annotation(
             text="Geen praktijken te tonen (kleine aantallen afgeschermd).",
             showarrow=False,

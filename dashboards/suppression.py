@@ -131,7 +131,7 @@ def suppress_count(n: Any) -> Any:
         return pl.Series(n.name, _round(arr), dtype=pl.Int64).scatter(np.flatnonzero(hidden), None)
     if np.ndim(n) == 0:
         value = int(_as_counts(n))
-        return None if PRIMARY_MIN <= value <= PRIMARY_MAX else int(_round(np.int64(value)))
+        return None if PRIMARY_MIN <= value <= PRIMARY_MAX else int(_round(np.asarray(value)))
     arr = _as_counts(n)
     hidden = (arr >= PRIMARY_MIN) & (arr <= PRIMARY_MAX)
     return np.where(hidden, np.nan, _round(arr).astype(float))
@@ -355,8 +355,8 @@ def suppress_table(
             new_cols.append(pl.Series(f"{name}_upper", np.where(ok, upper * rate.per, np.nan)).fill_nan(None))
     for name, inputs in derived.items():
         ok = np.logical_and.reduce([shown[c] for c in inputs])
-        col = df.get_column(name).cast(pl.Float64)
-        new_cols.append(col.scatter(np.flatnonzero(~ok), None).fill_nan(None))
+        figure = df.get_column(name).cast(pl.Float64)
+        new_cols.append(figure.scatter(np.flatnonzero(~ok), None).fill_nan(None))
     if new_cols:
         result = result.with_columns(new_cols)
     return result
@@ -389,7 +389,7 @@ def _validate(
     total_flag: str | None,
     column_totals: list[tuple[str, list[str]]],
     rates: dict[str, Rate],
-    derived: dict[str, list[str]],
+    derived: Mapping[str, Sequence[str]],
 ) -> None:
     if not count_columns:
         raise ValueError("count_columns must name at least one column")
@@ -418,7 +418,8 @@ def _validate(
             if groups
             else pl.DataFrame({"n": [df.get_column(total_flag).sum()]})
         )
-        if per_group.get_column("n").max() is not None and per_group.get_column("n").max() > 1:
+        most = per_group.get_column("n").max()
+        if isinstance(most, int) and most > 1:
             raise ValueError("more than one total row in a group")
     for total, parts in column_totals:
         for c in (total, *parts):

@@ -70,6 +70,12 @@ def shown_counts(n: int, events: int) -> dict:
     return {"n": n_shown, "events": events_shown, "observed": None, "observed_ci95": [None, None]}
 
 
+def _mean(values: pl.Series) -> float | None:
+    """The rounded mean of a numeric series (None when it has no values)."""
+    mean = values.mean()
+    return _rounded(float(mean)) if isinstance(mean, int | float) else None
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else round(float(value), AUC_DECIMALS)
 
@@ -108,7 +114,7 @@ def bootstrap_aucs(
     return out
 
 
-def _interval(values: np.ndarray) -> list[float]:
+def _interval(values: np.ndarray) -> list[float | None]:
     values = values[~np.isnan(values)]
     return (
         [_rounded(np.quantile(values, 0.025)), _rounded(np.quantile(values, 0.975))]
@@ -237,7 +243,9 @@ def build_report(
             "examples_with_truth": suppress_count(joined.height),
             "examples_without_truth": suppress_count(frame.height - joined.height),
             "outcome_agreement": (
-                _rounded((joined["outcome"] == joined["outcome_12m"]).mean()) if joined.height else None
+                _mean((joined["outcome"] == joined["outcome_12m"]).cast(pl.Float64))
+                if joined.height
+                else None
             ),
         }
         frame = joined
@@ -626,6 +634,7 @@ def write_report(
             f"no saved model {name}{' ' + version if version else ''} in {home.models}: "
             "run `omu run` first (the model step trains it when there is enough history)"
         )
+    assert model.path is not None  # a loaded model knows its folder
     evaluation = pl.read_parquet(model.path / EVALUATION_FILE)
     report = build_report(model, evaluation, truth_dir, repeats)
     with store.connect(home.database) as conn:  # no access log entry, no report

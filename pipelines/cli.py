@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 from rich.console import Console
@@ -293,7 +293,7 @@ def _run_locked(home: OmuHome, landing: Path, quarter: str | None, profile: Path
         task = bar.add_task(
             "starting", total=step_count(landing, quarter, load_config(home.config_file).workers)
         )
-        started = []
+        started: list[str] = []
 
         def step(description: str) -> None:
             if started:
@@ -351,7 +351,19 @@ def _print_summary(summary) -> None:
     )
 
 
-DEMO_REGION = {"practices": 10, "quarters": "2025Q4:2026Q3", "patients": (2000, 4000), "seed": 2026}
+class DemoRegion(TypedDict):
+    practices: int
+    quarters: str
+    patients: tuple[int, int]
+    seed: int
+
+
+DEMO_REGION: DemoRegion = {
+    "practices": 10,
+    "quarters": "2025Q4:2026Q3",
+    "patients": (2000, 4000),
+    "seed": 2026,
+}
 
 
 @app.command()
@@ -419,12 +431,13 @@ def _demo_closing(summary, landing: Path) -> None:
     import json
 
     from omu import store
+    from omu.sql import fetch_one
 
     home = summary.home
     if not home.database.exists():
         return
     with store.connect(home.database) as conn:
-        latest = conn.execute("SELECT max(quarter) FROM outreach_lists").fetchone()[0]
+        (latest,) = fetch_one(conn, "SELECT max(quarter) FROM outreach_lists") or (None,)
         if latest is None:
             return
         per_practice = conn.execute(

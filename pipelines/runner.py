@@ -14,6 +14,7 @@ period, since nothing lands while it runs.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import functools
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -169,12 +170,13 @@ class RunPool:
         pending = list(batch)
         if self.workers == 1 or len(pending) == 1:
             for sensor, request in pending:
+                job, partition, tags = self._call(sensor, request)
                 self._record(
                     sensor,
                     request,
                     summary,
                     on_step,
-                    lambda r=request, s=sensor: execute_run(*self.args, *self._call(s, r)),
+                    functools.partial(execute_run, *self.args, job, partition, tags),
                 )
             return
         running: dict[futures.Future, tuple[str, dg.RunRequest]] = {}
@@ -204,7 +206,7 @@ class RunPool:
         if isinstance(partition, dg.MultiPartitionKey):
             keys = partition.keys_by_dimension
             partition = f"{keys['practice']}|{keys['quarter']}"
-        tags = {**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor}
+        tags = {**request.tags, RUN_KEY_TAG: request.run_key or "", SENSOR_NAME_TAG: sensor}
         return _job(request), partition, tags
 
     def _record(
@@ -266,7 +268,7 @@ def _describe(request: dg.RunRequest) -> str:
 def _settings(home: OmuHome, landing: Path, profile: str | None):
     from omu.pipelines.resources import OmuSettings
 
-    return OmuSettings(home=str(home.root), landing=str(landing), **({"profile": profile} if profile else {}))
+    return OmuSettings(home=str(home.root), landing=str(landing), profile=profile or "")
 
 
 def _landing_requests(
@@ -280,7 +282,8 @@ def _landing_requests(
     due = []
     for request in requests:
         if instance.get_run_ids(
-            dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: landing_sensor.name}), limit=1
+            dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key or "", SENSOR_NAME_TAG: landing_sensor.name}),
+            limit=1,
         ):
             continue
         due.append((landing_sensor.name, request))

@@ -143,7 +143,11 @@ def publish_versions(cells: dict, folder: Path) -> list[Path]:
     paths, ledger, served_rows = [], None, None
     for i, include_late in enumerate((False, True)):
         raw, bands, served = raw_frame(cells, include_late)
-        earlier = versions_from_ledger(ledger, served_rows, PROFILE) if ledger is not None else {}
+        earlier: dict[str, list[Version]] = (
+            versions_from_ledger(ledger, served_rows, PROFILE)
+            if ledger is not None and served_rows is not None
+            else {}
+        )
         wide, new_ledger, new_served = publish(raw, bands, served, earlier, PROFILE)
         ledger = new_ledger if ledger is None else pl.concat([ledger, new_ledger])
         served_rows = new_served if served_rows is None else pl.concat([served_rows, new_served])

@@ -12,6 +12,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -24,7 +25,7 @@ from omu.synthetic import VENDOR_DIALECTS, Dialect, GenerationSummary, generate,
 from omu.synthetic.reference import codelist_codes
 
 QUARTERS = quarter_range("2026Q2:2026Q3")
-SMALL = {"practices": 3, "quarters": QUARTERS, "seed": 11, "patients": (100, 200)}
+SMALL: dict[str, Any] = {"practices": 3, "quarters": QUARTERS, "seed": 11, "patients": (100, 200)}
 MANIFEST_KEYS = {
     "contract_version",
     "practice_id",

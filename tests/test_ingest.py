@@ -332,7 +332,7 @@ IDENTIFIERS = {
 
 def assert_refused(home: OmuHome, folder: Path, file: str, line, column, words: str) -> IngestOutcome:
     outcome = ingest_delivery(home, folder)
-    assert outcome.status == "refused"
+    assert outcome.status == "refused" and outcome.check is not None and outcome.reason is not None
     findings = outcome.check.refusals
     assert any(
         f.file == file and f.line == line and f.column == column and words in f.message for f in findings
@@ -644,7 +644,7 @@ def _staged(tmp_path: Path, dialect: Dialect, n: int) -> dict[str, pl.DataFrame]
     folder = deliver(tmp_path / f"landing{n}", dialect=dialect)
     check = check_delivery(folder, tmp_path / f"stage{n}")
     assert check.accepted, check.refusal_reason
-    assert check.quarantine.is_empty()
+    assert check.quarantine.is_empty() and check.stage_dir is not None
     return {f.table: pl.read_parquet(check.stage_dir / f"{f.table}.parquet").sort("line") for f in FILES}
 
 

@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -50,7 +51,12 @@ from omu.screening.profile import load_profile
 from omu.synthetic import generate
 
 LATEST = "2026Q3"
-BIG = {"practices": 8, "quarters": quarter_range(LATEST), "seed": 2024, "patients": (3000, 3500)}
+BIG: dict[str, Any] = {
+    "practices": 8,
+    "quarters": quarter_range(LATEST),
+    "seed": 2024,
+    "patients": (3000, 3500),
+}
 PROFILE = load_profile()
 OUTCOME = load_outcome()
 

@@ -26,6 +26,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -157,6 +158,16 @@ def _atc_filter(codes: Sequence[str]) -> pl.Expr:
     for code in codes:
         expr = expr | atc.str.starts_with(code)
     return expr
+
+
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None) -> _T:
+    """A criterion field its type requires (the profile loader refuses a criterion without it)."""
+    if value is None:
+        raise ValueError("a criterion lacks a field its type requires")
+    return value
 
 
 class _Evaluator:
@@ -312,16 +323,16 @@ class _Evaluator:
 
     def criterion(self, criterion: Criterion, age: np.ndarray) -> np.ndarray:
         if criterion.type == "age_at_least":
-            result = age >= int(criterion.years)
+            result = age >= int(_given(criterion.years))
         elif criterion.type == "age_range":
-            result = (age >= int(criterion.min_years)) & (age <= int(criterion.max_years))
+            result = (age >= int(_given(criterion.min_years))) & (age <= int(_given(criterion.max_years)))
         elif criterion.type == "either_of":
             result = np.zeros((self.n, self.k), dtype=bool)
             for sub in criterion.criteria:
                 result |= self.criterion(sub, age)
         elif criterion.type == "contact":
             kinds = self.codelist(criterion.codelist)["code"].to_list() if criterion.codelist else None
-            count = self.contacts_in_window(kinds, int(criterion.window_days))
+            count = self.contacts_in_window(kinds, int(_given(criterion.window_days)))
             result = (
                 count >= (criterion.min_count or 1)
                 if criterion.max_count is None or criterion.min_count
@@ -330,17 +341,19 @@ class _Evaluator:
             if criterion.max_count is not None:
                 result = result & (count <= criterion.max_count)
         elif criterion.type == "first_prescription":
-            result = self.first_prescription_in_quarter(self.codelist(criterion.codelist)["code"].to_list())
+            result = self.first_prescription_in_quarter(
+                self.codelist(_given(criterion.codelist))["code"].to_list()
+            )
         elif criterion.type == "latest_determination":
-            result = self.latest_determination(criterion.codelist)
+            result = self.latest_determination(_given(criterion.codelist))
         elif criterion.type == "active_episode":
-            result = self.active_episodes(self.codelist(criterion.codelist)["code"].to_list()) > 0
+            result = self.active_episodes(self.codelist(_given(criterion.codelist))["code"].to_list()) > 0
         elif criterion.type == "prescription":
-            codes = self.codelist(criterion.codelist)["code"].to_list()
-            count = self.prescriptions_in_window(codes, int(criterion.window_days), quantity=False)
+            codes = self.codelist(_given(criterion.codelist))["code"].to_list()
+            count = self.prescriptions_in_window(codes, int(_given(criterion.window_days)), quantity=False)
             result = count >= (criterion.min_count or 1)
             if criterion.min_quantity is not None:
-                total = self.prescriptions_in_window(codes, int(criterion.window_days), quantity=True)
+                total = self.prescriptions_in_window(codes, int(_given(criterion.window_days)), quantity=True)
                 result = result & (total >= float(criterion.min_quantity) - 1e-9)
         else:
             raise ValueError(f"unknown criterion type {criterion.type!r}")
