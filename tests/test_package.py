@@ -132,7 +132,7 @@ def test_omu_demo_runs_from_the_installed_wheel_outside_the_checkout(installed, 
     # the region worth looking at: every practice has people on its newest list, the dashboard
     # shows most wijken, and the closing summary says what to open first
     latest = home / "out" / "2026Q3"
-    practices = sorted(path.name for path in (home / "demo-landing").iterdir())
+    practices = sorted(path.name for path in (home / "demo-landing").iterdir() if path.is_dir())
     assert len(practices) == 10
     for practice in practices:
         assert (latest / "practices" / practice / "outreach.xlsx").stat().st_size > 0
