@@ -6,6 +6,7 @@ delivery of omu's synthetic generator with bad values injected."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -13,13 +14,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from omu import sql
 from omu.contract import FILES_BY_NAME, Column, ContractFile
 from omu.ingest.delivery import contract_variables
 from omu.ingest.manifest import read_manifest
 from omu.ingest.reading import LINE, read_delivery_csv
 from omu.ingest.typing import HandWrittenTypingNeeded, hand_written, type_file, typed_table_sql
 from omu.quarters import Quarter
-from omu.sql import run_sql, set_variables
+from omu.sql import SQL_DIR, run_sql, set_variables, sql_text
 from omu.synthetic import generate
 
 # sql/ingest/contacts.sql as it was written by hand, before contacts.csv became a plain file.
@@ -125,3 +127,33 @@ def test_a_file_beyond_its_columns_kinds_needs_its_own_typing():
     ranged = ContractFile("referrals.csv", (Column("patient_id", "text"), Column("on", "date", minimum=1)))
     with pytest.raises(HandWrittenTypingNeeded, match="a range on date column on"):
         typed_table_sql(ranged)
+
+
+@pytest.fixture
+def own_sql_dir(tmp_path, monkeypatch) -> Path:
+    """A copy of the repository's sql/ that omu runs from, for a file to get typing SQL of its own."""
+    copy = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, copy)
+    monkeypatch.setattr(sql, "SQL_DIR", copy)
+    sql_text.cache_clear()
+    yield copy
+    sql_text.cache_clear()
+
+
+def test_a_hand_written_typing_sql_takes_precedence_over_the_entry(delivery, own_sql_dir):
+    # contacts typed by a rule the entry does not state: kinds as written, not lower-cased
+    strict = HAND_WRITTEN_CONTACTS.replace("lower(kind)", "kind")
+    (own_sql_dir / "ingest" / "contacts.sql").write_text(strict, encoding="utf-8")
+    assert hand_written(FILES_BY_NAME["contacts.csv"])
+    checked, accepted = typed_contacts(delivery, lambda conn: type_file(conn, FILES_BY_NAME["contacts.csv"]))
+    assert checked.row(-1)[3:] == (
+        "Visite",
+        [
+            {
+                "column": "kind",
+                "value": "Visite",
+                "reason": "value not allowed (allowed: consult, visite, telefonisch, e-consult, huisartsenpost)",
+            }
+        ],
+    )
+    assert accepted["line"].max() < checked["line"].max()
