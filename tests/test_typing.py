@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -130,7 +131,7 @@ def test_a_file_beyond_its_columns_kinds_needs_its_own_typing():
 
 
 @pytest.fixture
-def own_sql_dir(tmp_path, monkeypatch) -> Path:
+def own_sql_dir(tmp_path, monkeypatch) -> Iterator[Path]:
     """A copy of the repository's sql/ that omu runs from, for a file to get typing SQL of its own."""
     copy = tmp_path / "sql"
     shutil.copytree(SQL_DIR, copy)
