@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -16,7 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from omu import sql
-from omu.contract import FILES_BY_NAME, Column, ContractFile
+from omu.contract import CONTACT_KINDS, FILES_BY_NAME, Column, ContractFile
 from omu.ingest.delivery import contract_variables
 from omu.ingest.manifest import read_manifest
 from omu.ingest.reading import LINE, read_delivery_csv
@@ -25,7 +25,8 @@ from omu.quarters import Quarter
 from omu.sql import SQL_DIR, run_sql, set_variables, sql_text
 from omu.synthetic import generate
 
-# sql/ingest/contacts.sql as it was written by hand, before contacts.csv became a plain file.
+# sql/ingest/contacts.sql as it was written by hand, before contacts.csv became a plain file
+# (contact_kinds was a variable of omu.ingest.delivery.contract_variables then).
 HAND_WRITTEN_CONTACTS = """
 CREATE OR REPLACE TEMP TABLE typed_contacts AS
 SELECT
@@ -100,10 +101,23 @@ def typed_contacts(delivery: Path, typing) -> tuple[pl.DataFrame, pl.DataFrame]:
     return tuple(conn.sql(f"SELECT * FROM {t}_contacts ORDER BY line").pl() for t in ("checked", "accepted"))
 
 
+def by_hand_written(text: str | None) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Typing by the hand-written contacts SQL `text`, or by type_file when it has a file of its own."""
+
+    def typing(conn: duckdb.DuckDBPyConnection) -> None:
+        set_variables(conn, {"contact_kinds": list(CONTACT_KINDS)})
+        if text is None:
+            type_file(conn, FILES_BY_NAME["contacts.csv"])
+        else:
+            conn.execute(text)
+
+    return typing
+
+
 def test_contacts_typed_from_its_entry_equal_its_former_hand_written_typing(delivery):
     assert not hand_written(FILES_BY_NAME["contacts.csv"])  # so type_file makes it from the entry
     made = typed_contacts(delivery, lambda conn: type_file(conn, FILES_BY_NAME["contacts.csv"]))
-    by_hand = typed_contacts(delivery, lambda conn: conn.execute(HAND_WRITTEN_CONTACTS))
+    by_hand = typed_contacts(delivery, by_hand_written(HAND_WRITTEN_CONTACTS))
     for generated, written in zip(made, by_hand, strict=True):
         assert_frame_equal(generated, written)
     checked = made[0]
@@ -146,7 +160,7 @@ def test_a_hand_written_typing_sql_takes_precedence_over_the_entry(delivery, own
     strict = HAND_WRITTEN_CONTACTS.replace("lower(kind)", "kind")
     (own_sql_dir / "ingest" / "contacts.sql").write_text(strict, encoding="utf-8")
     assert hand_written(FILES_BY_NAME["contacts.csv"])
-    checked, accepted = typed_contacts(delivery, lambda conn: type_file(conn, FILES_BY_NAME["contacts.csv"]))
+    checked, accepted = typed_contacts(delivery, by_hand_written(None))
     assert checked.row(-1)[3:] == (
         "Visite",
         [

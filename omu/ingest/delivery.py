@@ -125,7 +125,6 @@ def contract_variables(manifest: Manifest) -> dict[str, Any]:
         "sexes": list(contract.SEXES),
         "sex_aliases": contract.SEX_ALIASES,
         "end_reasons": list(contract.END_REASONS),
-        "contact_kinds": list(contract.CONTACT_KINDS),
         "extracted_on": manifest.extracted_on,
     }
 
