@@ -51,7 +51,9 @@ def type_file(conn: duckdb.DuckDBPyConnection, file: ContractFile) -> None:
 def typed_table_sql(file: ContractFile) -> str:
     """CREATE typed_<table>: line, each column typed by its kind, and the problems of its values."""
     _check_plain(file)
-    typed = [TYPED[column.kind].format(c=column.name) + f' AS "{column.name}"' for column in file.columns]
+    typed = [
+        _typed(column) + ("" if column.kind == "text" else f' AS "{column.name}"') for column in file.columns
+    ]
     problems = [check for column in file.columns for check in _checks(file, column)]
     return "\n".join(
         [
@@ -83,6 +85,10 @@ def typing_variables(file: ContractFile) -> dict[str, Any]:
     return variables
 
 
+def _typed(column: Column) -> str:
+    return TYPED[column.kind].format(c=column.name)
+
+
 def _checked_as_patient(file: ContractFile, column: Column) -> bool:
     """A file that refers to patients checks its patient_id against the patients that load (whose
     ids already match the pattern), as the hand-written files do."""
@@ -91,7 +97,7 @@ def _checked_as_patient(file: ContractFile, column: Column) -> bool:
 
 def _checks(file: ContractFile, column: Column) -> list[str]:
     """The problem expressions of one column, in the order the hand-written files list them."""
-    c, value = column.name, TYPED[column.kind].format(c=column.name)
+    c, value = column.name, _typed(column)
     checks = [f"omu_missing('{c}', \"{c}\")"] if column.required else []
     if _checked_as_patient(file, column):
         checks.append(f'omu_check_known_patient("{c}")')
