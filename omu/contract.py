@@ -3,8 +3,9 @@
 One description of the delivery layout that the generator writes, the reader checks and the
 Great Expectations suites state, so the three cannot drift apart. The store follows it too: each
 file of FILES is a raw table (omu/store.py) with its row counts in `deliveries`, merged, retained
-and quarantined by SQL run per file. Adding a file = its entry in FILES plus its typing rules,
-sql/ingest/<table>.sql (docs/ingest.md, "Adding a file to the contract").
+and quarantined by SQL run per file, and typed by its own sql/ingest/<table>.sql or, for a plain
+file, by typing made from its entry (omu/ingest/typing.py). Adding a plain file = its entry in FILES
+(docs/ingest.md, "Adding a file to the contract").
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class ContractFile:
 
     @property
     def typed_columns(self) -> tuple[Column, ...]:
-        """The columns of the typed rows (sql/ingest/<table>.sql, staged, stored, validated)."""
+        """The columns of the typed rows (typing, staged, stored, validated)."""
         return self.columns + self.derived
 
     @property

@@ -55,6 +55,11 @@ def sql_text(name: str, table: str | None = None) -> str:
     return text.replace(TABLE, table)
 
 
+def sql_file_exists(name: str) -> bool:
+    """Whether sql/<name>.sql exists (a file's own typing SQL, which then replaces the generated)."""
+    return (SQL_DIR / f"{name}.sql").is_file()
+
+
 def sql_file_text(file: SqlFile) -> str:
     """The text of a SqlFile: a file's, or a per-table file's for its table."""
     return sql_text(file) if isinstance(file, str) else sql_text(*file)

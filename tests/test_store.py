@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,7 +128,7 @@ def test_opening_a_store_again_changes_no_table(tmp_path):
 
 
 # A file the contract does not have, added the way docs/ingest.md says: one more entry in
-# omu/contract.py's FILES, plus the file's typing rules (sql/ingest/referrals.sql).
+# omu/contract.py's FILES, and nothing else (its typing is made from the entry: omu/ingest/typing.py).
 REFERRALS_ENTRY = """    ContractFile(
         "referrals.csv",
         (
@@ -141,30 +140,6 @@ REFERRALS_ENTRY = """    ContractFile(
         required=False,
         description="referrals.csv (optional): referrals to medical specialists.",
     ),
-"""
-REFERRALS_SQL = """
-CREATE OR REPLACE TEMP TABLE typed_referrals AS
-SELECT
-    line,
-    patient_id,
-    specialty,
-    omu_date(referred_on) AS referred_on,
-    omu_int(urgent)::INTEGER AS urgent,
-    omu_problems([
-        omu_missing('patient_id', patient_id),
-        omu_check_known_patient(patient_id),
-        omu_missing('specialty', specialty),
-        omu_missing('referred_on', referred_on),
-        omu_check_date('referred_on', referred_on),
-        omu_check_int('urgent', urgent, 0, 1)
-    ]) AS problems
-FROM raw_referrals;
-
-CREATE OR REPLACE TEMP TABLE checked_referrals AS
-SELECT * EXCLUDE (copy_no) FROM omu_flag_duplicates('typed_referrals');
-
-CREATE OR REPLACE TEMP TABLE accepted_referrals AS
-SELECT * EXCLUDE (problems) FROM checked_referrals WHERE len(problems) = 0;
 """
 # Runs omu with that edit made to omu/contract.py's text before anything else reads the contract.
 WITH_REFERRALS = """
@@ -178,14 +153,12 @@ assert source.count(anchor) == 1
 exec(compile(source.replace(anchor, "\\n" + sys.argv[1] + ")\\n\\nFILES_BY_NAME"), contract.__file__, "exec"),
      contract.__dict__)
 
-import omu.sql
-omu.sql.SQL_DIR = Path(sys.argv[2])  # the repository's SQL plus sql/ingest/referrals.sql
 from omu.home import OmuHome
 from omu.ingest.load import ingest_delivery
 from omu.store import connect
 
-home = OmuHome(Path(sys.argv[3]))
-for folder in sys.argv[4:]:
+home = OmuHome(Path(sys.argv[2]))
+for folder in sys.argv[3:]:
     outcome = ingest_delivery(home, Path(folder), retention=1)
     with connect(home.database) as conn:
         stored = conn.execute("SELECT quarter, count(*) FROM referrals GROUP BY ALL ORDER BY ALL").fetchall()
@@ -202,8 +175,8 @@ D = dt.date
 
 
 def deliver(landing: Path, quarter: str, extracted_on: dt.date) -> Path:
-    """Two patients, a row in each required file, and four referrals: two that load, one of an
-    unknown patient and one with urgent out of range."""
+    """Two patients, a row in each required file, and five referrals: two that load, one of an
+    unknown patient, one with urgent out of range and one without its specialty."""
     tables = delivery_tables(
         patients=[
             (A, 1950, 4, "V", "WK034403", "3563", D(2000, 1, 1), None, None),
@@ -219,6 +192,7 @@ def deliver(landing: Path, quarter: str, extracted_on: dt.date) -> Path:
             (B, "longziekten", D(2026, 5, 1), None),
             ("patientXXXX0009", "cardiologie", D(2026, 5, 2), 0),
             (A, "neurologie", D(2026, 5, 3), 5),
+            (B, None, D(2026, 5, 4), 0),
         ],
         orient="row",
         schema={"patient_id": pl.String, "specialty": pl.String, "referred_on": pl.Date, "urgent": pl.Int64},
@@ -233,10 +207,8 @@ def deliver(landing: Path, quarter: str, extracted_on: dt.date) -> Path:
     )
 
 
-def test_a_contract_file_added_in_one_entry_is_stored_merged_retained_and_quarantined(tmp_path):
-    sql_dir = tmp_path / "sql"
-    shutil.copytree(SQL_DIR, sql_dir)
-    (sql_dir / "ingest" / "referrals.sql").write_text(REFERRALS_SQL, encoding="utf-8")
+def test_a_contract_file_added_in_one_entry_is_typed_stored_merged_retained_and_quarantined(tmp_path):
+    assert not (SQL_DIR / "ingest" / "referrals.sql").exists()  # no typing SQL of its own
     home = OmuHome.resolve(tmp_path / "home").prepare()
     folders = [
         deliver(tmp_path / "landing", "2026Q2", D(2026, 7, 6)),
@@ -248,7 +220,6 @@ def test_a_contract_file_added_in_one_entry_is_stored_merged_retained_and_quaran
             "-c",
             WITH_REFERRALS,
             REFERRALS_ENTRY,
-            str(sql_dir),
             str(home.root),
             *map(str, folders),
         ],
@@ -288,7 +259,7 @@ def test_a_contract_file_added_in_one_entry_is_stored_merged_retained_and_quaran
         assert conn.execute(
             "SELECT quarter, referrals_rows_manifest, referrals_rows_loaded, referrals_rows_quarantined, "
             "raw_dropped_at IS NOT NULL FROM current_deliveries ORDER BY quarter"
-        ).fetchall() == [("2026Q2", 4, 2, 2, True), ("2026Q3", 4, 2, 2, False)]
+        ).fetchall() == [("2026Q2", 5, 2, 3, True), ("2026Q3", 5, 2, 3, False)]
         assert conn.execute(
             "SELECT quarter, patient_id, specialty, referred_on, urgent FROM referrals ORDER BY line"
         ).fetchall() == [
@@ -303,6 +274,7 @@ def test_a_contract_file_added_in_one_entry_is_stored_merged_retained_and_quaran
         ).fetchall() == [
             (4, "patient_id", "patientXXXX0009", "unknown patient_id (not loaded from patients.csv)"),
             (5, "urgent", "5", "number out of range 0-1"),
+            (6, "specialty", None, "missing required value"),
         ]
 
 

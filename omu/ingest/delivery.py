@@ -28,6 +28,7 @@ from omu.ingest.expectations import StagedDelivery, validate_staged_deliveries
 from omu.ingest.findings import Finding
 from omu.ingest.manifest import Manifest, check_manifest, read_manifest
 from omu.ingest.reading import LINE, ReadFile, UnreadableFile, read_delivery_csv
+from omu.ingest.typing import type_file
 from omu.quarters import Quarter
 from omu.sql import run_sql, set_variables
 
@@ -124,7 +125,6 @@ def contract_variables(manifest: Manifest) -> dict[str, Any]:
         "sexes": list(contract.SEXES),
         "sex_aliases": contract.SEX_ALIASES,
         "end_reasons": list(contract.END_REASONS),
-        "contact_kinds": list(contract.CONTACT_KINDS),
         "extracted_on": manifest.extracted_on,
     }
 
@@ -331,7 +331,7 @@ def _type_and_quarantine(
         ).select(LINE if LINE in rows.columns else pl.lit(None, pl.Int64).alias(LINE), *file.column_names)
         conn.register(f"raw_{file.table}_frame", raw)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE raw_{file.table} AS SELECT * FROM raw_{file.table}_frame")
-        run_sql(conn, f"ingest/{file.table}")
+        type_file(conn, file)  # its own sql/ingest/<table>.sql, or typing made from its entry
         run_sql(conn, "ingest/quarantine_table", {"file": file.name}, table=file.table)
     malformed = [
         read.malformed.select(pl.lit(name).alias("file"), LINE, "reason")  # never the line's text

@@ -1,5 +1,6 @@
 -- One contract file's share of the quarantine (quarantine.sql), run for each file of
--- omu.contract.FILES after its typing (sql/ingest/{table}.sql). Variable: file (its name).
+-- omu.contract.FILES after its typing (sql/ingest/{table}.sql or omu/ingest/typing.py).
+-- Variable: file (its name).
 -- Output: problems_{table} (one row per problem; a line may have several) and loaded_{table}
 -- (its number of rows that load).
 CREATE OR REPLACE TEMP TABLE problems_{table} AS
