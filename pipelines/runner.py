@@ -13,6 +13,7 @@ period, since nothing lands while it runs.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as futures
 import functools
 import multiprocessing
@@ -133,6 +134,39 @@ def _worker_init(dagster_home: str) -> None:
     disable_analytics()
 
 
+# The worker processes of the last chain, kept for the next chain on the same Dagster home in this
+# process (tests and benchmarks run several): each worker pays its imports (~8 s) once.
+# Kept only while the settings a worker took at its start are the same (its environment included).
+_kept: dict[tuple, futures.ProcessPoolExecutor] = {}
+
+
+def _workers_for(dagster_home: str, workers: int) -> futures.ProcessPoolExecutor:
+    environment = tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.startswith(("OMU_", "DAGSTER_", "GX_", "TMP")))
+    )
+    key = (dagster_home, workers, environment)
+    if key not in _kept:
+        _close_kept()  # one set of workers at a time
+        # spawn: a fresh interpreter per worker (forking a process that holds DuckDB and
+        # Dagster's threads is unsafe); each pays its imports once and then runs many runs
+        _kept[key] = futures.ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(dagster_home,),
+        )
+    return _kept[key]
+
+
+def _close_kept() -> None:
+    for pool in _kept.values():
+        pool.shutdown(wait=True, cancel_futures=True)
+    _kept.clear()
+
+
+atexit.register(_close_kept)
+
+
 class RunPool:
     """Executes a round of requested runs: several at a time, one per practice, in request order."""
 
@@ -140,26 +174,17 @@ class RunPool:
         self.args = (str(home.root), str(landing), profile)
         self.home = home
         self.workers = max(1, workers)
-        self.pool: futures.ProcessPoolExecutor | None = None
 
     def __enter__(self) -> RunPool:
         return self
 
-    def __exit__(self, *_) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+    def __exit__(self, error_type, *_) -> None:
+        if error_type is not None:  # interrupted or broken: no worker is kept
+            _close_kept()
 
     def _submit(self, job: str, partition: str | None, tags: dict[str, str]) -> futures.Future:
-        if self.pool is None:
-            # spawn: a fresh interpreter per worker (forking a process that holds DuckDB and
-            # Dagster's threads is unsafe); each pays its imports once and then runs many runs
-            self.pool = futures.ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-                initargs=(str(self.home.dagster_home),),
-            )
-        return self.pool.submit(execute_run, *self.args, job, partition, tags)
+        pool = _workers_for(str(self.home.dagster_home), self.workers)
+        return pool.submit(execute_run, *self.args, job, partition, tags)
 
     def execute(
         self,
@@ -224,6 +249,7 @@ class RunPool:
             success, run_id, message = execute()
         except Exception as error:  # a worker died: report it like a failed run
             success, run_id, message = False, "", f"{type(error).__name__}: {error}"
+            _close_kept()  # and start the next round with fresh workers
         step = request.tags.get(STEP, "")
         practices = _practices(request)
         practice = _practice_label(practices) or (MODEL if step == "model" else REGION)

@@ -37,6 +37,30 @@ _isolated_module = pytest.fixture(scope="module", autouse=True)(_without_dagster
 _isolated_test = pytest.fixture(autouse=True, name="_isolated_test")(_without_dagster_state_storage)
 
 
+# The files whose module fixtures run a whole chain (or a real daemon, or the wheel's demo): two
+# workers take test files in collection order, so these go first and the short ones fill in after,
+# instead of one long file starting last while the other worker idles.
+LONGEST_FIRST = (
+    "test_package.py",
+    "test_orchestration.py",
+    "test_evaluation.py",
+    "test_audit.py",
+    "test_dashboards.py",
+    "test_concurrency.py",
+    "test_model.py",
+    "test_pipelines.py",
+    "test_disclosure_attack.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file stays
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
