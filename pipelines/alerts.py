@@ -1,16 +1,16 @@
 """Alerts the data lead sees: one file per failed run under <home>/alerts/, and a line in the log.
 
 Written by `run_failure_alert` (a run-failure sensor under the daemon) and by `omu run` for the
-runs it executes itself. An alert names the job, the partition (practice and quarter) and the
-failure's own description; omu's failure messages name files, lines and columns, never a
-patient's values, so none end up here either.
+runs it executes itself. An alert names the job, the partition (practice and quarter; the range of
+a batch run) and the failure's own description; omu's failure messages name files, lines and
+columns, never a patient's values, so none end up here either.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -55,6 +55,18 @@ def write_alert(home: OmuHome, *, job: str, run_id: str, partition: str | None, 
     return path
 
 
+def run_partitions(tags: Mapping[str, str]) -> str | None:
+    """The partition of a run ('P0001|2026Q3', '2026Q3'), or the range of a batch run
+    ('P0001|2026Q3..P0015|2026Q3')."""
+    start, end = (
+        tags.get("dagster/asset_partition_range_start"),
+        tags.get("dagster/asset_partition_range_end"),
+    )
+    if start and end:
+        return start if start == end else f"{start}..{end}"
+    return tags.get("dagster/partition")
+
+
 def build_alert_sensor(home: OmuHome, default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
     @dg.run_failure_sensor(
         name="run_failure_alert",
@@ -69,7 +81,7 @@ def build_alert_sensor(home: OmuHome, default_status: dg.DefaultSensorStatus) ->
             home,
             job=run.job_name,
             run_id=run.run_id,
-            partition=run.tags.get("dagster/partition"),
+            partition=run_partitions(run.tags),
             message=failure_text(context.get_step_failure_events())
             if context.get_step_failure_events()
             else (context.failure_event.message or "the run failed"),

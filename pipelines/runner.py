@@ -26,7 +26,7 @@ import dagster as dg
 
 from omu.config import load_config
 from omu.home import OmuHome
-from omu.pipelines.alerts import failure_text, write_alert
+from omu.pipelines.alerts import failure_text, run_partitions, write_alert
 from omu.pipelines.automation import DELIVERIES, QUARTER, STEP, model_label, plan_chain
 from omu.pipelines.sensors import landed_deliveries, landing_sensor, profile_label, screening_requests
 from omu.quarters import Quarter
@@ -261,7 +261,7 @@ class RunPool:
                 job=job,
                 run_id=run_id or "no-run",
                 message=message,
-                partition=f"{practice}|{quarter}" if practices else quarter or None,
+                partition=run_partitions(request.tags) or quarter or None,
             )
         elif step == "region" and quarter >= summary.outputs.get("dashboard", Path("")).parent.parent.name:
             summary.outputs["dashboard"] = (
