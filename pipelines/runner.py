@@ -63,6 +63,9 @@ class ChainSummary:
     runs: list[RunOutcome] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     waiting: str = ""  # why the last plan requested nothing more
+    unstarted: set[str] = field(
+        default_factory=set
+    )  # run keys of requests that failed before their run began
 
     @property
     def success(self) -> bool:
@@ -106,10 +109,6 @@ def execute_run(
     """Execute one requested run on the omu home's instance: (success, run id, failure message)."""
     from omu.pipelines.definitions import build_definitions
 
-    key = (home, landing, profile)
-    if key not in _definitions:
-        _definitions[key] = build_definitions(OmuHome.resolve(home), landing, profile)
-    job = _definitions[key].resolve_job_def(job_name)
     partition_key = None
     if partition:
         partition_key = (
@@ -117,13 +116,20 @@ def execute_run(
             if "|" in partition
             else partition
         )
-    result = job.execute_in_process(
-        partition_key=partition_key,
-        run_config=QUIET_LOGS,
-        instance=dg.DagsterInstance.get(),
-        raise_on_error=False,
-        tags=tags,
-    )
+    # The instance is entered for the run: Dagster then resolves its definitions' state through
+    # this live instance, never through one an earlier caller in this process has let go of.
+    with dg.DagsterInstance.get() as instance:
+        key = (home, landing, profile)
+        if key not in _definitions:
+            _definitions[key] = build_definitions(OmuHome.resolve(home), landing, profile)
+        job = _definitions[key].resolve_job_def(job_name)
+        result = job.execute_in_process(
+            partition_key=partition_key,
+            run_config=QUIET_LOGS,
+            instance=instance,
+            raise_on_error=False,
+            tags=tags,
+        )
     return result.success, result.run_id, "" if result.success else failure_message(result)
 
 
@@ -255,6 +261,8 @@ class RunPool:
         practice = _practice_label(practices) or (MODEL if step == "model" else REGION)
         quarter = request.tags.get(QUARTER, "")
         summary.runs.append(RunOutcome(job, practice, quarter, success, run_id, message, practices))
+        if not run_id and request.run_key:
+            summary.unstarted.add(request.run_key)
         if not success:
             write_alert(
                 self.home,
@@ -350,10 +358,15 @@ def run_chain(
                 )
                 summary.waiting = plan.waiting
                 batch = [("chain_sensor", request) for request in plan.requests]
-            if not batch:
+            # a request whose run could not even start (no run in the history, so the plan asks
+            # again) is tried once per `omu run`; its alert says why
+            due = [item for item in batch if item[1].run_key not in summary.unstarted]
+            if not due:
+                if batch:
+                    summary.waiting = f"{len(batch)} run(s) could not start; see {home.root / 'alerts'}"
                 break
-            pool.execute(batch, summary, on_step)
-            if any(r.job == "model_job" for r in summary.runs[-len(batch) :]):
+            pool.execute(due, summary, on_step)
+            if any(r.job == "model_job" for r in summary.runs[-len(due) :]):
                 _note_model(instance, summary)
     return summary
 
