@@ -112,7 +112,7 @@ def _practice_state(database: Path) -> dict[str, tuple]:
 def run(args: argparse.Namespace, stages: Stages, log) -> dict[str, Any]:
     from benchmarks.data import delivery_dirs, generate_landing, make_redelivery, scan_limit
     from omu.home import OmuHome
-    from omu.pipelines.runner import run_chain
+    from omu.pipelines.runner import close_workers, run_chain
 
     work = args.work / args.name
     landing = work / "landing"
@@ -155,6 +155,7 @@ def run(args: argparse.Namespace, stages: Stages, log) -> dict[str, Any]:
     log(f"omu run: {len(deliveries)} deliveries, {args.workers} runs side by side")
     with stages.stage("e2e", note=f"{args.workers} worker processes") as st:
         summary = run_chain(home, landing, workers=args.workers)
+        close_workers()  # ended workers' CPU counts as this process's children's
         st.details = {"runs": len(summary.runs), "failed": [r.job for r in summary.runs if not r.success]}
     if not summary.success:
         raise RuntimeError(
@@ -179,6 +180,7 @@ def run(args: argparse.Namespace, stages: Stages, log) -> dict[str, Any]:
         log(f"re-delivery of {practice_id} {quarter}: omu run again")
         with stages.stage("redelivery", note=f"{practice_id} {quarter}") as st:
             again = run_chain(home, landing, workers=args.workers)
+            close_workers()
             st.details = {"runs": len(again.runs)}
         after = _practice_state(home.database)
         new_ids = _run_ids(instance, set(first_ids))

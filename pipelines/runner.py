@@ -152,7 +152,7 @@ def _workers_for(dagster_home: str, workers: int) -> futures.ProcessPoolExecutor
     )
     key = (dagster_home, workers, environment)
     if key not in _kept:
-        _close_kept()  # one set of workers at a time
+        close_workers()  # one set of workers at a time
         # spawn: a fresh interpreter per worker (forking a process that holds DuckDB and
         # Dagster's threads is unsafe); each pays its imports once and then runs many runs
         _kept[key] = futures.ProcessPoolExecutor(
@@ -164,13 +164,14 @@ def _workers_for(dagster_home: str, workers: int) -> futures.ProcessPoolExecutor
     return _kept[key]
 
 
-def _close_kept() -> None:
+def close_workers() -> None:
+    """End the kept worker processes (at exit; or to count their CPU time, as the benchmarks do)."""
     for pool in _kept.values():
         pool.shutdown(wait=True, cancel_futures=True)
     _kept.clear()
 
 
-atexit.register(_close_kept)
+atexit.register(close_workers)
 
 
 class RunPool:
@@ -186,7 +187,7 @@ class RunPool:
 
     def __exit__(self, error_type, *_) -> None:
         if error_type is not None:  # interrupted or broken: no worker is kept
-            _close_kept()
+            close_workers()
 
     def _submit(self, job: str, partition: str | None, tags: dict[str, str]) -> futures.Future:
         pool = _workers_for(str(self.home.dagster_home), self.workers)
@@ -255,7 +256,7 @@ class RunPool:
             success, run_id, message = execute()
         except Exception as error:  # a worker died: report it like a failed run
             success, run_id, message = False, "", f"{type(error).__name__}: {error}"
-            _close_kept()  # and start the next round with fresh workers
+            close_workers()  # and start the next round with fresh workers
         step = request.tags.get(STEP, "")
         practices = _practices(request)
         practice = _practice_label(practices) or (MODEL if step == "model" else REGION)
