@@ -37,6 +37,22 @@ def _tree_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def city_landing(landing: Path, *, practices: int, quarters: str, seed: int) -> LandingInfo:
+    """`practices` practices of the city scale's size and history, generated once per parameters."""
+    from benchmarks.scales import SCALES
+
+    city = SCALES["city"]
+    return generate_landing(
+        landing,
+        practices=practices,
+        quarters=quarters,
+        seed=seed,
+        patients=city.patients,
+        history_years=city.history_years,
+        reuse=True,
+    )
+
+
 def generate_landing(
     landing: Path,
     *,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.data import generate_landing
+from benchmarks.data import city_landing
 from benchmarks.scales import SCALES
 
 
@@ -37,16 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     from omu.ingest import delivery
     from omu.ingest.manifest import read_manifest
 
-    city = SCALES["city"]
     work = args.work or Path("/tmp/omu-bench") / f"identifiers-{args.practices}p-{args.quarters}-{args.seed}"
-    info = generate_landing(
+    info = city_landing(
         work / "landing",
         practices=args.practices,
         quarters=args.quarters,
         seed=args.seed,
-        patients=city.patients,
-        history_years=city.history_years,
-        reuse=True,
     )
     read_s = scan_s = full_s = scan_cpu = full_cpu = 0.0
     alarms: Counter[str] = Counter()

@@ -243,7 +243,7 @@ def batch_vs_one_by_one(deliveries: list[Path], work: Path, rounds: int) -> dict
 
 
 def main(argv: list[str] | None = None) -> None:
-    from benchmarks.data import generate_landing
+    from benchmarks.data import city_landing
     from benchmarks.scales import SCALES
 
     parser = argparse.ArgumentParser(description="ingest one by one against one batch, side by side")
@@ -252,16 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--work", type=Path, default=None, help="default /tmp/omu-bench/ingest-batch-N")
     args = parser.parse_args(argv)
-    city = SCALES["city"]
     work = args.work or Path("/tmp/omu-bench") / f"ingest-batch-{args.practices}p-{args.seed}"
-    info = generate_landing(
-        work / "landing",
-        practices=args.practices,
-        quarters=city.quarters,
-        seed=args.seed,
-        patients=city.patients,
-        history_years=city.history_years,
-        reuse=True,
+    info = city_landing(
+        work / "landing", practices=args.practices, quarters=SCALES["city"].quarters, seed=args.seed
     )
     result = batch_vs_one_by_one(info.deliveries, work / "homes", args.rounds)
     one, batch = result["one_by_one"], result["batch"]
