@@ -267,17 +267,12 @@ def _stage_stored(conn: duckdb.DuckDBPyConnection, practice_id: str, quarter: st
 
 
 def _validate(staged: dict[tuple[str, str], tuple[Path, Any]]) -> dict[tuple[str, str], dict[str, dict]]:
-    """The contract suites the ingest ran on its staged files, on the stored rows: one validation of
-    them all; only when it fails, each delivery again on its own, so a failure names its delivery."""
-    from omu.ingest.expectations import StagedDelivery, validate_staged_deliveries
+    """The contract suites the ingest ran on its staged files, on the stored rows, as the ingest
+    runs them: one validation of them all (validate_each), so a failure names its delivery."""
+    from omu.ingest.expectations import StagedDelivery, validate_each
 
-    if not staged:
-        return {}
-    deliveries = {key: StagedDelivery(folder, extracted_on) for key, (folder, extracted_on) in staged.items()}
-    batch = validate_staged_deliveries(list(deliveries.values()))
-    if len(deliveries) == 1 or all(summary["success"] for summary in batch.values()):
-        return {key: batch for key in deliveries}
-    return {key: validate_staged_deliveries([delivery]) for key, delivery in deliveries.items()}
+    deliveries = [StagedDelivery(folder, extracted_on) for folder, extracted_on in staged.values()]
+    return dict(zip(staged, validate_each(deliveries), strict=True))
 
 
 # --- screening -------------------------------------------------------------------------------

@@ -56,8 +56,8 @@ def outreach_list(
         prefix = "" if number == 0 else f"{profile.key}: "
         written = []
         for quarter in sorted({quarter for _, quarter in deliveries}):
-            practices = [practice_id for practice_id, q in deliveries if q == quarter]
-            written += _write_lists(context, omu, store, profile, quarter, practices, primary=number == 0)
+            capacities = {p: config.capacity_for(p) for p, q in deliveries if q == quarter}
+            written += _write_lists(context, omu, store, profile, quarter, capacities, primary=number == 0)
         summary = pl.DataFrame([{key: row[key] for key in COUNTS} for row in written], schema=COUNTS).sort(
             "practice", "quarter"
         )
@@ -89,27 +89,27 @@ def _write_lists(
     store: DuckDBStore,
     profile,
     quarter: str,
-    practices: list[str],
+    capacities: dict[str, int | None],
     *,
     primary: bool,
 ) -> list[dict]:
-    """Build the lists of `practices` for one quarter and profile, log the access per practice
-    and write each practice's files; a row of counts per practice."""
+    """Build the lists of the practices in `capacities` (practice -> capacity, None: unlimited) for
+    one quarter and profile, log the access per practice and write each practice's files; a row of
+    counts per practice."""
     home = omu.omu_home()
-    config = load_config(home.config_file)
     with store.connect() as conn:
         # the risk model is trained for the primary (first) profile; other lists go in score order
         built = build_lists_batch(  # one SQL pass for the batch's practices
             conn,
             profile,
             quarter=quarter,
-            capacities={practice_id: config.capacity_for(practice_id) for practice_id in practices},
+            capacities=capacities,
             use_risk_model=primary,
         )
         # referrals to follow up: on the primary profile's list, once
         pending = {
             practice_id: pending_followups(conn, practice_id=practice_id, quarter=quarter)
-            for practice_id in (practices if primary else [])
+            for practice_id in (capacities if primary else [])
         }
         try:  # no access log entry, no files
             for practice_id, lists in built.items():

@@ -17,6 +17,7 @@ import dagster as dg
 
 from omu.file_writing import write_text_atomically
 from omu.home import OmuHome
+from omu.pipelines.partitions import RANGE_END, RANGE_START
 
 log = logging.getLogger("omu.alerts")
 MAX_MESSAGE = 2000
@@ -58,10 +59,7 @@ def write_alert(home: OmuHome, *, job: str, run_id: str, partition: str | None, 
 def run_partitions(tags: Mapping[str, str]) -> str | None:
     """The partition of a run ('P0001|2026Q3', '2026Q3'), or the range of a batch run
     ('P0001|2026Q3..P0015|2026Q3')."""
-    start, end = (
-        tags.get("dagster/asset_partition_range_start"),
-        tags.get("dagster/asset_partition_range_end"),
-    )
+    start, end = tags.get(RANGE_START), tags.get(RANGE_END)
     if start and end:
         return start if start == end else f"{start}..{end}"
     return tags.get("dagster/partition")

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,6 @@ from omu.pipelines.sensors import landed_deliveries
 STEP = "omu/step"
 PRACTICE = "omu/practice"
 QUARTER = "omu/quarter"
-MANIFEST = "omu/manifest"
 GENERATION = "omu/generation"
 MODEL = "omu/model"
 INPUTS = "omu/inputs"
@@ -70,12 +70,19 @@ def _short(*parts: object) -> str:
     return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
+def _items(value: str) -> list[tuple[str, ...]]:
+    """A tag's list: 'P0001|2026Q3|<key>,P0002|...' -> [('P0001', '2026Q3', '<key>'), ...]."""
+    return [tuple(item.split("|")) for item in value.split(",") if item]
+
+
+def entries_of(tags: Mapping[str, str]) -> list[Entry]:
+    """The deliveries a run (or a run request) handles, with their key, from its tags."""
+    return _items(tags.get(DELIVERIES, ""))  # type: ignore[return-value]
+
+
 def run_entries(record: RunRecord) -> list[Entry]:
     """The deliveries a run handled, with their key."""
-    tags = record.dagster_run.tags
-    if DELIVERIES in tags:
-        return [tuple(item.split("|")) for item in tags[DELIVERIES].split(",") if item]  # type: ignore[misc]
-    return []
+    return entries_of(record.dagster_run.tags)
 
 
 def _latest(
@@ -94,9 +101,20 @@ def _latest(
     return latest
 
 
-def _refused(record: RunRecord) -> set[tuple[str, str]]:
-    refused = record.dagster_run.tags.get(REFUSED, "")
-    return {tuple(item.split("|")) for item in refused.split(",") if item}  # type: ignore[misc]
+def _loaded_by_a_refusing_batch(record: RunRecord, entry: Entry) -> bool:
+    """The delivery's run failed because its batch refused another delivery: it was loaded and is
+    screened in a run of its own."""
+    if _succeeded(record):
+        return False
+    refused = set(_items(record.dagster_run.tags.get(REFUSED, "")))
+    return bool(refused) and entry[:2] not in refused
+
+
+def landed_in(landing: Path, quarter: str | None) -> list[tuple[str, str, str]]:
+    """The landed deliveries (practice, quarter, manifest sha256), oldest quarter first; only
+    `quarter`'s when given."""
+    landed = sorted(landed_deliveries(landing).values(), key=lambda item: (item[1], item[0]))
+    return [item for item in landed if item[1] == quarter] if quarter else landed
 
 
 def batches(entries: list[Entry], practice_order: list[str], parts: int) -> list[list[Entry]]:
@@ -136,18 +154,15 @@ def batch_request(job_name: str, step: str, batch: list[Entry], profile: str, **
 
 def plan_screening(
     instance: dg.DagsterInstance,
-    landing: Path,
+    landed: list[tuple[str, str, str]],
     *,
     profile: str,
     parts: int,
     practice_order: list[str],
-    quarter: str | None = None,
 ) -> Plan:
-    """The screening runs due now: the landed deliveries of the oldest quarter that has any without
-    a screening run (or whose batch refused another delivery), once the older quarters' runs are done."""
-    landed = sorted(landed_deliveries(landing).values(), key=lambda item: (item[1], item[0]))
-    if quarter:
-        landed = [item for item in landed if item[1] == quarter]
+    """The screening runs due now for the `landed` deliveries (practice, quarter, manifest sha256):
+    those of the oldest quarter that has any without a screening run (or whose batch refused
+    another delivery), once the older quarters' runs are done."""
     screenings = _latest(instance, "screening", profile)
     due: dict[str, list[Entry]] = {}
     busy: set[str] = set()
@@ -158,8 +173,8 @@ def plan_screening(
             due.setdefault(delivery_quarter, []).append(entry)
         elif not _finished(record):
             busy.add(delivery_quarter)
-        elif not _succeeded(record) and (refused := _refused(record)) and entry[:2] not in refused:
-            due.setdefault(delivery_quarter, []).append(entry)  # loaded; its batch failed for another
+        elif _loaded_by_a_refusing_batch(record, entry):
+            due.setdefault(delivery_quarter, []).append(entry)
     if not due:
         return Plan(waiting="every landed delivery has a screening run")
     oldest = min(due)
@@ -204,9 +219,7 @@ def plan_chain(
 ) -> Plan:
     """The model, outreach, region and feedback runs due now for the deliveries in `landing`."""
     now = time.time() if now is None else now
-    landed = sorted(landed_deliveries(landing).values(), key=lambda item: (item[1], item[0]))
-    if quarter:
-        landed = [item for item in landed if item[1] == quarter]
+    landed = landed_in(landing, quarter)
     if not landed:
         return Plan(waiting=f"no deliveries in {landing}")
     practice_order = list(instance.get_dynamic_partitions("practice"))
@@ -219,8 +232,8 @@ def plan_chain(
         if record is None or not _finished(record):
             open_deliveries += 1
             continue
-        if not _succeeded(record) and (refused := _refused(record)) and entry[:2] not in refused:
-            open_deliveries += 1  # loaded; screened in a run of its own next (plan_screening)
+        if _loaded_by_a_refusing_batch(record, entry):
+            open_deliveries += 1  # screened in a run of its own next (plan_screening)
             continue
         last_end = max(last_end, _end_time(record))
         if _succeeded(record):

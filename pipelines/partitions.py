@@ -62,16 +62,6 @@ def deliveries_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCont
     return deliveries
 
 
-def practice_and_quarter(context: dg.AssetExecutionContext) -> tuple[str, str]:
-    """The run's one delivery (a step that handles one delivery at a time)."""
-    deliveries = deliveries_of(context)
-    if len(deliveries) != 1:
-        raise dg.Failure(
-            f"this step handles one delivery per run, not {len(deliveries)}", allow_retries=False
-        )
-    return deliveries[0]
-
-
 def batch_label(deliveries: list[tuple[str, str]]) -> str:
     """'P0001 2026Q3' for one delivery, 'P0001..P0015 2026Q3 (15 practices)' for a batch."""
     if len(deliveries) == 1:
@@ -81,7 +71,7 @@ def batch_label(deliveries: list[tuple[str, str]]) -> str:
 
 
 def quarter_of(context: dg.AssetExecutionContext) -> str:
-    """The quarter of a region-level run, checked like practice_and_quarter's."""
+    """The quarter of a region-level run, checked like deliveries_of's."""
     try:
         return _checked_quarter(context.partition_key)
     except ValueError as error:

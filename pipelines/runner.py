@@ -27,8 +27,8 @@ import dagster as dg
 from omu.config import load_config
 from omu.home import OmuHome
 from omu.pipelines.alerts import failure_text, run_partitions, write_alert
-from omu.pipelines.automation import DELIVERIES, QUARTER, STEP, model_label, plan_chain
-from omu.pipelines.sensors import landed_deliveries, landing_sensor, profile_label, screening_requests
+from omu.pipelines.automation import QUARTER, STEP, entries_of, landed_in, model_label, plan_chain
+from omu.pipelines.sensors import landing_sensor, profile_label, screening_requests
 from omu.quarters import Quarter
 
 # The run's full event log stays in Dagster's storage (see the UI); the terminal gets warnings.
@@ -81,11 +81,9 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 
 def select_deliveries(landing: Path, quarter: str | None) -> list[tuple[str, str]]:
-    landed = sorted(((q, p) for p, q, _ in landed_deliveries(landing).values()))
-    if quarter:
-        wanted = str(Quarter.parse(quarter))
-        landed = [(q, p) for q, p in landed if q == wanted]
-    return [(p, q) for q, p in landed]
+    """The landed (practice, quarter)s, oldest quarter first; only `quarter`'s when given."""
+    wanted = str(Quarter.parse(quarter)) if quarter else None
+    return [(practice_id, q) for practice_id, q, _ in landed_in(landing, wanted)]
 
 
 def step_count(landing: Path, quarter: str | None, workers: int = 2) -> int:
@@ -280,8 +278,7 @@ class RunPool:
 
 def _practices(request: dg.RunRequest) -> tuple[str, ...]:
     """The practices a run handles (none: the model, a region run)."""
-    entries = request.tags.get(DELIVERIES, "")
-    return tuple(entry.split("|")[0] for entry in entries.split(",") if entry)
+    return tuple(entry[0] for entry in entries_of(request.tags))
 
 
 def _practice_label(practices: tuple[str, ...]) -> str:

@@ -67,21 +67,18 @@ def screening_requests(
     """The screening runs due for the landing folder (pipelines/automation.py, plan_screening), the
     practices and quarters to add as partitions first, and why nothing is due."""
     from omu.config import load_config
-    from omu.pipelines.automation import plan_screening
+    from omu.pipelines.automation import landed_in, plan_screening
 
-    landed = landed_deliveries(Path(omu.landing))
+    landed = landed_in(Path(omu.landing), quarter)  # each manifest read and hashed once per tick
     known_practices = list(instance.get_dynamic_partitions("practice"))
-    new_practices = sorted({p for p, _, _ in landed.values()} - set(known_practices))
-    new_quarters = sorted(
-        {q for _, q, _ in landed.values()} - set(instance.get_dynamic_partitions("quarter"))
-    )
+    new_practices = sorted({p for p, _, _ in landed} - set(known_practices))
+    new_quarters = sorted({q for _, q, _ in landed} - set(instance.get_dynamic_partitions("quarter")))
     plan = plan_screening(
         instance,
-        Path(omu.landing),
+        landed,
         profile=profile_label(omu),
         parts=load_config(omu.omu_home().config_file).workers,
         practice_order=known_practices + new_practices,  # the order after the practices are added
-        quarter=quarter,
     )
     additions = [
         request

@@ -24,7 +24,7 @@ import polars as pl
 from omu import contract
 from omu.contract import FILES, FILES_BY_NAME, checked_practice_id
 from omu.ingest import identifiers
-from omu.ingest.expectations import StagedDelivery, validate_staged_deliveries
+from omu.ingest.expectations import StagedDelivery, validate_each
 from omu.ingest.findings import Finding
 from omu.ingest.manifest import Manifest, check_manifest, read_manifest
 from omu.ingest.reading import LINE, ReadFile, UnreadableFile, read_delivery_csv
@@ -377,19 +377,10 @@ def _type_and_quarantine(
 
 
 def _validate_staged(checks: list[DeliveryCheck]) -> None:
-    """One validation of the batch. Should it fail (an omu error, so rare), each delivery is
-    validated again on its own: only those whose own rows fail are refused, with the same
-    reasons as if they had come alone, and each keeps its own results."""
-    if not checks:
-        return
-    staged = [_staged(check) for check in checks]
-    batch = validate_staged_deliveries(staged)
-    if len(checks) > 1 and not all(summary["success"] for summary in batch.values()):
-        for check, delivery in zip(checks, staged, strict=True):
-            _judge(check, validate_staged_deliveries([delivery]))
-    else:
-        for check in checks:
-            _judge(check, batch)
+    """One validation of the batch (validate_each): only those whose own rows fail are refused,
+    with the same reasons as if they had come alone."""
+    for check, validation in zip(checks, validate_each([_staged(check) for check in checks]), strict=True):
+        _judge(check, validation)
 
 
 def _staged(check: DeliveryCheck) -> StagedDelivery:

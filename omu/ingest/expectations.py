@@ -241,6 +241,18 @@ def validate_staged_deliveries(deliveries: Sequence[StagedDelivery]) -> dict[str
     return _validator().validate(deliveries)
 
 
+def validate_each(deliveries: Sequence[StagedDelivery]) -> list[dict[str, Any]]:
+    """The suites' results for each delivery, in order: one validation of them all; only should
+    it fail (an omu error, so rare), each delivery again on its own, so that a failure is its own
+    delivery's and every delivery keeps its own results."""
+    if not deliveries:
+        return []
+    batch = validate_staged_deliveries(deliveries)
+    if len(deliveries) > 1 and not all(summary["success"] for summary in batch.values()):
+        return [validate_staged_deliveries([delivery]) for delivery in deliveries]
+    return [batch] * len(deliveries)
+
+
 def validate_staged_delivery(stage_dir: Path, extracted_on: dt.date) -> dict[str, Any]:
     """The suites on one delivery's staged Parquet files (a batch of one)."""
     return validate_staged_deliveries([StagedDelivery(stage_dir, extracted_on)])
